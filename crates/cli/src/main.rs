@@ -1,0 +1,94 @@
+//! `crypto-health`: the runbook's tools on the command line.
+//!
+//! - `classify [--jsonl]`: one JSON object per input message.
+//! - `redact`: input lines with secrets removed.
+
+mod classify;
+mod redact;
+
+use std::io::{self, BufRead, Write};
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: crypto-health <command> [options]
+
+commands:
+  classify [--jsonl]   read one message per line from stdin (with --jsonl: one JSON
+                       string per line, for multi-line messages) and print one JSON
+                       object per message: {\"ke\", \"signature\", \"severity\", \"fields\"}
+  redact               read lines from stdin, print them with secrets redacted
+  help                 this text
+";
+
+/// A failure the user can act on: message and exit code.
+pub struct Failure {
+    pub message: String,
+    pub code: u8,
+}
+
+impl Failure {
+    pub fn usage(msg: impl Into<String>) -> Self {
+        Failure { message: format!("{}\n\n{USAGE}", msg.into()), code: 2 }
+    }
+    pub fn input(msg: impl Into<String>) -> Self {
+        Failure { message: msg.into(), code: 1 }
+    }
+}
+
+impl From<io::Error> for Failure {
+    fn from(e: io::Error) -> Self {
+        Failure { message: format!("I/O error: {e}"), code: 1 }
+    }
+}
+
+/// Read stdin line by line as text: invalid UTF-8 is a clear error with the line number.
+pub fn for_each_line(mut f: impl FnMut(usize, &str) -> Result<(), Failure>) -> Result<(), Failure> {
+    let stdin = io::stdin();
+    let mut buf = Vec::new();
+    let mut lock = stdin.lock();
+    let mut n = 0;
+    loop {
+        buf.clear();
+        if lock.read_until(b'\n', &mut buf)? == 0 {
+            return Ok(());
+        }
+        n += 1;
+        while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+            buf.pop();
+        }
+        let line = std::str::from_utf8(&buf).map_err(|e| Failure::input(format!("line {n}: not UTF-8 text ({e})")))?;
+        f(n, line)?;
+    }
+}
+
+fn run(args: &[String]) -> Result<(), Failure> {
+    let out = io::stdout();
+    let mut out = io::BufWriter::new(out.lock());
+    let r = match args.first().map(String::as_str) {
+        Some("classify") => classify::run(&args[1..], &mut out),
+        Some("redact") => redact::run(&args[1..], &mut out),
+        Some("help" | "--help" | "-h") => {
+            out.write_all(USAGE.as_bytes())?;
+            Ok(())
+        }
+        Some(other) => Err(Failure::usage(format!("unknown command `{other}`"))),
+        None => Err(Failure::usage("no command given")),
+    };
+    match out.flush() {
+        // A closed pipe (`| head`) is not an error worth a message.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(e.into()),
+        Ok(()) => r,
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) if f.message.contains("Broken pipe") => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("crypto-health: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}

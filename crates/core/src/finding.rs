@@ -1,0 +1,28 @@
+//! Findings: conclusions drawn from observations, each with its evidence.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Critical,
+    Warning,
+    Info,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Finding {
+    /// Stable id, e.g. `crypto_store_missing`; one finding per id is kept.
+    pub id: String,
+    /// The KE class this predicts or explains, if any.
+    pub ke: Option<String>,
+    pub level: Level,
+    pub title: String,
+    pub detail: String,
+    pub ts: f64,
+    pub at: String,
+    /// Machine-readable facts that led here.
+    pub evidence: Value,
+}

@@ -1,0 +1,239 @@
+//! The journal: a bounded ring buffer of matched entries plus totals that
+//! survive eviction. Every source (console, window errors, HTTP) feeds it.
+
+use crate::classify::classify;
+use crate::finding::Finding;
+use crate::redact::{redact, RedactionCounts};
+use crate::signature::{Class, Severity};
+use crate::text::truncate_marked;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, VecDeque};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Config {
+    /// Entries kept; older ones are evicted (their counts stay).
+    pub capacity: usize,
+    /// Bytes kept of each message; the cut is marked.
+    pub max_message_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config { capacity: 200, max_message_bytes: 4096 }
+    }
+}
+
+impl Config {
+    /// Clamp user-supplied values to something that cannot hurt the page.
+    pub fn clamped(self) -> Config {
+        Config { capacity: self.capacity.clamp(1, 10_000), max_message_bytes: self.max_message_bytes.clamp(256, 64 * 1024) }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Entry {
+    /// First time this exact message was seen (Unix ms).
+    pub ts: f64,
+    /// `debug` | `log` | `info` | `warn` | `error` | `uncaught` | `unhandledrejection` | `http`.
+    pub level: String,
+    /// `KE-1`..`KE-4`, or null for non-KE signatures.
+    pub ke: Option<String>,
+    pub signature: String,
+    pub severity: Severity,
+    /// Redacted, capped message.
+    pub message: String,
+    pub fields: Map<String, Value>,
+    /// Identical messages seen again shortly after fold into one entry.
+    pub repeats: u64,
+    pub last_ts: f64,
+    pub truncated: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClassCount {
+    pub count: u64,
+    pub failures: u64,
+    pub first_seen: Option<f64>,
+    pub last_seen: Option<f64>,
+    pub by_signature: BTreeMap<String, u64>,
+}
+
+/// Identical messages within this many most recent entries fold together: a
+/// storm repeats the same few lines, and must not evict older evidence.
+const FOLD_WINDOW: usize = 8;
+const LEVELS: [&str; 8] = ["debug", "log", "info", "warn", "error", "uncaught", "unhandledrejection", "http"];
+
+#[derive(Debug, Default)]
+pub struct Journal {
+    cfg: Config,
+    entries: VecDeque<Entry>,
+    counts: BTreeMap<Class, ClassCount>,
+    pub redactions: RedactionCounts,
+    pub findings: Vec<Finding>,
+    pub lines_seen: u64,
+    pub lines_matched: u64,
+    pub evicted: u64,
+    /// Failures inside capture (reported by the browser side), never thrown.
+    pub capture_errors: u64,
+}
+
+impl Journal {
+    pub fn new(cfg: Config) -> Self {
+        Journal { cfg: cfg.clamped(), ..Default::default() }
+    }
+
+    pub fn config(&self) -> Config {
+        self.cfg
+    }
+
+    /// Classify and, if it matches, store one message. Returns the stored (or
+    /// folded-into) entry.
+    pub fn observe(&mut self, level: &str, message: &str, ts: f64) -> Option<&Entry> {
+        self.lines_seen += 1;
+        let c = classify(message)?;
+        self.lines_matched += 1;
+        let sig = c.signature;
+        let cc = self.counts.entry(sig.class).or_default();
+        cc.count += 1;
+        if sig.severity == Severity::Failure {
+            cc.failures += 1;
+        }
+        cc.first_seen.get_or_insert(ts);
+        cc.last_seen = Some(cc.last_seen.map_or(ts, |l| l.max(ts)));
+        *cc.by_signature.entry(sig.id.to_owned()).or_default() += 1;
+
+        // Redact the whole text before cutting it, so a cut never leaves half a token behind.
+        let red = redact(message, &mut self.redactions);
+        let (msg, truncated) = truncate_marked(&red, self.cfg.max_message_bytes);
+        let n = self.entries.len();
+        if let Some(i) = (n.saturating_sub(FOLD_WINDOW)..n).rev().find(|&i| self.entries[i].signature == sig.id && self.entries[i].message == msg) {
+            let e = &mut self.entries[i];
+            e.repeats += 1;
+            e.last_ts = e.last_ts.max(ts);
+            return Some(&self.entries[i]);
+        }
+        if self.entries.len() >= self.cfg.capacity {
+            self.entries.pop_front();
+            self.evicted += 1;
+        }
+        let level = LEVELS.iter().find(|l| **l == level).copied().unwrap_or("log");
+        self.entries.push_back(Entry {
+            ts,
+            level: level.to_owned(),
+            ke: sig.class.ke().map(str::to_owned),
+            signature: sig.id.to_owned(),
+            severity: sig.severity,
+            message: msg,
+            fields: c.fields,
+            repeats: 0,
+            last_ts: ts,
+            truncated,
+        });
+        self.entries.back()
+    }
+
+    pub fn entries(&self) -> impl Iterator<Item = &Entry> {
+        self.entries.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Per-class counts keyed `KE-1`..`KE-4`, `other`; every class present.
+    pub fn counts(&self) -> BTreeMap<String, ClassCount> {
+        Class::ALL.iter().map(|c| (c.as_str().to_owned(), self.counts.get(c).cloned().unwrap_or_default())).collect()
+    }
+
+    pub fn count(&self, class: Class) -> u64 {
+        self.counts.get(&class).map_or(0, |c| c.count)
+    }
+
+    /// Add or replace a finding (one per id: the newest evidence wins).
+    pub fn add_finding(&mut self, f: Finding) {
+        match self.findings.iter_mut().find(|x| x.id == f.id) {
+            Some(x) => *x = f,
+            None => self.findings.push(f),
+        }
+    }
+
+    /// Forget entries and counts (not configuration).
+    pub fn clear(&mut self) {
+        *self = Journal::new(self.cfg);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KE1: &str = "Failed to process outgoing request 0: M_UNKNOWN: MatrixError: [400] One time key signed_curve25519:AAAAAAAAAA0 already exists. Old key: {\"key\":\"A\"}; new key: {'key': 'B'}";
+
+    #[test]
+    fn non_matching_lines_are_counted_not_stored() {
+        let mut j = Journal::new(Config::default());
+        assert!(j.observe("warn", "Sync connection lost", 1.0).is_none());
+        assert_eq!((j.lines_seen, j.lines_matched, j.len()), (1, 0, 0));
+    }
+
+    #[test]
+    fn ring_is_bounded_and_counts_survive_eviction() {
+        let mut j = Journal::new(Config { capacity: 5, max_message_bytes: 4096 });
+        for i in 0..100 {
+            j.observe("warn", &format!("missing key at index {i} for participant @b:hs:DEV"), i as f64);
+        }
+        assert_eq!(j.len(), 5);
+        assert_eq!(j.evicted, 95);
+        let c = &j.counts()["KE-2"];
+        assert_eq!((c.count, c.failures, c.first_seen, c.last_seen), (100, 100, Some(0.0), Some(99.0)));
+        assert_eq!(j.entries().next().unwrap().fields["index"], 95);
+    }
+
+    #[test]
+    fn storm_repeats_fold_into_one_entry() {
+        let mut j = Journal::new(Config::default());
+        for i in 0..1000 {
+            j.observe("error", KE1, i as f64);
+            j.observe("debug", "FetchHttpApi: <-- POST https://hs/_matrix/client/v3/keys/upload [65ms 400]", i as f64);
+        }
+        assert_eq!(j.len(), 2);
+        let e = j.entries().next().unwrap();
+        assert_eq!((e.repeats, e.ts, e.last_ts), (999, 0.0, 999.0));
+        assert_eq!(j.counts()["KE-1"].count, 2000);
+        assert_eq!(j.counts()["KE-1"].failures, 1000);
+    }
+
+    #[test]
+    fn messages_are_capped_and_marked() {
+        let mut j = Journal::new(Config { capacity: 10, max_message_bytes: 300 });
+        let long = format!("{KE1} {}", "x".repeat(100_000));
+        let e = j.observe("error", &long, 1.0).unwrap();
+        assert!(e.truncated);
+        assert!(e.message.len() < 400);
+        assert!(e.message.contains("[truncated"));
+        // Fields come from the full text, not the cut message.
+        assert_eq!(e.fields["key_id"], "AAAAAAAAAA0");
+    }
+
+    #[test]
+    fn secrets_are_redacted_before_storage() {
+        let mut j = Journal::new(Config::default());
+        let e = j.observe("error", &format!("{KE1} (https://hs/_matrix/client/v3/keys/upload?access_token=syt_YWxpY2U_abcdefghijkl_0a1b2c)"), 1.0).unwrap();
+        assert!(!e.message.contains("syt_YWxpY2U"), "{}", e.message);
+        assert!(j.redactions.total() >= 1);
+    }
+
+    #[test]
+    fn unknown_level_is_log() {
+        let mut j = Journal::new(Config::default());
+        assert_eq!(j.observe("nonsense", KE1, 1.0).unwrap().level, "log");
+    }
+}

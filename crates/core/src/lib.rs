@@ -1,0 +1,26 @@
+//! crypto-health core: everything that decides, with no browser in sight.
+//!
+//! - [`signature`]: the KE signature table (data).
+//! - [`classify`]: matching and field extraction.
+//! - [`otk_conflict`], [`pyrepr`], [`key_id`]: the KE-1 proof from Synapse's 400.
+//! - [`redact`]: secrets out before anything is stored.
+//! - [`journal`]: bounded ring buffer + counts.
+//! - [`consistency`]: session vs crypto store.
+//! - [`report`]: the schema-versioned report model.
+
+pub mod classify;
+pub mod consistency;
+pub mod finding;
+pub mod journal;
+pub mod key_id;
+pub mod otk_conflict;
+pub mod pyrepr;
+pub mod redact;
+pub mod report;
+pub mod signature;
+pub mod text;
+
+pub use classify::{classify, prefilter, Classified};
+pub use journal::{Config, Entry, Journal};
+pub use report::{Context, Report, SCHEMA_VERSION};
+pub use signature::{Class, Severity, Signature, SIGNATURES};

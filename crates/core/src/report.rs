@@ -1,0 +1,211 @@
+//! The diagnostics report: one schema-versioned serde model, written by the
+//! browser and read by the CLI. `schema/report.schema.json` describes it.
+
+use crate::finding::Finding;
+use crate::journal::{ClassCount, Config, Entry, Journal};
+use crate::redact::{redact, RedactionCounts, SecretKind};
+use crate::text::iso8601;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+pub const SCHEMA_VERSION: u32 = 1;
+pub const GENERATOR: &str = "crypto-health";
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Versions {
+    pub app: Option<String>,
+    pub sdk: Option<String>,
+    /// `mx.getCrypto()?.getVersion()`: rust SDK + vodozemac.
+    pub crypto: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Session {
+    pub user_id: Option<String>,
+    pub device_id: Option<String>,
+    pub homeserver: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Estimate {
+    pub usage: Option<f64>,
+    pub quota: Option<f64>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CryptoStore {
+    /// The rust crypto IndexedDB exists; null when databases cannot be listed.
+    pub present: Option<bool>,
+    /// Known matrix-js-sdk databases and whether each exists.
+    pub databases: BTreeMap<String, bool>,
+    pub checked_at: Option<String>,
+    /// When crypto-health first saw the store for this session on this browser.
+    pub seen_at: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Storage {
+    /// `persisted` | `not_persisted` | `unsupported` | `unknown`.
+    pub status: String,
+    pub persisted: Option<bool>,
+    /// We called `persist()` (only when not already persisted).
+    pub requested: bool,
+    pub estimate: Option<Estimate>,
+    pub crypto_store: CryptoStore,
+    /// Why a check could not be made (no IndexedDB, insecure context, …).
+    pub notes: Vec<String>,
+}
+
+/// What the host environment knows; the browser side fills it in.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Context {
+    pub versions: Versions,
+    pub user_agent: Option<String>,
+    pub session: Session,
+    pub sync_state: Option<String>,
+    pub crypto_ready: Option<bool>,
+    pub storage: Storage,
+    pub extra: Value,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Redaction {
+    pub total: u32,
+    pub by_kind: BTreeMap<String, u32>,
+}
+
+impl From<&RedactionCounts> for Redaction {
+    fn from(c: &RedactionCounts) -> Self {
+        Redaction { total: c.total(), by_kind: c.iter().map(|(k, n)| (k.as_str().to_owned(), n)).collect() }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Capture {
+    pub installed: bool,
+    pub config: Config,
+    pub lines_seen: u64,
+    pub lines_matched: u64,
+    pub evicted: u64,
+    pub capture_errors: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Generator {
+    pub name: String,
+    pub version: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub schema_version: u32,
+    pub generator: Generator,
+    pub generated_at: String,
+    pub generated_at_ms: f64,
+    pub versions: Versions,
+    pub user_agent: Option<String>,
+    pub session: Session,
+    pub sync_state: Option<String>,
+    pub crypto_ready: Option<bool>,
+    pub storage: Storage,
+    pub counts: BTreeMap<String, ClassCount>,
+    pub entries: Vec<Entry>,
+    pub findings: Vec<Finding>,
+    pub redaction: Redaction,
+    pub capture: Capture,
+    pub extra: Value,
+}
+
+impl Report {
+    /// Assemble a report from the journal and what the host knows. Free text
+    /// from the host (`extra`, versions, user agent) is redacted too.
+    pub fn build(journal: &Journal, ctx: Context, installed: bool, now_ms: f64) -> Report {
+        let mut red = journal.redactions.clone();
+        let extra = redact_value(ctx.extra, &mut red);
+        let mut r = |s: Option<String>| s.map(|s| redact(&s, &mut red).into_owned());
+        let versions = Versions { app: r(ctx.versions.app), sdk: r(ctx.versions.sdk), crypto: r(ctx.versions.crypto) };
+        let user_agent = r(ctx.user_agent);
+        let homeserver = r(ctx.session.homeserver);
+        Report {
+            schema_version: SCHEMA_VERSION,
+            generator: Generator { name: GENERATOR.into(), version: env!("CARGO_PKG_VERSION").into() },
+            generated_at: iso8601(now_ms),
+            generated_at_ms: now_ms,
+            versions,
+            user_agent,
+            session: Session { homeserver, ..ctx.session },
+            sync_state: ctx.sync_state,
+            crypto_ready: ctx.crypto_ready,
+            storage: ctx.storage,
+            counts: journal.counts(),
+            entries: journal.entries().cloned().collect(),
+            findings: journal.findings.clone(),
+            redaction: Redaction::from(&red),
+            capture: Capture {
+                installed,
+                config: journal.config(),
+                lines_seen: journal.lines_seen,
+                lines_matched: journal.lines_matched,
+                evicted: journal.evicted,
+                capture_errors: journal.capture_errors,
+            },
+            extra,
+        }
+    }
+
+    /// Read a report, checking its schema version first so an old or foreign
+    /// file gets a clear error instead of a field-by-field one.
+    pub fn from_json(text: &str) -> Result<Report, String> {
+        let v: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+        match v.get("schemaVersion").and_then(Value::as_u64) {
+            Some(n) if n == SCHEMA_VERSION as u64 => {}
+            Some(n) => return Err(format!("report schemaVersion {n} is not supported (this build reads {SCHEMA_VERSION})")),
+            None => return Err("not a crypto-health report: no schemaVersion".into()),
+        }
+        serde_json::from_value(v).map_err(|e| format!("report does not match schema {SCHEMA_VERSION}: {e}"))
+    }
+}
+
+/// Field names whose values are secrets whatever they look like.
+fn secret_key(k: &str) -> Option<SecretKind> {
+    let k = k.to_ascii_lowercase();
+    Some(match k.as_str() {
+        "access_token" | "accesstoken" => SecretKind::AccessToken,
+        "refresh_token" | "refreshtoken" => SecretKind::RefreshToken,
+        "login_token" | "logintoken" | "token" => SecretKind::LoginToken,
+        "password" | "new_password" | "newpassword" | "passphrase" => SecretKind::Password,
+        "recovery_key" | "recoverykey" => SecretKind::RecoveryKey,
+        "authorization" => SecretKind::Authorization,
+        _ => return None,
+    })
+}
+
+/// Redact a JSON value: secret-named fields wholesale, every string by text.
+pub fn redact_value(v: Value, counts: &mut RedactionCounts) -> Value {
+    match v {
+        Value::String(s) => Value::String(redact(&s, counts).into_owned()),
+        Value::Array(a) => Value::Array(a.into_iter().map(|x| redact_value(x, counts)).collect()),
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .map(|(k, x)| match (secret_key(&k), &x) {
+                    (Some(kind), Value::String(_)) => {
+                        counts.add(kind);
+                        let marker = format!("[REDACTED:{}]", kind.as_str());
+                        (k, Value::String(marker))
+                    }
+                    _ => (k, redact_value(x, counts)),
+                })
+                .collect::<Map<_, _>>(),
+        ),
+        other => other,
+    }
+}

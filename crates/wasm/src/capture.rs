@@ -1,0 +1,90 @@
+//! Console capture: `installCryptoDiagLog`, `uninstallCryptoDiagLog`,
+//! `getCryptoDiagEntries`, `clearCryptoDiagEntries`.
+
+use crate::{js, state};
+use crypto_health_core::signature::prefilter_needles;
+use crypto_health_core::{Config, Journal};
+use serde::Deserialize;
+use wasm_bindgen::prelude::*;
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct InstallOptions {
+    capacity: Option<usize>,
+    max_message_bytes: Option<usize>,
+    /// Also record `error` and `unhandledrejection` window events (default true).
+    window_events: Option<bool>,
+    report_prefix: Option<String>,
+}
+
+/// Wrap console debug/log/info/warn/error (pass-through) and start keeping
+/// matching lines. Idempotent: a second call changes nothing and returns
+/// `false`. Options: `{ capacity = 200, maxMessageBytes = 4096, windowEvents = true, reportPrefix }`.
+#[wasm_bindgen(js_name = installCryptoDiagLog)]
+pub fn install_crypto_diag_log(options: JsValue) -> Result<bool, JsError> {
+    if !(options.is_undefined() || options.is_null() || options.is_object()) {
+        return Err(JsError::new("installCryptoDiagLog: options must be an object"));
+    }
+    let opts: InstallOptions = js::from_js(&options).unwrap_or_default();
+    let already = state::with(|s| s.installed).unwrap_or(true);
+    if already {
+        return Ok(false);
+    }
+    let sink = Closure::<dyn FnMut(String, String, f64)>::new(|level: String, message: String, ts: f64| {
+        state::with(|s| {
+            s.journal.observe(&level, &message, ts);
+        });
+    });
+    let installed = js::tap_install(sink.as_ref(), prefilter_needles().into_iter().map(String::from).collect(), opts.window_events.unwrap_or(true));
+    state::with(|s| {
+        let d = Config::default();
+        let cfg = Config { capacity: opts.capacity.unwrap_or(d.capacity), max_message_bytes: opts.max_message_bytes.unwrap_or(d.max_message_bytes) };
+        if s.journal.is_empty() && s.journal.lines_seen == 0 {
+            s.journal = Journal::new(cfg);
+        }
+        if let Some(p) = opts.report_prefix.filter(|p| !p.is_empty()) {
+            s.report_prefix = p;
+        }
+        s.installed = installed;
+        s.sink = Some(sink);
+    });
+    Ok(installed)
+}
+
+/// Restore the original console methods and stop capturing; entries stay.
+#[wasm_bindgen(js_name = uninstallCryptoDiagLog)]
+pub fn uninstall_crypto_diag_log() -> bool {
+    let was = js::tap_uninstall();
+    state::with(|s| {
+        s.installed = false;
+        s.sink = None;
+    });
+    was
+}
+
+/// Snapshot of the captured entries, oldest first:
+/// `[{ ts, level, ke, signature, severity, message, fields, repeats, lastTs, truncated }]`.
+#[wasm_bindgen(js_name = getCryptoDiagEntries)]
+pub fn get_crypto_diag_entries() -> JsValue {
+    state::with(|s| js::to_js(&s.journal.entries().collect::<Vec<_>>())).unwrap_or_else(|| js_sys::Array::new().into())
+}
+
+/// Per-class counts `{ "KE-1": { count, failures, firstSeen, lastSeen, bySignature }, … }`.
+#[wasm_bindgen(js_name = getCryptoDiagCounts)]
+pub fn get_crypto_diag_counts() -> JsValue {
+    state::with(|s| js::to_js(&s.journal.counts())).unwrap_or(JsValue::NULL)
+}
+
+/// Feed one line as if it had been logged (for sources the tap cannot see,
+/// such as an iframe's console forwarded by the app). Returns the entry or null.
+#[wasm_bindgen(js_name = recordCryptoDiagLine)]
+pub fn record_crypto_diag_line(level: &str, message: &str) -> JsValue {
+    let ts = js::now();
+    state::with(|s| s.journal.observe(level, message, ts).map(js::to_js)).flatten().unwrap_or(JsValue::NULL)
+}
+
+/// Forget captured entries, counts and findings.
+#[wasm_bindgen(js_name = clearCryptoDiagEntries)]
+pub fn clear_crypto_diag_entries() {
+    state::with(|s| s.journal.clear());
+}

@@ -1,0 +1,42 @@
+//! Browser side of crypto-health: translates the page into observations for
+//! the core and the core's state back into JS values. No decisions live here.
+//!
+//! - [`capture`]: console / window-error tap (`installCryptoDiagLog`, entries).
+//! - [`storage`]: persistent storage and crypto-store consistency.
+//! - [`report`]: building and downloading the diagnostics report.
+
+mod capture;
+#[doc(hidden)]
+pub mod js; // public for the browser tests only
+mod report;
+mod state;
+mod storage;
+
+use wasm_bindgen::prelude::*;
+
+pub use capture::{
+    clear_crypto_diag_entries, get_crypto_diag_counts, get_crypto_diag_entries, install_crypto_diag_log,
+    record_crypto_diag_line, uninstall_crypto_diag_log,
+};
+pub use report::{build_crypto_diag_report, download_crypto_diag_report};
+pub use storage::{check_crypto_store_consistency, request_persistent_storage};
+
+/// Package version (the Rust crate's), for the report and the card.
+#[wasm_bindgen]
+pub fn version() -> String {
+    env!("CARGO_PKG_VERSION").to_owned()
+}
+
+/// Classify one message without storing it: `{ ke, signature, severity, fields }` or `null`.
+#[wasm_bindgen(js_name = classifyMessage)]
+pub fn classify_message(message: &str) -> JsValue {
+    match crypto_health_core::classify(message) {
+        None => JsValue::NULL,
+        Some(c) => js::to_js(&serde_json::json!({
+            "ke": c.signature.class.ke(),
+            "signature": c.signature.id,
+            "severity": c.signature.severity,
+            "fields": c.fields,
+        })),
+    }
+}

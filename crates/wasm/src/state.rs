@@ -1,0 +1,34 @@
+//! The one piece of global state: the journal and what we last learnt of the
+//! environment. wasm is single-threaded, so a thread-local RefCell suffices.
+
+use crypto_health_core::report::Storage;
+use crypto_health_core::Journal;
+use std::cell::RefCell;
+use wasm_bindgen::prelude::*;
+
+pub const DEFAULT_REPORT_PREFIX: &str = "lotus-crypto-diag";
+
+pub struct State {
+    pub journal: Journal,
+    pub installed: bool,
+    pub storage: Option<Storage>,
+    pub report_prefix: String,
+    /// Keeps the console sink closure alive while the tap is installed.
+    pub sink: Option<Closure<dyn FnMut(String, String, f64)>>,
+}
+
+thread_local! {
+    static STATE: RefCell<State> = RefCell::new(State {
+        journal: Journal::default(),
+        installed: false,
+        storage: None,
+        report_prefix: DEFAULT_REPORT_PREFIX.to_owned(),
+        sink: None,
+    });
+}
+
+/// Run `f` on the state; `None` if it is already borrowed (a re-entrant call
+/// from JS while we hold it): the caller drops the work instead of panicking.
+pub fn with<R>(f: impl FnOnce(&mut State) -> R) -> Option<R> {
+    STATE.with(|s| s.try_borrow_mut().ok().map(|mut st| f(&mut st)))
+}

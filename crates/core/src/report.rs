@@ -47,7 +47,7 @@ pub struct CryptoStore {
     pub seen_at: Option<String>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Storage {
     /// `persisted` | `not_persisted` | `unsupported` | `unknown`.
@@ -59,6 +59,12 @@ pub struct Storage {
     pub crypto_store: CryptoStore,
     /// Why a check could not be made (no IndexedDB, insecure context, …).
     pub notes: Vec<String>,
+}
+
+impl Default for Storage {
+    fn default() -> Self {
+        Storage { status: "unknown".into(), persisted: None, requested: false, estimate: None, crypto_store: CryptoStore::default(), notes: Vec::new() }
+    }
 }
 
 /// What the host environment knows; the browser side fills it in.

@@ -46,7 +46,6 @@ fn build(mx: &JsValue, extra: &JsValue) -> Result<String, JsError> {
     let now = js::now();
     state::with(|s| {
         let storage = s.storage.clone().unwrap_or_else(|| Storage {
-            status: "unknown".into(),
             notes: vec!["requestPersistentStorage() and checkCryptoStoreConsistency() were not called".into()],
             ..Default::default()
         });

@@ -1,0 +1,114 @@
+//! Reports built by the core validate against `schema/report.schema.json`,
+//! read back through `Report::from_json`, and carry no secrets.
+
+use crypto_health_core::consistency::{assess, StoreFacts, RUST_CRYPTO_DB};
+use crypto_health_core::report::{Context, CryptoStore, Estimate, Session, Storage, Versions};
+use crypto_health_core::{Config, Journal, Report};
+use serde_json::{json, Value};
+
+fn schema() -> Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../schema/report.schema.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn validate(report: &Value) -> Result<(), String> {
+    let v = jsonschema::draft202012::new(&schema()).map_err(|e| e.to_string())?;
+    let errors: Vec<String> = v.iter_errors(report).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    if errors.is_empty() { Ok(()) } else { Err(errors.join("\n")) }
+}
+
+fn full_report() -> Report {
+    let mut j = Journal::new(Config { capacity: 10, max_message_bytes: 512 });
+    let lines = [
+        ("error", "Failed to process outgoing request 0: M_UNKNOWN: MatrixError: [400] One time key signed_curve25519:AAAAAAAAAA0 already exists. Old key: {\"key\":\"A\",\"signatures\":{}}; new key: {'key': 'B', 'signatures': {}} (http://localhost:8008/_matrix/client/v3/keys/upload?access_token=syt_YWxpY2U_abcdefghijkl_0a1b2c)"),
+        ("debug", "FetchHttpApi: <-- POST http://localhost:8008/_matrix/client/v3/keys/upload [65ms 400]"),
+        ("warn", "MissingKey: missing key at index 3 for participant @bob:localhost:BOBDEV"),
+        ("warn", "Error decrypting event (id=$ev type=m.room.encrypted sender=@b:hs): DecryptionError[msg: missing field `algorithm` at line 1 column 138]"),
+        ("warn", "Error decrypting event (id=$ev2 type=m.room.encrypted sender=@b:hs): DecryptionError[msg: unknown index]"),
+        ("warn", "[MembershipManager] Network local timeout error while sending event, immediate retry ((3/10))"),
+        ("log", &format!("missing key at index 1 for participant @c:hs:D {}", "z".repeat(2000))),
+    ];
+    for (i, (lvl, l)) in lines.iter().enumerate() {
+        assert!(j.observe(lvl, l, 1_795_000_000_000.0 + i as f64).is_some(), "{l}");
+    }
+    let facts = StoreFacts {
+        session_present: true,
+        user_id: Some("@alice:localhost".into()),
+        device_id: Some("DEV".into()),
+        databases: Some(vec![]),
+        store_seen_at: Some(1_794_000_000_000.0),
+        persisted: Some(false),
+        checked_at: 1_795_000_000_000.0,
+    };
+    j.add_finding(assess(&facts).unwrap());
+    let ctx = Context {
+        versions: Versions { app: Some("4.12.1".into()), sdk: Some("41.7.0".into()), crypto: Some("Rust SDK 0.16.0, Vodozemac 0.9.0".into()) },
+        user_agent: Some("Mozilla/5.0 HeadlessChrome".into()),
+        session: Session { user_id: Some("@alice:localhost".into()), device_id: Some("DEV".into()), homeserver: Some("http://localhost:8008".into()) },
+        sync_state: Some("SYNCING".into()),
+        crypto_ready: Some(true),
+        storage: Storage {
+            status: "not_persisted".into(),
+            persisted: Some(false),
+            requested: true,
+            estimate: Some(Estimate { usage: Some(1234.0), quota: Some(1e9) }),
+            crypto_store: CryptoStore { present: Some(false), databases: [(RUST_CRYPTO_DB.to_string(), false)].into(), checked_at: Some("2026-11-21T20:13:37.000Z".into()), seen_at: None },
+            notes: vec![],
+        },
+        extra: json!({"note": "login with {\"password\":\"hunter2\"}", "refresh_token": "syr_abc_defghijklmnop_12345", "nested": [{"access_token": "abc"}]}),
+    };
+    Report::build(&j, ctx, true, 1_795_000_001_000.0)
+}
+
+#[test]
+fn full_report_validates_and_round_trips() {
+    let r = full_report();
+    let text = serde_json::to_string_pretty(&r).unwrap();
+    let v: Value = serde_json::from_str(&text).unwrap();
+    validate(&v).unwrap();
+    assert_eq!(Report::from_json(&text).unwrap(), r);
+    assert_eq!(v["counts"]["KE-1"]["count"], 2);
+    assert_eq!(v["counts"]["other"]["count"], 1);
+    assert_eq!(v["findings"][0]["level"], "critical");
+    assert_eq!(v["entries"].as_array().unwrap().len(), 7);
+}
+
+#[test]
+fn empty_report_validates() {
+    let r = Report::build(&Journal::default(), Context::default(), false, 0.0);
+    let v = serde_json::to_value(&r).unwrap();
+    assert_eq!(v["storage"]["status"], "unknown");
+    validate(&v).unwrap();
+}
+
+#[test]
+fn no_secret_survives_into_the_report() {
+    let text = serde_json::to_string(&full_report()).unwrap();
+    for secret in ["syt_YWxpY2U", "hunter2", "syr_abc", "\"abc\""] {
+        assert!(!text.contains(secret), "{secret} leaked");
+    }
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert!(v["redaction"]["total"].as_u64().unwrap() >= 4, "{}", v["redaction"]);
+    // Ids the runbook needs stay.
+    for id in ["@alice:localhost", "AAAAAAAAAA0", "$ev", "@bob:localhost:BOBDEV"] {
+        assert!(text.contains(id), "{id} must stay");
+    }
+}
+
+#[test]
+fn schema_rejects_a_broken_report() {
+    let mut v = serde_json::to_value(full_report()).unwrap();
+    v["entries"][0]["ke"] = json!("KE-9");
+    assert!(validate(&v).is_err());
+    let mut v = serde_json::to_value(full_report()).unwrap();
+    v.as_object_mut().unwrap().remove("counts");
+    assert!(validate(&v).is_err());
+}
+
+#[test]
+fn from_json_errors_are_clear() {
+    assert!(Report::from_json("{").unwrap_err().starts_with("not JSON"));
+    assert!(Report::from_json("{}").unwrap_err().contains("no schemaVersion"));
+    assert!(Report::from_json(r#"{"schemaVersion": 99}"#).unwrap_err().contains("99 is not supported"));
+    assert!(Report::from_json(r#"{"schemaVersion": 1}"#).unwrap_err().contains("does not match"));
+}

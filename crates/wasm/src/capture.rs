@@ -21,7 +21,7 @@ struct InstallOptions {
 /// matching lines. Idempotent: a second call changes nothing and returns
 /// `false`. Options: `{ capacity = 200, maxMessageBytes = 4096, windowEvents = true, reportPrefix }`.
 #[wasm_bindgen(js_name = installCryptoDiagLog)]
-pub fn install_crypto_diag_log(options: JsValue) -> Result<bool, JsError> {
+pub fn install_crypto_diag_log(#[wasm_bindgen(unchecked_param_type = "InstallOptions | undefined")] options: JsValue) -> Result<bool, JsError> {
     if !(options.is_undefined() || options.is_null() || options.is_object()) {
         return Err(JsError::new("installCryptoDiagLog: options must be an object"));
     }
@@ -64,20 +64,20 @@ pub fn uninstall_crypto_diag_log() -> bool {
 
 /// Snapshot of the captured entries, oldest first:
 /// `[{ ts, level, ke, signature, severity, message, fields, repeats, lastTs, truncated }]`.
-#[wasm_bindgen(js_name = getCryptoDiagEntries)]
+#[wasm_bindgen(js_name = getCryptoDiagEntries, unchecked_return_type = "DiagEntry[]")]
 pub fn get_crypto_diag_entries() -> JsValue {
     state::with(|s| js::to_js(&s.journal.entries().collect::<Vec<_>>())).unwrap_or_else(|| js_sys::Array::new().into())
 }
 
 /// Per-class counts `{ "KE-1": { count, failures, firstSeen, lastSeen, bySignature }, … }`.
-#[wasm_bindgen(js_name = getCryptoDiagCounts)]
+#[wasm_bindgen(js_name = getCryptoDiagCounts, unchecked_return_type = "Record<KeClass | 'other', ClassCount>")]
 pub fn get_crypto_diag_counts() -> JsValue {
     state::with(|s| js::to_js(&s.journal.counts())).unwrap_or(JsValue::NULL)
 }
 
 /// Feed one line as if it had been logged (for sources the tap cannot see,
 /// such as an iframe's console forwarded by the app). Returns the entry or null.
-#[wasm_bindgen(js_name = recordCryptoDiagLine)]
+#[wasm_bindgen(js_name = recordCryptoDiagLine, unchecked_return_type = "DiagEntry | null")]
 pub fn record_crypto_diag_line(level: &str, message: &str) -> JsValue {
     let ts = js::now();
     state::with(|s| s.journal.observe(level, message, ts).map(js::to_js)).flatten().unwrap_or(JsValue::NULL)

@@ -11,6 +11,7 @@ pub mod js; // public for the browser tests only
 mod report;
 mod state;
 mod storage;
+mod types;
 
 use wasm_bindgen::prelude::*;
 
@@ -28,7 +29,7 @@ pub fn version() -> String {
 }
 
 /// Classify one message without storing it: `{ ke, signature, severity, fields }` or `null`.
-#[wasm_bindgen(js_name = classifyMessage)]
+#[wasm_bindgen(js_name = classifyMessage, unchecked_return_type = "Classification | null")]
 pub fn classify_message(message: &str) -> JsValue {
     match crypto_health_core::classify(message) {
         None => JsValue::NULL,

@@ -65,7 +65,7 @@ fn merge_storage(p: PersistResult, store: Option<CryptoStore>) {
 /// Checks `persisted()` first and calls `persist()` only when needed. Never
 /// rejects: resolves `{ status, persisted, requested, estimate: { usage, quota }, notes }`,
 /// `status` being `persisted` | `not_persisted` | `unsupported` | `unknown`.
-#[wasm_bindgen(js_name = requestPersistentStorage)]
+#[wasm_bindgen(js_name = requestPersistentStorage, unchecked_return_type = "StorageState")]
 pub async fn request_persistent_storage() -> JsValue {
     let p = persist(true).await;
     merge_storage(p, None);
@@ -75,7 +75,7 @@ pub async fn request_persistent_storage() -> JsValue {
 /// Is the rust crypto store there for the session in localStorage? Resolves
 /// the finding (also recorded for the report) or `null` when consistent or
 /// when it cannot be told (then the report's `storage.notes` says why). Never rejects.
-#[wasm_bindgen(js_name = checkCryptoStoreConsistency)]
+#[wasm_bindgen(js_name = checkCryptoStoreConsistency, unchecked_return_type = "Finding | null")]
 pub async fn check_crypto_store_consistency() -> JsValue {
     let now = js::now();
     let sess = session();

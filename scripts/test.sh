@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# The project's test command (`npm test`). Runs scripts/setup.sh (skips what is
+# present), then these stages in order; each stage is one test:
+#   native   cargo test --workspace --exclude crypto-health   (the wasm crate is browser-only)
+#   browser  wasm-pack test --headless --chrome crates/wasm   (Debian chromium + chromedriver)
+#   build    npm run build                                     (release pkg/, wasm-opt, size budget)
+#   smoke    node tests/smoke/release-smoke.mjs                (release pkg/ in Chromium)
+# Stops at the first failing stage; always ends with a plain `N passed, M failed` line.
+set -uo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT="$(pwd)"
+export PATH="$HOME/.cargo/bin:$ROOT/node_modules/.bin:$PATH"
+
+# Browser tests: Debian's chromedriver, never a downloaded one. The capabilities
+# (Chromium flags for running as root without internet) live in scripts/webdriver.json;
+# wasm-bindgen-test-runner reads the file named by this variable.
+export CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}"
+export WASM_BINDGEN_TEST_WEBDRIVER_JSON="${WASM_BINDGEN_TEST_WEBDRIVER_JSON:-$ROOT/scripts/webdriver.json}"
+
+STAGES=(native browser build smoke)
+passed=0
+failed=0
+skipped=0
+results=()
+
+stage_cmd() {
+  case "$1" in
+    native)  cargo test --workspace --exclude crypto-health ;;
+    browser) wasm-pack test --headless --chrome crates/wasm ;;
+    build)   npm run build ;;
+    smoke)   node tests/smoke/release-smoke.mjs ;;
+  esac
+}
+
+# Install whatever is missing first (quick no-op when everything is present). Not a
+# test itself, but a failure here fails the run and skips every stage.
+printf '==> setup\n'
+if ! bash scripts/setup.sh </dev/null; then
+  failed=1
+  results+=("FAIL  setup (scripts/setup.sh)")
+fi
+
+for stage in "${STAGES[@]}"; do
+  if [ "$failed" -gt 0 ]; then
+    skipped=$((skipped + 1))
+    results+=("SKIP  $stage")
+    continue
+  fi
+  printf '\n==> stage %s\n' "$stage"
+  start=$SECONDS
+  if stage_cmd "$stage"; then
+    passed=$((passed + 1))
+    results+=("PASS  $stage ($((SECONDS - start))s)")
+  else
+    rc=$?
+    failed=$((failed + 1))
+    results+=("FAIL  $stage (exit $rc, $((SECONDS - start))s)")
+  fi
+done
+
+printf '\n==> summary\n'
+printf '  %s\n' "${results[@]}"
+if [ "$skipped" -gt 0 ]; then
+  echo "$passed passed, $failed failed, $skipped skipped"
+else
+  echo "$passed passed, $failed failed"
+fi
+[ "$failed" -eq 0 ]

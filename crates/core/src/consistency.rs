@@ -27,9 +27,9 @@ pub struct StoreFacts {
     /// (no IndexedDB, or no `indexedDB.databases()`).
     pub databases: Option<Vec<String>>,
     /// When crypto-health last saw the rust crypto store for this session.
-    pub store_seen_at: Option<f64>,
+    pub store_seen_at: Option<u64>,
     pub persisted: Option<bool>,
-    pub checked_at: f64,
+    pub checked_at: u64,
 }
 
 impl StoreFacts {
@@ -74,12 +74,13 @@ pub fn assess(f: &StoreFacts) -> Option<Finding> {
         None => "Whether storage is persisted is unknown.",
     };
     let detail = format!(
-        "The session for {who} is in localStorage but IndexedDB {} is absent. {when} {persisted} \
+        "The session for {who} is in localStorage but IndexedDB {} {} absent. {when} {persisted} \
          When the client starts it will create a new Olm account under the old device id; Synapse still holds \
          the old one-time keys and will answer keys/upload with 400 \"One time key … already exists\" (KE-1), \
          after first replacing the device's identity keys. Make sure key backup is on, then log out and back in \
          to get a new device.",
-        missing.join(" and ")
+        missing.join(" and "),
+        if missing.len() > 1 { "are" } else { "is" }
     );
     Some(Finding {
         id: "crypto_store_missing".into(),
@@ -112,7 +113,7 @@ mod tests {
             databases: dbs.map(|d| d.iter().map(|s| s.to_string()).collect()),
             store_seen_at: None,
             persisted: Some(false),
-            checked_at: 1_000.0,
+            checked_at: 1_000,
         }
     }
 
@@ -145,7 +146,7 @@ mod tests {
     #[test]
     fn missing_store_seen_before_is_critical_eviction() {
         let mut fa = facts(Some(&[SYNC_DB]));
-        fa.store_seen_at = Some(500.0);
+        fa.store_seen_at = Some(500);
         let f = assess(&fa).unwrap();
         assert_eq!(f.level, Level::Critical);
         assert_eq!(f.title, "crypto store evicted: KE-1 will follow");

@@ -21,7 +21,7 @@ pub struct Finding {
     pub level: Level,
     pub title: String,
     pub detail: String,
-    pub ts: f64,
+    pub ts: u64,
     pub at: String,
     /// Machine-readable facts that led here.
     pub evidence: Value,

@@ -8,7 +8,8 @@ use crate::signature::{Class, Severity};
 use crate::text::truncate_marked;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use std::collections::{BTreeMap, VecDeque};
+use crate::vecmap::VecMap;
+use std::collections::VecDeque;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -36,7 +37,7 @@ impl Config {
 #[serde(rename_all = "camelCase")]
 pub struct Entry {
     /// First time this exact message was seen (Unix ms).
-    pub ts: f64,
+    pub ts: u64,
     /// `debug` | `log` | `info` | `warn` | `error` | `uncaught` | `unhandledrejection` | `http`.
     pub level: String,
     /// `KE-1`..`KE-4`, or null for non-KE signatures.
@@ -48,7 +49,7 @@ pub struct Entry {
     pub fields: Map<String, Value>,
     /// Identical messages seen again shortly after fold into one entry.
     pub repeats: u64,
-    pub last_ts: f64,
+    pub last_ts: u64,
     pub truncated: bool,
 }
 
@@ -57,9 +58,9 @@ pub struct Entry {
 pub struct ClassCount {
     pub count: u64,
     pub failures: u64,
-    pub first_seen: Option<f64>,
-    pub last_seen: Option<f64>,
-    pub by_signature: BTreeMap<String, u64>,
+    pub first_seen: Option<u64>,
+    pub last_seen: Option<u64>,
+    pub by_signature: VecMap<u64>,
 }
 
 /// Identical messages within this many most recent entries fold together: a
@@ -71,7 +72,8 @@ const LEVELS: [&str; 8] = ["debug", "log", "info", "warn", "error", "uncaught", 
 pub struct Journal {
     cfg: Config,
     entries: VecDeque<Entry>,
-    counts: BTreeMap<Class, ClassCount>,
+    /// Indexed by `Class::index()`.
+    counts: [ClassCount; 5],
     pub redactions: RedactionCounts,
     pub findings: Vec<Finding>,
     pub lines_seen: u64,
@@ -92,19 +94,19 @@ impl Journal {
 
     /// Classify and, if it matches, store one message. Returns the stored (or
     /// folded-into) entry.
-    pub fn observe(&mut self, level: &str, message: &str, ts: f64) -> Option<&Entry> {
+    pub fn observe(&mut self, level: &str, message: &str, ts: u64) -> Option<&Entry> {
         self.lines_seen += 1;
         let c = classify(message)?;
         self.lines_matched += 1;
         let sig = c.signature;
-        let cc = self.counts.entry(sig.class).or_default();
+        let cc = &mut self.counts[sig.class.index()];
         cc.count += 1;
         if sig.severity == Severity::Failure {
             cc.failures += 1;
         }
         cc.first_seen.get_or_insert(ts);
         cc.last_seen = Some(cc.last_seen.map_or(ts, |l| l.max(ts)));
-        *cc.by_signature.entry(sig.id.to_owned()).or_default() += 1;
+        *cc.by_signature.get_or_default(sig.id) += 1;
 
         // Redact the whole text before cutting it, so a cut never leaves half a token behind.
         let red = redact(message, &mut self.redactions);
@@ -149,12 +151,12 @@ impl Journal {
     }
 
     /// Per-class counts keyed `KE-1`..`KE-4`, `other`; every class present.
-    pub fn counts(&self) -> BTreeMap<String, ClassCount> {
-        Class::ALL.iter().map(|c| (c.as_str().to_owned(), self.counts.get(c).cloned().unwrap_or_default())).collect()
+    pub fn counts(&self) -> VecMap<ClassCount> {
+        Class::ALL.iter().map(|c| (c.as_str(), self.counts[c.index()].clone())).collect()
     }
 
     pub fn count(&self, class: Class) -> u64 {
-        self.counts.get(&class).map_or(0, |c| c.count)
+        self.counts[class.index()].count
     }
 
     /// Add or replace a finding (one per id: the newest evidence wins).
@@ -180,7 +182,7 @@ mod tests {
     #[test]
     fn non_matching_lines_are_counted_not_stored() {
         let mut j = Journal::new(Config::default());
-        assert!(j.observe("warn", "Sync connection lost", 1.0).is_none());
+        assert!(j.observe("warn", "Sync connection lost", 1).is_none());
         assert_eq!((j.lines_seen, j.lines_matched, j.len()), (1, 0, 0));
     }
 
@@ -188,12 +190,12 @@ mod tests {
     fn ring_is_bounded_and_counts_survive_eviction() {
         let mut j = Journal::new(Config { capacity: 5, max_message_bytes: 4096 });
         for i in 0..100 {
-            j.observe("warn", &format!("missing key at index {i} for participant @b:hs:DEV"), i as f64);
+            j.observe("warn", &format!("missing key at index {i} for participant @b:hs:DEV"), i as u64);
         }
         assert_eq!(j.len(), 5);
         assert_eq!(j.evicted, 95);
         let c = &j.counts()["KE-2"];
-        assert_eq!((c.count, c.failures, c.first_seen, c.last_seen), (100, 100, Some(0.0), Some(99.0)));
+        assert_eq!((c.count, c.failures, c.first_seen, c.last_seen), (100, 100, Some(0), Some(99)));
         assert_eq!(j.entries().next().unwrap().fields["index"], 95);
     }
 
@@ -201,12 +203,12 @@ mod tests {
     fn storm_repeats_fold_into_one_entry() {
         let mut j = Journal::new(Config::default());
         for i in 0..1000 {
-            j.observe("error", KE1, i as f64);
-            j.observe("debug", "FetchHttpApi: <-- POST https://hs/_matrix/client/v3/keys/upload [65ms 400]", i as f64);
+            j.observe("error", KE1, i as u64);
+            j.observe("debug", "FetchHttpApi: <-- POST https://hs/_matrix/client/v3/keys/upload [65ms 400]", i as u64);
         }
         assert_eq!(j.len(), 2);
         let e = j.entries().next().unwrap();
-        assert_eq!((e.repeats, e.ts, e.last_ts), (999, 0.0, 999.0));
+        assert_eq!((e.repeats, e.ts, e.last_ts), (999, 0, 999));
         assert_eq!(j.counts()["KE-1"].count, 2000);
         assert_eq!(j.counts()["KE-1"].failures, 1000);
     }
@@ -215,7 +217,7 @@ mod tests {
     fn messages_are_capped_and_marked() {
         let mut j = Journal::new(Config { capacity: 10, max_message_bytes: 300 });
         let long = format!("{KE1} {}", "x".repeat(100_000));
-        let e = j.observe("error", &long, 1.0).unwrap();
+        let e = j.observe("error", &long, 1).unwrap();
         assert!(e.truncated);
         assert!(e.message.len() < 400);
         assert!(e.message.contains("[truncated"));
@@ -226,7 +228,7 @@ mod tests {
     #[test]
     fn secrets_are_redacted_before_storage() {
         let mut j = Journal::new(Config::default());
-        let e = j.observe("error", &format!("{KE1} (https://hs/_matrix/client/v3/keys/upload?access_token=syt_YWxpY2U_abcdefghijkl_0a1b2c)"), 1.0).unwrap();
+        let e = j.observe("error", &format!("{KE1} (https://hs/_matrix/client/v3/keys/upload?access_token=syt_YWxpY2U_abcdefghijkl_0a1b2c)"), 1).unwrap();
         assert!(!e.message.contains("syt_YWxpY2U"), "{}", e.message);
         assert!(j.redactions.total() >= 1);
     }
@@ -234,6 +236,6 @@ mod tests {
     #[test]
     fn unknown_level_is_log() {
         let mut j = Journal::new(Config::default());
-        assert_eq!(j.observe("nonsense", KE1, 1.0).unwrap().level, "log");
+        assert_eq!(j.observe("nonsense", KE1, 1).unwrap().level, "log");
     }
 }

@@ -19,6 +19,7 @@ pub mod redact;
 pub mod report;
 pub mod signature;
 pub mod text;
+pub mod vecmap;
 
 pub use classify::{classify, prefilter, Classified};
 pub use journal::{Config, Entry, Journal};

@@ -69,10 +69,8 @@ impl Parser<'_> {
             self.i += 1;
         }
         let t = &self.src[start..self.i];
-        if let Ok(n) = t.parse::<i64>() {
-            return Some(Value::Number(n.into()));
-        }
-        t.parse::<f64>().ok().and_then(Number::from_f64).map(Value::Number)
+        // serde_json's own number parser: already in the bundle, unlike core's float parsing.
+        t.parse::<Number>().ok().map(Value::Number)
     }
 
     fn container(&mut self, close: u8, is_dict: bool) -> Option<Value> {

@@ -6,8 +6,8 @@ use crate::journal::{ClassCount, Config, Entry, Journal};
 use crate::redact::{redact, RedactionCounts, SecretKind};
 use crate::text::iso8601;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
-use std::collections::BTreeMap;
+use serde_json::Value;
+use crate::vecmap::VecMap;
 
 pub const SCHEMA_VERSION: u32 = 1;
 pub const GENERATOR: &str = "crypto-health";
@@ -31,8 +31,8 @@ pub struct Session {
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Estimate {
-    pub usage: Option<f64>,
-    pub quota: Option<f64>,
+    pub usage: Option<u64>,
+    pub quota: Option<u64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -41,7 +41,7 @@ pub struct CryptoStore {
     /// The rust crypto IndexedDB exists; null when databases cannot be listed.
     pub present: Option<bool>,
     /// Known matrix-js-sdk databases and whether each exists.
-    pub databases: BTreeMap<String, bool>,
+    pub databases: VecMap<bool>,
     pub checked_at: Option<String>,
     /// When crypto-health first saw the store for this session on this browser.
     pub seen_at: Option<String>,
@@ -84,12 +84,12 @@ pub struct Context {
 #[serde(rename_all = "camelCase")]
 pub struct Redaction {
     pub total: u32,
-    pub by_kind: BTreeMap<String, u32>,
+    pub by_kind: VecMap<u32>,
 }
 
 impl From<&RedactionCounts> for Redaction {
     fn from(c: &RedactionCounts) -> Self {
-        Redaction { total: c.total(), by_kind: c.iter().map(|(k, n)| (k.as_str().to_owned(), n)).collect() }
+        Redaction { total: c.total(), by_kind: c.iter().map(|(k, n)| (k.as_str(), n)).collect() }
     }
 }
 
@@ -116,14 +116,14 @@ pub struct Report {
     pub schema_version: u32,
     pub generator: Generator,
     pub generated_at: String,
-    pub generated_at_ms: f64,
+    pub generated_at_ms: u64,
     pub versions: Versions,
     pub user_agent: Option<String>,
     pub session: Session,
     pub sync_state: Option<String>,
     pub crypto_ready: Option<bool>,
     pub storage: Storage,
-    pub counts: BTreeMap<String, ClassCount>,
+    pub counts: VecMap<ClassCount>,
     pub entries: Vec<Entry>,
     pub findings: Vec<Finding>,
     pub redaction: Redaction,
@@ -134,7 +134,7 @@ pub struct Report {
 impl Report {
     /// Assemble a report from the journal and what the host knows. Free text
     /// from the host (`extra`, versions, user agent) is redacted too.
-    pub fn build(journal: &Journal, ctx: Context, installed: bool, now_ms: f64) -> Report {
+    pub fn build(journal: &Journal, ctx: Context, installed: bool, now_ms: u64) -> Report {
         let mut red = journal.redactions.clone();
         let extra = redact_value(ctx.extra, &mut red);
         let mut r = |s: Option<String>| s.map(|s| redact(&s, &mut red).into_owned());
@@ -177,7 +177,8 @@ impl Report {
             Some(n) => return Err(format!("report schemaVersion {n} is not supported (this build reads {SCHEMA_VERSION})")),
             None => return Err("not a crypto-health report: no schemaVersion".into()),
         }
-        serde_json::from_value(v).map_err(|e| format!("report does not match schema {SCHEMA_VERSION}: {e}"))
+        // From the text, not the Value: a Value object would re-sort the maps' keys.
+        serde_json::from_str(text).map_err(|e| format!("report does not match schema {SCHEMA_VERSION}: {e}"))
     }
 }
 
@@ -196,22 +197,31 @@ fn secret_key(k: &str) -> Option<SecretKind> {
 }
 
 /// Redact a JSON value: secret-named fields wholesale, every string by text.
-pub fn redact_value(v: Value, counts: &mut RedactionCounts) -> Value {
+pub fn redact_value(mut v: Value, counts: &mut RedactionCounts) -> Value {
+    redact_in_place(&mut v, counts);
+    v
+}
+
+// In place: rebuilding maps would sort them again (and cost the bundle a sort).
+fn redact_in_place(v: &mut Value, counts: &mut RedactionCounts) {
     match v {
-        Value::String(s) => Value::String(redact(&s, counts).into_owned()),
-        Value::Array(a) => Value::Array(a.into_iter().map(|x| redact_value(x, counts)).collect()),
-        Value::Object(m) => Value::Object(
-            m.into_iter()
-                .map(|(k, x)| match (secret_key(&k), &x) {
+        Value::String(s) => {
+            if let std::borrow::Cow::Owned(r) = redact(s, counts) {
+                *s = r;
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| redact_in_place(x, counts)),
+        Value::Object(m) => {
+            for (k, x) in m.iter_mut() {
+                match (secret_key(k), &*x) {
                     (Some(kind), Value::String(_)) => {
                         counts.add(kind);
-                        let marker = format!("[REDACTED:{}]", kind.as_str());
-                        (k, Value::String(marker))
+                        *x = Value::String(format!("[REDACTED:{}]", kind.as_str()));
                     }
-                    _ => (k, redact_value(x, counts)),
-                })
-                .collect::<Map<_, _>>(),
-        ),
-        other => other,
+                    _ => redact_in_place(x, counts),
+                }
+            }
+        }
+        _ => {}
     }
 }

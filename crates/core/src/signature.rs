@@ -213,9 +213,14 @@ pub static SIGNATURES: &[Signature] = &[
 /// Distinct prefilter needles (each row's `all[0]`): a line containing none of
 /// them matches no row, so callers may skip it without classifying.
 pub fn prefilter_needles() -> Vec<&'static str> {
-    let mut v: Vec<&'static str> = SIGNATURES.iter().map(|s| s.all[0]).collect();
-    v.sort_unstable();
-    v.dedup();
+    // No sort (it would cost the wasm bundle a sort routine): a quadratic pass over a dozen rows.
+    let mut v: Vec<&'static str> = Vec::new();
+    for s in SIGNATURES {
+        let n = s.all[0];
+        if !v.contains(&n) {
+            v.push(n);
+        }
+    }
     // Drop needles that contain another needle: the shorter one already covers them.
     let all = v.clone();
     v.retain(|n| !all.iter().any(|m| m != n && n.contains(m)));

@@ -25,8 +25,8 @@ pub fn truncate_marked(s: &str, max: usize) -> (String, bool) {
 
 /// ISO-8601 UTC (`2026-11-21T20:13:37.123Z`) from Unix milliseconds, without
 /// pulling a date crate into the wasm bundle.
-pub fn iso8601(ms: f64) -> String {
-    let ms = if ms.is_finite() { ms.max(0.0) as i64 } else { 0 };
+pub fn iso8601(ms: u64) -> String {
+    let ms = ms.min(i64::MAX as u64 / 2) as i64;
     let (days, rem) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
     // Howard Hinnant's civil_from_days.
     let z = days + 719_468;
@@ -54,10 +54,10 @@ mod tests {
 
     #[test]
     fn iso_dates() {
-        assert_eq!(iso8601(0.0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(iso8601(1_795_292_017_123.0), "2026-11-21T20:13:37.123Z");
-        assert_eq!(iso8601(951_782_400_000.0), "2000-02-29T00:00:00.000Z");
-        assert_eq!(iso8601(f64::NAN), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso8601(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso8601(1_795_292_017_123), "2026-11-21T20:13:37.123Z");
+        assert_eq!(iso8601(951_782_400_000), "2000-02-29T00:00:00.000Z");
+        assert_eq!(iso8601(253_402_300_799_999), "9999-12-31T23:59:59.999Z");
     }
 
     #[test]

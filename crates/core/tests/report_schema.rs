@@ -29,16 +29,16 @@ fn full_report() -> Report {
         ("log", &format!("missing key at index 1 for participant @c:hs:D {}", "z".repeat(2000))),
     ];
     for (i, (lvl, l)) in lines.iter().enumerate() {
-        assert!(j.observe(lvl, l, 1_795_000_000_000.0 + i as f64).is_some(), "{l}");
+        assert!(j.observe(lvl, l, 1_795_000_000_000 + i as u64).is_some(), "{l}");
     }
     let facts = StoreFacts {
         session_present: true,
         user_id: Some("@alice:localhost".into()),
         device_id: Some("DEV".into()),
         databases: Some(vec![]),
-        store_seen_at: Some(1_794_000_000_000.0),
+        store_seen_at: Some(1_794_000_000_000),
         persisted: Some(false),
-        checked_at: 1_795_000_000_000.0,
+        checked_at: 1_795_000_000_000,
     };
     j.add_finding(assess(&facts).unwrap());
     let ctx = Context {
@@ -51,13 +51,13 @@ fn full_report() -> Report {
             status: "not_persisted".into(),
             persisted: Some(false),
             requested: true,
-            estimate: Some(Estimate { usage: Some(1234.0), quota: Some(1e9) }),
-            crypto_store: CryptoStore { present: Some(false), databases: [(RUST_CRYPTO_DB.to_string(), false)].into(), checked_at: Some("2026-11-21T20:13:37.000Z".into()), seen_at: None },
+            estimate: Some(Estimate { usage: Some(1234), quota: Some(1_000_000_000) }),
+            crypto_store: CryptoStore { present: Some(false), databases: [(RUST_CRYPTO_DB, false)].into_iter().collect(), checked_at: Some("2026-11-21T20:13:37.000Z".into()), seen_at: None },
             notes: vec![],
         },
         extra: json!({"note": "login with {\"password\":\"hunter2\"}", "refresh_token": "syr_abc_defghijklmnop_12345", "nested": [{"access_token": "abc"}]}),
     };
-    Report::build(&j, ctx, true, 1_795_000_001_000.0)
+    Report::build(&j, ctx, true, 1_795_000_001_000)
 }
 
 #[test]
@@ -75,7 +75,7 @@ fn full_report_validates_and_round_trips() {
 
 #[test]
 fn empty_report_validates() {
-    let r = Report::build(&Journal::default(), Context::default(), false, 0.0);
+    let r = Report::build(&Journal::default(), Context::default(), false, 0);
     let v = serde_json::to_value(&r).unwrap();
     assert_eq!(v["storage"]["status"], "unknown");
     validate(&v).unwrap();

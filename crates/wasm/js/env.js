@@ -105,7 +105,9 @@ export function clientFacts(mx) {
 
 export function downloadText(filename, text) {
   try {
-    const blob = new Blob([text], { type: 'application/json' });
+    let pretty = text;
+    try { pretty = JSON.stringify(JSON.parse(text), null, 2) + '\n'; } catch (_) { /* keep as built */ }
+    const blob = new Blob([pretty], { type: 'application/json' });
     const url = URL.createObjectURL(blob);
     const a = document.createElement('a');
     a.href = url;

@@ -4,18 +4,7 @@
 use crate::{js, state};
 use crypto_health_core::signature::prefilter_needles;
 use crypto_health_core::{Config, Journal};
-use serde::Deserialize;
 use wasm_bindgen::prelude::*;
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", default)]
-struct InstallOptions {
-    capacity: Option<usize>,
-    max_message_bytes: Option<usize>,
-    /// Also record `error` and `unhandledrejection` window events (default true).
-    window_events: Option<bool>,
-    report_prefix: Option<String>,
-}
 
 /// Wrap console debug/log/info/warn/error (pass-through) and start keeping
 /// matching lines. Idempotent: a second call changes nothing and returns
@@ -25,24 +14,28 @@ pub fn install_crypto_diag_log(#[wasm_bindgen(unchecked_param_type = "InstallOpt
     if !(options.is_undefined() || options.is_null() || options.is_object()) {
         return Err(JsError::new("installCryptoDiagLog: options must be an object"));
     }
-    let opts: InstallOptions = js::from_js(&options).unwrap_or_default();
+    let opts = js::from_js(&options);
+    let capacity = js::u64_of(&opts, "capacity").map(|n| n as usize);
+    let max_message_bytes = js::u64_of(&opts, "maxMessageBytes").map(|n| n as usize);
+    let report_prefix = js::str_of(&opts, "reportPrefix").filter(|p| !p.is_empty());
     let already = state::with(|s| s.installed).unwrap_or(true);
     if already {
         return Ok(false);
     }
     let sink = Closure::<dyn FnMut(String, String, f64)>::new(|level: String, message: String, ts: f64| {
         state::with(|s| {
-            s.journal.observe(&level, &message, ts);
+            s.journal.observe(&level, &message, ts as u64);
         });
     });
-    let installed = js::tap_install(sink.as_ref(), prefilter_needles().into_iter().map(String::from).collect(), opts.window_events.unwrap_or(true));
+    let window_events = js::bool_of(&opts, "windowEvents").unwrap_or(true);
+    let installed = js::tap_install(sink.as_ref(), prefilter_needles().into_iter().map(String::from).collect(), window_events);
     state::with(|s| {
         let d = Config::default();
-        let cfg = Config { capacity: opts.capacity.unwrap_or(d.capacity), max_message_bytes: opts.max_message_bytes.unwrap_or(d.max_message_bytes) };
+        let cfg = Config { capacity: capacity.unwrap_or(d.capacity), max_message_bytes: max_message_bytes.unwrap_or(d.max_message_bytes) };
         if s.journal.is_empty() && s.journal.lines_seen == 0 {
             s.journal = Journal::new(cfg);
         }
-        if let Some(p) = opts.report_prefix.filter(|p| !p.is_empty()) {
+        if let Some(p) = report_prefix {
             s.report_prefix = p;
         }
         s.installed = installed;

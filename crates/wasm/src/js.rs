@@ -1,7 +1,7 @@
 //! Bindings to our JS snippets and the JSON bridge between JS and serde.
 
-use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde_json::Value;
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(module = "/js/tap.js")]
@@ -37,21 +37,41 @@ pub fn to_js<T: Serialize>(v: &T) -> JsValue {
     serde_json::to_string(v).ok().and_then(|s| js_sys::JSON::parse(&s).ok()).unwrap_or(JsValue::NULL)
 }
 
-/// A plain JS value read into a serde type; `None` if it does not fit.
-pub fn from_js<T: DeserializeOwned>(v: &JsValue) -> Option<T> {
+/// A plain JS value as a JSON value (`Null` for anything JSON cannot hold).
+/// Always `Value`, never a struct: one deserializer in the bundle, not one per type.
+pub fn from_js(v: &JsValue) -> Value {
     if v.is_undefined() || v.is_null() {
-        return None;
+        return Value::Null;
     }
-    let s: String = js_sys::JSON::stringify(v).ok()?.into();
-    serde_json::from_str(&s).ok()
+    js_sys::JSON::stringify(v)
+        .ok()
+        .and_then(|s| s.as_string())
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or(Value::Null)
 }
 
 /// Await a promise from our snippets (which never reject) and read the result.
-pub async fn await_json<T: DeserializeOwned>(p: js_sys::Promise) -> Option<T> {
-    let v = wasm_bindgen_futures::JsFuture::from(p).await.ok()?;
-    from_js(&v)
+pub async fn await_json(p: js_sys::Promise) -> Value {
+    match wasm_bindgen_futures::JsFuture::from(p).await {
+        Ok(v) => from_js(&v),
+        Err(_) => Value::Null,
+    }
 }
 
-pub fn now() -> f64 {
-    js_sys::Date::now()
+/// Field readers over a JSON object from JS.
+pub fn str_of(v: &Value, k: &str) -> Option<String> {
+    v.get(k).and_then(Value::as_str).map(str::to_owned)
+}
+
+pub fn bool_of(v: &Value, k: &str) -> Option<bool> {
+    v.get(k).and_then(Value::as_bool)
+}
+
+pub fn u64_of(v: &Value, k: &str) -> Option<u64> {
+    v.get(k).and_then(|x| x.as_u64().or_else(|| x.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)))
+}
+
+/// Unix milliseconds, whole.
+pub fn now() -> u64 {
+    js_sys::Date::now() as u64
 }

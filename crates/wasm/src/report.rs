@@ -1,32 +1,11 @@
 //! `buildCryptoDiagReport` and `downloadCryptoDiagReport`.
 
-use crate::{js, state, storage};
+use crate::js::{self, bool_of, str_of, u64_of};
+use crate::{state, storage};
 use crypto_health_core::report::{Context, Session, Storage, Versions};
 use crypto_health_core::text::iso8601;
 use crypto_health_core::Report;
-use serde::Deserialize;
-use serde_json::Value;
 use wasm_bindgen::prelude::*;
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", default)]
-struct ClientFacts {
-    user_agent: Option<String>,
-    user_id: Option<String>,
-    device_id: Option<String>,
-    homeserver: Option<String>,
-    sync_state: Option<String>,
-    crypto_ready: Option<bool>,
-    crypto_version: Option<String>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct TapStats {
-    seen: u64,
-    errors: u64,
-    dropped: u64,
-}
 
 fn build(mx: &JsValue, extra: &JsValue) -> Result<String, JsError> {
     if !(extra.is_undefined() || extra.is_null() || extra.is_object()) {
@@ -34,14 +13,14 @@ fn build(mx: &JsValue, extra: &JsValue) -> Result<String, JsError> {
     }
     // Read everything from JS before borrowing our state: the client's getters
     // may log, and that log line must find the state free.
-    let facts: ClientFacts = js::from_js(&js::client_facts(mx)).unwrap_or_default();
+    let facts = js::from_js(&js::client_facts(mx));
     let sess = storage::session();
-    let extra: Value = js::from_js(extra).unwrap_or(Value::Null);
-    let tap: Option<TapStats> = js::from_js(&js::tap_stats());
+    let extra = js::from_js(extra);
+    let tap = js::from_js(&js::tap_stats());
     let versions = Versions {
-        app: extra.get("appVersion").and_then(Value::as_str).map(str::to_owned),
-        sdk: extra.get("sdkVersion").and_then(Value::as_str).map(str::to_owned),
-        crypto: facts.crypto_version.or_else(|| extra.get("cryptoVersion").and_then(Value::as_str).map(str::to_owned)),
+        app: str_of(&extra, "appVersion"),
+        sdk: str_of(&extra, "sdkVersion"),
+        crypto: str_of(&facts, "cryptoVersion").or_else(|| str_of(&extra, "cryptoVersion")),
     };
     let now = js::now();
     state::with(|s| {
@@ -51,24 +30,25 @@ fn build(mx: &JsValue, extra: &JsValue) -> Result<String, JsError> {
         });
         let ctx = Context {
             versions,
-            user_agent: facts.user_agent,
+            user_agent: str_of(&facts, "userAgent"),
             session: Session {
-                user_id: facts.user_id.or(sess.user_id),
-                device_id: facts.device_id.or(sess.device_id),
-                homeserver: facts.homeserver.or(sess.homeserver),
+                user_id: str_of(&facts, "userId").or(sess.user_id),
+                device_id: str_of(&facts, "deviceId").or(sess.device_id),
+                homeserver: str_of(&facts, "homeserver").or(sess.homeserver),
             },
-            sync_state: facts.sync_state,
-            crypto_ready: facts.crypto_ready,
+            sync_state: str_of(&facts, "syncState"),
+            crypto_ready: bool_of(&facts, "cryptoReady"),
             storage,
             extra,
         };
         let mut r = Report::build(&s.journal, ctx, s.installed, now);
-        if let Some(t) = tap {
+        if tap.is_object() {
             // The tap sees every line; the journal only those that passed the prefilter.
-            r.capture.lines_seen = t.seen;
-            r.capture.capture_errors += t.errors + t.dropped;
+            r.capture.lines_seen = u64_of(&tap, "seen").unwrap_or(r.capture.lines_seen);
+            r.capture.capture_errors += u64_of(&tap, "errors").unwrap_or(0) + u64_of(&tap, "dropped").unwrap_or(0);
         }
-        serde_json::to_string_pretty(&r).map_err(|e| JsError::new(&format!("report serialisation failed: {e}")))
+        // Compact here (one serializer in the bundle); the download is pretty-printed in JS.
+        serde_json::to_string(&r).map_err(|e| JsError::new(&format!("report serialisation failed: {e}")))
     })
     .unwrap_or_else(|| Err(JsError::new("buildCryptoDiagReport: called re-entrantly")))
 }
@@ -97,7 +77,7 @@ pub fn download_crypto_diag_report(mx: JsValue, extra: JsValue) -> Result<String
 }
 
 /// `2026-11-21T20-13-37Z`: ISO without characters that file systems dislike.
-fn file_stamp(ms: f64) -> String {
+fn file_stamp(ms: u64) -> String {
     let iso = iso8601(ms);
     format!("{}Z", iso[..19].replace(':', "-"))
 }

@@ -18,17 +18,22 @@ pub struct State {
 }
 
 thread_local! {
-    static STATE: RefCell<State> = RefCell::new(State {
-        journal: Journal::default(),
-        installed: false,
-        storage: None,
-        report_prefix: DEFAULT_REPORT_PREFIX.to_owned(),
-        sink: None,
-    });
+    // Const-initialised: no lazy-init machinery in the bundle; built on first use.
+    static STATE: RefCell<Option<State>> = const { RefCell::new(None) };
 }
 
 /// Run `f` on the state; `None` if it is already borrowed (a re-entrant call
 /// from JS while we hold it): the caller drops the work instead of panicking.
 pub fn with<R>(f: impl FnOnce(&mut State) -> R) -> Option<R> {
-    STATE.with(|s| s.try_borrow_mut().ok().map(|mut st| f(&mut st)))
+    STATE.with(|s| {
+        let mut st = s.try_borrow_mut().ok()?;
+        let st = st.get_or_insert_with(|| State {
+            journal: Journal::default(),
+            installed: false,
+            storage: None,
+            report_prefix: DEFAULT_REPORT_PREFIX.to_owned(),
+            sink: None,
+        });
+        Some(f(st))
+    })
 }

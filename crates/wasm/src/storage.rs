@@ -1,24 +1,14 @@
 //! Persistent storage and crypto-store consistency.
 
-use crate::{js, state};
+use crate::js::{self, bool_of, str_of, u64_of};
+use crate::state;
 use crypto_health_core::consistency::{self, StoreFacts, KNOWN_DATABASES, RUST_CRYPTO_DB};
 use crypto_health_core::report::{CryptoStore, Estimate, Storage};
 use crypto_health_core::text::iso8601;
-use serde::Deserialize;
+use serde_json::Value;
 use wasm_bindgen::prelude::*;
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct PersistResult {
-    status: String,
-    persisted: Option<bool>,
-    requested: bool,
-    estimate: Option<Estimate>,
-    notes: Vec<String>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", default)]
+/// Cinny's session as `readSession()` in js/env.js reports it.
 pub(crate) struct SessionInfo {
     pub available: bool,
     pub present: bool,
@@ -27,43 +17,49 @@ pub(crate) struct SessionInfo {
     pub homeserver: Option<String>,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct DbList {
-    status: String,
-    names: Option<Vec<String>>,
-    reason: Option<String>,
-}
-
 pub(crate) fn session() -> SessionInfo {
-    js::from_js(&js::read_session()).unwrap_or_default()
+    let v = js::from_js(&js::read_session());
+    SessionInfo {
+        available: bool_of(&v, "available").unwrap_or(false),
+        present: bool_of(&v, "present").unwrap_or(false),
+        user_id: str_of(&v, "userId"),
+        device_id: str_of(&v, "deviceId"),
+        homeserver: str_of(&v, "homeserver"),
+    }
 }
 
 fn seen_key(s: &SessionInfo) -> String {
     format!("crypto-health:store-seen:{}|{}", s.user_id.as_deref().unwrap_or(""), s.device_id.as_deref().unwrap_or(""))
 }
 
-async fn persist(ask: bool) -> PersistResult {
-    js::await_json(js::persist_storage(ask)).await.unwrap_or(PersistResult { status: "unknown".into(), ..Default::default() })
+/// `persistStorage()` from js/env.js, read into the report's storage model.
+async fn persist(ask: bool) -> Storage {
+    let v = js::await_json(js::persist_storage(ask)).await;
+    let estimate = v.get("estimate").filter(|e| e.is_object()).map(|e| Estimate { usage: u64_of(e, "usage"), quota: u64_of(e, "quota") });
+    let notes = match v.get("notes") {
+        Some(Value::Array(a)) => a.iter().filter_map(|n| n.as_str().map(str::to_owned)).collect(),
+        _ => Vec::new(),
+    };
+    Storage {
+        status: str_of(&v, "status").unwrap_or_else(|| "unknown".into()),
+        persisted: bool_of(&v, "persisted"),
+        requested: bool_of(&v, "requested").unwrap_or(false),
+        estimate,
+        notes,
+        ..Storage::default()
+    }
 }
 
-fn merge_storage(p: PersistResult, store: Option<CryptoStore>) {
+fn merge_storage(p: Storage, store: Option<CryptoStore>) {
     state::with(|s| {
         let prev = s.storage.take().unwrap_or_default();
-        s.storage = Some(Storage {
-            status: p.status,
-            persisted: p.persisted,
-            requested: p.requested || prev.requested,
-            estimate: p.estimate,
-            crypto_store: store.unwrap_or(prev.crypto_store),
-            notes: p.notes,
-        });
+        s.storage = Some(Storage { requested: p.requested || prev.requested, crypto_store: store.unwrap_or(prev.crypto_store), ..p });
     });
 }
 
 /// Ask the browser to keep our storage (IndexedDB included) from eviction.
 /// Checks `persisted()` first and calls `persist()` only when needed. Never
-/// rejects: resolves `{ status, persisted, requested, estimate: { usage, quota }, notes }`,
+/// rejects: resolves `{ status, persisted, requested, estimate: { usage, quota }, cryptoStore, notes }`,
 /// `status` being `persisted` | `not_persisted` | `unsupported` | `unknown`.
 #[wasm_bindgen(js_name = requestPersistentStorage, unchecked_return_type = "StorageState")]
 pub async fn request_persistent_storage() -> JsValue {
@@ -79,15 +75,19 @@ pub async fn request_persistent_storage() -> JsValue {
 pub async fn check_crypto_store_consistency() -> JsValue {
     let now = js::now();
     let sess = session();
-    let dbs: DbList = js::await_json(js::list_databases()).await.unwrap_or_default();
-    let p = persist(false).await;
+    let dbs = js::await_json(js::list_databases()).await;
+    let names: Option<Vec<String>> = match dbs.get("names") {
+        Some(Value::Array(a)) => Some(a.iter().filter_map(|n| n.as_str().map(str::to_owned)).collect()),
+        _ => None,
+    };
+    let mut p = persist(false).await;
     let key = seen_key(&sess);
-    let seen_before = js::ls_get(&key).and_then(|v| v.parse::<f64>().ok());
+    let seen_before = js::ls_get(&key).and_then(|v| v.parse::<u64>().ok());
     let facts = StoreFacts {
         session_present: sess.present,
         user_id: sess.user_id.clone(),
         device_id: sess.device_id.clone(),
-        databases: dbs.names.clone(),
+        databases: names,
         store_seen_at: seen_before,
         persisted: p.persisted,
         checked_at: now,
@@ -103,9 +103,9 @@ pub async fn check_crypto_store_consistency() -> JsValue {
         checked_at: Some(iso8601(now)),
         seen_at: seen_before.or(if present == Some(true) { Some(now) } else { None }).map(iso8601),
     };
-    let mut p = p;
-    if dbs.status != "ok" {
-        p.notes.push(format!("crypto store presence unknown: {}", dbs.reason.unwrap_or_else(|| dbs.status.clone())));
+    if facts.databases.is_none() {
+        let why = str_of(&dbs, "reason").or_else(|| str_of(&dbs, "status")).unwrap_or_else(|| "no answer".into());
+        p.notes.push(format!("crypto store presence unknown: {why}"));
     }
     if !sess.available {
         p.notes.push("localStorage is unavailable: session presence unknown".into());

@@ -27,12 +27,7 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<(), Failure> {
             line.to_owned()
         };
         let v = match classify(&message) {
-            Some(c) => json!({
-                "ke": c.signature.class.ke(),
-                "signature": c.signature.id,
-                "severity": c.signature.severity,
-                "fields": c.fields,
-            }),
+            Some(c) => c.to_json(),
             None => json!({"ke": null, "signature": null, "severity": null, "fields": {}}),
         };
         writeln!(out, "{v}")?;

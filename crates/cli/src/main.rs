@@ -36,7 +36,9 @@ impl Failure {
 
 impl From<io::Error> for Failure {
     fn from(e: io::Error) -> Self {
-        Failure { message: format!("I/O error: {e}"), code: 1 }
+        // A closed pipe (`| head`) means the reader has had enough: success, silently.
+        let code = if e.kind() == io::ErrorKind::BrokenPipe { 0 } else { 1 };
+        Failure { message: format!("I/O error: {e}"), code }
     }
 }
 
@@ -73,19 +75,15 @@ fn run(args: &[String]) -> Result<(), Failure> {
         Some(other) => Err(Failure::usage(format!("unknown command `{other}`"))),
         None => Err(Failure::usage("no command given")),
     };
-    match out.flush() {
-        // A closed pipe (`| head`) is not an error worth a message.
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(e.into()),
-        Ok(()) => r,
-    }
+    let flushed = out.flush().map_err(Failure::from);
+    r.and(flushed)
 }
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(f) if f.message.contains("Broken pipe") => ExitCode::SUCCESS,
+        Err(f) if f.code == 0 => ExitCode::SUCCESS,
         Err(f) => {
             eprintln!("crypto-health: {}", f.message);
             ExitCode::from(f.code)

@@ -14,6 +14,18 @@ pub struct Classified {
     pub fields: Map<String, Value>,
 }
 
+impl Classified {
+    /// `{ ke, signature, severity, fields }`: the shape the CLI prints and `classifyMessage` returns.
+    pub fn to_json(&self) -> Value {
+        serde_json::json!({
+            "ke": self.signature.class.ke(),
+            "signature": self.signature.id,
+            "severity": self.signature.severity,
+            "fields": self.fields,
+        })
+    }
+}
+
 /// Does `s` contain any prefilter needle? Allocation-free.
 pub fn prefilter(s: &str) -> bool {
     SIGNATURES.iter().any(|sig| s.contains(sig.all[0]))

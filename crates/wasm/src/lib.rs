@@ -33,11 +33,6 @@ pub fn version() -> String {
 pub fn classify_message(message: &str) -> JsValue {
     match crypto_health_core::classify(message) {
         None => JsValue::NULL,
-        Some(c) => js::to_js(&serde_json::json!({
-            "ke": c.signature.class.ke(),
-            "signature": c.signature.id,
-            "severity": c.signature.severity,
-            "fields": c.fields,
-        })),
+        Some(c) => js::to_js(&c.to_json()),
     }
 }

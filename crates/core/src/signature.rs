@@ -226,7 +226,3 @@ pub fn prefilter_needles() -> Vec<&'static str> {
     v.retain(|n| !all.iter().any(|m| m != n && n.contains(m)));
     v
 }
-
-pub fn by_id(id: &str) -> Option<&'static Signature> {
-    SIGNATURES.iter().find(|s| s.id == id)
-}

@@ -63,6 +63,14 @@ pub fn str_of(v: &Value, k: &str) -> Option<String> {
     v.get(k).and_then(Value::as_str).map(str::to_owned)
 }
 
+/// The strings of an array field; `None` when the field is not an array.
+pub fn strings_of(v: &Value, k: &str) -> Option<Vec<String>> {
+    match v.get(k) {
+        Some(Value::Array(a)) => Some(a.iter().filter_map(|n| n.as_str().map(str::to_owned)).collect()),
+        _ => None,
+    }
+}
+
 pub fn bool_of(v: &Value, k: &str) -> Option<bool> {
     v.get(k).and_then(Value::as_bool)
 }

@@ -1,11 +1,10 @@
 //! Persistent storage and crypto-store consistency.
 
-use crate::js::{self, bool_of, str_of, u64_of};
+use crate::js::{self, bool_of, str_of, strings_of, u64_of};
 use crate::state;
 use crypto_health_core::consistency::{self, StoreFacts, KNOWN_DATABASES, RUST_CRYPTO_DB};
 use crypto_health_core::report::{CryptoStore, Estimate, Storage};
 use crypto_health_core::text::iso8601;
-use serde_json::Value;
 use wasm_bindgen::prelude::*;
 
 /// Cinny's session as `readSession()` in js/env.js reports it.
@@ -36,10 +35,7 @@ fn seen_key(s: &SessionInfo) -> String {
 async fn persist(ask: bool) -> Storage {
     let v = js::await_json(js::persist_storage(ask)).await;
     let estimate = v.get("estimate").filter(|e| e.is_object()).map(|e| Estimate { usage: u64_of(e, "usage"), quota: u64_of(e, "quota") });
-    let notes = match v.get("notes") {
-        Some(Value::Array(a)) => a.iter().filter_map(|n| n.as_str().map(str::to_owned)).collect(),
-        _ => Vec::new(),
-    };
+    let notes = strings_of(&v, "notes").unwrap_or_default();
     Storage {
         status: str_of(&v, "status").unwrap_or_else(|| "unknown".into()),
         persisted: bool_of(&v, "persisted"),
@@ -76,10 +72,7 @@ pub async fn check_crypto_store_consistency() -> JsValue {
     let now = js::now();
     let sess = session();
     let dbs = js::await_json(js::list_databases()).await;
-    let names: Option<Vec<String>> = match dbs.get("names") {
-        Some(Value::Array(a)) => Some(a.iter().filter_map(|n| n.as_str().map(str::to_owned)).collect()),
-        _ => None,
-    };
+    let names = strings_of(&dbs, "names");
     let mut p = persist(false).await;
     let key = seen_key(&sess);
     let seen_before = js::ls_get(&key).and_then(|v| v.parse::<u64>().ok());

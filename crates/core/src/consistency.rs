@@ -13,7 +13,8 @@ use serde_json::json;
 pub const RUST_CRYPTO_DB: &str = "matrix-js-sdk::matrix-sdk-crypto";
 pub const RUST_CRYPTO_META_DB: &str = "matrix-js-sdk::matrix-sdk-crypto-meta";
 pub const SYNC_DB: &str = "matrix-js-sdk:web-sync-store";
-pub const LEGACY_CRYPTO_DB: &str = "matrix-js-sdk:crypto";
+/// The legacy (pre-rust) crypto store as Cinny names it (REFERENCE §6).
+pub const LEGACY_CRYPTO_DB: &str = "crypto-store";
 pub const KNOWN_DATABASES: [&str; 4] = [RUST_CRYPTO_DB, RUST_CRYPTO_META_DB, SYNC_DB, LEGACY_CRYPTO_DB];
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -159,6 +159,22 @@ impl Journal {
         self.counts[class.index()].count
     }
 
+    /// Take back one count of a signature (the same event seen twice, on two
+    /// paths); the entry stays as evidence.
+    pub fn uncount(&mut self, signature_id: &str) {
+        let Some(sig) = crate::signature::SIGNATURES.iter().find(|s| s.id == signature_id) else { return };
+        let cc = &mut self.counts[sig.class.index()];
+        let by = cc.by_signature.get_or_default(sig.id);
+        if *by == 0 {
+            return;
+        }
+        *by -= 1;
+        cc.count -= 1;
+        if sig.severity == Severity::Failure {
+            cc.failures -= 1;
+        }
+    }
+
     /// Add or replace a finding (one per id: the newest evidence wins).
     pub fn add_finding(&mut self, f: Finding) {
         match self.findings.iter_mut().find(|x| x.id == f.id) {

@@ -5,10 +5,10 @@
 //! 4-byte counter (6 chars). The counter tells *how* the store diverged: a tiny
 //! one means the account was re-created under an old device id.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Which library's id scheme a key id follows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IdScheme {
     Vodozemac,

@@ -3,6 +3,10 @@
 //! - [`signature`]: the KE signature table (data).
 //! - [`classify`]: matching and field extraction.
 //! - [`otk_conflict`], [`pyrepr`], [`key_id`]: the KE-1 proof from Synapse's 400.
+//! - [`keys_upload`], [`otk_health`], [`storm_breaker`]: the KE-1 loop over HTTP:
+//!   what was sent and answered, the per-device detector, the opt-in breaker.
+//! - [`http_stats`], [`ingest`]: watched endpoints; where console lines and HTTP
+//!   exchanges enter.
 //! - [`redact`]: secrets out before anything is stored.
 //! - [`journal`]: bounded ring buffer + counts.
 //! - [`consistency`]: session vs crypto store.
@@ -11,13 +15,18 @@
 pub mod classify;
 pub mod consistency;
 pub mod finding;
+pub mod http_stats;
+pub mod ingest;
 pub mod journal;
 pub mod key_id;
+pub mod keys_upload;
 pub mod otk_conflict;
+pub mod otk_health;
 pub mod pyrepr;
 pub mod redact;
 pub mod report;
 pub mod signature;
+pub mod storm_breaker;
 pub mod text;
 pub mod vecmap;
 

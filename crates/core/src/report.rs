@@ -2,6 +2,8 @@
 //! browser and read by the CLI. `schema/report.schema.json` describes it.
 
 use crate::finding::Finding;
+use crate::http_stats::HttpStats;
+use crate::otk_health::OtkHealth;
 use crate::journal::{ClassCount, Config, Entry, Journal};
 use crate::redact::{redact, RedactionCounts, SecretKind};
 use crate::text::iso8601;
@@ -129,6 +131,12 @@ pub struct Report {
     pub redaction: Redaction,
     pub capture: Capture,
     pub extra: Value,
+    /// KE-1 over HTTP: the one-time-key health of this device (null when the HTTP tap is off).
+    #[serde(default)]
+    pub otk_health: Option<OtkHealth>,
+    /// What the fetch tap counted on watched endpoints (null when it is off).
+    #[serde(default)]
+    pub http: Option<HttpStats>,
 }
 
 impl Report {
@@ -165,6 +173,8 @@ impl Report {
                 capture_errors: journal.capture_errors,
             },
             extra,
+            otk_health: None,
+            http: None,
         }
     }
 

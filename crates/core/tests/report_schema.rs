@@ -112,3 +112,50 @@ fn from_json_errors_are_clear() {
     assert!(Report::from_json(r#"{"schemaVersion": 99}"#).unwrap_err().contains("99 is not supported"));
     assert!(Report::from_json(r#"{"schemaVersion": 1}"#).unwrap_err().contains("does not match"));
 }
+
+#[test]
+fn report_with_a_storm_over_http_validates_and_round_trips() {
+    use crypto_health_core::http_stats::HttpStats;
+    use crypto_health_core::ingest::{before_upload, exchange, Exchange};
+    use crypto_health_core::otk_health::{Monitor, MonitorConfig};
+    let body = r#"{"errcode":"M_UNKNOWN","error":"One time key signed_curve25519:AAAAAAAAAA0 already exists. Old key: {\"key\":\"OLD\",\"signatures\":{\"@alice:localhost\":{\"ed25519:DEV\":\"sig\"}}}; new key: {'key': 'NEW', 'signatures': {'@alice:localhost': {'ed25519:DEV': 'sig2'}}}"}"#;
+    let upload = r#"{"device_keys":{"user_id":"@alice:localhost","device_id":"DEV","keys":{"ed25519:DEV":"ED2"}},"one_time_keys":{"signed_curve25519:AAAAAAAAAA0":{"key":"NEW"}}}"#;
+    let (mut j, mut m, mut h) = (Journal::default(), Monitor::new(MonitorConfig::default()), HttpStats { installed: true, ..Default::default() });
+    m.set_device(Some("@alice:localhost"), Some("DEV"));
+    m.remember(Some("ED1".into()), Some(1_794_000_000_000), Some(49));
+    for i in 0..4u64 {
+        let t = 1_795_000_000_000 + i * 1000;
+        before_upload(&mut j, &mut m, upload, t);
+        let ex = Exchange {
+            method: "POST",
+            url: "http://localhost:8008/_matrix/client/v3/keys/upload",
+            status: Some(400),
+            status_text: "Bad Request",
+            content_type: Some("application/json"),
+            duration_ms: 12,
+            response_body: Some(body),
+            ..Default::default()
+        };
+        exchange(&mut j, &mut m, &mut h, &ex, t + 12);
+    }
+    let mut r = Report::build(&j, Context::default(), true, 1_795_000_010_000);
+    r.otk_health = Some(m.snapshot());
+    r.http = Some(h);
+    // The breaker's kept 400 is working state, not report content.
+    r.otk_health.as_mut().unwrap().breaker.kept = None;
+    let text = serde_json::to_string(&r).unwrap();
+    let v: Value = serde_json::from_str(&text).unwrap();
+    validate(&v).unwrap();
+    assert_eq!(Report::from_json(&text).unwrap(), r);
+    assert_eq!(v["otkHealth"]["outcome"], "unrecoverable");
+    assert_eq!(v["otkHealth"]["phase"], "storm");
+    assert_eq!(v["otkHealth"]["proof"]["counter"], 13);
+    assert_eq!(v["otkHealth"]["trigger"]["kind"], "account_recreated");
+    assert_eq!(v["http"]["keysUpload"]["byStatus"]["400"], 4);
+    assert!(v["findings"].as_array().unwrap().iter().any(|f| f["id"] == "device_identity_replaced"));
+    // A report from before these sections existed still reads.
+    let mut old = v.clone();
+    old.as_object_mut().unwrap().remove("otkHealth");
+    old.as_object_mut().unwrap().remove("http");
+    assert!(Report::from_json(&old.to_string()).unwrap().otk_health.is_none());
+}

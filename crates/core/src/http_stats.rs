@@ -1,0 +1,207 @@
+//! Which HTTP calls we watch and what we count about them. The fetch tap only
+//! hands us requests whose URL passed its cheap test; [`endpoint_of`] decides.
+
+use crate::vecmap::VecMap;
+use serde::{Deserialize, Serialize};
+
+/// The SDK's local timeout for delayed-event calls (REFERENCE §5, KE-4).
+pub const DELAYED_EVENT_LOCAL_TIMEOUT_MS: u64 = 2000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `POST /_matrix/client/{v3,r0}/keys/upload`: KE-1.
+    KeysUpload,
+    /// MSC4140 delayed events (restart/send/cancel, or scheduling one): KE-4.
+    DelayedEvents,
+    /// `PUT /sendToDevice/{type}/{txn}`: call key delivery context for KE-2.
+    SendToDevice,
+}
+
+/// Strip origin and query: `/_matrix/client/v3/keys/upload`.
+pub fn path_of(url: &str) -> &str {
+    let no_scheme = url.find("://").map_or(url, |i| &url[i + 3..]);
+    let path = if url.contains("://") { no_scheme.find('/').map_or("/", |i| &no_scheme[i..]) } else { no_scheme };
+    path.split(['?', '#']).next().unwrap_or(path)
+}
+
+fn after_client_version(path: &str) -> Option<&str> {
+    let rest = path.split_once("/_matrix/client/")?.1;
+    let (_version, tail) = rest.split_once('/')?;
+    Some(tail)
+}
+
+/// Minimal percent-decoding for event types in paths (`m.room.encrypted`, `io.element.call.encryption_keys`).
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The endpoint a request is for, with a detail (the to-device event type,
+/// the delayed-event action). `None` for everything we do not watch.
+pub fn endpoint_of(method: &str, url: &str) -> Option<(Endpoint, Option<String>)> {
+    let path = path_of(url);
+    let tail = after_client_version(path)?;
+    let m = method.to_ascii_uppercase();
+    if m == "POST" && (tail == "keys/upload" || tail.starts_with("keys/upload/")) {
+        return Some((Endpoint::KeysUpload, None));
+    }
+    if let Some(rest) = tail.strip_prefix("sendToDevice/") {
+        let ty = rest.split('/').next().filter(|t| !t.is_empty())?;
+        return Some((Endpoint::SendToDevice, Some(percent_decode(ty))));
+    }
+    if let Some(i) = tail.find("delayed_events") {
+        let action = tail[i..].split('/').nth(2).unwrap_or(if m == "GET" { "list" } else { "update" });
+        return Some((Endpoint::DelayedEvents, Some(action.to_owned())));
+    }
+    if url.contains("org.matrix.msc4140.delay=") {
+        return Some((Endpoint::DelayedEvents, Some("schedule".to_owned())));
+    }
+    None
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointStats {
+    pub requests: u64,
+    pub ok: u64,
+    pub client_errors: u64,
+    pub server_errors: u64,
+    pub network_errors: u64,
+    pub aborted: u64,
+    /// Answered by the storm breaker without reaching the server.
+    pub answered_locally: u64,
+    pub by_status: VecMap<u64>,
+    pub total_ms: u64,
+    pub max_ms: u64,
+    pub last_ms: Option<u64>,
+    pub last_status: Option<u16>,
+    pub last_at: Option<u64>,
+    /// Calls slower than the SDK's local timeout (delayed events only).
+    pub over_local_timeout: u64,
+    /// Per to-device event type or delayed-event action.
+    pub by_detail: VecMap<u64>,
+}
+
+impl EndpointStats {
+    /// `status` is `None` for a network error or abort (`aborted`).
+    pub fn record(&mut self, status: Option<u16>, aborted: bool, duration_ms: u64, detail: Option<&str>, now: u64) {
+        self.requests += 1;
+        match status {
+            Some(s) => {
+                *self.by_status.get_or_default(&s.to_string()) += 1;
+                match s {
+                    200..=299 => self.ok += 1,
+                    400..=499 => self.client_errors += 1,
+                    500..=599 => self.server_errors += 1,
+                    _ => {}
+                }
+            }
+            None if aborted => self.aborted += 1,
+            None => self.network_errors += 1,
+        }
+        if let Some(d) = detail {
+            *self.by_detail.get_or_default(d) += 1;
+        }
+        self.total_ms += duration_ms;
+        self.max_ms = self.max_ms.max(duration_ms);
+        self.last_ms = Some(duration_ms);
+        self.last_status = status;
+        self.last_at = Some(now);
+    }
+
+    pub fn mean_ms(&self) -> Option<u64> {
+        (self.requests > 0).then(|| self.total_ms / self.requests)
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpStats {
+    pub installed: bool,
+    pub breaker_enabled: bool,
+    pub keys_upload: EndpointStats,
+    pub delayed_events: EndpointStats,
+    pub send_to_device: EndpointStats,
+    /// Response bodies we could not read (non-text, too large, stream error).
+    pub body_read_errors: u64,
+    /// Errors inside the tap itself; the app's request was unaffected.
+    pub tap_errors: u64,
+}
+
+impl HttpStats {
+    pub fn endpoint_mut(&mut self, e: Endpoint) -> &mut EndpointStats {
+        match e {
+            Endpoint::KeysUpload => &mut self.keys_upload,
+            Endpoint::DelayedEvents => &mut self.delayed_events,
+            Endpoint::SendToDevice => &mut self.send_to_device,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints() {
+        let e = |m, u| endpoint_of(m, u);
+        assert_eq!(e("POST", "https://hs.example/_matrix/client/v3/keys/upload"), Some((Endpoint::KeysUpload, None)));
+        assert_eq!(e("post", "/_matrix/client/r0/keys/upload/DEV?access_token=x"), Some((Endpoint::KeysUpload, None)));
+        assert_eq!(e("GET", "https://hs/_matrix/client/v3/keys/upload"), None, "not an upload");
+        assert_eq!(e("POST", "https://hs/_matrix/client/v3/keys/query"), None);
+        assert_eq!(e("POST", "https://hs/_matrix/media/v3/upload"), None);
+        assert_eq!(
+            e("PUT", "https://hs/_matrix/client/v3/sendToDevice/io.element.call.encryption_keys/txn1"),
+            Some((Endpoint::SendToDevice, Some("io.element.call.encryption_keys".into())))
+        );
+        assert_eq!(e("PUT", "https://hs/_matrix/client/v3/sendToDevice/m.room%2Eencrypted/t"), Some((Endpoint::SendToDevice, Some("m.room.encrypted".into()))));
+        assert_eq!(
+            e("POST", "https://hs/_matrix/client/unstable/org.matrix.msc4140/delayed_events/syd_abc/restart"),
+            Some((Endpoint::DelayedEvents, Some("restart".into())))
+        );
+        assert_eq!(
+            e("POST", "https://hs/_matrix/client/unstable/org.matrix.msc4140/delayed_events/syd_abc"),
+            Some((Endpoint::DelayedEvents, Some("update".into())))
+        );
+        assert_eq!(
+            e("PUT", "https://hs/_matrix/client/v3/rooms/!r:hs/state/org.matrix.msc3401.call.member/_@a:hs_DEV?org.matrix.msc4140.delay=8000"),
+            Some((Endpoint::DelayedEvents, Some("schedule".into())))
+        );
+        assert_eq!(e("POST", "not a url"), None);
+        assert_eq!(e("POST", ""), None);
+    }
+
+    #[test]
+    fn percent_decoding_is_lenient() {
+        assert_eq!(percent_decode("a%2"), "a%2");
+        assert_eq!(percent_decode("%zz%41"), "%zzA");
+        assert_eq!(percent_decode("%E2%9C%93"), "✓");
+    }
+
+    #[test]
+    fn stats() {
+        let mut s = EndpointStats::default();
+        s.record(Some(200), false, 10, None, 1);
+        s.record(Some(400), false, 30, None, 2);
+        s.record(None, true, 5, None, 3);
+        s.record(None, false, 0, None, 4);
+        s.record(Some(502), false, 2, None, 5);
+        assert_eq!((s.requests, s.ok, s.client_errors, s.server_errors, s.aborted, s.network_errors), (5, 1, 1, 1, 1, 1));
+        assert_eq!((s.max_ms, s.mean_ms(), s.last_status), (30, Some(9), Some(502)));
+        assert_eq!(s.by_status.get("400"), Some(&1));
+    }
+}

@@ -4,7 +4,7 @@
 
 use crate::finding::{Finding, Level};
 use crate::http_stats::{endpoint_of, path_of, Endpoint, HttpStats, DELAYED_EVENT_LOCAL_TIMEOUT_MS};
-use crate::journal::Journal;
+use crate::journal::{Entry, Journal};
 use crate::keys_upload::{parse_request, parse_response, UploadOutcome};
 use crate::otk_health::{Event, Monitor, Source};
 use crate::storm_breaker::{Decision, KeptResponse};
@@ -52,19 +52,21 @@ fn conflict(j: &mut Journal, m: &mut Monitor, outcome: &UploadOutcome, source: S
     events
 }
 
-/// A console line (already rendered).
-pub fn console_line(j: &mut Journal, m: &mut Monitor, level: &str, message: &str, ts: u64) -> Vec<Event> {
-    let is_conflict = j.observe(level, message, ts).is_some_and(|e| e.signature == OTK_CONFLICT);
-    if !is_conflict {
-        return Vec::new();
-    }
-    match crate::otk_conflict::parse(message) {
+/// A console line (already rendered). With `want_entry`, a copy of the entry
+/// it was stored in (or folded into) comes back too.
+pub fn console_line(j: &mut Journal, m: &mut Monitor, level: &str, message: &str, ts: u64, want_entry: bool) -> (Option<Entry>, Vec<Event>) {
+    let (entry, is_conflict) = match j.observe(level, message, ts) {
+        None => return (None, Vec::new()),
+        Some(e) => (want_entry.then(|| e.clone()), e.signature == OTK_CONFLICT),
+    };
+    let events = match crate::otk_conflict::parse(message).filter(|_| is_conflict) {
         Some(c) => {
             let events = conflict(j, m, &UploadOutcome::Conflict(c), Source::Console, ts);
             apply(j, events)
         }
         None => Vec::new(),
-    }
+    };
+    (entry, events)
 }
 
 /// An upload is about to leave: read its body, remember the identity, and
@@ -181,7 +183,7 @@ mod tests {
             before_upload(&mut j, &mut m, UPLOAD, i * 1000);
             let ev = exchange(&mut j, &mut m, &mut h, &rejected(), i * 1000 + 40);
             recovery += ev.iter().filter(|e| matches!(e, Event::RecoveryNeeded(_))).count();
-            console_line(&mut j, &mut m, "error", CONSOLE, i * 1000 + 41);
+            console_line(&mut j, &mut m, "error", CONSOLE, i * 1000 + 41, false);
         }
         assert_eq!((recovery, m.phase), (1, Phase::Storm));
         assert_eq!((m.uploads.conflicts, m.uploads.duplicates), (3, 3));

@@ -3,7 +3,7 @@
 
 use crate::{js, state};
 use crypto_health_core::signature::prefilter_needles;
-use crypto_health_core::{Config, Journal};
+use crypto_health_core::{ingest, Config, Journal};
 use wasm_bindgen::prelude::*;
 
 /// Wrap console debug/log/info/warn/error (pass-through) and start keeping
@@ -23,9 +23,8 @@ pub fn install_crypto_diag_log(#[wasm_bindgen(unchecked_param_type = "InstallOpt
         return Ok(false);
     }
     let sink = Closure::<dyn FnMut(String, String, f64)>::new(|level: String, message: String, ts: f64| {
-        state::with(|s| {
-            s.journal.observe(&level, &message, ts as u64);
-        });
+        let events = state::with(|s| ingest::console_line(&mut s.journal, &mut s.otk, &level, &message, ts as u64, false).1);
+        crate::http::run_events(events.unwrap_or_default());
     });
     let window_events = js::bool_of(&opts, "windowEvents").unwrap_or(true);
     let installed = js::tap_install(sink.as_ref(), prefilter_needles().into_iter().map(String::from).collect(), window_events);
@@ -73,7 +72,11 @@ pub fn get_crypto_diag_counts() -> JsValue {
 #[wasm_bindgen(js_name = recordCryptoDiagLine, unchecked_return_type = "DiagEntry | null")]
 pub fn record_crypto_diag_line(level: &str, message: &str) -> JsValue {
     let ts = js::now();
-    state::with(|s| s.journal.observe(level, message, ts).map(js::to_js)).flatten().unwrap_or(JsValue::NULL)
+    let Some((entry, events)) = state::with(|s| ingest::console_line(&mut s.journal, &mut s.otk, level, message, ts, true)) else {
+        return JsValue::NULL;
+    };
+    crate::http::run_events(events);
+    entry.map_or(JsValue::NULL, |e| js::to_js(&e))
 }
 
 /// Forget captured entries, counts and findings.

@@ -32,6 +32,35 @@ extern "C" {
     pub fn download_text(filename: &str, text: &str) -> bool;
 }
 
+#[wasm_bindgen(module = "/js/http.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = httpInstall)]
+    pub fn http_install(before_upload: &JsValue, after_exchange: &JsValue, break_upload_storm: bool) -> bool;
+    #[wasm_bindgen(js_name = httpUninstall)]
+    pub fn http_uninstall() -> bool;
+    #[wasm_bindgen(js_name = httpStats)]
+    pub fn http_stats() -> JsValue;
+    #[wasm_bindgen(js_name = emitRecovery)]
+    pub fn emit_recovery(detail: &JsValue);
+    #[wasm_bindgen(js_name = clearRecovery)]
+    pub fn clear_recovery();
+    #[wasm_bindgen(js_name = addRecoveryListener)]
+    pub fn add_recovery_listener(cb: &JsValue) -> JsValue;
+}
+
+/// Property readers for plain objects built by our own snippets (no JSON round trip).
+pub fn prop_str(o: &JsValue, k: &str) -> Option<String> {
+    js_sys::Reflect::get(o, &JsValue::from_str(k)).ok()?.as_string()
+}
+
+pub fn prop_f64(o: &JsValue, k: &str) -> Option<f64> {
+    js_sys::Reflect::get(o, &JsValue::from_str(k)).ok()?.as_f64()
+}
+
+pub fn prop_bool(o: &JsValue, k: &str) -> Option<bool> {
+    js_sys::Reflect::get(o, &JsValue::from_str(k)).ok()?.as_bool()
+}
+
 /// A serde value as a plain JS value (via JSON: small payloads, no extra crate).
 pub fn to_js<T: Serialize>(v: &T) -> JsValue {
     serde_json::to_string(v).ok().and_then(|s| js_sys::JSON::parse(&s).ok()).unwrap_or(JsValue::NULL)

@@ -2,10 +2,12 @@
 //! the core and the core's state back into JS values. No decisions live here.
 //!
 //! - [`capture`]: console / window-error tap (`installCryptoDiagLog`, entries).
+//! - [`http`]: fetch tap and KE-1 health (`installHttpTap`, `otkHealth`, `onRecoveryNeeded`).
 //! - [`storage`]: persistent storage and crypto-store consistency.
 //! - [`report`]: building and downloading the diagnostics report.
 
 mod capture;
+mod http;
 #[doc(hidden)]
 pub mod js; // public for the browser tests only
 mod report;
@@ -19,6 +21,7 @@ pub use capture::{
     clear_crypto_diag_entries, get_crypto_diag_counts, get_crypto_diag_entries, install_crypto_diag_log,
     record_crypto_diag_line, uninstall_crypto_diag_log,
 };
+pub use http::{install_http_tap, on_recovery_needed, otk_health, uninstall_http_tap};
 pub use report::{build_crypto_diag_report, download_crypto_diag_report};
 pub use storage::{check_crypto_store_consistency, request_persistent_storage};
 

@@ -17,6 +17,7 @@ fn build(mx: &JsValue, extra: &JsValue) -> Result<String, JsError> {
     let sess = storage::session();
     let extra = js::from_js(extra);
     let tap = js::from_js(&js::tap_stats());
+    let http_tap = js::from_js(&js::http_stats());
     let versions = Versions {
         app: str_of(&extra, "appVersion"),
         sdk: str_of(&extra, "sdkVersion"),
@@ -42,6 +43,14 @@ fn build(mx: &JsValue, extra: &JsValue) -> Result<String, JsError> {
             extra,
         };
         let mut r = Report::build(&s.journal, ctx, s.installed, now);
+        if s.http.installed || s.otk.uploads.requests + s.otk.uploads.conflicts > 0 {
+            r.otk_health = Some(s.otk.snapshot());
+        }
+        if s.http.installed {
+            let mut h = s.http.clone();
+            h.tap_errors += u64_of(&http_tap, "errors").unwrap_or(0);
+            r.http = Some(h);
+        }
         if tap.is_object() {
             // The tap sees every line; the journal only those that passed the prefilter.
             r.capture.lines_seen = u64_of(&tap, "seen").unwrap_or(r.capture.lines_seen);

@@ -1,6 +1,8 @@
 //! The one piece of global state: the journal and what we last learnt of the
 //! environment. wasm is single-threaded, so a thread-local RefCell suffices.
 
+use crypto_health_core::http_stats::HttpStats;
+use crypto_health_core::otk_health::Monitor;
 use crypto_health_core::report::Storage;
 use crypto_health_core::Journal;
 use std::cell::RefCell;
@@ -15,7 +17,14 @@ pub struct State {
     pub report_prefix: String,
     /// Keeps the console sink closure alive while the tap is installed.
     pub sink: Option<Closure<dyn FnMut(String, String, f64)>>,
+    /// One-time-key health of this device (KE-1), fed by both taps.
+    pub otk: Monitor,
+    pub http: HttpStats,
+    /// Keeps the fetch tap's hooks alive while it is installed.
+    pub http_hooks: Option<HttpHooks>,
 }
+
+pub type HttpHooks = (Closure<dyn FnMut(String) -> JsValue>, Closure<dyn FnMut(JsValue, Option<String>)>);
 
 thread_local! {
     // Const-initialised: no lazy-init machinery in the bundle; built on first use.
@@ -33,6 +42,9 @@ pub fn with<R>(f: impl FnOnce(&mut State) -> R) -> Option<R> {
             storage: None,
             report_prefix: DEFAULT_REPORT_PREFIX.to_owned(),
             sink: None,
+            otk: Monitor::default(),
+            http: HttpStats::default(),
+            http_hooks: None,
         });
         Some(f(st))
     })

@@ -66,4 +66,75 @@ export interface Finding {
   evidence: unknown;
 }
 
+export interface HttpTapOptions {
+  /** Answer identical keys/upload retries locally during a storm (default false). */
+  breakUploadStorm?: boolean;
+  /** Conflicts on one key id that make a storm (default 3). */
+  stormThreshold?: number;
+  /** Window for those conflicts, ms (default 600000). */
+  stormWindowMs?: number;
+}
+
+export interface OtkProof {
+  algorithm: string;
+  keyId: string;
+  keyIdScheme: 'vodozemac' | 'libolm' | 'unknown';
+  counter: number | null;
+  oldKey: unknown;
+  newKey: unknown;
+  /** Values differ without signatures; null when the text was cut short. */
+  diverged: boolean | null;
+  source: 'http' | 'console';
+  seenAt: number;
+}
+
+export interface OtkTrigger {
+  kind: 'account_recreated' | 'concurrent_writer' | 'unknown';
+  facts: string[];
+}
+
+export interface OtkRecommendation {
+  id: 'relogin_new_device';
+  title: string;
+  steps: string[];
+  blastRadius: string;
+  backupWarning: string;
+}
+
+export interface OtkHealth {
+  outcome: 'healthy' | 'retrying' | 'diverged' | 'unrecoverable';
+  phase: 'healthy' | 'failing' | 'storm' | 'recovered';
+  phaseSince: number | null;
+  userId: string | null;
+  deviceId: string | null;
+  previousDevice: { deviceId: string; phase: OtkHealth['phase'] } | null;
+  uploads: { requests: number; accepted: number; conflicts: number; rejected: number; transient: number; duplicates: number };
+  conflictsInWindow: number;
+  proof: OtkProof | null;
+  trigger: OtkTrigger | null;
+  recommendation: OtkRecommendation | null;
+  identity: { known: string | null; firstSeenAt: number | null; replacedBy: string | null; replacedAt: number | null };
+  maxAcceptedCounter: number | null;
+  firstConflictAt: number | null;
+  lastConflictAt: number | null;
+  stormStartedAt: number | null;
+  recoveredAt: number | null;
+  storms: number;
+  recoveryEvents: number;
+  lastTransient: string | null;
+  breaker: { enabled: boolean; armed: boolean; nextProbeAt: number | null; probeStep: number; probes: number; savedRequests: number; lastSavedAt: number | null };
+  config: { stormThreshold: number; stormWindowMs: number };
+}
+
+export interface RecoveryNeeded {
+  userId: string | null;
+  deviceId: string | null;
+  outcome: OtkHealth['outcome'];
+  proof: OtkProof | null;
+  trigger: OtkTrigger | null;
+  recommendation: OtkRecommendation;
+  stormStartedAt: number;
+  conflictsInWindow: number;
+  at: string;
+}
 "#;

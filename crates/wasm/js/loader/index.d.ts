@@ -6,14 +6,15 @@ import type * as CryptoHealth from './crypto_health.js';
 
 export type CryptoHealthApi = typeof CryptoHealth;
 
-export type { KeClass, InstallOptions, DiagEntry, ClassCount, StorageState, Finding, Classification } from './crypto_health.js';
-import type { InstallOptions, StorageState, Finding } from './crypto_health.js';
+export type { KeClass, InstallOptions, DiagEntry, ClassCount, StorageState, Finding, Classification, HttpTapOptions, OtkHealth, OtkProof, OtkTrigger, OtkRecommendation, RecoveryNeeded } from './crypto_health.js';
+import type { InstallOptions, StorageState, Finding, HttpTapOptions } from './crypto_health.js';
 
 export function loadCryptoHealth(moduleOrPath?: string | URL | Request | Response | BufferSource | WebAssembly.Module): Promise<CryptoHealthApi>;
 
-export function startCryptoHealth(options?: InstallOptions & { moduleOrPath?: string | URL }): Promise<{
+export function startCryptoHealth(options?: InstallOptions & HttpTapOptions & { moduleOrPath?: string | URL; httpTap?: boolean }): Promise<{
   api: CryptoHealthApi;
   installed: boolean;
+  httpTap: boolean;
   storage: StorageState;
   finding: Finding | null;
 }>;

@@ -23,15 +23,20 @@ export function loadCryptoHealth(moduleOrPath) {
 }
 
 /**
- * Everything the app entry needs, in one call: load, install capture, ask for
- * persistent storage, check the crypto store. Never rejects once loaded:
- * resolves `{ api, installed, storage, finding }`.
+ * Everything the app entry needs, in one call: load, install console capture
+ * and the fetch tap (`httpTap: false` to skip it; `breakUploadStorm` is passed
+ * on), ask for persistent storage, check the crypto store. Never rejects once
+ * loaded: resolves `{ api, installed, httpTap, storage, finding }`.
  */
 export async function startCryptoHealth(options) {
   const api = await loadCryptoHealth(options && options.moduleOrPath);
   let installed = false;
+  let httpTap = false;
   try { installed = api.installCryptoDiagLog(options); } catch (_) { /* bad options: capture stays off */ }
+  if (!(options && options.httpTap === false)) {
+    try { httpTap = api.installHttpTap(options); } catch (_) { /* bad options: tap stays off */ }
+  }
   const storage = await api.requestPersistentStorage();
   const finding = await api.checkCryptoStoreConsistency();
-  return { api, installed, storage, finding };
+  return { api, installed, httpTap, storage, finding };
 }

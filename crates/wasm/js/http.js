@@ -1,0 +1,213 @@
+// Fetch tap. Plain JS on purpose, like the console tap: it sits on every
+// request the app makes. Rules:
+//  - A request we do not watch goes straight to the original fetch, with the
+//    caller's `this` and arguments, after one regex test.
+//  - A watched request gets the original fetch's own promise back: same
+//    Response object, timing and errors. We read bodies from clones, after the
+//    fact; a failing tap never fails the fetch (errors are counted).
+//  - Only when the app opted into the storm breaker may an upload be answered
+//    locally, and only when the wasm side says so (identical body during a storm).
+//  - Hooks into wasm are called synchronously but never re-entered from our
+//    own callbacks; recovery listeners run on a microtask, outside wasm.
+
+// One test for every watched endpoint (REFERENCE §1, §5); the core decides exactly.
+const WATCH = /\/_matrix\/client\/[^?#]*(?:\/keys\/upload|\/sendToDevice\/|delayed_events)|org\.matrix\.msc4140\.delay=/;
+const UPLOAD = /\/_matrix\/client\/[^/?#]+\/keys\/upload(?:[/?#]|$)/;
+const BODY_WANTED = /\/keys\/upload|delayed_events/;
+const MAX_BODY = 256 * 1024; // response bytes we are willing to read from a clone
+
+let tap = null;
+const listeners = new Set();
+let lastRecovery = null; // the current storm's event, for late subscribers
+
+function errorText(e) {
+  try {
+    if (e && typeof e === 'object') return String(e.name) + ': ' + String(e.message);
+    return String(e);
+  } catch (_) {
+    return 'Error';
+  }
+}
+
+function urlOf(input) {
+  if (typeof input === 'string') return input;
+  if (input && typeof input === 'object' && typeof input.url === 'string') return input.url; // Request
+  return String(input); // URL objects and anything with a toString
+}
+
+function methodOf(input, init) {
+  const m = (init && init.method) || (input && typeof input === 'object' && typeof input.method === 'string' && input.method) || 'GET';
+  return String(m).toUpperCase();
+}
+
+/**
+ * Install the tap. `beforeUpload(body) -> null | { status, statusText, contentType, body }`
+ * (null: send it; an object: answer with it), `afterExchange(info, body)`.
+ * Returns false when already installed or when there is no fetch to wrap.
+ */
+export function httpInstall(beforeUpload, afterExchange, breakUploadStorm) {
+  if (tap !== null) {
+    tap.breaker = !!breakUploadStorm;
+    return false;
+  }
+  const g = globalThis;
+  if (typeof g.fetch !== 'function') return false;
+  const original = g.fetch;
+  const t = { original, breaker: !!breakUploadStorm, active: true, watched: 0, local: 0, errors: 0, wrapper: null };
+
+  function after(info, body) {
+    try { afterExchange(info, body); } catch (_) { t.errors++; }
+  }
+
+  function observe(p, method, url, started) {
+    const wantBody = BODY_WANTED.test(url);
+    p.then(
+      (resp) => {
+        try {
+          const info = {
+            method, url, status: resp.status, statusText: resp.statusText,
+            contentType: resp.headers.get('content-type'), aborted: false,
+            durationMs: performance.now() - started, error: null, local: false, bodyError: false,
+          };
+          const len = Number(resp.headers.get('content-length'));
+          if (!wantBody || len > MAX_BODY) { after(info, null); return; }
+          // Clone synchronously, before the app can consume the body.
+          const c = resp.clone();
+          c.text().then(
+            (text) => after(info, text.length > MAX_BODY ? null : text),
+            () => { info.bodyError = true; after(info, null); },
+          );
+        } catch (_) {
+          t.errors++;
+        }
+      },
+      (err) => {
+        let aborted = false;
+        try { aborted = !!err && err.name === 'AbortError'; } catch (_) { /* odd rejection value */ }
+        after({
+          method, url, status: 0, statusText: '', contentType: null, aborted,
+          durationMs: performance.now() - started, error: errorText(err), local: false, bodyError: false,
+        }, null);
+      },
+    );
+  }
+
+  function localAnswer(kept, method, url) {
+    t.local++;
+    const headers = kept.contentType ? { 'content-type': kept.contentType } : {};
+    const resp = new Response(kept.body, { status: kept.status, statusText: kept.statusText, headers });
+    after({
+      method, url, status: kept.status, statusText: kept.statusText, contentType: kept.contentType,
+      aborted: false, durationMs: 0, error: null, local: true, bodyError: false,
+    }, null);
+    return Promise.resolve(resp);
+  }
+
+  function before(body) {
+    try { return beforeUpload(body) || null; } catch (_) { t.errors++; return null; }
+  }
+
+  t.wrapper = function fetch(input, init) {
+    let url;
+    try {
+      if (!t.active) return original.apply(this, arguments);
+      url = urlOf(input);
+      if (!WATCH.test(url)) return original.apply(this, arguments);
+    } catch (_) {
+      return original.apply(this, arguments);
+    }
+    let method = 'GET';
+    let upload = false;
+    let body;
+    let requestClone = null;
+    const started = performance.now();
+    try {
+      method = methodOf(input, init);
+      upload = method === 'POST' && UPLOAD.test(url);
+      t.watched++;
+      if (upload) {
+        body = init && 'body' in init ? init.body : undefined;
+        if (body === undefined && typeof Request === 'function' && input instanceof Request) requestClone = input.clone();
+      }
+    } catch (_) {
+      t.errors++;
+      upload = false;
+    }
+    if (upload && typeof body === 'string') {
+      // The SDK's case: a JSON string. Decide synchronously.
+      const kept = before(body);
+      if (kept) return localAnswer(kept, method, url);
+    } else if (upload && requestClone !== null) {
+      // Body inside a Request: readable only asynchronously, from a clone.
+      const self = this;
+      const args = arguments;
+      const text = requestClone.text();
+      if (!t.breaker) {
+        text.then(before, () => { t.errors++; });
+      } else {
+        return text.then(before, () => null).then((kept) => {
+          if (kept) return localAnswer(kept, method, url);
+          const p = original.apply(self, args);
+          observe(p, method, url, started);
+          return p;
+        });
+      }
+    }
+    const p = original.apply(this, arguments);
+    try { observe(p, method, url, started); } catch (_) { t.errors++; }
+    return p;
+  };
+
+  g.fetch = t.wrapper;
+  tap = t;
+  return true;
+}
+
+/** Restore the original fetch (when nobody wrapped it after us) and stop observing. */
+export function httpUninstall() {
+  const t = tap;
+  if (t === null) return false;
+  t.active = false;
+  if (globalThis.fetch === t.wrapper) globalThis.fetch = t.original;
+  tap = null;
+  return true;
+}
+
+export function httpStats() {
+  const t = tap;
+  return t === null ? null : { watched: t.watched, answeredLocally: t.local, errors: t.errors };
+}
+
+/** Called from wasm with the event detail; listeners run later, outside wasm. */
+export function emitRecovery(detail) {
+  lastRecovery = detail;
+  queueMicrotask(() => {
+    for (const cb of Array.from(listeners)) {
+      try { cb(detail); } catch (e) { setTimeout(() => { throw e; }); } // the app's error, reported as its own
+    }
+    try {
+      if (typeof globalThis.dispatchEvent === 'function' && typeof CustomEvent === 'function') {
+        globalThis.dispatchEvent(new CustomEvent('crypto-health:recovery-needed', { detail }));
+      }
+    } catch (_) { /* no event target (worker without dispatchEvent) */ }
+  });
+}
+
+/** The storm is over: late subscribers get nothing. */
+export function clearRecovery() {
+  lastRecovery = null;
+}
+
+/** Subscribe; a storm already under way is delivered at once. Returns unsubscribe. */
+export function addRecoveryListener(cb) {
+  listeners.add(cb);
+  const pending = lastRecovery;
+  if (pending !== null) {
+    queueMicrotask(() => {
+      if (listeners.has(cb)) {
+        try { cb(pending); } catch (e) { setTimeout(() => { throw e; }); }
+      }
+    });
+  }
+  return () => { listeners.delete(cb); };
+}

@@ -1,0 +1,328 @@
+#!/usr/bin/env node
+// The fetch tap in headless Chromium against a scripted homeserver on loopback
+// (release pkg/ from `npm run build`):
+//   transparency  same bytes, status, headers, errors, aborts and streaming with and without the tap
+//   detection     a keys/upload 400 storm seen over HTTP with the console silenced
+//   breaker       identical uploads answered locally during a storm; other traffic flows
+//   reload        the identity-reset early warning across a page reload
+//
+//   node tests/http/http-tap.mjs          prints `N passed, M failed`, exits non-zero on failure
+import { createServer } from 'node:http';
+import { readFileSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import Ajv2020 from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const PKG = path.join(ROOT, 'pkg');
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+// Synapse 1.163's answer to a re-uploaded one-time key (REFERENCE §1).
+const CONFLICT = JSON.stringify({
+  errcode: 'M_UNKNOWN',
+  error: 'One time key signed_curve25519:AAAAAAAAAA0 already exists. Old key: {"key":"Xw7eKxqfT8xQ+Yk7gWOo1r9wQtH6D6yYxGX3GMkkHi4","signatures":{"@alice:localhost":{"ed25519:DEV":"c2lnMQ"}}}; ' +
+    "new key: {'key': 'bbbbKxqfT8xQ+Yk7gWOo1r9wQtH6D6yYxGX3GMkkHi4', 'signatures': {'@alice:localhost': {'ed25519:DEV': 'c2lnMg'}}}",
+});
+
+// ---------------------------------------------------------------- scripted server
+const hits = new Map(); // path -> count
+let uploadMode = 'ok';
+const PAGE = `<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><title>http tap</title>
+<script type="module">
+  window.__api = import('/pkg/index.js').then(async (m) => { await m.loadCryptoHealth(); return m; });
+</script>`;
+
+function serve(req, res) {
+  const url = new URL(req.url, 'http://x');
+  hits.set(url.pathname, (hits.get(url.pathname) ?? 0) + 1);
+  const json = (status, body, extra = {}) => {
+    res.writeHead(status, { 'content-type': 'application/json', 'x-test': 'yes', ...extra });
+    res.end(body);
+  };
+  if (url.pathname === '/') return res.writeHead(200, { 'content-type': 'text/html' }), res.end(PAGE);
+  if (url.pathname.startsWith('/pkg/')) {
+    const f = path.join(PKG, path.normalize(url.pathname.slice(5)));
+    if (!f.startsWith(PKG) || !existsSync(f)) return res.writeHead(404), res.end();
+    const type = f.endsWith('.wasm') ? 'application/wasm' : f.endsWith('.js') ? 'text/javascript' : 'application/octet-stream';
+    return res.writeHead(200, { 'content-type': type }), res.end(readFileSync(f));
+  }
+  if (url.pathname === '/_matrix/client/v3/keys/upload') {
+    let body = '';
+    req.on('data', (c) => { body += c; });
+    req.on('end', () => {
+      if (uploadMode === 'conflict') return json(400, CONFLICT);
+      json(200, JSON.stringify({ one_time_key_counts: { signed_curve25519: 50 } }));
+    });
+    return;
+  }
+  if (url.pathname.startsWith('/_matrix/client/unstable/org.matrix.msc4140/delayed_events/')) {
+    // Binary body on a watched endpoint: the clone must not change the app's bytes.
+    const bytes = Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 256));
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'x-test': 'bin' });
+    return res.end(bytes);
+  }
+  if (url.pathname.startsWith('/_matrix/client/v3/sendToDevice/')) {
+    // Streamed slowly: the app must see the first chunk long before the end.
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    let n = 0;
+    const timer = setInterval(() => {
+      if (res.destroyed) return clearInterval(timer);
+      res.write(`chunk${n}\n`);
+      if (++n === 5) { clearInterval(timer); res.end(); }
+    }, 150);
+    return;
+  }
+  if (url.pathname === '/_matrix/client/v3/sync') return json(200, '{"next_batch":"s1"}');
+  json(404, '{"errcode":"M_UNRECOGNIZED"}');
+}
+
+// ---------------------------------------------------------------------- harness
+let passed = 0;
+let failed = 0;
+function check(name, ok, detail) {
+  if (ok) { passed++; console.log(`ok   - ${name}`); } else { failed++; console.log(`FAIL - ${name}${detail === undefined ? '' : `: ${JSON.stringify(detail)}`}`); }
+}
+
+const server = createServer(serve);
+await new Promise((r) => server.listen(0, '127.0.0.1', r));
+const base = `http://127.0.0.1:${server.address().port}`;
+const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+
+async function freshPage(session = true) {
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(base + '/');
+  if (session) {
+    await page.evaluate(() => {
+      localStorage.setItem('cinny_user_id', '@alice:localhost');
+      localStorage.setItem('cinny_device_id', 'DEV');
+      localStorage.setItem('cinny_access_token', 'syt_YWxpY2U_secretsecret_0000');
+    });
+  }
+  await page.evaluate(() => window.__api);
+  return { ctx, page, errors };
+}
+
+// What the app sees of a set of requests: status, headers, bytes, errors, stream timing.
+const probe = () => (async () => {
+  const out = {};
+  const r1 = await fetch('/_matrix/client/unstable/org.matrix.msc4140/delayed_events/syd_1/restart', { method: 'POST', body: '{}' });
+  const buf = new Uint8Array(await r1.arrayBuffer());
+  out.bin = { status: r1.status, statusText: r1.statusText, type: r1.headers.get('content-type'), x: r1.headers.get('x-test'), len: buf.length, sum: buf.reduce((a, b) => (a * 31 + b) >>> 0, 7) };
+  const r2 = await fetch(new Request('/_matrix/client/v3/keys/upload', { method: 'POST', body: '{"one_time_keys":{}}' }));
+  out.upload = { status: r2.status, body: await r2.text(), x: r2.headers.get('x-test') };
+  try { await fetch('http://127.0.0.1:1/_matrix/client/v3/keys/upload', { method: 'POST', body: '{}' }); out.neterr = 'resolved'; } catch (e) { out.neterr = `${e.name}: ${e.message}`; }
+  const ac = new AbortController();
+  const pa = fetch('/_matrix/client/v3/sendToDevice/m.room.encrypted/t1', { method: 'PUT', body: '{}', signal: ac.signal });
+  ac.abort();
+  try { await pa; out.abort = 'resolved'; } catch (e) { out.abort = `${e.name}: ${e.message}`; }
+  const t0 = performance.now();
+  const r3 = await fetch('/_matrix/client/v3/sendToDevice/io.element.call.encryption_keys/t2', { method: 'PUT', body: '{}' });
+  const reader = r3.body.getReader();
+  const first = await reader.read();
+  const tFirst = performance.now() - t0;
+  let rest = '';
+  for (;;) { const { done, value } = await reader.read(); if (done) break; rest += new TextDecoder().decode(value); }
+  out.stream = { first: new TextDecoder().decode(first.value), firstBeforeEnd: tFirst < 450, restChunks: rest.split('\n').filter(Boolean).length };
+  // Abort in the middle of a stream.
+  const ac2 = new AbortController();
+  const r4 = await fetch('/_matrix/client/v3/sendToDevice/x/t3', { method: 'PUT', body: '{}', signal: ac2.signal });
+  const rd = r4.body.getReader();
+  await rd.read();
+  ac2.abort();
+  try { for (;;) { const { done } = await rd.read(); if (done) break; } out.midAbort = 'ended'; } catch (e) { out.midAbort = e.name; }
+  return out;
+})();
+
+try {
+  // ------------------------------------------------------------- transparency
+  uploadMode = 'ok';
+  {
+    const { ctx, page, errors } = await freshPage();
+    const without = await page.evaluate(probe);
+    const identity = await page.evaluate(async () => {
+      const m = await window.__api;
+      const before = window.fetch;
+      const installed = m.installHttpTap();
+      const again = m.installHttpTap();
+      const p = fetch('/_matrix/client/v3/sync');
+      const r = await p;
+      return { installed, again, wrapped: window.fetch !== before, ok: r.ok, name: window.fetch.name };
+    });
+    const withTap = await page.evaluate(probe);
+    check('installHttpTap wraps fetch once (idempotent)', identity.installed === true && identity.again === false && identity.wrapped && identity.ok, identity);
+    check('same bytes, status and headers on a watched binary response', JSON.stringify(without.bin) === JSON.stringify(withTap.bin) && withTap.bin.len === 4096, { without: without.bin, withTap: withTap.bin });
+    check('same upload answer for a Request object body', JSON.stringify(without.upload) === JSON.stringify(withTap.upload), withTap.upload);
+    check('same network error', without.neterr === withTap.neterr && withTap.neterr.startsWith('TypeError'), [without.neterr, withTap.neterr]);
+    check('same abort error', without.abort === withTap.abort && withTap.abort.startsWith('AbortError'), [without.abort, withTap.abort]);
+    check('streaming intact: first chunk before the end, all chunks arrive', withTap.stream.firstBeforeEnd && withTap.stream.first === 'chunk0\n' && withTap.stream.restChunks === 4, withTap.stream);
+    check('abort in the middle of a stream behaves the same', without.midAbort === withTap.midAbort && withTap.midAbort === 'AbortError', [without.midAbort, withTap.midAbort]);
+    const counted = await page.evaluate(async () => {
+      const m = await window.__api;
+      await new Promise((r) => setTimeout(r, 200));
+      const rep = JSON.parse(m.buildCryptoDiagReport());
+      return rep.http;
+    });
+    check('the tap counted what it saw (network errors, aborts, to-device types)',
+      counted.keysUpload.networkErrors === 1 && counted.sendToDevice.aborted >= 1 && counted.sendToDevice.byDetail['io.element.call.encryption_keys'] === 1 && counted.delayedEvents.byDetail.restart === 1 && counted.tapErrors === 0,
+      counted);
+    const restored = await page.evaluate(async () => {
+      const m = await window.__api;
+      const wrapped = window.fetch;
+      const was = m.uninstallHttpTap();
+      return { was, restored: window.fetch !== wrapped };
+    });
+    check('uninstallHttpTap restores the original fetch', restored.was && restored.restored, restored);
+    check('no page errors', errors.length === 0, errors);
+    await ctx.close();
+  }
+
+  // ------------------------------------------------- detection, console silent
+  {
+    uploadMode = 'conflict';
+    const { ctx, page, errors } = await freshPage();
+    const r = await page.evaluate(async (schemaText) => {
+      const m = await window.__api;
+      // Production Cinny: the SDK logger is off. Silence the console entirely.
+      for (const k of ['debug', 'log', 'info', 'warn', 'error']) console[k] = () => {};
+      m.installHttpTap();
+      const events = [];
+      const domEvents = [];
+      m.onRecoveryNeeded((e) => events.push(e));
+      window.addEventListener('crypto-health:recovery-needed', (e) => domEvents.push(e.detail));
+      const body = JSON.stringify({ one_time_keys: { 'signed_curve25519:AAAAAAAAAA0': { key: 'bbbbKxqfT8xQ+Yk7gWOo1r9wQtH6D6yYxGX3GMkkHi4' } } });
+      const statuses = [];
+      for (let i = 0; i < 6; i++) {
+        const resp = await fetch('/_matrix/client/v3/keys/upload', { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+        statuses.push(resp.status);
+        await resp.text();
+      }
+      await new Promise((res) => setTimeout(res, 100));
+      const late = [];
+      m.onRecoveryNeeded((e) => late.push(e));
+      await new Promise((res) => setTimeout(res, 50));
+      return { statuses, events, domEvents: domEvents.length, late: late.length, health: m.otkHealth(), report: m.buildCryptoDiagReport(), entries: m.getCryptoDiagEntries().length };
+    });
+    const h = r.health;
+    check('the 400 storm is seen over HTTP with the console silent', h.phase === 'storm' && h.outcome === 'diverged' && h.uploads.conflicts === 6, { phase: h.phase, outcome: h.outcome, uploads: h.uploads });
+    check('proof: key id, counter 13, old != new', h.proof && h.proof.keyId === 'AAAAAAAAAA0' && h.proof.counter === 13 && h.proof.diverged === true && h.proof.source === 'http', h.proof);
+    check('recovery-needed fired exactly once (callback and window event)', r.events.length === 1 && r.domEvents === 1 && r.events[0].recommendation.id === 'relogin_new_device', { events: r.events.length, dom: r.domEvents });
+    check('a late subscriber still gets the ongoing storm', r.late === 1, r.late);
+    check('trigger assessed from the counter', h.trigger && h.trigger.kind === 'account_recreated' && h.trigger.facts.some((f) => f.includes('counter 13')), h.trigger);
+    const report = JSON.parse(r.report);
+    const schema = JSON.parse(readFileSync(path.join(ROOT, 'schema', 'report.schema.json'), 'utf8'));
+    const ajv = new Ajv2020({ allErrors: true, strict: false });
+    addFormats(ajv);
+    const valid = ajv.validate(schema, report);
+    check('report validates and carries the storm', valid && report.otkHealth.phase === 'storm' && report.counts['KE-1'].count === 6 && report.http.keysUpload.byStatus['400'] === 6, valid ? report.counts['KE-1'] : ajv.errors);
+    check('no secret in the report', !r.report.includes('secretsecret'));
+    check('no page errors', errors.length === 0, errors);
+    await ctx.close();
+  }
+
+  // ------------------------------------------------------------- storm breaker
+  {
+    uploadMode = 'conflict';
+    hits.clear();
+    const { ctx, page, errors } = await freshPage();
+    const r = await page.evaluate(async () => {
+      const m = await window.__api;
+      m.installHttpTap({ breakUploadStorm: true });
+      const body = JSON.stringify({ one_time_keys: { 'signed_curve25519:AAAAAAAAAA0': { key: 'NEW' } } });
+      const answers = [];
+      for (let i = 0; i < 23; i++) {
+        const resp = await fetch('/_matrix/client/v3/keys/upload', { method: 'POST', body });
+        answers.push({ status: resp.status, body: await resp.text(), type: resp.headers.get('content-type') });
+        await fetch('/_matrix/client/v3/sync?since=s' + i); // the app's other traffic
+      }
+      // A changed body always goes through.
+      await fetch('/_matrix/client/v3/keys/upload', { method: 'POST', body: JSON.stringify({ one_time_keys: {} }) });
+      return { answers, health: m.otkHealth(), http: JSON.parse(m.buildCryptoDiagReport()).http };
+    });
+    const uploads = hits.get('/_matrix/client/v3/keys/upload');
+    const syncs = hits.get('/_matrix/client/v3/sync');
+    check('uploads reaching the server stop after the storm starts (3 + 1 changed body)', uploads === 4, { uploads });
+    check('the app\'s other requests all flow', syncs === 23, { syncs });
+    const same = r.answers.every((a) => a.status === 400 && a.body === CONFLICT && a.type === 'application/json');
+    check('local answers are the server\'s 400, byte for byte', same, r.answers.slice(-1));
+    check('the report counts requests saved', r.health.breaker.savedRequests === 20 && r.http.keysUpload.answeredLocally === 20 && r.health.uploads.conflicts === 3, { breaker: r.health.breaker, http: r.http.keysUpload.answeredLocally });
+    check('no page errors', errors.length === 0, errors);
+    await ctx.close();
+  }
+
+  // ------------------------------------------------- early warning over reload
+  {
+    uploadMode = 'ok';
+    const { ctx, page, errors } = await freshPage();
+    const upload = (ed) => JSON.stringify({
+      device_keys: { user_id: '@alice:localhost', device_id: 'DEV', algorithms: [], keys: { 'ed25519:DEV': ed, 'curve25519:DEV': 'c' + ed }, signatures: {} },
+      one_time_keys: { 'signed_curve25519:AAAAAAAAAAA': { key: 'k0' } },
+    });
+    await page.evaluate(async (body) => {
+      const m = await window.__api;
+      m.installHttpTap();
+      await (await fetch('/_matrix/client/v3/keys/upload', { method: 'POST', body })).text();
+      await new Promise((r) => setTimeout(r, 50));
+    }, upload('IDENTITY_ONE'));
+    await page.reload();
+    await page.evaluate(() => window.__api);
+    uploadMode = 'conflict';
+    const r = await page.evaluate(async (body) => {
+      const m = await window.__api;
+      m.installHttpTap();
+      const before = m.otkHealth();
+      const p = fetch('/_matrix/client/v3/keys/upload', { method: 'POST', body });
+      // Raised when the upload leaves, before any answer.
+      const findingsAtSend = JSON.parse(m.buildCryptoDiagReport()).findings.map((f) => f.id);
+      await (await p).text();
+      await new Promise((res) => setTimeout(res, 50)); // the tap reads its clone after the app
+      return { before: before.identity, findingsAtSend, after: m.otkHealth() };
+    }, upload('IDENTITY_TWO'));
+    check('identity remembered across the reload', r.before.known === 'IDENTITY_ONE', r.before);
+    check('identity reset raised at the first upload, before the 400', r.findingsAtSend.includes('device_identity_replaced'), r.findingsAtSend);
+    check('outcome unrecoverable, trigger account_recreated', r.after.outcome === 'unrecoverable' && r.after.trigger && r.after.trigger.kind === 'account_recreated', { outcome: r.after.outcome, trigger: r.after.trigger });
+    check('no page errors', errors.length === 0, errors);
+    await ctx.close();
+  }
+
+  // ------------------------------------------------------------ bad input
+  {
+    uploadMode = 'ok';
+    const { ctx, page, errors } = await freshPage(false);
+    const r = await page.evaluate(async () => {
+      const m = await window.__api;
+      const out = {};
+      try { m.installHttpTap('yes'); out.badOpts = 'accepted'; } catch (e) { out.badOpts = e instanceof Error ? 'Error' : typeof e; }
+      try { m.onRecoveryNeeded(42); out.badCb = 'accepted'; } catch (e) { out.badCb = e instanceof Error ? 'Error' : typeof e; }
+      m.installHttpTap();
+      // Odd inputs never break the app's fetch.
+      const odd = [];
+      for (const body of ['not json', '', '{"one_time_keys": 5}', 'x'.repeat(300000)]) {
+        const r = await fetch('/_matrix/client/v3/keys/upload', { method: 'POST', body });
+        odd.push(r.status);
+      }
+      const weird = await fetch({ toString() { return '/_matrix/client/v3/sync'; } }).then((r) => r.status, (e) => e.name);
+      out.odd = odd;
+      out.weird = weird;
+      out.health = m.otkHealth().outcome;
+      return out;
+    });
+    check('bad options and callbacks are real Errors', r.badOpts === 'Error' && r.badCb === 'Error', r);
+    check('malformed and huge bodies pass through untouched', r.odd.every((s) => s === 200) && r.weird === 200 && r.health === 'healthy', r);
+    check('no page errors', errors.length === 0, errors);
+    await ctx.close();
+  }
+} catch (e) {
+  failed++;
+  console.log(`FAIL - harness: ${e && e.stack ? e.stack : e}`);
+} finally {
+  await browser.close();
+  server.close();
+}
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);

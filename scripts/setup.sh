@@ -7,6 +7,7 @@
 #   - wasm-pack
 #   - Debian chromium + chromium-driver (browser tests, release smoke test)
 #   - the root npm devDependencies (binaryen's wasm-opt, playwright-core, ajv, vite, ...)
+#   - matrix-synapse (pinned) in the venv .venv/synapse, for the end-to-end tests
 #
 # Expects rustup, cargo, node >= 20 and npm on PATH. Runs as root on the project
 # machines (apt-get is called without sudo when we are root, with sudo otherwise).
@@ -119,9 +120,43 @@ setup_npm() {
 }
 
 # ------------------------------------------------------------------------ synapse
-# Synapse (real homeserver for integration tests) goes here in a later issue:
-# a Python venv at ./.venv with matrix-synapse, installed only if missing.
-# Not installed yet on purpose.
+# A real homeserver for the end-to-end tests (`npm run e2e`, REFERENCE §8): matrix-synapse
+# from PyPI, pinned, in a venv at .venv/synapse (git-ignored). Skipped when the venv
+# imports the pinned version. CRYPTO_HEALTH_SKIP_SYNAPSE=1 skips the step entirely.
+SYNAPSE_VERSION="1.163.2"
+SYNAPSE_VENV=".venv/synapse"
+
+synapse_present() {
+  [ -x "$SYNAPSE_VENV/bin/python" ] &&
+    "$SYNAPSE_VENV/bin/python" -c "import sys, importlib.metadata as m, synapse; sys.exit(0 if m.version('matrix-synapse') == '$SYNAPSE_VERSION' else 1)" >/dev/null 2>&1
+}
+
+setup_synapse() {
+  if [ "${CRYPTO_HEALTH_SKIP_SYNAPSE:-}" = "1" ]; then
+    log "synapse: skipped (CRYPTO_HEALTH_SKIP_SYNAPSE=1)"
+    return
+  fi
+  if synapse_present; then
+    log "synapse $SYNAPSE_VERSION ($SYNAPSE_VENV): present"
+    return
+  fi
+  need python3
+  if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+    local sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    log "apt-get install python3-venv"
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3-venv
+  fi
+  if [ ! -x "$SYNAPSE_VENV/bin/python" ]; then
+    log "python3 -m venv $SYNAPSE_VENV"
+    rm -rf "$SYNAPSE_VENV"
+    python3 -m venv "$SYNAPSE_VENV"
+  fi
+  log "pip install matrix-synapse==$SYNAPSE_VERSION (into $SYNAPSE_VENV; takes a minute)"
+  "$SYNAPSE_VENV/bin/python" -m pip install --disable-pip-version-check --no-input -q "matrix-synapse==$SYNAPSE_VERSION"
+  synapse_present || die "synapse $SYNAPSE_VERSION still not importable from $SYNAPSE_VENV"
+}
 
 main() {
   setup_rust_target
@@ -129,6 +164,7 @@ main() {
   setup_wasm_pack
   setup_chromium
   setup_npm
+  setup_synapse
   log "done"
 }
 

@@ -15,6 +15,7 @@
 //   artifacts   one object shared by all scenarios of the run (a scenario may leave facts for a later one)
 //   browser()   a lazily launched playwright-core Chromium (Debian's), shared by the run, closed at the end
 //   exec(cmd, args, opts?) → { code, stdout, stderr, ms }: a child process with the Synapse env vars set
+// A scenario may push functions onto artifacts.cleanups (servers, contexts): run at the end.
 //
 // summary.json: {"scenarios": {"<name>": {"passed": bool, "ms": n, ...figures, "error"?: string}},
 //                "synapse": {...}, "passed": n, "failed": n}
@@ -128,6 +129,7 @@ async function main() {
       summary[result.passed ? 'passed' : 'failed'] += 1;
     }
   } finally {
+    for (const c of artifacts.cleanups ?? []) await Promise.resolve().then(c).catch(() => {});
     if (browserPromise) await browserPromise.then((b) => b.close()).catch(() => {});
     if (anyFailed) console.log(`\n--- Synapse log tail (${path.relative(ROOT, synapse.logPath)})\n${synapse.logTail(60)}`);
     await synapse.stop();

@@ -13,6 +13,7 @@ const status = document.getElementById('status');
 const recoveries = [];
 let api = null;
 let mx = null;
+let syncs = 0; // completed sync responses, for scenarios that count in syncs rather than seconds
 
 const session = {
   get() {
@@ -51,6 +52,7 @@ window.e2e = {
   waitFor,
   get api() { return api; },
   get mx() { return mx; },
+  get syncs() { return syncs; },
 
   /** App entry: crypto-health first (before the SDK creates anything). */
   async boot(options = {}) {
@@ -79,6 +81,7 @@ window.e2e = {
     mx = sdk.createClient({ baseUrl: s.baseUrl, accessToken: s.accessToken, userId: s.userId, deviceId: s.deviceId, store, timelineSupport: true });
     await store.startup();
     await mx.initRustCrypto();
+    mx.on(sdk.ClientEvent.Sync, (state) => { if (state === 'SYNCING' || state === 'PREPARED') syncs++; });
     const prepared = new Promise((resolve) => {
       const on = (state) => {
         if (state === 'PREPARED' || state === 'SYNCING') { mx.off(sdk.ClientEvent.Sync, on); resolve(); }

@@ -102,7 +102,7 @@ fn keys_upload(j: &mut Journal, m: &mut Monitor, ex: &Exchange, now: u64) -> Vec
     let outcome = parse_response(ex.status, ex.response_body, ex.error);
     if let (UploadOutcome::Conflict(_), Some(status), Some(body)) = (&outcome, ex.status, ex.response_body) {
         // Evidence in the journal, in the words the server used.
-        j.observe("error", &format!("HTTP POST {} [{status}] {body}", path_of(ex.url)), now);
+        j.observe("http", &format!("HTTP POST {} [{status}] {body}", path_of(ex.url)), now);
         if let Some(fp) = m.last_fingerprint {
             m.breaker.keep(KeptResponse {
                 status,
@@ -189,7 +189,7 @@ mod tests {
         assert_eq!((m.uploads.conflicts, m.uploads.duplicates), (3, 3));
         assert_eq!(j.counts()["KE-1"].by_signature.get(OTK_CONFLICT), Some(&3), "six sightings, three conflicts");
         assert_eq!(h.keys_upload.client_errors, 3);
-        assert!(j.entries().any(|e| e.message.starts_with("HTTP POST /_matrix/client/v3/keys/upload [400]")));
+        assert!(j.entries().any(|e| e.level == "http" && e.message.starts_with("HTTP POST /_matrix/client/v3/keys/upload [400]")));
     }
 
     #[test]

@@ -1,0 +1,38 @@
+// The demo's entry, laid out like a Cinny fork's src/index.tsx: crypto-health starts
+// before anything else (console capture must be in place before the SDK and LiveKit
+// load), then the React root mounts. No top-level await: Cinny's tsconfig (module
+// ES2020, target ES2016) rejects it in `tsc --noEmit` (TS1378), although Vite with
+// vite-plugin-top-level-await would build it.
+import React from 'react';
+import { createRoot } from 'react-dom/client';
+import { startCryptoHealth } from 'crypto-health';
+import type { StorageState } from 'crypto-health';
+import type { KitApi } from '../../kit/react';
+import { DemoApp } from './DemoApp';
+
+function mountApp(api: KitApi | null, storage: StorageState | null) {
+  const root = document.getElementById('root');
+  if (root) createRoot(root).render(<DemoApp api={api} storage={storage} />);
+}
+
+// Load (one shared init promise), install capture, ask for persistent storage, check
+// the crypto store. If the package cannot load, the app still starts.
+startCryptoHealth({ capacity: 200 })
+  .then(({ api, storage }) => {
+    const kit = api as KitApi;
+    // Builds with the HTTP tap (KE-1 over HTTP): idempotent, so harmless where
+    // startCryptoHealth already installed it.
+    if (typeof kit.installHttpTap === 'function') kit.installHttpTap();
+    // Builds with the tab guard: one tab runs encryption per device. A fork awaits the
+    // role before creating the Matrix client and starts it only when 'primary'.
+    if (typeof kit.acquireTabGuard === 'function') {
+      const state = typeof kit.getTabGuardState === 'function' ? kit.getTabGuardState() : null;
+      if (!state || !state.role) kit.acquireTabGuard({}).catch(() => undefined);
+    }
+    (globalThis as { cryptoHealth?: unknown }).cryptoHealth = api; // for poking from DevTools
+    mountApp(kit, storage);
+  })
+  .catch((e: unknown) => {
+    console.warn('crypto-health did not load; starting without it:', e);
+    mountApp(null, null);
+  });

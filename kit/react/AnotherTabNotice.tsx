@@ -1,7 +1,7 @@
 // "Open in another tab" notice: shown while this tab is the tab guard's secondary
 // (another tab runs encryption for this device). "Use here" takes the guard over.
 import React, { useState } from 'react';
-import { KitApi } from './api';
+import { KitApi, attempt } from './api';
 import { useCryptoHealthApi, useTabGuard } from './hooks';
 import * as s from './styles';
 
@@ -49,6 +49,28 @@ export function AnotherTabNotice({ api: given, appName = 'This app', onTakeOver 
       ) : null}
     </div>
   );
+}
+
+export interface TabGuardGateProps extends AnotherTabNoticeProps {
+  children?: React.ReactNode;
+}
+
+/**
+ * Renders `children` (e.g. Cinny's ClientRoot, which creates and starts the Matrix
+ * client) unless this tab is the tab guard's secondary; then only the notice. After
+ * "Use here" the role turns primary and the children mount here. Builds without a
+ * tab guard, or a package that failed to load, render the children unchanged.
+ */
+export function TabGuardGate({ children, ...notice }: TabGuardGateProps) {
+  const loaded = useCryptoHealthApi();
+  const api = notice.api ?? loaded.api;
+  const { state } = useTabGuard(api); // re-renders on role changes
+  if (!api && !loaded.error) return null; // the shared load promise: a few ms
+  // Read the role now, not from the hook's last poll: the render that first has `api`
+  // must not mount the children in a secondary tab.
+  const current = api && typeof api.getTabGuardState === 'function' ? attempt(() => api.getTabGuardState!(), state) : state;
+  if (current && current.role === 'secondary') return <AnotherTabNotice {...notice} api={api} />;
+  return <>{children}</>;
 }
 
 export default AnotherTabNotice;

@@ -187,7 +187,11 @@ export function useTabGuard(
   api: KitApi | null,
   pollMs = 2000,
 ): { state: TabGuardState | null; supported: boolean; takeOver: (() => Promise<string>) | null } {
-  const [state, setState] = useState<TabGuardState | null>(null);
+  // Read synchronously on the first render: a gate must not render its children for
+  // even one frame in a secondary tab.
+  const [state, setState] = useState<TabGuardState | null>(() =>
+    api && typeof api.getTabGuardState === 'function' ? attempt(() => api.getTabGuardState!(), null) : null,
+  );
   const supported = !!api && typeof api.getTabGuardState === 'function';
 
   useEffect(() => {

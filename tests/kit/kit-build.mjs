@@ -140,6 +140,7 @@ async function prodPage(browser, validate) {
     await page.locator('[data-testid=storage-status]').waitFor({ timeout: 10000 });
     info(`card ready ${Date.now() - t0} ms after navigation`);
     check('the card renders', await card.isVisible());
+    check('the tab-guard gate renders the client area in the first tab', await page.locator('[data-testid=client-area]').isVisible());
     const badges = await page.locator('[data-testid^=ke-badge-]').allTextContents();
     check('the card shows a count badge per KE class, all zero on a clean page', show(badges) === show(['KE-1: 0', 'KE-2: 0', 'KE-3: 0', 'KE-4: 0']), show(badges));
     const storage = await page.locator('[data-testid=storage-status]').textContent();
@@ -207,9 +208,11 @@ async function prodPage(browser, validate) {
       await page2.goto(server.url, { waitUntil: 'load' });
       const notice2 = page2.locator('[data-testid=another-tab-notice]');
       if (check('tab guard: a second tab shows the "another tab" notice', await notice2.waitFor({ timeout: 15000 }).then(() => true, () => false))) {
+        check('tab guard: the gate keeps the client area out of the second tab', (await page2.locator('[data-testid=client-area]').count()) === 0);
         await page2.screenshot({ path: path.join(OUT, 'another-tab.png') });
         await page2.click('[data-testid=use-here]');
         check('tab guard: "Use here" makes the second tab primary', await notice2.waitFor({ state: 'detached', timeout: 10000 }).then(() => true, () => false));
+        check('tab guard: the client area mounts in the second tab after "Use here"', await page2.locator('[data-testid=client-area]').isVisible());
         check('tab guard: the first tab then shows the notice', await page.locator('[data-testid=another-tab-notice]').waitFor({ timeout: 10000 }).then(() => true, () => false));
       }
       check('tab 2: no console errors, page errors or failed requests', w2.problems.length === 0, `\n  ${w2.problems.join('\n  ')}`);

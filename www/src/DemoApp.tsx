@@ -3,7 +3,7 @@
 // real failure lines through the real capture path.
 import React, { useEffect, useState } from 'react';
 import type { DiagEntry, StorageState } from 'crypto-health';
-import { AnotherTabNotice, CryptoDiagnosticsCard, KitApi, RecoveryPromptHost } from '../../kit/react';
+import { CryptoDiagnosticsCard, KitApi, RecoveryPromptHost, TabGuardGate } from '../../kit/react';
 import { KE1_LINE, SAMPLES, STORM_REPEATS } from './samples';
 
 const APP_VERSION = 'crypto-health demo';
@@ -82,7 +82,12 @@ export function DemoApp({ api, storage }: { api: KitApi | null; storage: Storage
   if (!api) return <p>crypto-health failed to load on this page (see the console).</p>;
   return (
     <>
-      <AnotherTabNotice api={api} appName="The crypto-health demo" />
+      {/* Where a fork wraps ClientRoot: in a secondary tab only the notice renders. */}
+      <TabGuardGate api={api} appName="The crypto-health demo">
+        <p data-testid="client-area" className="client-area">
+          This tab holds the tab guard (or the build has none): a Matrix client would run here.
+        </p>
+      </TabGuardGate>
       <h1>crypto-health</h1>
       <p>
         The library is live on this page: console capture is installed, persistent storage was requested and the crypto

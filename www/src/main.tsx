@@ -23,14 +23,15 @@ startCryptoHealth({ capacity: 200 })
     // Builds with the HTTP tap (KE-1 over HTTP): idempotent, so harmless where
     // startCryptoHealth already installed it.
     if (typeof kit.installHttpTap === 'function') kit.installHttpTap();
-    // Builds with the tab guard: one tab runs encryption per device. A fork awaits the
-    // role before creating the Matrix client and starts it only when 'primary'.
-    if (typeof kit.acquireTabGuard === 'function') {
-      const state = typeof kit.getTabGuardState === 'function' ? kit.getTabGuardState() : null;
-      if (!state || !state.role) kit.acquireTabGuard({}).catch(() => undefined);
-    }
     (globalThis as { cryptoHealth?: unknown }).cryptoHealth = api; // for poking from DevTools
-    mountApp(kit, storage);
+    // Builds with the tab guard: one tab runs encryption per device. Mount once the
+    // role is known, so TabGuardGate never renders the client part in a secondary tab.
+    const state = typeof kit.getTabGuardState === 'function' ? kit.getTabGuardState() : null;
+    const guard =
+      typeof kit.acquireTabGuard === 'function' && (!state || !state.role)
+        ? kit.acquireTabGuard({}).catch(() => undefined)
+        : Promise.resolve(undefined);
+    return guard.then(() => mountApp(kit, storage));
   })
   .catch((e: unknown) => {
     console.warn('crypto-health did not load; starting without it:', e);

@@ -99,6 +99,7 @@ function GuardRow({ api, guard }: { api: KitApi; guard: TabGuardState | null }) 
 
 function OtkRow({ api, otk, entries }: { api: KitApi; otk: OtkHealth | null; entries: DiagEntry[] }) {
   if (typeof api.otkHealth !== 'function' || !otk) {
+    // Package builds without the HTTP tap: what the console tap captured.
     const conflict = latestOtkConflict(entries);
     return (
       <span data-testid="otk-health">
@@ -115,17 +116,26 @@ function OtkRow({ api, otk, entries }: { api: KitApi; otk: OtkHealth | null; ent
       </span>
     );
   }
-  const tone: s.Tone =
-    otk.outcome === 'healthy' ? 'ok' : otk.outcome === 'retrying' ? 'warning' : 'critical';
+  const tone: s.Tone = otk.outcome === 'healthy' ? 'ok' : otk.outcome === 'retrying' ? 'warning' : 'critical';
+  const u = otk.uploads;
+  const parts: string[] = [`phase ${otk.phase}`];
+  parts.push(
+    u.requests === 0
+      ? 'no keys/upload seen yet'
+      : `keys/upload: ${u.requests} sent, ${u.accepted} accepted, ${u.conflicts} conflict(s), ${u.rejected} other rejection(s)`,
+  );
+  if (otk.breaker && otk.breaker.enabled && otk.breaker.savedRequests > 0) {
+    parts.push(`${otk.breaker.savedRequests} held back by the storm breaker`);
+  }
+  if (otk.proof) {
+    parts.push(`${otk.proof.algorithm}:${otk.proof.keyId} (counter ${String(otk.proof.counter)}, from ${otk.proof.source})`);
+  }
+  if (otk.trigger && otk.trigger.kind !== 'unknown') parts.push(`likely ${otk.trigger.kind.replace('_', ' ')}`);
+  if (otk.identity && otk.identity.replacedBy) parts.push('device identity keys replaced on the server');
   return (
-    <span data-testid="otk-health">
+    <span data-testid="otk-health" data-outcome={otk.outcome}>
       <span style={s.badge(tone)}>{otk.outcome}</span>
-      <span style={s.small}>
-        phase {otk.phase}; uploads {otk.uploads.ok} ok, {otk.uploads.failed} failed
-        {otk.uploads.savedByBreaker ? `, ${otk.uploads.savedByBreaker} held back by the breaker` : ''}; {otk.conflicts}{' '}
-        conflict(s)
-        {otk.proof ? `; ${otk.proof.algorithm}:${otk.proof.keyId} (counter ${String(otk.proof.counter)})` : ''}
-      </span>
+      <span style={s.small}>{parts.join('; ')}</span>
     </span>
   );
 }
@@ -195,15 +205,21 @@ export function CryptoDiagnosticsCard(props: CryptoDiagnosticsCardProps) {
 
       <div style={s.row}>
         <span style={s.label}>Persistent storage</span>
-        <StorageRow storage={storage} />
+        <span style={s.value}>
+          <StorageRow storage={storage} />
+        </span>
       </div>
       <div style={s.row}>
         <span style={s.label}>This tab</span>
-        <GuardRow api={api} guard={guard} />
+        <span style={s.value}>
+          <GuardRow api={api} guard={guard} />
+        </span>
       </div>
       <div style={s.row}>
         <span style={s.label}>One-time keys</span>
-        <OtkRow api={api} otk={otk} entries={entries} />
+        <span style={s.value}>
+          <OtkRow api={api} otk={otk} entries={entries} />
+        </span>
       </div>
 
       <div data-testid="findings">

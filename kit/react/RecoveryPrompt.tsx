@@ -96,7 +96,10 @@ export function RecoveryPrompt({ event, api, mx, onLogout, onDismiss, appVersion
       <h4 style={{ marginBottom: 4 }}>What happened</h4>
       <p style={{ marginTop: 0 }} data-testid="recovery-what">
         The server keeps rejecting this device&apos;s encryption key upload
-        {typeof event.conflicts === 'number' && event.conflicts > 0 ? ` (${event.conflicts} times so far)` : ''}.
+        {typeof event.conflictsInWindow === 'number' && event.conflictsInWindow > 0
+          ? ` (${event.conflictsInWindow} times in a row)`
+          : ''}
+        .
         {proof ? (
           <>
             {' '}
@@ -174,8 +177,8 @@ export function RecoveryPrompt({ event, api, mx, onLogout, onDismiss, appVersion
         {saved ? <span style={s.small}>{saved}</span> : null}
       </div>
       <p style={s.small}>
-        Detected from {event.source === 'console' ? 'console lines (this build has no HTTP tap)' : 'the keys/upload responses'}
-        {event.phase ? `, phase ${event.phase}` : ''}. Settings → Developer tools → Crypto Diagnostics has the details.
+        Detected from {proof && proof.source === 'console' ? 'console lines' : 'the keys/upload responses'}
+        {event.at ? ` at ${event.at}` : ''}. Settings → Developer tools → Crypto Diagnostics has the details.
       </p>
     </div>
   );
@@ -183,15 +186,13 @@ export function RecoveryPrompt({ event, api, mx, onLogout, onDismiss, appVersion
 
 export interface RecoveryPromptHostProps extends Omit<RecoveryPromptProps, 'event' | 'onDismiss' | 'api'> {
   api?: KitApi | null;
-  /** Raise the prompt from captured console lines when the build has no HTTP tap (default true). */
-  consoleFallback?: boolean;
 }
 
 /** Mount once near the app root: shows the prompt as a modal when recovery is needed. */
 export function RecoveryPromptHost(props: RecoveryPromptHostProps) {
   const loaded = useCryptoHealthApi();
   const api = props.api ?? loaded.api;
-  const { event, dismiss } = useRecoveryNeeded(api, { consoleFallback: props.consoleFallback });
+  const { event, dismiss } = useRecoveryNeeded(api);
   if (!event) return null;
   return (
     <div style={s.overlay}>

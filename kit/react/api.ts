@@ -1,47 +1,9 @@
-// The crypto-health API as the kit sees it: what the package exports today, plus
-// the functions that are landing (OTK health, recovery, tab guard), declared
-// optional so every use is feature-detected and the kit works with either build.
-import type { CryptoHealthApi, DiagEntry, Finding } from 'crypto-health';
+// The crypto-health API as the kit sees it: what the package exports, plus the
+// functions still landing (tab guard, a findings getter), declared optional. Every
+// use is feature-detected at run time, so the kit works with any build.
+import type { CryptoHealthApi, DiagEntry, Finding, OtkHealth, RecoveryNeeded } from 'crypto-health';
 
-export type OtkOutcome = 'healthy' | 'retrying' | 'diverged' | 'unrecoverable';
-
-export interface OtkProof {
-  algorithm: string;
-  keyId: string;
-  counter: number | null;
-  oldKey: unknown;
-  newKey: unknown;
-  diverged: boolean | null;
-}
-
-export interface OtkRecommendation {
-  id: string;
-  title: string;
-  steps: string[];
-  blastRadius: string;
-  backupWarning: string;
-}
-
-export interface OtkHealth {
-  outcome: OtkOutcome;
-  phase: 'healthy' | 'failing' | 'storm' | 'recovered';
-  userId: string | null;
-  deviceId: string | null;
-  conflicts: number;
-  uploads: { ok: number; failed: number; savedByBreaker: number };
-  proof?: OtkProof | null;
-  trigger?: { kind: 'account_recreated' | 'concurrent_writer' | 'unknown'; facts: string[] } | null;
-  recommendation?: OtkRecommendation | null;
-  identity?: { current: unknown; previous: unknown; changedAt: unknown } | null;
-  since?: unknown;
-  lastConflictAt?: unknown;
-}
-
-/** What `onRecoveryNeeded` / the `crypto-health:recovery-needed` event carry. */
-export type RecoveryNeeded = Partial<OtkHealth> & {
-  /** Set by the kit when it raised the prompt itself from console evidence. */
-  source?: 'http' | 'console' | string;
-};
+export type { OtkHealth, RecoveryNeeded };
 
 export type TabGuardRole = 'primary' | 'secondary' | 'unsupported' | string;
 
@@ -65,9 +27,6 @@ export interface AcquireTabGuardOptions {
 
 /** Functions that not every build of the package has yet. */
 export interface OptionalApi {
-  installHttpTap?: (options?: { breakUploadStorm?: boolean; stormThreshold?: number; stormWindowMs?: number }) => boolean;
-  otkHealth?: () => OtkHealth;
-  onRecoveryNeeded?: (callback: (event: RecoveryNeeded) => void) => () => void;
   acquireTabGuard?: (options?: AcquireTabGuardOptions) => Promise<TabGuardRole>;
   takeOverTabGuard?: () => Promise<TabGuardRole>;
   getTabGuardState?: () => TabGuardState;

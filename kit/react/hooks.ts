@@ -12,8 +12,6 @@ import {
   TAB_GUARD_EVENT,
   TabGuardState,
   attempt,
-  field,
-  latestOtkConflict,
   readFindings,
 } from './api';
 
@@ -77,7 +75,7 @@ export function useDiagnosticsSnapshot(
       if (!api) return;
       const counts = attempt(() => api.getCryptoDiagCounts() as Counts, {} as Counts);
       const key = countsKey(counts);
-      const otk = typeof api.otkHealth === 'function' ? attempt(() => api.otkHealth!(), null) : null;
+      const otk = typeof api.otkHealth === 'function' ? attempt(() => api.otkHealth() ?? null, null) : null;
       const guard = typeof api.getTabGuardState === 'function' ? attempt(() => api.getTabGuardState!(), null) : null;
       const moved = force || key !== lastKey.current;
       lastKey.current = key;
@@ -111,69 +109,29 @@ export function useDiagnosticsSnapshot(
   return { snapshot, refresh };
 }
 
-/** How many one-time-key conflicts make a storm when the kit must judge from console lines. */
-export const CONSOLE_STORM_THRESHOLD = 3;
-
 /**
- * The latest `recovery-needed` event, or null. Uses `onRecoveryNeeded` (or the
- * window event) where the build has the HTTP tap. Builds without it get the
- * console fallback: after CONSOLE_STORM_THRESHOLD captured KE-1 one-time-key
- * conflicts that really diverged, the kit raises the prompt itself from that
- * evidence (source 'console'). Fires once per page; `dismiss()` hides it.
+ * The latest `recovery-needed` event (one per KE-1 upload storm, from the HTTP tap
+ * or the console, judged by the package's detector), or null. Subscribes with
+ * `onRecoveryNeeded`, which also delivers a storm already under way; builds without
+ * it are heard through the `crypto-health:recovery-needed` window event.
+ * `dismiss()` hides it until the next storm.
  */
-export function useRecoveryNeeded(
-  api: KitApi | null,
-  options: { consoleFallback?: boolean; pollMs?: number } = {},
-): { event: RecoveryNeeded | null; dismiss: () => void } {
-  const { consoleFallback = true, pollMs = 1000 } = options;
+export function useRecoveryNeeded(api: KitApi | null): { event: RecoveryNeeded | null; dismiss: () => void } {
   const [event, setEvent] = useState<RecoveryNeeded | null>(null);
-  const fired = useRef(false);
 
   useEffect(() => {
     if (!api) return undefined;
-    const raise = (e: RecoveryNeeded) => {
-      fired.current = true;
-      setEvent(e && typeof e === 'object' ? e : {});
-    };
+    const raise = (e: RecoveryNeeded) => setEvent(e && typeof e === 'object' ? e : null);
     if (typeof api.onRecoveryNeeded === 'function') {
-      const off = attempt(() => api.onRecoveryNeeded!(raise), null);
+      const off = attempt(() => api.onRecoveryNeeded(raise), null);
       return () => {
-        if (off) attempt(off, undefined);
+        if (typeof off === 'function') attempt(off, undefined);
       };
     }
     const onWindow = (e: Event) => raise((e as CustomEvent<RecoveryNeeded>).detail);
     window.addEventListener(RECOVERY_EVENT, onWindow);
-    let timer: number | undefined;
-    if (consoleFallback) {
-      timer = window.setInterval(() => {
-        if (fired.current) return;
-        const counts = attempt(() => api.getCryptoDiagCounts() as Counts, {} as Counts);
-        const conflicts = counts['KE-1']?.bySignature?.['ke1.otk_conflict'] ?? 0;
-        if (conflicts < CONSOLE_STORM_THRESHOLD) return;
-        const entries = attempt(() => api.getCryptoDiagEntries(), [] as DiagEntry[]);
-        const latest = latestOtkConflict(entries);
-        if (!latest || field(latest, 'diverged') !== true) return;
-        raise({
-          source: 'console',
-          outcome: 'diverged',
-          phase: 'storm',
-          conflicts,
-          proof: {
-            algorithm: String(field(latest, 'algorithm') ?? ''),
-            keyId: String(field(latest, 'key_id') ?? ''),
-            counter: typeof field(latest, 'counter') === 'number' ? (field(latest, 'counter') as number) : null,
-            oldKey: field(latest, 'old_key') ?? null,
-            newKey: field(latest, 'new_key') ?? null,
-            diverged: true,
-          },
-        });
-      }, pollMs);
-    }
-    return () => {
-      window.removeEventListener(RECOVERY_EVENT, onWindow);
-      if (timer !== undefined) window.clearInterval(timer);
-    };
-  }, [api, consoleFallback, pollMs]);
+    return () => window.removeEventListener(RECOVERY_EVENT, onWindow);
+  }, [api]);
 
   const dismiss = useCallback(() => setEvent(null), []);
   return { event, dismiss };

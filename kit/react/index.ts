@@ -6,7 +6,7 @@ export { RecoveryPrompt, RecoveryPromptHost } from './RecoveryPrompt';
 export type { RecoveryPromptProps, RecoveryPromptHostProps } from './RecoveryPrompt';
 export { AnotherTabNotice, TabGuardGate } from './AnotherTabNotice';
 export type { AnotherTabNoticeProps, TabGuardGateProps } from './AnotherTabNotice';
-export { useCryptoHealthApi, useDiagnosticsSnapshot, useRecoveryNeeded, useTabGuard, CONSOLE_STORM_THRESHOLD } from './hooks';
+export { useCryptoHealthApi, useDiagnosticsSnapshot, useRecoveryNeeded, useTabGuard } from './hooks';
 export { checkKeyBackup } from './backupCheck';
 export type { BackupCheck, BackupStatus } from './backupCheck';
 export { RECOVERY_EVENT, TAB_GUARD_EVENT } from './api';

@@ -44,6 +44,7 @@ export const card: CSSProperties = {
 
 export const row: CSSProperties = { display: 'flex', gap: 12, alignItems: 'baseline', margin: '6px 0', flexWrap: 'wrap' };
 export const label: CSSProperties = { minWidth: 150, color: '#55555f' };
+export const value: CSSProperties = { flex: '1 1 320px', minWidth: 0 };
 export const small: CSSProperties = { fontSize: 12, color: '#66666f' };
 export const mono: CSSProperties = { fontFamily: 'ui-monospace, SFMono-Regular, Menlo, monospace', fontSize: 12, wordBreak: 'break-all' };
 export const button: CSSProperties = {

@@ -168,8 +168,8 @@ async function prodPage(browser, validate) {
     await ke2.filter({ hasText: 'KE-2: 1' }).waitFor({ timeout: 5000 }).catch(() => {});
     check('replaying a KE-2 line moves the KE-2 badge to 1', (await ke2.textContent()) === 'KE-2: 1', await ke2.textContent());
 
-    // KE-1 storm: the recovery prompt appears (HTTP-tap builds: onRecoveryNeeded;
-    // others: the kit's console fallback after 3 diverged conflicts).
+    // KE-1 storm: three real Synapse conflict lines through console; the package's
+    // detector (fed by console and HTTP alike) fires recovery-needed and the prompt opens.
     w.allow(KE1_PREFIX);
     await page.click('[data-testid=demo-storm]');
     const prompt = page.locator('[data-testid=recovery-prompt]');
@@ -199,6 +199,12 @@ async function prodPage(browser, validate) {
       await page.click('[data-testid=recovery-dismiss]');
       check('prompt: "Not now" closes it', await prompt.waitFor({ state: 'detached', timeout: 3000 }).then(() => true, () => false));
       check('card after the storm: overall state critical', (await page.locator('[data-testid=overall]').textContent()) === 'critical');
+      if (hasOtk) {
+        const outcome = await page.locator('[data-testid=otk-health]').getAttribute('data-outcome');
+        check('card after the storm: one-time-key health is no longer healthy', outcome !== null && outcome !== 'healthy', outcome);
+      }
+      await card.screenshot({ path: path.join(OUT, 'card-after-storm.png') });
+      info('screenshot: target/kit/card-after-storm.png');
     }
 
     // Tab guard: only in builds that have it.

@@ -15,14 +15,12 @@ function mountApp(api: KitApi | null, storage: StorageState | null) {
   if (root) createRoot(root).render(<DemoApp api={api} storage={storage} />);
 }
 
-// Load (one shared init promise), install capture, ask for persistent storage, check
-// the crypto store. If the package cannot load, the app still starts.
+// Load (one shared init promise), install the console and fetch taps, ask for
+// persistent storage, check the crypto store. If the package cannot load, the app
+// still starts.
 startCryptoHealth({ capacity: 200 })
   .then(({ api, storage }) => {
     const kit = api as KitApi;
-    // Builds with the HTTP tap (KE-1 over HTTP): idempotent, so harmless where
-    // startCryptoHealth already installed it.
-    if (typeof kit.installHttpTap === 'function') kit.installHttpTap();
     (globalThis as { cryptoHealth?: unknown }).cryptoHealth = api; // for poking from DevTools
     // Builds with the tab guard: one tab runs encryption per device. Mount once the
     // role is known, so TabGuardGate never renders the client part in a secondary tab.

@@ -81,7 +81,9 @@ function GuardRow({ api, guard }: { api: KitApi; guard: TabGuardState | null }) 
   if (typeof api.getTabGuardState !== 'function') {
     return <span style={s.badge('muted')} data-testid="tab-guard-role">not in this build</span>;
   }
-  if (!guard || !guard.role) return <span style={s.badge('muted')} data-testid="tab-guard-role">not acquired</span>;
+  if (!guard || !guard.role || guard.role === 'idle' || guard.role === 'released') {
+    return <span style={s.badge('muted')} data-testid="tab-guard-role">not acquired</span>;
+  }
   const tone: s.Tone = guard.role === 'primary' ? 'ok' : guard.role === 'secondary' ? 'warning' : 'muted';
   return (
     <span>

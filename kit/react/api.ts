@@ -5,7 +5,8 @@ import type { CryptoHealthApi, DiagEntry, Finding, OtkHealth, RecoveryNeeded } f
 
 export type { OtkHealth, RecoveryNeeded };
 
-export type TabGuardRole = 'primary' | 'secondary' | 'unsupported' | string;
+/** Acquired roles; the state also reports 'idle' (never acquired) and 'released'. */
+export type TabGuardRole = 'primary' | 'secondary' | 'unsupported' | 'idle' | 'released' | string;
 
 export interface TabGuardState {
   mechanism: 'web-locks' | 'local-storage' | 'none' | string;

@@ -26,7 +26,7 @@ startCryptoHealth({ capacity: 200 })
     // role is known, so TabGuardGate never renders the client part in a secondary tab.
     const state = typeof kit.getTabGuardState === 'function' ? kit.getTabGuardState() : null;
     const guard =
-      typeof kit.acquireTabGuard === 'function' && (!state || !state.role)
+      typeof kit.acquireTabGuard === 'function' && (!state || !state.role || state.role === 'idle')
         ? kit.acquireTabGuard({}).catch(() => undefined)
         : Promise.resolve(undefined);
     return guard.then(() => mountApp(kit, storage));

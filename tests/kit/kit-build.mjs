@@ -11,7 +11,8 @@
 // 4. Download report: the saved file is valid against schema/report.schema.json;
 // 5. demo replay: counts move; a KE-1 storm raises the recovery prompt;
 // 6. tab guard (builds that have it): a second tab shows the notice, "Use here" takes over;
-// 7. the Vite dev server (optimizeDeps.exclude) serves a working page too.
+// 7. the Vite dev server (optimizeDeps.exclude) serves a working page too, and
+//    without the exclude it does not (negative control).
 // Prints `N passed, M failed`; exits non-zero on any failure.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
@@ -255,6 +256,35 @@ async function devServer(browser) {
   }
 }
 
+// Negative control: the same dev server without optimizeDeps.exclude pre-bundles the
+// glue into .vite/deps, its new URL(…wasm, import.meta.url) points there, and the
+// wasm fails to load. Shows the exclude line in docs/INTEGRATION.md is the one that matters.
+async function devServerWithoutExclude(browser) {
+  const { createServer } = await import('vite');
+  const config = (await import(path.join(ROOT, 'www', 'vite.config.js'))).default;
+  const server = await createServer({
+    ...config,
+    configFile: false,
+    optimizeDeps: { exclude: [] },
+    cacheDir: path.join(OUT, 'vite-cache-no-exclude'),
+    logLevel: 'silent',
+    server: { ...config.server, port: 0, host: '127.0.0.1', hmr: false },
+  });
+  const context = await browser.newContext();
+  try {
+    await server.listen();
+    const page = await context.newPage();
+    const warnings = [];
+    page.on('console', (m) => warnings.push(m.text()));
+    await page.goto(server.resolvedUrls?.local?.[0], { waitUntil: 'load' });
+    const failed = await page.waitForFunction(() => document.body.textContent.includes('crypto-health failed to load'), null, { timeout: 30000 }).then(() => true, () => false);
+    check('negative control: without optimizeDeps.exclude the dev page cannot load the wasm', failed && warnings.some((w) => w.includes('crypto-health did not load')), warnings.slice(0, 3).join(' | '));
+  } finally {
+    await context.close().catch(() => {});
+    await server.close().catch(() => {});
+  }
+}
+
 async function main() {
   let browser;
   try {
@@ -265,6 +295,7 @@ async function main() {
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     await prodPage(browser, validate);
     await devServer(browser);
+    await devServerWithoutExclude(browser);
   } catch (e) {
     check('kit test harness', false, e?.stack ?? String(e));
   } finally {

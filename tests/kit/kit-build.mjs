@@ -5,7 +5,8 @@
 //
 //   node tests/kit/kit-build.mjs        (after `npm run build`: needs pkg/)
 //
-// 1. type-check the kit and the demo with Cinny's compiler options (tsconfig.kit.json);
+// 1. install the package from its `npm pack` tarball, then type-check the kit and the
+//    demo with Cinny's compiler options (tsconfig.kit.json);
 // 2. `vite build` www/ (production) and check the wasm went through the bundler;
 // 3. load it: no console errors, the card renders (screenshots in target/kit/);
 // 4. Download report: the saved file is valid against schema/report.schema.json;
@@ -62,6 +63,18 @@ const show = (v) => {
   }
 };
 
+// Polls `probe` until `ok(value)` or the timeout; returns the last value. The page
+// updates on React renders and a 1 s poll, so state checks wait instead of racing.
+async function until(probe, ok, timeoutMs = 8000) {
+  const end = Date.now() + timeoutMs;
+  let value = await probe();
+  while (!ok(value) && Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 100));
+    value = await probe();
+  }
+  return value;
+}
+
 function validator() {
   const schema = JSON.parse(readFileSync(SCHEMA_FILE, 'utf8'));
   const ajv = new Ajv2020({ allErrors: true, strict: 'log' });
@@ -117,7 +130,6 @@ async function typecheck() {
 
 async function buildStep() {
   const t0 = Date.now();
-  installPackage();
   await buildWww();
   info(`vite build of www/ took ${Date.now() - t0} ms`);
   const assets = readdirSync(path.join(DIST_DIR, 'assets'));
@@ -186,11 +198,11 @@ async function prodPage(browser, validate) {
       const logout = page.locator('[data-testid=recovery-logout]');
       check('prompt: logout stays disabled until the recovery key is confirmed', await logout.isDisabled());
       await page.check('[data-testid=recovery-have-key]');
-      check('prompt: confirming the recovery key enables logout', await logout.isEnabled());
+      check('prompt: confirming the recovery key enables logout', await until(() => logout.isEnabled(), Boolean));
       await prompt.screenshot({ path: path.join(OUT, 'recovery-prompt.png') });
       info('screenshot: target/kit/recovery-prompt.png');
       await logout.click();
-      check('prompt: logout calls the app (demo note shown)', await page.locator('[data-testid=demo-note]').isVisible());
+      check('prompt: logout calls the app (demo note shown)', await until(() => page.locator('[data-testid=demo-note]').isVisible(), Boolean));
       const second = await downloadReport(page, '[data-testid=recovery-download]', path.join(OUT, 'report-after-storm.json'), validate, 'prompt');
       if (second) {
         const e = (second.entries ?? []).find((x) => x.signature === 'ke1.otk_conflict');
@@ -199,9 +211,10 @@ async function prodPage(browser, validate) {
       }
       await page.click('[data-testid=recovery-dismiss]');
       check('prompt: "Not now" closes it', await prompt.waitFor({ state: 'detached', timeout: 3000 }).then(() => true, () => false));
-      check('card after the storm: overall state critical', (await page.locator('[data-testid=overall]').textContent()) === 'critical');
+      const overall = await until(() => page.locator('[data-testid=overall]').textContent(), (v) => v === 'critical');
+      check('card after the storm: overall state critical', overall === 'critical', overall);
       if (hasOtk) {
-        const outcome = await page.locator('[data-testid=otk-health]').getAttribute('data-outcome');
+        const outcome = await until(() => page.locator('[data-testid=otk-health]').getAttribute('data-outcome'), (v) => v !== null && v !== 'healthy');
         check('card after the storm: one-time-key health is no longer healthy', outcome !== null && outcome !== 'healthy', outcome);
       }
       await card.screenshot({ path: path.join(OUT, 'card-after-storm.png') });
@@ -219,7 +232,7 @@ async function prodPage(browser, validate) {
         await page2.screenshot({ path: path.join(OUT, 'another-tab.png') });
         await page2.click('[data-testid=use-here]');
         check('tab guard: "Use here" makes the second tab primary', await notice2.waitFor({ state: 'detached', timeout: 10000 }).then(() => true, () => false));
-        check('tab guard: the client area mounts in the second tab after "Use here"', await page2.locator('[data-testid=client-area]').isVisible());
+        check('tab guard: the client area mounts in the second tab after "Use here"', await until(() => page2.locator('[data-testid=client-area]').isVisible(), Boolean));
         check('tab guard: the first tab then shows the notice', await page.locator('[data-testid=another-tab-notice]').waitFor({ timeout: 10000 }).then(() => true, () => false));
       }
       check('tab 2: no console errors, page errors or failed requests', w2.problems.length === 0, `\n  ${w2.problems.join('\n  ')}`);
@@ -289,6 +302,7 @@ async function main() {
   let browser;
   try {
     if (!check('pkg/ has been built (npm run build)', existsSync(path.join(ROOT, 'pkg', 'package.json')))) return;
+    installPackage(); // node_modules/crypto-health from the packed tarball: tsc and vite both resolve it there
     await typecheck();
     await buildStep();
     const validate = validator();

@@ -7,6 +7,8 @@
 #            budget is measured and reported in the summary, not yet met: see README "Size")
 #   smoke    node tests/smoke/release-smoke.mjs                (release pkg/ in Chromium)
 #   http     node tests/http/http-tap.mjs                      (fetch tap vs a scripted homeserver, Chromium)
+#   kit      node tests/kit/kit-build.mjs                      (React kit type-check; www/ built with
+#            Vite as a Cinny fork builds it, driven in Chromium: card, report download, prompt)
 #   e2e      npm run e2e (tests/e2e/run.mjs)                   (a real Synapse on loopback + scenarios;
 #            figures in target/e2e/summary.json)
 # Stops at the first failing stage; always ends with a plain `N passed, M failed` line.
@@ -22,7 +24,7 @@ export PATH="$HOME/.cargo/bin:$ROOT/node_modules/.bin:$PATH"
 export CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}"
 export WASM_BINDGEN_TEST_WEBDRIVER_JSON="${WASM_BINDGEN_TEST_WEBDRIVER_JSON:-$ROOT/scripts/webdriver.json}"
 
-STAGES=(native browser build smoke http e2e)
+STAGES=(native browser build smoke http kit e2e)
 passed=0
 failed=0
 skipped=0
@@ -35,6 +37,7 @@ stage_cmd() {
     build)   node scripts/build.mjs --warn-size ;;
     smoke)   node tests/smoke/release-smoke.mjs ;;
     http)    node tests/http/http-tap.mjs ;;
+    kit)     node tests/kit/kit-build.mjs ;;
     e2e)     node tests/e2e/run.mjs ;;
   esac
 }

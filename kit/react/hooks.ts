@@ -1,0 +1,181 @@
+// React hooks over the crypto-health API. Everything here polls or listens; no
+// call may throw into the app, so every read goes through `attempt`.
+import { useCallback, useEffect, useRef, useState } from 'react';
+import { loadCryptoHealth } from 'crypto-health';
+import type { ClassCount, DiagEntry, Finding, KeClass } from 'crypto-health';
+import {
+  KitApi,
+  MatrixClientLike,
+  OtkHealth,
+  RECOVERY_EVENT,
+  RecoveryNeeded,
+  TAB_GUARD_EVENT,
+  TabGuardState,
+  attempt,
+  readFindings,
+} from './api';
+
+/** The package, loaded through its shared init promise (the one the app entry started). */
+export function useCryptoHealthApi(): { api: KitApi | null; error: string | null } {
+  const [state, setState] = useState<{ api: KitApi | null; error: string | null }>({ api: null, error: null });
+  useEffect(() => {
+    let live = true;
+    loadCryptoHealth().then(
+      (api) => live && setState({ api: api as KitApi, error: null }),
+      (e: unknown) => live && setState({ api: null, error: String(e) }),
+    );
+    return () => {
+      live = false;
+    };
+  }, []);
+  return state;
+}
+
+export type Counts = Partial<Record<KeClass | 'other', ClassCount>>;
+
+export interface Snapshot {
+  counts: Counts;
+  entries: DiagEntry[];
+  findings: Finding[];
+  otk: OtkHealth | null;
+  guard: TabGuardState | null;
+  updatedAt: number;
+}
+
+const EMPTY: Snapshot = { counts: {}, entries: [], findings: [], otk: null, guard: null, updatedAt: 0 };
+
+// A cheap fingerprint of the counts: entries and findings are re-read only when it moves.
+function countsKey(counts: Counts): string {
+  let key = '';
+  const names: (KeClass | 'other')[] = ['KE-1', 'KE-2', 'KE-3', 'KE-4', 'other'];
+  for (const k of names) {
+    const c = counts[k];
+    key += c ? `${k}:${c.count}:${c.lastSeen};` : `${k}:-;`;
+  }
+  return key;
+}
+
+/**
+ * A live view of the diagnostics: per-KE counts every `pollMs`, entries and
+ * findings whenever the counts move, OTK health and tab-guard state where the
+ * build has them. `refresh()` forces a full re-read.
+ */
+export function useDiagnosticsSnapshot(
+  api: KitApi | null,
+  mx?: MatrixClientLike,
+  pollMs = 1000,
+): { snapshot: Snapshot; refresh: () => void } {
+  const [snapshot, setSnapshot] = useState<Snapshot>(EMPTY);
+  const lastKey = useRef<string | null>(null);
+  const mxRef = useRef(mx);
+  mxRef.current = mx;
+
+  const read = useCallback(
+    (force: boolean) => {
+      if (!api) return;
+      const counts = attempt(() => api.getCryptoDiagCounts() as Counts, {} as Counts);
+      const key = countsKey(counts);
+      const otk = typeof api.otkHealth === 'function' ? attempt(() => api.otkHealth() ?? null, null) : null;
+      const guard = typeof api.getTabGuardState === 'function' ? attempt(() => api.getTabGuardState!(), null) : null;
+      const moved = force || key !== lastKey.current;
+      lastKey.current = key;
+      setSnapshot((prev) => ({
+        counts,
+        entries: moved ? attempt(() => api.getCryptoDiagEntries(), [] as DiagEntry[]) : prev.entries,
+        findings: moved ? readFindings(api, mxRef.current) : prev.findings,
+        otk,
+        guard,
+        updatedAt: Date.now(),
+      }));
+    },
+    [api],
+  );
+
+  useEffect(() => {
+    if (!api) return undefined;
+    read(true);
+    const timer = window.setInterval(() => read(false), pollMs);
+    const onEvent = () => read(true);
+    window.addEventListener(RECOVERY_EVENT, onEvent);
+    window.addEventListener(TAB_GUARD_EVENT, onEvent);
+    return () => {
+      window.clearInterval(timer);
+      window.removeEventListener(RECOVERY_EVENT, onEvent);
+      window.removeEventListener(TAB_GUARD_EVENT, onEvent);
+    };
+  }, [api, pollMs, read]);
+
+  const refresh = useCallback(() => read(true), [read]);
+  return { snapshot, refresh };
+}
+
+/**
+ * The latest `recovery-needed` event (one per KE-1 upload storm, from the HTTP tap
+ * or the console, judged by the package's detector), or null. Subscribes with
+ * `onRecoveryNeeded`, which also delivers a storm already under way; builds without
+ * it are heard through the `crypto-health:recovery-needed` window event.
+ * `dismiss()` hides it until the next storm.
+ */
+export function useRecoveryNeeded(api: KitApi | null): { event: RecoveryNeeded | null; dismiss: () => void } {
+  const [event, setEvent] = useState<RecoveryNeeded | null>(null);
+
+  useEffect(() => {
+    if (!api) return undefined;
+    const raise = (e: RecoveryNeeded) => setEvent(e && typeof e === 'object' ? e : null);
+    if (typeof api.onRecoveryNeeded === 'function') {
+      const off = attempt(() => api.onRecoveryNeeded(raise), null);
+      return () => {
+        if (typeof off === 'function') attempt(off, undefined);
+      };
+    }
+    const onWindow = (e: Event) => raise((e as CustomEvent<RecoveryNeeded>).detail);
+    window.addEventListener(RECOVERY_EVENT, onWindow);
+    return () => window.removeEventListener(RECOVERY_EVENT, onWindow);
+  }, [api]);
+
+  const dismiss = useCallback(() => setEvent(null), []);
+  return { event, dismiss };
+}
+
+/**
+ * The tab-guard role, kept current from the `crypto-health:tab-guard` event and
+ * a slow poll. `takeOver()` calls `takeOverTabGuard()`; null where the build has no guard.
+ */
+export function useTabGuard(
+  api: KitApi | null,
+  pollMs = 2000,
+): { state: TabGuardState | null; supported: boolean; takeOver: (() => Promise<string>) | null } {
+  // Read synchronously on the first render: a gate must not render its children for
+  // even one frame in a secondary tab.
+  const [state, setState] = useState<TabGuardState | null>(() =>
+    api && typeof api.getTabGuardState === 'function' ? attempt(() => api.getTabGuardState!(), null) : null,
+  );
+  const supported = !!api && typeof api.getTabGuardState === 'function';
+
+  useEffect(() => {
+    if (!api || typeof api.getTabGuardState !== 'function') return undefined;
+    const read = () => setState(attempt(() => api.getTabGuardState!(), null));
+    read();
+    const timer = window.setInterval(read, pollMs);
+    window.addEventListener(TAB_GUARD_EVENT, read);
+    return () => {
+      window.clearInterval(timer);
+      window.removeEventListener(TAB_GUARD_EVENT, read);
+    };
+  }, [api, pollMs]);
+
+  const takeOver =
+    api && typeof api.takeOverTabGuard === 'function'
+      ? async () => {
+          let role = 'unknown';
+          try {
+            role = await api.takeOverTabGuard!();
+          } catch (e) {
+            role = `failed: ${String(e)}`;
+          }
+          setState(attempt(() => (api.getTabGuardState ? api.getTabGuardState() : null), null));
+          return role;
+        }
+      : null;
+  return { state, supported, takeOver };
+}

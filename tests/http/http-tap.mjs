@@ -278,7 +278,7 @@ try {
       const before = m.otkHealth();
       const p = fetch('/_matrix/client/v3/keys/upload', { method: 'POST', body });
       // Raised when the upload leaves, before any answer.
-      const findingsAtSend = JSON.parse(m.buildCryptoDiagReport()).findings.map((f) => f.id);
+      const findingsAtSend = m.getCryptoDiagFindings().map((f) => f.id);
       await (await p).text();
       await new Promise((res) => setTimeout(res, 50)); // the tap reads its clone after the app
       return { before: before.identity, findingsAtSend, after: m.otkHealth() };

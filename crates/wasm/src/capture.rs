@@ -67,6 +67,13 @@ pub fn get_crypto_diag_counts() -> JsValue {
     state::with(|s| js::to_js(&s.journal.counts())).unwrap_or(JsValue::NULL)
 }
 
+/// The findings so far (consistency, identity reset, slow delayed events, …),
+/// without building a whole report.
+#[wasm_bindgen(js_name = getCryptoDiagFindings, unchecked_return_type = "Finding[]")]
+pub fn get_crypto_diag_findings() -> JsValue {
+    state::with(|s| js::to_js(&s.journal.findings)).unwrap_or_else(|| js_sys::Array::new().into())
+}
+
 /// Feed one line as if it had been logged (for sources the tap cannot see,
 /// such as an iframe's console forwarded by the app). Returns the entry or null.
 #[wasm_bindgen(js_name = recordCryptoDiagLine, unchecked_return_type = "DiagEntry | null")]

@@ -18,7 +18,7 @@ mod types;
 use wasm_bindgen::prelude::*;
 
 pub use capture::{
-    clear_crypto_diag_entries, get_crypto_diag_counts, get_crypto_diag_entries, install_crypto_diag_log,
+    clear_crypto_diag_entries, get_crypto_diag_counts, get_crypto_diag_entries, get_crypto_diag_findings, install_crypto_diag_log,
     record_crypto_diag_line, uninstall_crypto_diag_log,
 };
 pub use http::{install_http_tap, on_recovery_needed, otk_health, uninstall_http_tap};

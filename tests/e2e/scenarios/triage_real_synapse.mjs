@@ -41,15 +41,11 @@ export async function run({ synapse, log, outDir, artifacts, exec }) {
   check(!a.doc.remediations.find((r) => r.id === 'otk_row_surgery').applies, 'row surgery never applies by default');
   log(`KE-1: Q1=yes key ${keyId}, forensics ${f.verdict} (${a.ms} ms)`);
 
-  // 2. The report knows both identities (as the HTTP tap tracks them): the old key verifies with the previous one.
-  const withIds = JSON.parse(readFileSync(ke1.report, 'utf8'));
-  withIds.otkHealth = { outcome: 'unrecoverable', identity: { current: ke1.figures.identity_second, previous: ke1.figures.identity_first } };
-  const withIdsPath = path.join(outDir, 'ke1-report-with-identity.json');
-  writeFileSync(withIdsPath, JSON.stringify(withIds));
-  const b = await triage('ke1-identity', ['--report', withIdsPath, ...server]);
+  // 2. The report's HTTP tap saw both identities (otkHealth.identity): the old key verifies with the first one.
+  const b = await triage('ke1-identity', ['--report', ke1.httpReport, ...server]);
   const fb = b.doc.forensics.ke1;
-  check(fb.verdict === 'previous_identity' && fb.oldKeySignedBy.some((s) => s.includes('identity.previous')), 'old key must verify with the previous identity', fb);
-  check(fb.newKeySignedBy.some((s) => s.includes('identity.current')), 'new key must verify with the current identity', fb);
+  check(fb.verdict === 'previous_identity' && fb.oldKeySignedBy.some((s) => s.includes('otkHealth.identity.known')), 'old key must verify with the identity first seen', fb);
+  check(fb.newKeySignedBy.some((s) => s.includes('otkHealth.identity.replacedBy')), 'new key must verify with the identity that replaced it', fb);
 
   // 3. A healthy device: no KE-1.
   const h = await triage('healthy', ['--report', ke1.healthyReport, ...server]);

@@ -225,14 +225,15 @@ fn q1(r: &ReportFacts, log: Option<&SynapseLog>, db: Option<&DbFacts>, s: &Subje
                 }
             }
             if let Some(o) = &r.otk_health {
-                let conflicts = o.get("conflicts").and_then(Value::as_u64);
+                let conflicts = o.get("conflicts").or_else(|| o.get("uploads").and_then(|u| u.get("conflicts"))).and_then(Value::as_u64);
                 let ok = o.get("uploads").and_then(|u| u.get("ok").or_else(|| u.get("accepted"))).and_then(Value::as_u64);
                 if conflicts == Some(0) && ok.unwrap_or(0) > 0 {
                     no_evidence.push(Evidence::new("report otkHealth", format!("HTTP tap: {} keys/upload accepted, 0 conflicts (outcome {})", ok.unwrap(), r.otk_outcome().unwrap_or("?"))));
                 }
             }
             let console = r.count("KE-1");
-            if r.upload_400s > 0 || r.otk_health.as_ref().and_then(|o| o.get("conflicts")).and_then(Value::as_u64).unwrap_or(0) > 0 {
+            let http_conflicts = r.otk_health.as_ref().and_then(|o| o.get("conflicts").or_else(|| o.get("uploads").and_then(|u| u.get("conflicts")))).and_then(Value::as_u64).unwrap_or(0);
+            if r.upload_400s > 0 || http_conflicts > 0 {
                 q.answer = Answer::Unknown;
                 q.evidence.push(Evidence::new("report", format!("{} keys/upload 400 line(s) without the conflict text", r.upload_400s)));
                 q.finding = "keys/upload failed, but no conflict text names a key id".into();
@@ -514,6 +515,10 @@ fn conclude(r: &ReportFacts, q1: &Question, exhaustion: Answer, f: Option<&Foren
             let cause = match f.map(|f| &f.verdict) {
                 Some(Verdict::PreviousIdentity) => "cause: the server's key was signed by a previous identity — the device's crypto store was reset or evicted while its session survived".to_string(),
                 Some(Verdict::ConcurrentWriter) => "cause: the server's key was signed by the current identity — a concurrent writer (two tabs/clients on one store)".to_string(),
+                _ if r.otk_health.as_ref().and_then(|o| o.get("trigger")?.get("kind")?.as_str()).is_some_and(|k| k != "unknown") => format!(
+                    "cause per the client's detector (otkHealth.trigger): {}",
+                    r.otk_health.as_ref().and_then(|o| o.get("trigger")).map(|t| t.to_string()).unwrap_or_default()
+                ),
                 _ if r.findings.iter().any(|(id, _)| id == "crypto_store_missing") => "cause: the report saw the crypto store missing for a live session (eviction)".to_string(),
                 _ => match p.and_then(|p| p.counter) {
                     Some(c) if c < 100 => format!("cause (from the key counter {c} alone): a re-created account under the old device id"),

@@ -2,22 +2,29 @@
 //!
 //! - `classify [--jsonl]`: one JSON object per input message.
 //! - `redact`: input lines with secrets removed.
+//! - `triage`: the runbook's decision tree from a report plus server evidence.
 
 mod classify;
 mod redact;
+mod triage;
 
 use std::io::{self, BufRead, Write};
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: crypto-health <command> [options]
+const USAGE_HEAD: &str = "usage: crypto-health <command> [options]
 
 commands:
   classify [--jsonl]   read one message per line from stdin (with --jsonl: one JSON
                        string per line, for multi-line messages) and print one JSON
                        object per message: {\"ke\", \"signature\", \"severity\", \"fields\"}
   redact               read lines from stdin, print them with secrets redacted
+{TRIAGE}
   help                 this text
 ";
+
+fn usage() -> String {
+    USAGE_HEAD.replace("{TRIAGE}", triage::USAGE)
+}
 
 /// A failure the user can act on: message and exit code.
 pub struct Failure {
@@ -27,7 +34,7 @@ pub struct Failure {
 
 impl Failure {
     pub fn usage(msg: impl Into<String>) -> Self {
-        Failure { message: format!("{}\n\n{USAGE}", msg.into()), code: 2 }
+        Failure { message: format!("{}\n\n{}", msg.into(), usage()), code: 2 }
     }
     pub fn input(msg: impl Into<String>) -> Self {
         Failure { message: msg.into(), code: 1 }
@@ -68,8 +75,9 @@ fn run(args: &[String]) -> Result<(), Failure> {
     let r = match args.first().map(String::as_str) {
         Some("classify") => classify::run(&args[1..], &mut out),
         Some("redact") => redact::run(&args[1..], &mut out),
+        Some("triage") => triage::run(&args[1..], &mut out),
         Some("help" | "--help" | "-h") => {
-            out.write_all(USAGE.as_bytes())?;
+            out.write_all(usage().as_bytes())?;
             Ok(())
         }
         Some(other) => Err(Failure::usage(format!("unknown command `{other}`"))),

@@ -8,6 +8,8 @@
 //! them the tests fail (they never skip). Build: `cargo test -p crypto-health-e2e-native
 //! --features synapse`.
 
+use crypto_health_core::keys_upload::{parse_request, parse_response};
+use crypto_health_core::otk_health::{Monitor, MonitorConfig, Source};
 use crypto_health_core::report::{Context, Session};
 use crypto_health_core::{classify, otk_conflict, Config, Journal, Report};
 use matrix_sdk_crypto::types::requests::AnyOutgoingRequest;
@@ -100,8 +102,9 @@ fn write_json(name: &str, v: &Value) {
     std::fs::write(out_dir().join(name), serde_json::to_string_pretty(v).unwrap() + "\n").unwrap();
 }
 
-/// The report the browser would write after seeing these console lines (same core, same model).
-fn report_from_lines(login: &Login, base: &str, lines: &[&str]) -> Value {
+/// The report the browser would write after seeing these console lines and these keys/upload
+/// exchanges (request body, status, response body) through its HTTP tap (same core, same model).
+fn report_from(login: &Login, base: &str, lines: &[&str], uploads: &[(&Value, u16, &Value)]) -> Value {
     let mut journal = Journal::new(Config::default());
     let t = now_ms();
     for (i, l) in lines.iter().enumerate() {
@@ -112,7 +115,17 @@ fn report_from_lines(login: &Login, base: &str, lines: &[&str]) -> Value {
         crypto_ready: Some(true),
         ..Context::default()
     };
-    serde_json::to_value(Report::build(&journal, ctx, true, now_ms())).unwrap()
+    let mut report = Report::build(&journal, ctx, true, now_ms());
+    if !uploads.is_empty() {
+        let mut m = Monitor::new(MonitorConfig::default());
+        m.set_device(Some(login.user_id.as_str()), Some(login.device_id.as_str()));
+        for (i, (req, status, resp)) in uploads.iter().enumerate() {
+            m.observe_request(&parse_request(&req.to_string()), t + i as u64);
+            m.observe_outcome(&parse_response(Some(*status), Some(&resp.to_string()), None), Source::Http, t + i as u64);
+        }
+        report.otk_health = Some(m.snapshot());
+    }
+    serde_json::to_value(report).unwrap()
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -125,10 +138,10 @@ async fn fresh_machine_on_a_used_device_gets_the_real_conflict() {
     let first = OlmMachine::new(&dev.user_id, &dev.device_id).await;
     let (id1, body1) = keys_upload(&first).await.expect("a fresh machine wants to upload keys");
     let n_otks = body1["one_time_keys"].as_object().unwrap().len();
-    let (status, resp) = post(&base, "/_matrix/client/v3/keys/upload", &dev.token, &body1);
-    assert_eq!(status, 200, "first upload: {resp}");
-    assert_eq!(resp["one_time_key_counts"]["signed_curve25519"], json!(n_otks), "server counts the first batch");
-    first.mark_request_as_sent(&id1, &upload_response(&resp)).await.unwrap();
+    let (status, resp1) = post(&base, "/_matrix/client/v3/keys/upload", &dev.token, &body1);
+    assert_eq!(status, 200, "first upload: {resp1}");
+    assert_eq!(resp1["one_time_key_counts"]["signed_curve25519"], json!(n_otks), "server counts the first batch");
+    first.mark_request_as_sent(&id1, &upload_response(&resp1)).await.unwrap();
     assert!(keys_upload(&first).await.is_none(), "after a 200 the first machine has nothing left to upload");
 
     // 2. The store is gone; a new account under the same device id uploads again.
@@ -177,7 +190,15 @@ async fn fresh_machine_on_a_used_device_gets_the_real_conflict() {
         "server_identity": on_server, "duration_ms": started.elapsed().as_millis() as u64,
     });
     write_json("ke1-figures.json", &figures);
-    write_json("ke1-report.json", &report_from_lines(&dev, &base, &[&line]));
+    write_json("ke1-report.json", &report_from(&dev, &base, &[&line], &[]));
+    // The same device seen by the HTTP tap from its first upload on: otkHealth with the proof and
+    // both identities (the one it first saw, the one that replaced it).
+    let with_http = report_from(&dev, &base, &[&line], &[(&body1, 200, &resp1), (&body2, 400, &resp)]);
+    let oh = &with_http["otkHealth"];
+    assert_eq!(oh["proof"]["keyId"], json!(c.key_id), "the monitor proves the same key id: {oh}");
+    assert_eq!(oh["identity"]["known"], json!(ed1), "{oh}");
+    assert_eq!(oh["identity"]["replacedBy"], json!(ed2), "{oh}");
+    write_json("ke1-report-http.json", &with_http);
     write_json("ke1-upload-bodies.json", &json!({"first": body1, "second": body2, "response": resp}));
 }
 
@@ -195,5 +216,5 @@ async fn a_healthy_device_uploads_once() {
     assert_eq!(server_ed25519(&base, &dev.token, &dev.user_id, &dev.device_id).as_deref(), Some(ed.as_str()));
     write_json("healthy-figures.json", &json!({"user_id": dev.user_id, "device_id": dev.device_id, "identity": ed,
         "otks": body["one_time_keys"].as_object().unwrap().len()}));
-    write_json("healthy-report.json", &report_from_lines(&dev, &base, &[]));
+    write_json("healthy-report.json", &report_from(&dev, &base, &[], &[(&body, 200, &resp)]));
 }

@@ -40,6 +40,7 @@ export async function run({ synapse, log, outDir, artifacts, exec }) {
   artifacts.ke1 = {
     outDir,
     report: path.join(outDir, 'ke1-report.json'),
+    httpReport: path.join(outDir, 'ke1-report-http.json'),
     healthyReport: path.join(outDir, 'healthy-report.json'),
     figures,
     healthy: healthyFigures,

@@ -1,0 +1,200 @@
+//! `crypto-health triage`: the runbook's decision tree (§2 Q1–Q4, §6.4) and remediations (§3),
+//! answered from a client report plus, optionally, the Synapse log and database.
+//! Output shape: docs/TRIAGE.md.
+
+mod decide;
+mod forensics;
+mod model;
+mod report_facts;
+mod synapse_db;
+mod synapse_log;
+
+use crate::Failure;
+use crypto_health_core::Report;
+use decide::{DbFacts, Subject, Triage};
+use serde_json::{json, Value};
+use std::io::Write;
+
+pub const USAGE: &str = "  triage --report FILE [--synapse-log FILE] [--synapse-db SQLITE_PATH]
+         [--user @u:hs] [--device ID] [--event $id] [--json]
+                       walk the runbook's Q1-Q4 and the 6.4 discriminator from a report
+                       (plus the server's log and read-only database), print answers with
+                       evidence, conclusions per KE class and ranked remediations";
+
+struct Args {
+    report: String,
+    log: Option<String>,
+    db: Option<String>,
+    user: Option<String>,
+    device: Option<String>,
+    event: Option<String>,
+    json: bool,
+}
+
+fn parse_args(args: &[String]) -> Result<Args, Failure> {
+    let mut a = Args { report: String::new(), log: None, db: None, user: None, device: None, event: None, json: false };
+    let mut report = None;
+    let mut it = args.iter();
+    while let Some(k) = it.next() {
+        let mut val = |name: &str| it.next().cloned().ok_or_else(|| Failure::usage(format!("triage: {name} needs a value")));
+        match k.as_str() {
+            "--report" => report = Some(val("--report")?),
+            "--synapse-log" => a.log = Some(val("--synapse-log")?),
+            "--synapse-db" => a.db = Some(val("--synapse-db")?),
+            "--user" => a.user = Some(val("--user")?),
+            "--device" => a.device = Some(val("--device")?),
+            "--event" => a.event = Some(val("--event")?),
+            "--json" => a.json = true,
+            other => return Err(Failure::usage(format!("triage: unknown option `{other}`"))),
+        }
+    }
+    a.report = report.ok_or_else(|| Failure::usage("triage: --report is required"))?;
+    Ok(a)
+}
+
+fn read_text(flag: &str, path: &str) -> Result<String, Failure> {
+    let bytes = std::fs::read(path).map_err(|e| Failure::input(format!("{flag} {path}: {e}")))?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(Failure::input(format!("{flag} {path}: empty file")));
+    }
+    String::from_utf8(bytes).map_err(|e| Failure::input(format!("{flag} {path}: not UTF-8 text ({e})")))
+}
+
+fn file_name(p: &str) -> String {
+    std::path::Path::new(p).file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| p.to_string())
+}
+
+pub fn run(args: &[String], out: &mut impl Write) -> Result<(), Failure> {
+    let a = parse_args(args)?;
+    let text = read_text("--report", &a.report)?;
+    let report = Report::from_json(&text).map_err(|e| Failure::input(format!("--report {}: {e}", a.report)))?;
+    let raw: Value = serde_json::from_str(&text).map_err(|e| Failure::input(format!("--report {}: {e}", a.report)))?;
+    let facts = report_facts::extract(&report, &raw);
+
+    let log = match &a.log {
+        Some(p) => {
+            let t = read_text("--synapse-log", p)?;
+            let l = synapse_log::parse(p, &t);
+            if l.parsed == 0 {
+                return Err(Failure::input(format!("--synapse-log {p}: no Synapse log line in {} lines (expected `YYYY-MM-DD HH:MM:SS,mmm - logger - line - LEVEL - request - message`)", l.lines)));
+            }
+            Some(l)
+        }
+        None => None,
+    };
+
+    let subject = Subject {
+        user: a.user.clone().or_else(|| facts.user_id.clone()),
+        device: a.device.clone().or_else(|| facts.device_id.clone()),
+        event: a.event.clone(),
+    };
+
+    let db = match &a.db {
+        Some(spec) => Some(gather_db(spec, &subject, &facts)?),
+        None => None,
+    };
+
+    let t = decide::decide(&facts, log.as_ref(), db.as_ref(), &subject);
+    let doc = to_json(&t, &a, &subject, &facts, log.as_ref(), db.as_ref());
+    if a.json {
+        serde_json::to_writer_pretty(&mut *out, &doc).map_err(|e| Failure::input(e.to_string()))?;
+        out.write_all(b"\n")?;
+    } else {
+        write_text(out, &t, &doc)?;
+    }
+    Ok(())
+}
+
+fn gather_db(spec: &str, s: &Subject, facts: &report_facts::ReportFacts) -> Result<DbFacts, Failure> {
+    let mut db = synapse_db::open(spec).map_err(Failure::input)?;
+    let mut f = DbFacts { source: format!("db {}", file_name(&db.path)), ..Default::default() };
+    let e = Failure::input;
+    if let (Some(u), Some(d)) = (s.user.as_deref(), s.device.as_deref()) {
+        f.otks = db.one_time_keys(u, d).map_err(e)?;
+        f.fallback = db.fallback_keys(u, d).map_err(e)?;
+        f.device_keys = db.device_keys(u, d).map_err(e)?;
+        f.inbox = db.inbox_types(u, d).map_err(e)?;
+    }
+    if let Some(u) = s.user.as_deref() {
+        f.devices = db.devices(u).map_err(e)?;
+    }
+    let event = s.event.clone().or_else(|| facts.ke3.iter().find_map(|x| x.fields.get("event_id").and_then(Value::as_str).map(String::from)));
+    if let Some(ev) = event {
+        f.event = db.event(&ev).map_err(e)?;
+    }
+    f.missing = db.missing.clone();
+    if let Some(v) = db.schema_version {
+        f.source = format!("{} (schema {v})", f.source);
+    }
+    Ok(f)
+}
+
+fn to_json(t: &Triage, a: &Args, s: &Subject, facts: &report_facts::ReportFacts, log: Option<&synapse_log::SynapseLog>, db: Option<&DbFacts>) -> Value {
+    json!({
+        "triage": 1,
+        "subject": {
+            "userId": s.user, "deviceId": s.device, "eventId": s.event,
+            "reportGeneratedAt": facts.generated_at,
+        },
+        "inputs": {
+            "report": file_name(&a.report),
+            "synapseLog": log.map(|l| json!({"file": file_name(&l.path), "lines": l.lines, "parsed": l.parsed,
+                "from": l.first_ts.map(crypto_health_core::text::iso8601), "to": l.last_ts.map(crypto_health_core::text::iso8601)})),
+            "synapseDb": db.map(|d| json!({"source": d.source, "missingTables": d.missing,
+                "devices": d.devices.as_ref().map(|v| v.iter().map(|(id, name, seen)| json!({"deviceId": id, "displayName": name, "lastSeen": seen})).collect::<Vec<_>>())})),
+        },
+        "questions": t.questions.iter().map(|q| q.to_json()).collect::<Vec<_>>(),
+        "forensics": {"ke1": t.forensics.as_ref().map(|f| f.to_json())},
+        "conclusions": t.conclusions.iter().map(|c| c.to_json()).collect::<Vec<_>>(),
+        "remediations": t.remediations.iter().map(|r| r.to_json()).collect::<Vec<_>>(),
+        "prevention": t.prevention,
+        "notes": t.notes,
+    })
+}
+
+fn write_text(out: &mut impl Write, t: &Triage, doc: &Value) -> std::io::Result<()> {
+    let subj = &doc["subject"];
+    let s = |v: &Value| v.as_str().unwrap_or("?").to_string();
+    writeln!(out, "crypto-health triage — {} {} (report {})", s(&subj["userId"]), s(&subj["deviceId"]), s(&subj["reportGeneratedAt"]))?;
+    for q in &t.questions {
+        writeln!(out, "\n{} {}\n   answer: {}{}", q.id, q.question, q.answer.as_str().to_uppercase(), if q.finding.is_empty() { String::new() } else { format!(" — {}", q.finding) })?;
+        for e in &q.evidence {
+            writeln!(out, "   evidence [{}]: {}", e.source, e.text)?;
+        }
+        for x in &q.to_settle {
+            writeln!(out, "   to settle: {x}")?;
+        }
+    }
+    if let Some(f) = &t.forensics {
+        writeln!(out, "\nKE-1 forensics (key {}): {}\n   {}", f.key_id, f.verdict.as_str(), f.explanation)?;
+        writeln!(out, "   old key from {}; signed by: {}", f.old_key_source, if f.old_signed_by.is_empty() { "no known identity".into() } else { f.old_signed_by.join(", ") })?;
+        writeln!(out, "   new key signed by: {}", if f.new_signed_by.is_empty() { "no known identity".into() } else { f.new_signed_by.join(", ") })?;
+        for n in &f.notes {
+            writeln!(out, "   note: {n}")?;
+        }
+    }
+    writeln!(out, "\nConclusions")?;
+    for c in &t.conclusions {
+        writeln!(out, "   {}: {} — {}", c.ke, c.status, c.summary)?;
+    }
+    writeln!(out, "\nRemediations (runbook §3, least destructive first)")?;
+    for r in &t.remediations {
+        let mark = if r.first_safe { "  <== first safe step" } else { "" };
+        writeln!(out, "   {}. {} [{}]{mark}\n      blast radius: {}\n      {}", r.rank, r.title, if r.applies { "applies" } else { "does not apply now" }, r.blast_radius, r.why)?;
+        if r.applies || r.id == "otk_row_surgery" {
+            for g in &r.guardrails {
+                writeln!(out, "      guardrail: {g}")?;
+            }
+        }
+    }
+    if !t.prevention.is_empty() {
+        writeln!(out, "\nPrevention")?;
+        for p in &t.prevention {
+            writeln!(out, "   - {p}")?;
+        }
+    }
+    for n in &t.notes {
+        writeln!(out, "note: {n}")?;
+    }
+    Ok(())
+}

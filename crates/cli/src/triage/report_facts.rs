@@ -1,0 +1,138 @@
+//! What the client report says, pulled out once: ids, the KE-1 proof, KE-2..4 sightings, and the
+//! optional `otkHealth` section (read leniently from the raw JSON: it may be absent).
+
+use crypto_health_core::Report;
+use serde_json::{Map, Value};
+
+/// A KE-1 conflict seen by the client, with where it was seen.
+#[derive(Clone, Debug, Default)]
+pub struct Ke1Proof {
+    pub source: String,
+    pub algorithm: Option<String>,
+    pub key_id: Option<String>,
+    pub counter: Option<u64>,
+    pub old_key: Option<Value>,
+    pub new_key: Option<Value>,
+    pub diverged: Option<bool>,
+    pub quote: String,
+}
+
+/// A sighting of a KE-2/3/4 line: entry index, time, fields, message.
+#[derive(Clone, Debug)]
+pub struct Sighting {
+    pub source: String,
+    pub ts: u64,
+    pub last_ts: u64,
+    pub fields: Map<String, Value>,
+    pub message: String,
+}
+
+pub struct ReportFacts {
+    pub user_id: Option<String>,
+    pub device_id: Option<String>,
+    pub ke1: Vec<Ke1Proof>,
+    pub upload_400s: u64,
+    pub ke2_missing: Vec<Sighting>,
+    pub ke2_delivered: Vec<Sighting>,
+    pub ke3: Vec<Sighting>,
+    pub ke4: Vec<Sighting>,
+    /// Per class: (count, failures) from `counts`, which survive ring-buffer eviction.
+    pub counts: Vec<(String, u64, u64)>,
+    pub capture_installed: bool,
+    pub lines_seen: u64,
+    pub findings: Vec<(String, String)>,
+    pub persisted: Option<bool>,
+    pub generated_at: String,
+    /// The `otkHealth` section (HTTP-level KE-1 detector), when the report has one.
+    pub otk_health: Option<Value>,
+}
+
+impl ReportFacts {
+    pub fn count(&self, ke: &str) -> Option<(u64, u64)> {
+        self.counts.iter().find(|(k, _, _)| k == ke).map(|(_, c, f)| (*c, *f))
+    }
+
+    /// Identity keys the report knows (`otkHealth.identity.current/previous`), labelled.
+    pub fn identities(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        if let Some(id) = self.otk_health.as_ref().and_then(|o| o.get("identity")) {
+            for k in ["current", "previous", "known", "replacedBy"] {
+                if let Some(s) = id.get(k).and_then(Value::as_str) {
+                    out.push((format!("report otkHealth.identity.{k}"), s.to_string()));
+                }
+            }
+        }
+        out
+    }
+
+    pub fn otk_outcome(&self) -> Option<&str> {
+        self.otk_health.as_ref()?.get("outcome")?.as_str()
+    }
+}
+
+fn s(fields: &Map<String, Value>, k: &str) -> Option<String> {
+    fields.get(k).and_then(Value::as_str).map(String::from)
+}
+
+pub fn extract(report: &Report, raw: &Value) -> ReportFacts {
+    let mut f = ReportFacts {
+        user_id: report.session.user_id.clone(),
+        device_id: report.session.device_id.clone(),
+        ke1: Vec::new(),
+        upload_400s: 0,
+        ke2_missing: Vec::new(),
+        ke2_delivered: Vec::new(),
+        ke3: Vec::new(),
+        ke4: Vec::new(),
+        counts: report.counts.iter().map(|(k, c)| (k.to_string(), c.count, c.failures)).collect(),
+        capture_installed: report.capture.installed,
+        lines_seen: report.capture.lines_seen,
+        findings: report.findings.iter().map(|x| (x.id.clone(), x.title.clone())).collect(),
+        persisted: report.storage.persisted,
+        generated_at: report.generated_at.clone(),
+        otk_health: raw.get("otkHealth").filter(|v| v.is_object()).cloned(),
+    };
+    for (i, e) in report.entries.iter().enumerate() {
+        let source = format!("report entries[{i}] ({})", e.signature);
+        let sighting = || Sighting {
+            source: source.clone(),
+            ts: e.ts,
+            last_ts: e.last_ts,
+            fields: e.fields.clone(),
+            message: e.message.clone(),
+        };
+        match e.signature.as_str() {
+            "ke1.otk_conflict" => f.ke1.push(Ke1Proof {
+                source: source.clone(),
+                algorithm: s(&e.fields, "algorithm"),
+                key_id: s(&e.fields, "key_id"),
+                counter: e.fields.get("counter").and_then(Value::as_u64),
+                old_key: e.fields.get("old_key").filter(|v| !v.is_null()).cloned(),
+                new_key: e.fields.get("new_key").filter(|v| !v.is_null()).cloned(),
+                diverged: e.fields.get("diverged").and_then(Value::as_bool),
+                quote: e.message.clone(),
+            }),
+            "ke1.keys_upload_400" => f.upload_400s += 1 + e.repeats,
+            "ke2.missing_key" | "ke2.key_set_not_found" => f.ke2_missing.push(sighting()),
+            "ke2.call_key_delivered" => f.ke2_delivered.push(sighting()),
+            "ke3.missing_algorithm" => f.ke3.push(sighting()),
+            sig if sig.starts_with("ke4.") => f.ke4.push(sighting()),
+            _ => {}
+        }
+    }
+    // The HTTP tap's proof (otkHealth.proof) counts even when the console said nothing.
+    if let Some(p) = f.otk_health.as_ref().and_then(|o| o.get("proof")).filter(|p| p.is_object()) {
+        let st = |k: &str| p.get(k).and_then(Value::as_str).map(String::from);
+        f.ke1.push(Ke1Proof {
+            source: "report otkHealth.proof".into(),
+            algorithm: st("algorithm"),
+            key_id: st("keyId"),
+            counter: p.get("counter").and_then(Value::as_u64),
+            old_key: p.get("oldKey").filter(|v| !v.is_null()).cloned(),
+            new_key: p.get("newKey").filter(|v| !v.is_null()).cloned(),
+            diverged: p.get("diverged").and_then(Value::as_bool),
+            quote: serde_json::to_string(p).unwrap_or_default(),
+        });
+    }
+    f
+}

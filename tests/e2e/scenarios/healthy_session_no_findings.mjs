@@ -62,5 +62,10 @@ export async function run(ctx) {
     if (r.health.outcome !== 'healthy' || r.recoveries !== 0) throw fail(`${who}: otk ${r.health.outcome}`, figures);
     if (r.report.capture.linesSeen < 10) throw fail(`${who}: the SDK logger was on but few lines were seen`, figures);
   }
+  // Stop both clients: later scenarios count requests in Synapse's log.
+  for (const p of pages) {
+    await p.page.evaluate(() => window.e2e.stopClient());
+    await p.context.close();
+  }
   return figures;
 }

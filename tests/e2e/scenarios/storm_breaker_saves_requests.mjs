@@ -8,6 +8,7 @@ export const order = 40;
 
 const UPLOAD = /"POST \/_matrix\/client\/v3\/keys\/upload /;
 const SYNC = /"GET \/_matrix\/client\/v3\/sync\?/;
+const escape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 export async function run(ctx) {
   const { synapse, log, artifacts } = ctx;
@@ -15,6 +16,8 @@ export async function run(ctx) {
   if (!storm) throw new Error('needs the storm from eviction_storm_detected (run it first)');
   const { page } = storm;
   const figures = {};
+  // Access lines carry the user: count only this client's requests.
+  const mine = (re) => new RegExp(`\\{@${escape(storm.user)}:[^}]*\\}.*${re.source}`);
 
   // Window 1, breaker off: the storm as it is. Windows are counted in syncs, not seconds.
   const SYNCS = 8;
@@ -24,7 +27,7 @@ export async function run(ctx) {
     const n0 = await page.evaluate(() => window.e2e.syncs);
     await until(page, `() => window.e2e.syncs >= ${n0 + SYNCS}`, 60_000, `${SYNCS} syncs`);
     const ms = Date.now() - t0;
-    return { uploads: accessCount(synapse, from, UPLOAD), syncs: accessCount(synapse, from, SYNC), ms };
+    return { uploads: accessCount(synapse, from, mine(UPLOAD)), syncs: accessCount(synapse, from, mine(SYNC)), ms };
   };
   const before = await windowOf();
   log(`breaker off: ${before.uploads} uploads / ${before.syncs} syncs reached Synapse in ${before.ms} ms`);

@@ -6,6 +6,9 @@
 #   build    node scripts/build.mjs --warn-size                (release pkg/, wasm-opt; the 60 KiB gzip
 #            budget is measured and reported in the summary, not yet met: see README "Size")
 #   smoke    node tests/smoke/release-smoke.mjs                (release pkg/ in Chromium)
+#   tabs     node tests/tabs/run.mjs                           (multi-tab guard in real Chromium tabs:
+#            one primary, takeover after close/crash, steal, lease fallback; figures in
+#            target/tabs/results.json; TABS_ROUNDS=n for fewer rounds, default 20)
 #   http     node tests/http/http-tap.mjs                      (fetch tap vs a scripted homeserver, Chromium)
 #   kit      node tests/kit/kit-build.mjs                      (React kit type-check; www/ built with
 #            Vite as a Cinny fork builds it, driven in Chromium: card, report download, prompt)
@@ -24,7 +27,7 @@ export PATH="$HOME/.cargo/bin:$ROOT/node_modules/.bin:$PATH"
 export CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}"
 export WASM_BINDGEN_TEST_WEBDRIVER_JSON="${WASM_BINDGEN_TEST_WEBDRIVER_JSON:-$ROOT/scripts/webdriver.json}"
 
-STAGES=(native browser build smoke http kit e2e)
+STAGES=(native browser build smoke tabs http kit e2e)
 passed=0
 failed=0
 skipped=0
@@ -36,6 +39,7 @@ stage_cmd() {
     browser) wasm-pack test --headless --chrome crates/wasm ;;
     build)   node scripts/build.mjs --warn-size ;;
     smoke)   node tests/smoke/release-smoke.mjs ;;
+    tabs)    node tests/tabs/run.mjs ;;
     http)    node tests/http/http-tap.mjs ;;
     kit)     node tests/kit/kit-build.mjs ;;
     e2e)     node tests/e2e/run.mjs ;;

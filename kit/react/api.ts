@@ -1,37 +1,18 @@
 // The crypto-health API as the kit sees it: what the package exports, plus the
-// functions still landing (tab guard, a findings getter), declared optional. Every
-// use is feature-detected at run time, so the kit works with any build.
-import type { CryptoHealthApi, DiagEntry, Finding, OtkHealth, RecoveryNeeded } from 'crypto-health';
+// functions still landing (a findings getter), declared optional. Every use is
+// feature-detected at run time, so the kit works with any build.
+import type { CryptoHealthApi, DiagEntry, Finding, OtkHealth, RecoveryNeeded, TabGuardOptions, TabGuardState } from 'crypto-health';
 
-export type { OtkHealth, RecoveryNeeded };
+export type { OtkHealth, RecoveryNeeded, TabGuardState };
 
 /** Acquired roles; the state also reports 'idle' (never acquired) and 'released'. */
 export type TabGuardRole = 'primary' | 'secondary' | 'unsupported' | 'idle' | 'released' | string;
 
-export interface TabGuardState {
-  mechanism: 'web-locks' | 'local-storage' | 'none' | string;
-  role: TabGuardRole | null;
-  lockName?: string;
-  takeovers?: number;
-  conflicts?: number;
-  since?: unknown;
-}
-
-export interface AcquireTabGuardOptions {
-  userId?: string;
-  deviceId?: string;
-  onSecondary?: () => void;
-  onStolen?: () => void;
-  timeoutMs?: number;
-  autoTakeover?: boolean;
-}
+/** The package's acquireTabGuard() options. */
+export type AcquireTabGuardOptions = TabGuardOptions;
 
 /** Functions that not every build of the package has yet. */
 export interface OptionalApi {
-  acquireTabGuard?: (options?: AcquireTabGuardOptions) => Promise<TabGuardRole>;
-  takeOverTabGuard?: () => Promise<TabGuardRole>;
-  getTabGuardState?: () => TabGuardState;
-  releaseTabGuard?: () => void;
   getCryptoDiagFindings?: () => Finding[];
 }
 

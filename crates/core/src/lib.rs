@@ -11,6 +11,7 @@
 //! - [`journal`]: bounded ring buffer + counts.
 //! - [`consistency`]: session vs crypto store.
 //! - [`report`]: the schema-versioned report model.
+//! - [`tab_guard`]: the multi-tab guard's report section and finding.
 
 pub mod classify;
 pub mod consistency;
@@ -27,6 +28,7 @@ pub mod redact;
 pub mod report;
 pub mod signature;
 pub mod storm_breaker;
+pub mod tab_guard;
 pub mod text;
 pub mod vecmap;
 

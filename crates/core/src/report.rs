@@ -6,6 +6,7 @@ use crate::http_stats::HttpStats;
 use crate::otk_health::OtkHealth;
 use crate::journal::{ClassCount, Config, Entry, Journal};
 use crate::redact::{redact, RedactionCounts, SecretKind};
+use crate::tab_guard::TabGuard;
 use crate::text::iso8601;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -137,6 +138,9 @@ pub struct Report {
     /// What the fetch tap counted on watched endpoints (null when it is off).
     #[serde(default)]
     pub http: Option<HttpStats>,
+    /// The multi-tab guard; absent from reports written before it existed.
+    #[serde(default)]
+    pub tab_guard: TabGuard,
 }
 
 impl Report {
@@ -175,6 +179,7 @@ impl Report {
             extra,
             otk_health: None,
             http: None,
+            tab_guard: TabGuard::default(),
         }
     }
 

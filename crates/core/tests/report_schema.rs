@@ -159,3 +159,32 @@ fn report_with_a_storm_over_http_validates_and_round_trips() {
     old.as_object_mut().unwrap().remove("http");
     assert!(Report::from_json(&old.to_string()).unwrap().otk_health.is_none());
 }
+
+#[test]
+fn tab_guard_section_validates_and_old_reports_still_parse() {
+    use crypto_health_core::tab_guard::TabGuard;
+    let mut r = full_report();
+    r.tab_guard = TabGuard::from_value(&json!({
+        "mechanism": "local-storage", "role": "primary", "lockName": "crypto-health:tab-guard:http://127.0.0.1|@alice:localhost|DEV",
+        "tabId": "t1", "autoTakeover": true, "takeovers": 1, "stolen": 1, "conflicts": 1,
+        "since": 1_795_000_000_500u64, "acquiredTs": 1_795_000_000_000u64, "lastTakeoverTs": 1_795_000_000_500u64,
+        "stolenBy": "t2", "events": [{"ts": 1_795_000_000_500u64, "role": "primary", "cause": "takeover", "peer": null}],
+        "notes": ["no Web Locks in this browser: using the localStorage lease"],
+    }));
+    let text = serde_json::to_string(&r).unwrap();
+    let v: Value = serde_json::from_str(&text).unwrap();
+    validate(&v).unwrap();
+    assert_eq!(v["tabGuard"]["role"], "primary");
+    assert_eq!(Report::from_json(&text).unwrap(), r);
+
+    let mut bad = v.clone();
+    bad["tabGuard"]["role"] = json!("emperor");
+    assert!(validate(&bad).is_err());
+
+    // A report from before the tab guard existed: valid, and read with the default section.
+    let mut old = v;
+    old.as_object_mut().unwrap().remove("tabGuard");
+    validate(&old).unwrap();
+    let back = Report::from_json(&old.to_string()).unwrap();
+    assert_eq!(back.tab_guard, TabGuard::default());
+}

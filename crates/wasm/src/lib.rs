@@ -5,8 +5,10 @@
 //! - [`http`]: fetch tap and KE-1 health (`installHttpTap`, `otkHealth`, `onRecoveryNeeded`).
 //! - [`storage`]: persistent storage and crypto-store consistency.
 //! - [`report`]: building and downloading the diagnostics report.
+//! - [`guard`]: the multi-tab guard (one tab drives the crypto store).
 
 mod capture;
+mod guard;
 mod http;
 #[doc(hidden)]
 pub mod js; // public for the browser tests only
@@ -21,6 +23,7 @@ pub use capture::{
     clear_crypto_diag_entries, get_crypto_diag_counts, get_crypto_diag_entries, get_crypto_diag_findings, install_crypto_diag_log,
     record_crypto_diag_line, uninstall_crypto_diag_log,
 };
+pub use guard::{acquire_tab_guard, get_tab_guard_state, release_tab_guard, take_over_tab_guard};
 pub use http::{install_http_tap, on_recovery_needed, otk_health, uninstall_http_tap};
 pub use report::{build_crypto_diag_report, download_crypto_diag_report};
 pub use storage::{check_crypto_store_consistency, request_persistent_storage};

@@ -1,7 +1,7 @@
 //! `buildCryptoDiagReport` and `downloadCryptoDiagReport`.
 
 use crate::js::{self, bool_of, str_of, u64_of};
-use crate::{state, storage};
+use crate::{guard, state, storage};
 use crypto_health_core::report::{Context, Session, Storage, Versions};
 use crypto_health_core::text::iso8601;
 use crypto_health_core::Report;
@@ -24,6 +24,7 @@ fn build(mx: &JsValue, extra: &JsValue) -> Result<String, JsError> {
         crypto: str_of(&facts, "cryptoVersion").or_else(|| str_of(&extra, "cryptoVersion")),
     };
     let now = js::now();
+    let tab_guard = guard::current();
     state::with(|s| {
         let storage = s.storage.clone().unwrap_or_else(|| Storage {
             notes: vec!["requestPersistentStorage() and checkCryptoStoreConsistency() were not called".into()],
@@ -56,6 +57,10 @@ fn build(mx: &JsValue, extra: &JsValue) -> Result<String, JsError> {
             r.capture.lines_seen = u64_of(&tap, "seen").unwrap_or(r.capture.lines_seen);
             r.capture.capture_errors += u64_of(&tap, "errors").unwrap_or(0) + u64_of(&tap, "dropped").unwrap_or(0);
         }
+        if let Some(f) = tab_guard.assess(now) {
+            r.findings.push(f);
+        }
+        r.tab_guard = tab_guard;
         // Compact here (one serializer in the bundle); the download is pretty-printed in JS.
         serde_json::to_string(&r).map_err(|e| JsError::new(&format!("report serialisation failed: {e}")))
     })

@@ -137,4 +137,58 @@ export interface RecoveryNeeded {
   conflictsInWindow: number;
   at: string;
 }
+
+export type TabGuardRole = 'primary' | 'secondary' | 'unsupported';
+
+export interface TabGuardEvent {
+  ts: number;
+  role: string;
+  cause: 'acquired' | 'takeover' | 'steal' | 'stolen' | 'lease-lost' | 'claim-lost' | 'primary-gone' | 'released' | string;
+  peer: string | null;
+}
+
+export interface TabGuardState {
+  mechanism: 'web-locks' | 'local-storage' | 'none';
+  role: 'idle' | 'primary' | 'secondary' | 'unsupported' | 'released';
+  lockName: string | null;
+  tabId: string | null;
+  autoTakeover: boolean;
+  takeovers: number;
+  stolen: number;
+  conflicts: number;
+  /** Unix ms: the current role since. */
+  since: number | null;
+  acquiredTs: number | null;
+  lastTakeoverTs: number | null;
+  lastStolenTs: number | null;
+  stolenBy: string | null;
+  primaryGone: boolean;
+  events: TabGuardEvent[];
+  notes: string[];
+}
+
+/** `detail` of the window event 'crypto-health:tab-guard' and the callbacks' argument. */
+export interface TabGuardChange extends TabGuardState {
+  previousRole: string;
+  cause: string;
+}
+
+export interface TabGuardOptions {
+  /** Scope of the lock (with the origin and deviceId); default: Cinny's `cinny_user_id`. */
+  userId?: string;
+  /** Default: Cinny's `cinny_device_id`. */
+  deviceId?: string;
+  /** A waiting secondary becomes primary as soon as the primary goes away (default false). */
+  autoTakeover?: boolean;
+  /** Wait this long for a holder that is leaving (e.g. the page being reloaded) before settling for secondary (default 0). */
+  timeoutMs?: number;
+  onSecondary?: (change: TabGuardChange) => void;
+  /** Another tab took over: stop the Matrix client in this one. */
+  onStolen?: (change: TabGuardChange) => void;
+  /** This secondary became primary (autoTakeover or takeOverTabGuard): start the client. */
+  onPrimary?: (change: TabGuardChange) => void;
+  /** The primary went away; without autoTakeover this tab waits for takeOverTabGuard(). */
+  onPrimaryGone?: (change: TabGuardChange) => void;
+}
+
 "#;

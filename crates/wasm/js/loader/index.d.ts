@@ -8,13 +8,22 @@ export type CryptoHealthApi = typeof CryptoHealth;
 
 export type { KeClass, InstallOptions, DiagEntry, ClassCount, StorageState, Finding, Classification, HttpTapOptions, OtkHealth, OtkProof, OtkTrigger, OtkRecommendation, RecoveryNeeded } from './crypto_health.js';
 import type { InstallOptions, StorageState, Finding, HttpTapOptions } from './crypto_health.js';
+export type { TabGuardRole, TabGuardOptions, TabGuardState, TabGuardChange, TabGuardEvent } from './crypto_health.js';
+import type { TabGuardRole, TabGuardOptions } from './crypto_health.js';
 
 export function loadCryptoHealth(moduleOrPath?: string | URL | Request | Response | BufferSource | WebAssembly.Module): Promise<CryptoHealthApi>;
 
-export function startCryptoHealth(options?: InstallOptions & HttpTapOptions & { moduleOrPath?: string | URL; httpTap?: boolean }): Promise<{
+export function startCryptoHealth(options?: InstallOptions & HttpTapOptions & {
+  moduleOrPath?: string | URL;
+  httpTap?: boolean;
+  /** Acquire the multi-tab guard too: `true` (default options) or its options. Default off. */
+  tabGuard?: boolean | TabGuardOptions;
+}): Promise<{
   api: CryptoHealthApi;
   installed: boolean;
   httpTap: boolean;
   storage: StorageState;
   finding: Finding | null;
+  /** The guard's role when `tabGuard` was asked for, else null. */
+  tabGuard: TabGuardRole | null;
 }>;

@@ -25,8 +25,11 @@ export function loadCryptoHealth(moduleOrPath) {
 /**
  * Everything the app entry needs, in one call: load, install console capture
  * and the fetch tap (`httpTap: false` to skip it; `breakUploadStorm` is passed
- * on), ask for persistent storage, check the crypto store. Never rejects once
- * loaded: resolves `{ api, installed, httpTap, storage, finding }`.
+ * on), ask for persistent storage, check the crypto store and, with
+ * `tabGuard: true` (or the guard's options; default off), acquire the
+ * multi-tab guard. Never rejects once loaded: resolves
+ * `{ api, installed, httpTap, storage, finding, tabGuard }`, `tabGuard` being
+ * the role (`primary` | `secondary` | `unsupported`) or null when not asked.
  */
 export async function startCryptoHealth(options) {
   const api = await loadCryptoHealth(options && options.moduleOrPath);
@@ -38,5 +41,12 @@ export async function startCryptoHealth(options) {
   }
   const storage = await api.requestPersistentStorage();
   const finding = await api.checkCryptoStoreConsistency();
-  return { api, installed, httpTap, storage, finding };
+  let tabGuard = null;
+  const guard = options && options.tabGuard;
+  if (guard) {
+    try {
+      tabGuard = await api.acquireTabGuard(guard === true ? undefined : guard);
+    } catch (_) { /* bad guard options: no guard */ }
+  }
+  return { api, installed, httpTap, storage, finding, tabGuard };
 }

@@ -39,7 +39,7 @@ stage_cmd() {
     browser) wasm-pack test --headless --chrome crates/wasm ;;
     build)   node scripts/build.mjs --warn-size ;;
     smoke)   node tests/smoke/release-smoke.mjs ;;
-    tabs)    node tests/tabs/run.mjs ;;
+    tabs)    TABS_ROUNDS="${TABS_ROUNDS:-5}" node tests/tabs/run.mjs ;;
     http)    node tests/http/http-tap.mjs ;;
     kit)     node tests/kit/kit-build.mjs ;;
     e2e)     node tests/e2e/run.mjs ;;

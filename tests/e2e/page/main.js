@@ -60,7 +60,7 @@ window.e2e = {
     api = r.api;
     api.onRecoveryNeeded((e) => recoveries.push(e));
     status.textContent = 'booted';
-    return { installed: r.installed, httpTap: r.httpTap, storage: r.storage, finding: r.finding };
+    return { installed: r.installed, httpTap: r.httpTap, storage: r.storage, finding: r.finding, tabGuard: r.tabGuard ?? null };
   },
 
   /** Password login; the session goes to localStorage as Cinny keeps it. */
@@ -161,4 +161,13 @@ window.e2e = {
   },
 };
 
-status.textContent = 'ready';
+// `?guard=1`: boot at load with the tab guard (autoTakeover), as a fork's entry would, and start
+// the client only in the primary tab. The tab scenarios read roles from the window event.
+if (new URLSearchParams(location.search).get('guard') === '1') {
+  window.e2e.boot({ tabGuard: { autoTakeover: true } }).then(async (r) => {
+    status.textContent = `tab guard: ${r.tabGuard}`;
+    if (r.tabGuard === 'primary' && session.get()) await window.e2e.startClient();
+  });
+} else {
+  status.textContent = 'ready';
+}

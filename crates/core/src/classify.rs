@@ -17,12 +17,12 @@ pub struct Classified {
 impl Classified {
     /// `{ ke, signature, severity, fields }`: the shape the CLI prints and `classifyMessage` returns.
     pub fn to_json(&self) -> Value {
-        serde_json::json!({
-            "ke": self.signature.class.ke(),
-            "signature": self.signature.id,
-            "severity": self.signature.severity,
-            "fields": self.fields,
-        })
+        crate::json::object([
+            ("ke", self.signature.class.ke().into()),
+            ("signature", self.signature.id.into()),
+            ("severity", self.signature.severity.as_str().into()),
+            ("fields", Value::Object(self.fields.clone())),
+        ])
     }
 }
 

@@ -7,7 +7,7 @@
 use crate::finding::{Finding, Level};
 use crate::text::iso8601;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use crate::json::object;
 
 /// IndexedDB names used by matrix-js-sdk with rust crypto (REFERENCE §6).
 pub const RUST_CRYPTO_DB: &str = "matrix-js-sdk::matrix-sdk-crypto";
@@ -93,14 +93,14 @@ pub fn assess(f: &StoreFacts) -> Option<Finding> {
         detail,
         ts: f.checked_at,
         at: iso8601(f.checked_at),
-        evidence: json!({
-            "missingDatabases": missing,
-            "presentDatabases": f.databases,
-            "storeSeenAt": seen,
-            "persisted": f.persisted,
-            "userId": f.user_id,
-            "deviceId": f.device_id,
-        }),
+        evidence: object([
+            ("missingDatabases", missing.into()),
+            ("presentDatabases", f.databases.clone().into()),
+            ("storeSeenAt", seen.into()),
+            ("persisted", f.persisted.into()),
+            ("userId", f.user_id.clone().into()),
+            ("deviceId", f.device_id.clone().into()),
+        ]),
     })
 }
 

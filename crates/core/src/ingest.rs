@@ -9,7 +9,7 @@ use crate::keys_upload::{parse_request, parse_response, UploadOutcome};
 use crate::otk_health::{Event, Monitor, Source};
 use crate::storm_breaker::{Decision, KeptResponse};
 use crate::text::iso8601;
-use serde_json::json;
+use crate::json::object;
 
 const OTK_CONFLICT: &str = "ke1.otk_conflict";
 
@@ -145,11 +145,12 @@ fn delayed_events(j: &mut Journal, h: &mut HttpStats, ex: &Exchange, now: u64) {
         ),
         ts: now,
         at: iso8601(now),
-        evidence: json!({
-            "requests": s.requests, "overLocalTimeout": s.over_local_timeout, "maxMs": s.max_ms,
-            "meanMs": s.mean_ms(), "networkErrors": s.network_errors, "aborted": s.aborted,
-            "serverErrors": s.server_errors, "lastStatus": s.last_status, "localTimeoutMs": DELAYED_EVENT_LOCAL_TIMEOUT_MS,
-        }),
+        evidence: object([
+            ("requests", s.requests.into()), ("overLocalTimeout", s.over_local_timeout.into()), ("maxMs", s.max_ms.into()),
+            ("meanMs", s.mean_ms().into()), ("networkErrors", s.network_errors.into()), ("aborted", s.aborted.into()),
+            ("serverErrors", s.server_errors.into()), ("lastStatus", s.last_status.into()),
+            ("localTimeoutMs", DELAYED_EVENT_LOCAL_TIMEOUT_MS.into()),
+        ]),
     });
 }
 

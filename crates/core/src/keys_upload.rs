@@ -37,8 +37,8 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
 /// fingerprinted (so the storm breaker can compare it) and marked `malformed`.
 pub fn parse_request(body: &str) -> UploadRequest {
     let mut r = UploadRequest { body_bytes: body.len(), ..Default::default() };
-    let v: Value = match serde_json::from_str(body) {
-        Ok(v @ Value::Object(_)) => v,
+    let v: Value = match crate::pyrepr::parse_json(body) {
+        Some(v @ Value::Object(_)) => v,
         _ => {
             r.fingerprint = fnv1a(body.as_bytes());
             r.malformed = true;
@@ -46,7 +46,7 @@ pub fn parse_request(body: &str) -> UploadRequest {
         }
     };
     // serde_json's map is sorted: re-serialising gives one text per content.
-    r.fingerprint = fnv1a(v.to_string().as_bytes());
+    r.fingerprint = fnv1a(serde_json::to_string(&v).unwrap_or_default().as_bytes());
     if let Some(dk) = v.get("device_keys") {
         r.user_id = dk.get("user_id").and_then(Value::as_str).map(str::to_owned);
         r.device_id = dk.get("device_id").and_then(Value::as_str).map(str::to_owned);
@@ -97,7 +97,7 @@ pub fn parse_response(status: Option<u16>, body: Option<&str>, error: Option<&st
     let Some(status) = status else {
         return UploadOutcome::Transient { status: None, reason: error.unwrap_or("network error").to_owned() };
     };
-    let json: Option<Value> = body.and_then(|b| serde_json::from_str(b).ok());
+    let json: Option<Value> = body.and_then(crate::pyrepr::parse_json);
     let field = |k: &str| json.as_ref().and_then(|j| j.get(k)).and_then(Value::as_str).map(str::to_owned);
     match status {
         200..=299 => {

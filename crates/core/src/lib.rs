@@ -19,6 +19,7 @@ pub mod finding;
 pub mod http_stats;
 pub mod ingest;
 pub mod journal;
+pub mod json;
 pub mod key_id;
 pub mod keys_upload;
 pub mod otk_conflict;

@@ -66,9 +66,8 @@ pub fn parse(text: &str) -> Option<OtkConflict> {
 /// Old key (JSON) and, if readable, new key (Python repr).
 fn parse_keys(after: &str) -> Option<(Value, Option<Value>)> {
     let o = after.find("Old key: ")? + "Old key: ".len();
-    let mut it = serde_json::Deserializer::from_str(&after[o..]).into_iter::<Value>();
-    let old = it.next()?.ok()?;
-    let tail = &after[o + it.byte_offset()..];
+    let (old, used) = crate::pyrepr::parse_prefix(&after[o..])?;
+    let tail = &after[o + used..];
     let new = tail
         .find("new key: ")
         .and_then(|n| crate::pyrepr::parse_prefix(&tail[n + "new key: ".len()..]))

@@ -13,7 +13,8 @@ use crate::otk_conflict::OtkConflict;
 use crate::storm_breaker::Breaker;
 use crate::text::iso8601;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use crate::json::object;
+use serde_json::Value;
 use std::collections::VecDeque;
 
 /// The same conflict seen on the HTTP and the console path within this long counts once.
@@ -341,12 +342,12 @@ impl Monitor {
             ),
             ts: now,
             at: iso8601(now),
-            evidence: json!({
-                "userId": self.user_id, "deviceId": self.device_id,
-                "previousEd25519": old, "newEd25519": new,
-                "previousFirstSeenAt": self.identity.first_seen_at.map(iso8601),
-                "storeMissing": self.store_missing,
-            }),
+            evidence: object([
+                ("userId", self.user_id.clone().into()), ("deviceId", self.device_id.clone().into()),
+                ("previousEd25519", old.into()), ("newEd25519", new.into()),
+                ("previousFirstSeenAt", self.identity.first_seen_at.map(iso8601).into()),
+                ("storeMissing", self.store_missing.into()),
+            ]),
         }
     }
 

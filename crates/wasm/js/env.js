@@ -87,6 +87,17 @@ export async function persistStorage(ask) {
   return out;
 }
 
+// The awaits of requestPersistentStorage / checkCryptoStoreConsistency live
+// here; `done` is a synchronous wasm callback (no futures executor in wasm).
+// The returned promises never reject.
+export function persistThen(ask, done) {
+  return persistStorage(ask).then((p) => done(p)).catch(() => null);
+}
+
+export function consistencyThen(done) {
+  return Promise.all([listDatabases(), persistStorage(false)]).then(([dbs, p]) => done(dbs, p)).catch(() => null);
+}
+
 // What a MatrixClient (read duck-typed) and the page can tell us.
 export function clientFacts(mx) {
   const f = { userAgent: safe(() => String(globalThis.navigator.userAgent), null) };

@@ -6,7 +6,8 @@ use crate::{state, storage};
 use crypto_health_core::ingest::{self, Exchange};
 use crypto_health_core::otk_health::{Event, MonitorConfig};
 use crypto_health_core::storm_breaker::KeptResponse;
-use serde_json::{json, Value};
+use crypto_health_core::json::object;
+use serde_json::Value;
 use wasm_bindgen::prelude::*;
 
 fn device_key(user: &str, device: &str) -> String {
@@ -19,7 +20,7 @@ pub(crate) fn run_events(events: Vec<Event>) {
         match e {
             Event::Remember { ed25519, first_seen_at, max_accepted_counter } => {
                 if let Some((Some(u), Some(d))) = state::with(|s| (s.otk.user_id.clone(), s.otk.device_id.clone())) {
-                    let v = json!({ "ed25519": ed25519, "firstSeenAt": first_seen_at, "maxAcceptedCounter": max_accepted_counter });
+                    let v = object([("ed25519", ed25519.into()), ("firstSeenAt", first_seen_at.into()), ("maxAcceptedCounter", max_accepted_counter.into())]);
                     js::ls_set(&device_key(&u, &d), &v.to_string());
                 }
             }
@@ -37,7 +38,7 @@ fn sync_device() {
     let (Some(user), Some(device)) = (sess.user_id, sess.device_id) else { return };
     let changed = state::with(|s| s.otk.device_id.as_deref() != Some(device.as_str())).unwrap_or(false);
     let remembered = if changed { js::ls_get(&device_key(&user, &device)) } else { None };
-    let remembered: Value = remembered.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or(Value::Null);
+    let remembered: Value = remembered.and_then(|t| crypto_health_core::pyrepr::parse_json(&t)).unwrap_or(Value::Null);
     state::with(|s| {
         if changed {
             s.otk.set_device(Some(&user), Some(&device));
@@ -68,7 +69,13 @@ fn before_upload(body: String) -> JsValue {
 }
 
 fn kept_to_js(k: &KeptResponse) -> JsValue {
-    js::to_js(&json!({ "status": k.status, "statusText": k.status_text, "contentType": k.content_type, "body": k.body }))
+    let v = object([
+        ("status", k.status.into()),
+        ("statusText", k.status_text.clone().into()),
+        ("contentType", k.content_type.clone().into()),
+        ("body", k.body.clone().into()),
+    ]);
+    js::to_js(&v)
 }
 
 fn after_exchange(info: JsValue, body: Option<String>) {

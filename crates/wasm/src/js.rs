@@ -22,10 +22,10 @@ extern "C" {
     pub fn ls_get(key: &str) -> Option<String>;
     #[wasm_bindgen(js_name = lsSet)]
     pub fn ls_set(key: &str, value: &str) -> bool;
-    #[wasm_bindgen(js_name = listDatabases)]
-    pub fn list_databases() -> js_sys::Promise;
-    #[wasm_bindgen(js_name = persistStorage)]
-    pub fn persist_storage(ask: bool) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = persistThen)]
+    pub fn persist_then(ask: bool, done: &JsValue) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = consistencyThen)]
+    pub fn consistency_then(done: &JsValue) -> js_sys::Promise;
     #[wasm_bindgen(js_name = clientFacts)]
     pub fn client_facts(mx: &JsValue) -> JsValue;
     #[wasm_bindgen(js_name = downloadText)]
@@ -67,7 +67,7 @@ pub fn to_js<T: Serialize>(v: &T) -> JsValue {
 }
 
 /// A plain JS value as a JSON value (`Null` for anything JSON cannot hold).
-/// Always `Value`, never a struct: one deserializer in the bundle, not one per type.
+/// Read with the core's small parser, not serde's deserializer (bundle size).
 pub fn from_js(v: &JsValue) -> Value {
     if v.is_undefined() || v.is_null() {
         return Value::Null;
@@ -75,16 +75,8 @@ pub fn from_js(v: &JsValue) -> Value {
     js_sys::JSON::stringify(v)
         .ok()
         .and_then(|s| s.as_string())
-        .and_then(|s| serde_json::from_str(&s).ok())
+        .and_then(|s| crypto_health_core::pyrepr::parse_json(&s))
         .unwrap_or(Value::Null)
-}
-
-/// Await a promise from our snippets (which never reject) and read the result.
-pub async fn await_json(p: js_sys::Promise) -> Value {
-    match wasm_bindgen_futures::JsFuture::from(p).await {
-        Ok(v) => from_js(&v),
-        Err(_) => Value::Null,
-    }
 }
 
 /// Field readers over a JSON object from JS.

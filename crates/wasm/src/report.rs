@@ -62,7 +62,7 @@ fn build(mx: &JsValue, extra: &JsValue) -> Result<String, JsError> {
         }
         r.tab_guard = tab_guard;
         // Compact here (one serializer in the bundle); the download is pretty-printed in JS.
-        serde_json::to_string(&r).map_err(|e| JsError::new(&format!("report serialisation failed: {e}")))
+        serde_json::to_string(&r).map_err(|_| JsError::new("buildCryptoDiagReport: report serialisation failed"))
     })
     .unwrap_or_else(|| Err(JsError::new("buildCryptoDiagReport: called re-entrantly")))
 }

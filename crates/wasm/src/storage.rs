@@ -31,9 +31,9 @@ fn seen_key(s: &SessionInfo) -> String {
     format!("crypto-health:store-seen:{}|{}", s.user_id.as_deref().unwrap_or(""), s.device_id.as_deref().unwrap_or(""))
 }
 
-/// `persistStorage()` from js/env.js, read into the report's storage model.
-async fn persist(ask: bool) -> Storage {
-    let v = js::await_json(js::persist_storage(ask)).await;
+/// `persistStorage()`'s result (js/env.js), read into the report's storage model.
+fn persist(v: &JsValue) -> Storage {
+    let v = js::from_js(v);
     let estimate = v.get("estimate").filter(|e| e.is_object()).map(|e| Estimate { usage: u64_of(e, "usage"), quota: u64_of(e, "quota") });
     let notes = strings_of(&v, "notes").unwrap_or_default();
     Storage {
@@ -57,23 +57,30 @@ fn merge_storage(p: Storage, store: Option<CryptoStore>) {
 /// Checks `persisted()` first and calls `persist()` only when needed. Never
 /// rejects: resolves `{ status, persisted, requested, estimate: { usage, quota }, cryptoStore, notes }`,
 /// `status` being `persisted` | `not_persisted` | `unsupported` | `unknown`.
-#[wasm_bindgen(js_name = requestPersistentStorage, unchecked_return_type = "StorageState")]
-pub async fn request_persistent_storage() -> JsValue {
-    let p = persist(true).await;
-    merge_storage(p, None);
-    state::with(|s| js::to_js(&s.storage)).unwrap_or(JsValue::NULL)
+// The awaits happen in js/env.js, which calls back into a synchronous closure:
+// no futures executor in the bundle.
+#[wasm_bindgen(js_name = requestPersistentStorage, unchecked_return_type = "Promise<StorageState>")]
+pub fn request_persistent_storage() -> js_sys::Promise {
+    let done = Closure::once_into_js(|v: JsValue| -> JsValue {
+        merge_storage(persist(&v), None);
+        state::with(|s| js::to_js(&s.storage)).unwrap_or(JsValue::NULL)
+    });
+    js::persist_then(true, &done)
 }
 
 /// Is the rust crypto store there for the session in localStorage? Resolves
 /// the finding (also recorded for the report) or `null` when consistent or
 /// when it cannot be told (then the report's `storage.notes` says why). Never rejects.
-#[wasm_bindgen(js_name = checkCryptoStoreConsistency, unchecked_return_type = "Finding | null")]
-pub async fn check_crypto_store_consistency() -> JsValue {
+#[wasm_bindgen(js_name = checkCryptoStoreConsistency, unchecked_return_type = "Promise<Finding | null>")]
+pub fn check_crypto_store_consistency() -> js_sys::Promise {
     let now = js::now();
+    let done = Closure::once_into_js(move |dbs: JsValue, p: JsValue| -> JsValue { assess_store(now, &js::from_js(&dbs), persist(&p)) });
+    js::consistency_then(&done)
+}
+
+fn assess_store(now: u64, dbs: &serde_json::Value, mut p: Storage) -> JsValue {
     let sess = session();
-    let dbs = js::await_json(js::list_databases()).await;
-    let names = strings_of(&dbs, "names");
-    let mut p = persist(false).await;
+    let names = strings_of(dbs, "names");
     let key = seen_key(&sess);
     let seen_before = js::ls_get(&key).and_then(|v| v.parse::<u64>().ok());
     let facts = StoreFacts {
@@ -97,7 +104,7 @@ pub async fn check_crypto_store_consistency() -> JsValue {
         seen_at: seen_before.or(if present == Some(true) { Some(now) } else { None }).map(iso8601),
     };
     if facts.databases.is_none() {
-        let why = str_of(&dbs, "reason").or_else(|| str_of(&dbs, "status")).unwrap_or_else(|| "no answer".into());
+        let why = str_of(dbs, "reason").or_else(|| str_of(dbs, "status")).unwrap_or_else(|| "no answer".into());
         p.notes.push(format!("crypto store presence unknown: {why}"));
     }
     if !sess.available {

@@ -22,6 +22,10 @@ pub const DEDUPE_MS: u64 = 10_000;
 /// vodozemac and libolm publish a first batch of 50 one-time keys (ids 0..49).
 pub const FIRST_BATCH: u64 = 50;
 const MAX_PENDING: usize = 32;
+/// Conflict times kept for the storm window: enough for the largest threshold
+/// (1000). A loop at thousands of lines a second must not grow memory or make
+/// each conflict cost more than the last; `conflicts_in_window` saturates here.
+const MAX_WINDOW: usize = 1024;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MonitorConfig {
@@ -234,7 +238,9 @@ pub struct Monitor {
     pub breaker: Breaker,
     /// Content fingerprint of the last upload sent, to key the breaker's kept 400.
     pub last_fingerprint: Option<u64>,
-    window: VecDeque<(u64, String)>,
+    /// Times of the recent conflicts on `window_key` (oldest first, at most MAX_WINDOW).
+    window: VecDeque<u64>,
+    window_key: String,
     pending: VecDeque<(Source, String, u64)>,
     last_request: Option<(Option<u64>, Option<u64>)>,
 }
@@ -416,8 +422,18 @@ impl Monitor {
         self.trigger = Some(self.assess_trigger(c));
 
         let horizon = now.saturating_sub(self.cfg.storm_window_ms);
-        self.window.retain(|(t, id)| *t >= horizon && *id == c.key_id);
-        self.window.push_back((now, c.key_id.clone()));
+        // The window is per key id: a conflict on another id starts it afresh.
+        if self.window_key != c.key_id {
+            self.window.clear();
+            self.window_key.clone_from(&c.key_id);
+        }
+        while self.window.front().is_some_and(|t| *t < horizon) {
+            self.window.pop_front();
+        }
+        if self.window.len() >= MAX_WINDOW {
+            self.window.pop_front();
+        }
+        self.window.push_back(now);
         let in_window = self.window.len() as u32;
 
         if self.phase == Phase::Storm {
@@ -635,6 +651,20 @@ mod tests {
         assert_eq!(m.phase, Phase::Failing, "the first fell out of the 10 min window");
         m.observe_outcome(&conflict("AAAAAAAAAA0"), Source::Http, 600_002);
         assert_eq!(m.phase, Phase::Storm);
+    }
+
+    #[test]
+    fn a_fast_loop_keeps_the_window_bounded() {
+        // 200k conflicts inside one window (a 20 Hz loop for hours, or a console flood).
+        let mut m = Monitor::new(MonitorConfig { storm_threshold: 1000, ..Default::default() });
+        let c = conflict("AAAAAAAAAA0");
+        let mut events = 0;
+        for t in 0..200_000u64 {
+            events += m.observe_outcome(&c, Source::Http, t).len();
+            assert!(m.window.len() <= MAX_WINDOW);
+        }
+        assert_eq!((events, m.phase), (1, Phase::Storm), "the 1000th conflict started the storm");
+        assert_eq!(m.snapshot().conflicts_in_window as usize, MAX_WINDOW, "saturates");
     }
 
     #[test]

@@ -10,6 +10,8 @@
 #            one primary, takeover after close/crash, steal, lease fallback; figures in
 #            target/tabs/results.json; TABS_ROUNDS=n for fewer rounds, default 20)
 #   http     node tests/http/http-tap.mjs                      (fetch tap vs a scripted homeserver, Chromium)
+#   bench    node tests/bench/bench.mjs --quick                (performance figures, ~30 s; fails only on a
+#            harness error or unbounded memory: timing goals are reported, see README "Performance")
 #   kit      node tests/kit/kit-build.mjs                      (React kit type-check; www/ built with
 #            Vite as a Cinny fork builds it, driven in Chromium: card, report download, prompt)
 #   e2e      npm run e2e (tests/e2e/run.mjs)                   (a real Synapse on loopback + scenarios;
@@ -27,7 +29,7 @@ export PATH="$HOME/.cargo/bin:$ROOT/node_modules/.bin:$PATH"
 export CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}"
 export WASM_BINDGEN_TEST_WEBDRIVER_JSON="${WASM_BINDGEN_TEST_WEBDRIVER_JSON:-$ROOT/scripts/webdriver.json}"
 
-STAGES=(native browser build smoke tabs http kit e2e)
+STAGES=(native browser build smoke tabs http bench kit e2e)
 passed=0
 failed=0
 skipped=0
@@ -41,6 +43,7 @@ stage_cmd() {
     smoke)   node tests/smoke/release-smoke.mjs ;;
     tabs)    TABS_ROUNDS="${TABS_ROUNDS:-5}" node tests/tabs/run.mjs ;;
     http)    node tests/http/http-tap.mjs ;;
+    bench)   node tests/bench/bench.mjs --quick ;;
     kit)     node tests/kit/kit-build.mjs ;;
     e2e)     node tests/e2e/run.mjs ;;
   esac
@@ -77,6 +80,10 @@ printf '  %s\n' "${results[@]}"
 if [ -f target/size.json ]; then
   node -e 'const s = require("./target/size.json"); const kib = (b) => (b / 1024).toFixed(1) + " KiB";
     console.log(`  SIZE  wasm+glue gzipped ${kib(s.total_gzip)} / budget ${kib(s.budget_gzip)}: ${s.ok ? "within" : "OVER"}`);' || true
+fi
+if [ -f target/bench/results.json ] && [[ " ${results[*]} " == *"PASS  bench"* ]]; then
+  node -e 'const r = require("./target/bench/results.json");
+    for (const g of r.goals) console.log(`  BENCH ${g.met ? "met   " : "MISSED"} ${g.key} = ${Number(g.value).toFixed(g.key.endsWith("bytes") ? 0 : 2)} (max ${g.max})`);' || true
 fi
 if [ "$skipped" -gt 0 ]; then
   echo "$passed passed, $failed failed, $skipped skipped"

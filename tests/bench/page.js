@@ -49,7 +49,10 @@ function callBatch(level, lines, n) {
   return ((performance.now() - t) * 1000) / n; // µs per call
 }
 
-function consoleBench(api, lines, { levels, rounds, n }) {
+// `stub`: the console method is replaced by a no-op first, so the figures are
+// the wrappers' own cost without the (large, noisy) cost of the browser's console.
+let sunk = 0;
+function consoleBench(api, lines, { levels, rounds, n, stub = false }) {
   const scenarios = {
     none: { on() {}, off() {} },
     ours: { on() { api.installCryptoDiagLog({ windowEvents: false }); }, off() { api.uninstallCryptoDiagLog(); } },
@@ -58,6 +61,8 @@ function consoleBench(api, lines, { levels, rounds, n }) {
   const names = Object.keys(scenarios);
   const out = {};
   for (const level of levels) {
+    const native = console[level];
+    if (stub) console[level] = function () { sunk++; };
     const samples = Object.fromEntries(names.map((k) => [k, []]));
     // Warm-up: every path JIT-compiled before the first timed round.
     for (const k of names) { scenarios[k].on(); callBatch(level, lines, Math.min(n, 2000)); scenarios[k].off(); }
@@ -69,7 +74,12 @@ function consoleBench(api, lines, { levels, rounds, n }) {
         scenarios[k].off();
       }
     }
+    console[level] = native;
     out[level] = Object.fromEntries(names.map((k) => [k, median(samples[k])]));
+    // Per-round paired differences: robust against drift between rounds.
+    const d = (k) => median(samples[k].map((x, i) => x - samples.none[i]));
+    out[level].oursOverhead = d('ours');
+    out[level].referenceOverhead = d('reference');
     out[level].samples = samples;
   }
   return out;
@@ -242,11 +252,14 @@ async function main() {
   out.init = { ms: median(frames), samples: frames };
   if (Q.has('only-storm')) { out.storm = await stormBench(api, wasm.memory, Number(Q.get('stormSeconds') || 60), 10000); note(JSON.stringify(out.storm)); throw new Error('only-storm'); }
 
-  const cfg = QUICK ? { rounds: 9, n: 4000 } : { rounds: 21, n: 8000 };
+  const cfg = QUICK ? { rounds: 15, n: 2000 } : { rounds: 41, n: 3000 };
   note('console, non-matching');
   out.nonMatching = consoleBench(api, NON_MATCHING, { levels: ['warn', 'debug'], ...cfg });
   note('console, matching');
+  out.nonMatchingStub = consoleBench(api, NON_MATCHING, { levels: ['warn', 'debug'], ...cfg, stub: true });
+  note('console, matching');
   out.matching = consoleBench(api, MATCHING, { levels: ['error'], rounds: cfg.rounds, n: 1000 });
+  out.matchingStub = consoleBench(api, MATCHING, { levels: ['error'], rounds: cfg.rounds, n: 1000, stub: true });
   note('fetch tap');
   out.fetch = await fetchBench(api, { rounds: QUICK ? 7 : 15, n: QUICK ? 200 : 400 });
   note('report');

@@ -74,6 +74,9 @@ function file(res, base, rel) {
 
 const server = createServer((req, res) => {
   const url = new URL(req.url, 'http://x');
+  // Cross-origin isolation: performance.now() resolution 5 µs instead of 100 µs.
+  res.setHeader('cross-origin-opener-policy', 'same-origin');
+  res.setHeader('cross-origin-embedder-policy', 'require-corp');
   if (url.pathname === '/') return res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);
   if (url.pathname.startsWith('/pkg/')) return file(res, PKG, url.pathname.slice(5));
   if (url.pathname.startsWith('/bench/')) return file(res, HERE, url.pathname.slice(7));

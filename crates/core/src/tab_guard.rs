@@ -7,7 +7,8 @@
 use crate::finding::{Finding, Level};
 use crate::text::iso8601;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use crate::json::object;
+use serde_json::Value;
 
 /// Role changes kept in the report.
 pub const MAX_EVENTS: usize = 32;
@@ -165,7 +166,12 @@ impl TabGuard {
             ),
             ts: now_ms,
             at: iso8601(now_ms),
-            evidence: json!({ "mechanism": self.mechanism, "conflicts": self.conflicts, "stolen": self.stolen, "lockName": self.lock_name }),
+            evidence: object([
+                ("mechanism", self.mechanism.clone().into()),
+                ("conflicts", self.conflicts.into()),
+                ("stolen", self.stolen.into()),
+                ("lockName", self.lock_name.clone().into()),
+            ]),
         })
     }
 }
@@ -173,6 +179,7 @@ impl TabGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn reads_browser_state() {

@@ -176,7 +176,8 @@ impl Parser<'_> {
                     self.ws();
                     let k = match self.value()? {
                         Value::String(k) => k,
-                        other => other.to_string(),
+                        // Not Value's Display: it would bring a second serializer path into wasm.
+                        other => serde_json::to_string(&other).unwrap_or_default(),
                     };
                     if !self.eat(b':') {
                         return None;

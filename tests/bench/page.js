@@ -102,10 +102,11 @@ function stubFetch(input) {
   return Promise.resolve(new Response(body, { status, headers: { 'content-type': 'application/json' } }));
 }
 
+// `init`: one RequestInit, or an array cycled through (a new body each time).
 async function fetchBatch(url, init, n) {
   const t = performance.now();
   for (let i = 0; i < n; i++) {
-    const r = await fetch(url, init);
+    const r = await fetch(url, Array.isArray(init) ? init[i % init.length] : init);
     await r.text(); // the app reads its body
   }
   await tick(); // let the tap's clone reads and wasm calls finish inside the timed region
@@ -115,9 +116,14 @@ async function fetchBatch(url, init, n) {
 async function fetchBench(api, { rounds, n }) {
   globalThis.fetch = stubFetch;
   const body = uploadBody();
+  const post = (b) => ({ method: 'POST', body: b, headers: { 'content-type': 'application/json' } });
+  // Distinct bodies of the same shape (one key differs): each one is read in full.
+  const fresh = Array.from({ length: 16 }, (_, i) => post(body.replace('"key":"', `"key":"${i.toString(16)}`)));
   const cases = {
     other: [OTHER_URL, { method: 'GET' }],
-    keysUpload: [UPLOAD_URL, { method: 'POST', body, headers: { 'content-type': 'application/json' } }],
+    keysUpload: [UPLOAD_URL, fresh],
+    // The storm case: the SDK re-sends the identical body.
+    keysUploadRepeat: [UPLOAD_URL, post(body)],
   };
   const out = {};
   for (const [name, [url, init]] of Object.entries(cases)) {

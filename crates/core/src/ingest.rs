@@ -69,12 +69,22 @@ pub fn console_line(j: &mut Journal, m: &mut Monitor, level: &str, message: &str
     (entry, events)
 }
 
+/// Upload bodies above this are parsed every time rather than kept (memory).
+const MAX_MEMO_BYTES: usize = 256 * 1024;
+
 /// An upload is about to leave: read its body, remember the identity, and
 /// ask the storm breaker. The kept 400 comes back when it answers locally.
+/// A body identical to the last one is not parsed again (the storm case).
 pub fn before_upload(j: &mut Journal, m: &mut Monitor, body: &str, now: u64) -> (Decision, Option<KeptResponse>, Vec<Event>) {
-    let req = parse_request(body);
+    let (text, req) = match m.upload_memo.take() {
+        Some((text, req)) if text == body => (text, req),
+        _ => (body.to_owned(), parse_request(body)),
+    };
     let events = m.observe_request(&req, now);
     let decision = m.breaker.decide(req.fingerprint, now);
+    if text.len() <= MAX_MEMO_BYTES {
+        m.upload_memo = Some((text, req));
+    }
     let kept = (decision == Decision::AnswerLocally).then(|| m.breaker.kept.clone()).flatten();
     (decision, kept, apply(j, events))
 }
@@ -211,6 +221,22 @@ mod tests {
         // A different body goes through.
         let (d, _, _) = before_upload(&mut j, &mut m, r#"{"one_time_keys":{}}"#, 11);
         assert_eq!(d, Decision::Forward);
+    }
+
+    #[test]
+    fn a_repeated_body_is_compared_not_reparsed_and_a_changed_one_is_read() {
+        let (mut j, mut m) = (Journal::default(), Monitor::new(MonitorConfig::default()));
+        let with_ed = |ed: &str| format!(r#"{{"device_keys":{{"user_id":"@a:hs","device_id":"DEV","keys":{{"ed25519:DEV":"{ed}"}}}},"one_time_keys":{{}}}}"#);
+        let first = with_ed("ED1");
+        before_upload(&mut j, &mut m, &first, 1);
+        let fp = m.last_fingerprint;
+        before_upload(&mut j, &mut m, &first, 2);
+        assert_eq!((m.uploads.requests, m.last_fingerprint), (2, fp));
+        assert_eq!(m.upload_memo.as_ref().map(|(b, _)| b.as_str()), Some(first.as_str()));
+        // A new identity in a new body is read: the early warning still fires.
+        let (_, _, ev) = before_upload(&mut j, &mut m, &with_ed("ED2"), 3);
+        assert!(ev.iter().any(|e| matches!(e, Event::Finding(f) if f.id == "device_identity_replaced")), "{ev:?}");
+        assert_ne!(m.last_fingerprint, fp);
     }
 
     #[test]

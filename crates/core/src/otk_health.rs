@@ -241,6 +241,9 @@ pub struct Monitor {
     /// Times of the recent conflicts on `window_key` (oldest first, at most MAX_WINDOW).
     window: VecDeque<u64>,
     window_key: String,
+    /// The last upload body read and what it said. In a storm the SDK re-sends
+    /// the identical body every time; it is then compared, not parsed again.
+    pub upload_memo: Option<(String, crate::keys_upload::UploadRequest)>,
     pending: VecDeque<(Source, String, u64)>,
     last_request: Option<(Option<u64>, Option<u64>)>,
 }

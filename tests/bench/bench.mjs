@@ -2,7 +2,7 @@
 // Performance benchmark of the release package in headless Chromium.
 //
 //   npm run bench                      (builds pkg/ first, then this)
-//   node tests/bench/bench.mjs [--quick] [--playwright]
+//   node tests/bench/bench.mjs [--quick] [--playwright] [--page:stormSeconds=N]
 //
 // Measures, in one page and one run (tests/bench/page.js): console capture vs
 // no capture vs a plain-JS reference capture (tests/bench/reference.js) on
@@ -104,6 +104,8 @@ await new Promise((r) => server.listen(0, '127.0.0.1', r));
 const query = new URLSearchParams();
 if (QUICK) query.set('quick', '');
 for (const a of process.argv.slice(2)) if (a.startsWith('--page:')) query.set(...a.slice(7).split('='));
+// Under Playwright every console call also travels to Node: a 60 s storm would take minutes.
+if (PLAYWRIGHT && !query.has('stormSeconds')) query.set('stormSeconds', '5');
 const base = `http://127.0.0.1:${server.address().port}/?${query}`;
 
 // ----------------------------------------------------------------- browser

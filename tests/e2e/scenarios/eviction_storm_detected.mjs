@@ -102,6 +102,6 @@ export async function run(ctx) {
   if (problems.length) log(`page problems (not failing): ${problems.slice(0, 3).join(' | ')}`);
   writeFileSync(path.join(outDir, 'recovery-needed.json'), JSON.stringify(s.recovery, null, 2));
 
-  artifacts.storm = { context, page, user, password, deviceId: ids.deviceId };
+  artifacts.storm = { context, page, user, password, deviceId: ids.deviceId, reportFile: file };
   return figures;
 }

@@ -2,7 +2,7 @@
 
 use crate::signature::{Extract, Signature, SIGNATURES};
 use crate::text::floor_char_boundary;
-use serde_json::{Map, Value};
+use crate::json::{Map, Value};
 
 /// Lines longer than this are classified on their head only: every signature
 /// text sits near the start, and a hostile 100 MB string must stay cheap.
@@ -11,7 +11,7 @@ pub const MAX_SCAN_BYTES: usize = 64 * 1024;
 #[derive(Clone, Debug, PartialEq)]
 pub struct Classified {
     pub signature: &'static Signature,
-    pub fields: Map<String, Value>,
+    pub fields: Map,
 }
 
 impl Classified {
@@ -47,14 +47,14 @@ pub fn classify(message: &str) -> Option<Classified> {
     Some(Classified { signature, fields })
 }
 
-fn extract(kind: Extract, s: &str, f: &mut Map<String, Value>) {
+fn extract(kind: Extract, s: &str, f: &mut Map) {
     match kind {
         Extract::OtkConflict => {
             if let Some(c) = crate::otk_conflict::parse(s) {
                 c.to_fields(f);
             }
             if s.contains("[400]") {
-                f.insert("status".into(), 400.into());
+                f.insert("status", 400.into());
             }
         }
         Extract::HttpExchange => http_exchange(s, f),
@@ -62,27 +62,27 @@ fn extract(kind: Extract, s: &str, f: &mut Map<String, Value>) {
         Extract::ToDevice => {
             for key in ["sender", "sender_key", "event_type", "sender_device"] {
                 if let Some(v) = tracing_value(s, key) {
-                    f.insert(key.into(), v.into());
+                    f.insert(key, v.into());
                 }
             }
         }
         Extract::Decryption => decryption(s, f),
         Extract::Retry => {
             if let Some((n, max)) = retry_fraction(s) {
-                f.insert("attempt".into(), n.into());
-                f.insert("max".into(), max.into());
+                f.insert("attempt", n.into());
+                f.insert("max", max.into());
             }
             if let Some(secs) = after(s, "retrying in ").and_then(leading_u64) {
-                f.insert("retry_delay_s".into(), secs.into());
+                f.insert("retry_delay_s", secs.into());
             }
-            f.insert("immediate".into(), s.contains("immediate retry").into());
+            f.insert("immediate", s.contains("immediate retry").into());
         }
         Extract::MaxRetries => {
             if let Some(n) = after(s, "Reached maximum (").and_then(leading_u64) {
-                f.insert("max".into(), n.into());
+                f.insert("max", n.into());
             }
             if let Some(cause) = after(s, "retries cause by: ") {
-                f.insert("cause".into(), cause.lines().next().unwrap_or("").trim().into());
+                f.insert("cause", cause.lines().next().unwrap_or("").trim().into());
             }
         }
         Extract::None => {}
@@ -105,41 +105,41 @@ fn token<'a>(s: &'a str, stops: &[u8]) -> &'a str {
 }
 
 /// `FetchHttpApi: <-- POST https://hs/_matrix/client/v3/keys/upload [65ms 400]`
-fn http_exchange(s: &str, f: &mut Map<String, Value>) {
+fn http_exchange(s: &str, f: &mut Map) {
     if let Some(rest) = after(s, "<-- ") {
         let method = token(rest, &[]);
-        f.insert("method".into(), method.into());
+        f.insert("method", method.into());
         let url = token(rest[method.len()..].trim_start(), &[]);
         if let Some(i) = url.find("/_matrix/") {
-            f.insert("endpoint".into(), token(&url[i..], b"?").into());
+            f.insert("endpoint", token(&url[i..], b"?").into());
         }
     }
     if let Some(b) = s.rfind('[') {
         let inner = token(&s[b + 1..], b"]");
         if let Some(ms) = inner.strip_suffix("ms").and_then(|m| m.parse::<u64>().ok()) {
-            f.insert("duration_ms".into(), ms.into());
+            f.insert("duration_ms", ms.into());
         }
         if let Some(status) = after(&s[b + 1..], " ").and_then(leading_u64) {
-            f.insert("status".into(), status.into());
+            f.insert("status", status.into());
         }
     }
 }
 
 /// `missing key at index 3 for participant @bob:hs:DEVICE`,
 /// `key set not found for @bob:hs:DEVICE at index 0`.
-fn media_key(s: &str, f: &mut Map<String, Value>) {
+fn media_key(s: &str, f: &mut Map) {
     if let Some(i) = after(s, "at index ").and_then(leading_u64) {
-        f.insert("index".into(), i.into());
+        f.insert("index", i.into());
     }
     let who = after(s, "for participant ").or_else(|| after(s, "key set not found for "));
     if let Some(p) = who.map(|w| token(w, b",;)")) {
         if !p.is_empty() {
-            f.insert("participant".into(), p.into());
+            f.insert("participant", p.into());
             // `@user:server:DEVICE`; a bare base64 hash identity has no '@'.
             if let (true, Some((user, device))) = (p.starts_with('@'), p.rsplit_once(':')) {
                 if user.contains(':') {
-                    f.insert("user_id".into(), user.into());
-                    f.insert("device_id".into(), device.into());
+                    f.insert("user_id", user.into());
+                    f.insert("device_id", device.into());
                 }
             }
         }
@@ -147,27 +147,27 @@ fn media_key(s: &str, f: &mut Map<String, Value>) {
 }
 
 /// `Error decrypting event (id=$ev type=m.room.encrypted sender=@a:hs room=!r:hs ts=…): DecryptionError[msg: missing field `algorithm` at line 1 column 138, …]`
-fn decryption(s: &str, f: &mut Map<String, Value>) {
+fn decryption(s: &str, f: &mut Map) {
     if let Some(id) = after(s, "id=").map(|v| token(v, b",)")) {
-        f.insert("event_id".into(), id.trim_end_matches(':').into());
+        f.insert("event_id", id.trim_end_matches(':').into());
     }
     if let Some(room) = after(s, "room=").map(|v| token(v, b",)")) {
-        f.insert("room_id".into(), room.into());
+        f.insert("room_id", room.into());
     }
     if let Some(sender) = after(s, "sender=").map(|v| token(v, b",)")) {
-        f.insert("sender".into(), sender.into());
+        f.insert("sender", sender.into());
     }
-    f.insert("retrying".into(), s.contains("but retrying").into());
+    f.insert("retrying", s.contains("but retrying").into());
     if let Some(line) = after(s, " at line ").and_then(leading_u64) {
-        f.insert("line".into(), line.into());
+        f.insert("line", line.into());
     }
     if let Some(col) = after(s, " column ").and_then(leading_u64) {
-        f.insert("column".into(), col.into());
+        f.insert("column", col.into());
     }
     if let Some(field) = after(s, "missing field ") {
         let name = field.trim_start_matches(['`', '\'', '"']);
         let name = token(name, b"`'\"");
-        f.insert("missing_field".into(), name.into());
+        f.insert("missing_field", name.into());
     }
 }
 

@@ -6,7 +6,6 @@
 
 use crate::finding::{Finding, Level};
 use crate::text::iso8601;
-use serde::{Deserialize, Serialize};
 use crate::json::object;
 
 /// IndexedDB names used by matrix-js-sdk with rust crypto (REFERENCE §6).
@@ -17,8 +16,9 @@ pub const SYNC_DB: &str = "matrix-js-sdk:web-sync-store";
 pub const LEGACY_CRYPTO_DB: &str = "crypto-store";
 pub const KNOWN_DATABASES: [&str; 4] = [RUST_CRYPTO_DB, RUST_CRYPTO_META_DB, SYNC_DB, LEGACY_CRYPTO_DB];
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct StoreFacts {
     /// A logged-in session is in localStorage (access token + device id).
     pub session_present: bool,
@@ -103,6 +103,11 @@ pub fn assess(f: &StoreFacts) -> Option<Finding> {
         ]),
     })
 }
+
+crate::json_struct!(StoreFacts {
+    session_present: "sessionPresent", user_id: "userId", device_id: "deviceId", databases: "databases",
+    store_seen_at: "storeSeenAt", persisted: "persisted", checked_at: "checkedAt",
+});
 
 #[cfg(test)]
 mod tests {

@@ -1,18 +1,19 @@
 //! Findings: conclusions drawn from observations, each with its evidence.
 
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use crate::json::Value;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
 pub enum Level {
     Critical,
     Warning,
     Info,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct Finding {
     /// Stable id, e.g. `crypto_store_missing`; one finding per id is kept.
     pub id: String,
@@ -26,3 +27,16 @@ pub struct Finding {
     /// Machine-readable facts that led here.
     pub evidence: Value,
 }
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Critical => "critical",
+            Level::Warning => "warning",
+            Level::Info => "info",
+        }
+    }
+}
+
+crate::json_as_str!(Level);
+crate::json_struct!(Finding { id: "id", ke: "ke", level: "level", title: "title", detail: "detail", ts: "ts", at: "at", evidence: "evidence" });

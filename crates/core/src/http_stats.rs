@@ -2,7 +2,6 @@
 //! hands us requests whose URL passed its cheap test; [`endpoint_of`] decides.
 
 use crate::vecmap::VecMap;
-use serde::{Deserialize, Serialize};
 
 /// The SDK's local timeout for delayed-event calls (REFERENCE §5, KE-4).
 pub const DELAYED_EVENT_LOCAL_TIMEOUT_MS: u64 = 2000;
@@ -73,8 +72,9 @@ pub fn endpoint_of(method: &str, url: &str) -> Option<(Endpoint, Option<String>)
     None
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct EndpointStats {
     pub requests: u64,
     pub ok: u64,
@@ -128,8 +128,9 @@ impl EndpointStats {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct HttpStats {
     pub installed: bool,
     pub breaker_enabled: bool,
@@ -151,6 +152,16 @@ impl HttpStats {
         }
     }
 }
+
+crate::json_struct!(EndpointStats {
+    requests: "requests", ok: "ok", client_errors: "clientErrors", server_errors: "serverErrors", network_errors: "networkErrors",
+    aborted: "aborted", answered_locally: "answeredLocally", by_status: "byStatus", total_ms: "totalMs", max_ms: "maxMs",
+    last_ms: "lastMs", last_status: "lastStatus", last_at: "lastAt", over_local_timeout: "overLocalTimeout", by_detail: "byDetail",
+});
+crate::json_struct!(HttpStats {
+    installed: "installed", breaker_enabled: "breakerEnabled", keys_upload: "keysUpload", delayed_events: "delayedEvents",
+    send_to_device: "sendToDevice", body_read_errors: "bodyReadErrors", tap_errors: "tapErrors",
+});
 
 #[cfg(test)]
 mod tests {

@@ -6,13 +6,13 @@ use crate::finding::Finding;
 use crate::redact::{redact, RedactionCounts};
 use crate::signature::{Class, Severity};
 use crate::text::truncate_marked;
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use crate::json::Map;
 use crate::vecmap::VecMap;
 use std::collections::VecDeque;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct Config {
     /// Entries kept; older ones are evicted (their counts stay).
     pub capacity: usize,
@@ -33,8 +33,9 @@ impl Config {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct Entry {
     /// First time this exact message was seen (Unix ms).
     pub ts: u64,
@@ -46,15 +47,16 @@ pub struct Entry {
     pub severity: Severity,
     /// Redacted, capped message.
     pub message: String,
-    pub fields: Map<String, Value>,
+    pub fields: Map,
     /// Identical messages seen again shortly after fold into one entry.
     pub repeats: u64,
     pub last_ts: u64,
     pub truncated: bool,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct ClassCount {
     pub count: u64,
     pub failures: u64,
@@ -188,6 +190,13 @@ impl Journal {
         *self = Journal::new(self.cfg);
     }
 }
+
+crate::json_struct!(Config { capacity: "capacity", max_message_bytes: "maxMessageBytes" });
+crate::json_struct!(Entry {
+    ts: "ts", level: "level", ke: "ke", signature: "signature", severity: "severity", message: "message",
+    fields: "fields", repeats: "repeats", last_ts: "lastTs", truncated: "truncated",
+});
+crate::json_struct!(ClassCount { count: "count", failures: "failures", first_seen: "firstSeen", last_seen: "lastSeen", by_signature: "bySignature" });
 
 #[cfg(test)]
 mod tests {

@@ -5,11 +5,11 @@
 //! 4-byte counter (6 chars). The counter tells *how* the store diverged: a tiny
 //! one means the account was re-created under an old device id.
 
-use serde::{Deserialize, Serialize};
 
 /// Which library's id scheme a key id follows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum IdScheme {
     Vodozemac,
     Libolm,
@@ -69,6 +69,8 @@ pub fn encode_vodozemac(counter: u64) -> String {
         .map(|i| ALPHABET[((acc >> (i * 6)) & 63) as usize] as char)
         .collect()
 }
+
+crate::json_as_str!(IdScheme);
 
 #[cfg(test)]
 mod tests {

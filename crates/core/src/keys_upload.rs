@@ -4,7 +4,7 @@
 
 use crate::key_id::decode_counter;
 use crate::otk_conflict::{self, OtkConflict};
-use serde_json::Value;
+use crate::json::{ToJson, Value};
 
 /// What one upload body says about the device.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -33,6 +33,22 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
 }
 
+/// A hash of a value's content: object entries are summed, so the order of
+/// keys (and the whitespace of the text) does not matter, the content does.
+fn content_hash(v: &Value) -> u64 {
+    // splitmix64's finaliser: sums of mixed entries do not cancel out.
+    fn mix(mut z: u64) -> u64 {
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    match v {
+        Value::Object(m) => mix(m.iter().fold(1, |acc, (k, x)| acc.wrapping_add(mix(fnv1a(k.as_bytes()) ^ content_hash(x).rotate_left(29))))),
+        Value::Array(a) => mix(a.iter().fold(2, |acc, x| mix(acc ^ content_hash(x)))),
+        other => fnv1a(other.to_json_string().as_bytes()),
+    }
+}
+
 /// Read an upload body. Never fails: a body we cannot read is still
 /// fingerprinted (so the storm breaker can compare it) and marked `malformed`.
 pub fn parse_request(body: &str) -> UploadRequest {
@@ -45,8 +61,7 @@ pub fn parse_request(body: &str) -> UploadRequest {
             return r;
         }
     };
-    // serde_json's map is sorted: re-serialising gives one text per content.
-    r.fingerprint = fnv1a(serde_json::to_string(&v).unwrap_or_default().as_bytes());
+    r.fingerprint = content_hash(&v);
     if let Some(dk) = v.get("device_keys") {
         r.user_id = dk.get("user_id").and_then(Value::as_str).map(str::to_owned);
         r.device_id = dk.get("device_id").and_then(Value::as_str).map(str::to_owned);
@@ -105,7 +120,7 @@ pub fn parse_response(status: Option<u16>, body: Option<&str>, error: Option<&st
                 .as_ref()
                 .and_then(|j| j.get("one_time_key_counts"))
                 .and_then(Value::as_object)
-                .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_u64()?))).collect())
+                .map(|m| m.iter().filter_map(|(k, v)| Some((k.to_owned(), v.as_u64()?))).collect())
                 .unwrap_or_default();
             UploadOutcome::Accepted { counts }
         }

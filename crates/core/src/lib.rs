@@ -13,6 +13,14 @@
 //! - [`report`]: the schema-versioned report model.
 //! - [`tab_guard`]: the multi-tab guard's report section and finding.
 
+// Tests write expected values with serde_json's macro, in the core's own type.
+#[cfg(test)]
+macro_rules! json {
+    ($($t:tt)+) => {
+        $crate::json::Value::from_serde(&serde_json::json!($($t)+))
+    };
+}
+
 pub mod classify;
 pub mod consistency;
 pub mod finding;

@@ -5,7 +5,7 @@
 //! so re-deriving that comparison here shows the divergence from the text alone.
 
 use crate::key_id::{decode_counter, IdScheme};
-use serde_json::{Map, Value};
+use crate::json::{Map, Value};
 
 const HEAD: &str = "One time key ";
 const TAIL: &str = " already exists";
@@ -24,14 +24,14 @@ pub struct OtkConflict {
 }
 
 impl OtkConflict {
-    pub fn to_fields(&self, into: &mut Map<String, Value>) {
-        into.insert("algorithm".into(), self.algorithm.clone().into());
-        into.insert("key_id".into(), self.key_id.clone().into());
-        into.insert("key_id_scheme".into(), self.scheme.as_str().into());
-        into.insert("counter".into(), self.counter.map(Value::from).unwrap_or(Value::Null));
-        into.insert("old_key".into(), self.old_key.clone().unwrap_or(Value::Null));
-        into.insert("new_key".into(), self.new_key.clone().unwrap_or(Value::Null));
-        into.insert("diverged".into(), self.diverged.map(Value::Bool).unwrap_or(Value::Null));
+    pub fn to_fields(&self, into: &mut Map) {
+        into.insert("algorithm", self.algorithm.clone().into());
+        into.insert("key_id", self.key_id.clone().into());
+        into.insert("key_id_scheme", self.scheme.as_str().into());
+        into.insert("counter", self.counter.map(Value::from).unwrap_or(Value::Null));
+        into.insert("old_key", self.old_key.clone().unwrap_or(Value::Null));
+        into.insert("new_key", self.new_key.clone().unwrap_or(Value::Null));
+        into.insert("diverged", self.diverged.map(Value::Bool).unwrap_or(Value::Null));
     }
 }
 
@@ -90,7 +90,6 @@ fn without_signatures(v: &Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     const SYNAPSE: &str = r#"One time key signed_curve25519:AAAAAQ already exists. Old key: {"key":"KEYONE","signatures":{"@a:hs":{"ed25519:DEV":"s1"}}}; new key: {'key': 'KEYTWO', 'signatures': {'@a:hs': {'ed25519:DEV': 's2'}}}"#;
 

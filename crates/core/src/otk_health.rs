@@ -12,9 +12,8 @@ use crate::keys_upload::{UploadOutcome, UploadRequest};
 use crate::otk_conflict::OtkConflict;
 use crate::storm_breaker::Breaker;
 use crate::text::iso8601;
-use serde::{Deserialize, Serialize};
 use crate::json::object;
-use serde_json::Value;
+use crate::json::Value;
 use std::collections::VecDeque;
 
 /// The same conflict seen on the HTTP and the console path within this long counts once.
@@ -46,8 +45,9 @@ impl MonitorConfig {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
 pub enum Phase {
     Healthy,
     Failing,
@@ -56,8 +56,9 @@ pub enum Phase {
 }
 
 /// The recovery contract's outcome, what `otkHealth()` answers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
 pub enum Outcome {
     Healthy,
     /// Transient failures (network, 429, 5xx): the SDK retries with backoff.
@@ -68,16 +69,18 @@ pub enum Outcome {
     Unrecoverable,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
 pub enum Source {
     Http,
     Console,
 }
 
 /// The KE-1 proof: the server's key and ours under one id.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct Proof {
     pub algorithm: String,
     pub key_id: String,
@@ -107,8 +110,9 @@ impl Proof {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum TriggerKind {
     /// The local account was re-created under the old device id (eviction, reset).
     AccountRecreated,
@@ -117,7 +121,8 @@ pub enum TriggerKind {
     Unknown,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Trigger {
     pub kind: TriggerKind,
     /// The facts that led to `kind`, in words.
@@ -125,8 +130,9 @@ pub struct Trigger {
 }
 
 /// Runbook remediation 1, the only real remedy for this state (REFERENCE §3).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct Recommendation {
     pub id: String,
     pub title: String,
@@ -160,8 +166,9 @@ fn recommendation(trigger: TriggerKind) -> Recommendation {
 }
 
 /// The device identity seen in uploads, remembered across reloads.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct IdentityTrack {
     /// ed25519 identity key first seen for this user+device on this browser.
     pub known: Option<String>,
@@ -171,8 +178,9 @@ pub struct IdentityTrack {
     pub replaced_at: Option<u64>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct Uploads {
     pub requests: u64,
     pub accepted: u64,
@@ -184,8 +192,9 @@ pub struct Uploads {
     pub duplicates: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct RecoveryNeeded {
     pub user_id: Option<String>,
     pub device_id: Option<String>,
@@ -545,23 +554,26 @@ impl Monitor {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct PreviousDevice {
     pub device_id: String,
     pub phase: Phase,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct ConfigView {
     pub storm_threshold: u32,
     pub storm_window_ms: u64,
 }
 
 /// The outcome with its evidence; timestamps are Unix ms.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct OtkHealth {
     pub outcome: Outcome,
     pub phase: Phase,
@@ -586,6 +598,73 @@ pub struct OtkHealth {
     pub breaker: Breaker,
     pub config: ConfigView,
 }
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Healthy => "healthy",
+            Phase::Failing => "failing",
+            Phase::Storm => "storm",
+            Phase::Recovered => "recovered",
+        }
+    }
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Healthy => "healthy",
+            Outcome::Retrying => "retrying",
+            Outcome::Diverged => "diverged",
+            Outcome::Unrecoverable => "unrecoverable",
+        }
+    }
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Http => "http",
+            Source::Console => "console",
+        }
+    }
+}
+
+impl TriggerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TriggerKind::AccountRecreated => "account_recreated",
+            TriggerKind::ConcurrentWriter => "concurrent_writer",
+            TriggerKind::Unknown => "unknown",
+        }
+    }
+}
+
+crate::json_as_str!(Phase, Outcome, Source, TriggerKind);
+crate::json_struct!(Proof {
+    algorithm: "algorithm", key_id: "keyId", key_id_scheme: "keyIdScheme", counter: "counter", old_key: "oldKey",
+    new_key: "newKey", diverged: "diverged", source: "source", seen_at: "seenAt",
+});
+crate::json_struct!(Trigger { kind: "kind", facts: "facts" });
+crate::json_struct!(Recommendation { id: "id", title: "title", steps: "steps", blast_radius: "blastRadius", backup_warning: "backupWarning" });
+crate::json_struct!(IdentityTrack { known: "known", first_seen_at: "firstSeenAt", replaced_by: "replacedBy", replaced_at: "replacedAt" });
+crate::json_struct!(Uploads {
+    requests: "requests", accepted: "accepted", conflicts: "conflicts", rejected: "rejected", transient: "transient", duplicates: "duplicates",
+});
+crate::json_struct!(RecoveryNeeded {
+    user_id: "userId", device_id: "deviceId", outcome: "outcome", proof: "proof", trigger: "trigger", recommendation: "recommendation",
+    storm_started_at: "stormStartedAt", conflicts_in_window: "conflictsInWindow", at: "at",
+});
+crate::json_struct!(PreviousDevice { device_id: "deviceId", phase: "phase" });
+crate::json_struct!(ConfigView { storm_threshold: "stormThreshold", storm_window_ms: "stormWindowMs" });
+crate::json_struct!(OtkHealth {
+    outcome: "outcome", phase: "phase", phase_since: "phaseSince", user_id: "userId", device_id: "deviceId",
+    previous_device: "previousDevice", uploads: "uploads", conflicts_in_window: "conflictsInWindow", proof: "proof",
+    trigger: "trigger", recommendation: "recommendation", identity: "identity", max_accepted_counter: "maxAcceptedCounter",
+    first_conflict_at: "firstConflictAt", last_conflict_at: "lastConflictAt", storm_started_at: "stormStartedAt",
+    recovered_at: "recoveredAt", storms: "storms", recovery_events: "recoveryEvents", last_transient: "lastTransient",
+    breaker: "breaker", config: "config",
+});
 
 #[cfg(test)]
 mod tests {

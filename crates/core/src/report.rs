@@ -8,15 +8,15 @@ use crate::journal::{ClassCount, Config, Entry, Journal};
 use crate::redact::{redact, RedactionCounts, SecretKind};
 use crate::tab_guard::TabGuard;
 use crate::text::iso8601;
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use crate::json::Value;
 use crate::vecmap::VecMap;
 
 pub const SCHEMA_VERSION: u32 = 1;
 pub const GENERATOR: &str = "crypto-health";
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct Versions {
     pub app: Option<String>,
     pub sdk: Option<String>,
@@ -24,22 +24,25 @@ pub struct Versions {
     pub crypto: Option<String>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct Session {
     pub user_id: Option<String>,
     pub device_id: Option<String>,
     pub homeserver: Option<String>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Estimate {
     pub usage: Option<u64>,
     pub quota: Option<u64>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct CryptoStore {
     /// The rust crypto IndexedDB exists; null when databases cannot be listed.
     pub present: Option<bool>,
@@ -50,8 +53,9 @@ pub struct CryptoStore {
     pub seen_at: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct Storage {
     /// `persisted` | `not_persisted` | `unsupported` | `unknown`.
     pub status: String,
@@ -71,8 +75,9 @@ impl Default for Storage {
 }
 
 /// What the host environment knows; the browser side fills it in.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "camelCase", default))]
 pub struct Context {
     pub versions: Versions,
     pub user_agent: Option<String>,
@@ -83,8 +88,9 @@ pub struct Context {
     pub extra: Value,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct Redaction {
     pub total: u32,
     pub by_kind: VecMap<u32>,
@@ -96,8 +102,9 @@ impl From<&RedactionCounts> for Redaction {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct Capture {
     pub installed: bool,
     pub config: Config,
@@ -107,14 +114,16 @@ pub struct Capture {
     pub capture_errors: u64,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Generator {
     pub name: String,
     pub version: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct Report {
     pub schema_version: u32,
     pub generator: Generator,
@@ -133,13 +142,13 @@ pub struct Report {
     pub capture: Capture,
     pub extra: Value,
     /// KE-1 over HTTP: the one-time-key health of this device (null when the HTTP tap is off).
-    #[serde(default)]
+    #[cfg_attr(feature = "serde", serde(default))]
     pub otk_health: Option<OtkHealth>,
     /// What the fetch tap counted on watched endpoints (null when it is off).
-    #[serde(default)]
+    #[cfg_attr(feature = "serde", serde(default))]
     pub http: Option<HttpStats>,
     /// The multi-tab guard; absent from reports written before it existed.
-    #[serde(default)]
+    #[cfg_attr(feature = "serde", serde(default))]
     pub tab_guard: TabGuard,
 }
 
@@ -185,9 +194,10 @@ impl Report {
 
     /// Read a report, checking its schema version first so an old or foreign
     /// file gets a clear error instead of a field-by-field one.
+    #[cfg(feature = "serde")]
     pub fn from_json(text: &str) -> Result<Report, String> {
-        let v: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
-        match v.get("schemaVersion").and_then(Value::as_u64) {
+        let v: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+        match v.get("schemaVersion").and_then(serde_json::Value::as_u64) {
             Some(n) if n == SCHEMA_VERSION as u64 => {}
             Some(n) => return Err(format!("report schemaVersion {n} is not supported (this build reads {SCHEMA_VERSION})")),
             None => return Err("not a crypto-health report: no schemaVersion".into()),
@@ -240,3 +250,23 @@ fn redact_in_place(v: &mut Value, counts: &mut RedactionCounts) {
         _ => {}
     }
 }
+
+crate::json_struct!(Versions { app: "app", sdk: "sdk", crypto: "crypto" });
+crate::json_struct!(Session { user_id: "userId", device_id: "deviceId", homeserver: "homeserver" });
+crate::json_struct!(Estimate { usage: "usage", quota: "quota" });
+crate::json_struct!(CryptoStore { present: "present", databases: "databases", checked_at: "checkedAt", seen_at: "seenAt" });
+crate::json_struct!(Storage {
+    status: "status", persisted: "persisted", requested: "requested", estimate: "estimate", crypto_store: "cryptoStore", notes: "notes",
+});
+crate::json_struct!(Redaction { total: "total", by_kind: "byKind" });
+crate::json_struct!(Capture {
+    installed: "installed", config: "config", lines_seen: "linesSeen", lines_matched: "linesMatched", evicted: "evicted",
+    capture_errors: "captureErrors",
+});
+crate::json_struct!(Generator { name: "name", version: "version" });
+crate::json_struct!(Report {
+    schema_version: "schemaVersion", generator: "generator", generated_at: "generatedAt", generated_at_ms: "generatedAtMs",
+    versions: "versions", user_agent: "userAgent", session: "session", sync_state: "syncState", crypto_ready: "cryptoReady",
+    storage: "storage", counts: "counts", entries: "entries", findings: "findings", redaction: "redaction", capture: "capture",
+    extra: "extra", otk_health: "otkHealth", http: "http", tab_guard: "tabGuard",
+});

@@ -3,20 +3,20 @@
 //! `tests/signatures.rs`. Rows are tried in order; the first match wins, so
 //! specific rows come before their general fallback (KE-3 before `decrypt.other`).
 
-use serde::{Deserialize, Serialize};
 
 /// Failure class from the runbook; `Other` is counted but is not a KE.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub enum Class {
-    #[serde(rename = "KE-1")]
+    #[cfg_attr(feature = "serde", serde(rename = "KE-1"))]
     Ke1,
-    #[serde(rename = "KE-2")]
+    #[cfg_attr(feature = "serde", serde(rename = "KE-2"))]
     Ke2,
-    #[serde(rename = "KE-3")]
+    #[cfg_attr(feature = "serde", serde(rename = "KE-3"))]
     Ke3,
-    #[serde(rename = "KE-4")]
+    #[cfg_attr(feature = "serde", serde(rename = "KE-4"))]
     Ke4,
-    #[serde(rename = "other")]
+    #[cfg_attr(feature = "serde", serde(rename = "other"))]
     Other,
 }
 
@@ -40,8 +40,9 @@ impl Class {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
 pub enum Severity {
     /// Something is broken.
     Failure,
@@ -226,3 +227,5 @@ pub fn prefilter_needles() -> Vec<&'static str> {
     v.retain(|n| !all.iter().any(|m| m != n && n.contains(m)));
     v
 }
+
+crate::json_as_str!(Class, Severity);

@@ -5,7 +5,6 @@
 //! body always goes through. The server stays authoritative: a probe's answer
 //! decides whether the storm is over (seeds/mls-resilience.txt).
 
-use serde::{Deserialize, Serialize};
 
 /// Delay before probe n (0-based); the last step repeats.
 pub const PROBE_SCHEDULE_MS: [u64; 3] = [30_000, 120_000, 600_000];
@@ -23,24 +22,26 @@ pub enum Decision {
 }
 
 /// The server's last rejection, replayed byte for byte.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct KeptResponse {
     pub status: u16,
     pub status_text: String,
     pub content_type: Option<String>,
     pub body: String,
-    #[serde(skip)]
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub fingerprint: u64,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct Breaker {
     pub enabled: bool,
     /// True between the storm's start and the next accepted upload.
     pub armed: bool,
-    #[serde(skip)]
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub kept: Option<KeptResponse>,
     pub next_probe_at: Option<u64>,
     /// Index into [`PROBE_SCHEDULE_MS`] of the next delay.
@@ -96,6 +97,13 @@ impl Breaker {
         }
     }
 }
+
+// `fingerprint` and `kept` stay inside (serde skips them too).
+crate::json_struct!(KeptResponse { status: "status", status_text: "statusText", content_type: "contentType", body: "body" });
+crate::json_struct!(Breaker {
+    enabled: "enabled", armed: "armed", next_probe_at: "nextProbeAt", probe_step: "probeStep", probes: "probes",
+    saved_requests: "savedRequests", last_saved_at: "lastSavedAt",
+});
 
 #[cfg(test)]
 mod tests {

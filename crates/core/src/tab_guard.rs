@@ -6,17 +6,17 @@
 
 use crate::finding::{Finding, Level};
 use crate::text::iso8601;
-use serde::{Deserialize, Serialize};
 use crate::json::object;
-use serde_json::Value;
+use crate::json::Value;
 
 /// Role changes kept in the report.
 pub const MAX_EVENTS: usize = 32;
 /// Notes kept in the report.
 pub const MAX_NOTES: usize = 16;
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "camelCase", default))]
 pub struct TabGuard {
     /// `web-locks` | `local-storage` | `none` (not acquired, or neither API).
     pub mechanism: String,
@@ -48,8 +48,9 @@ pub struct TabGuard {
     pub notes: Vec<String>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "camelCase", default))]
 pub struct TabGuardEvent {
     pub ts: u64,
     pub role: String,
@@ -176,10 +177,17 @@ impl TabGuard {
     }
 }
 
+crate::json_struct!(TabGuard {
+    mechanism: "mechanism", role: "role", lock_name: "lockName", tab_id: "tabId", auto_takeover: "autoTakeover",
+    takeovers: "takeovers", stolen: "stolen", conflicts: "conflicts", since: "since", acquired_ts: "acquiredTs",
+    last_takeover_ts: "lastTakeoverTs", last_stolen_ts: "lastStolenTs", stolen_by: "stolenBy", primary_gone: "primaryGone",
+    events: "events", notes: "notes",
+});
+crate::json_struct!(TabGuardEvent { ts: "ts", role: "role", cause: "cause", peer: "peer" });
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn reads_browser_state() {

@@ -4,12 +4,8 @@
 //! costs the wasm bundle its own tree and sort code each; a Vec costs almost
 //! nothing, and lookups over five keys are as fast.
 
-use serde::de::{MapAccess, Visitor};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use std::fmt;
-use std::marker::PhantomData;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct VecMap<V>(Vec<(String, V)>);
 
 impl<V> Default for VecMap<V> {
@@ -54,12 +50,37 @@ impl<V> VecMap<V> {
         self.0.iter().map(|(k, v)| (k.as_str(), v))
     }
 
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&str, &mut V)> {
+        self.0.iter_mut().map(|(k, v)| (k.as_str(), v))
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &String> {
+        self.0.iter().map(|(k, _)| k)
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    pub fn remove(&mut self, key: &str) -> Option<V> {
+        let i = self.0.iter().position(|(k, _)| k == key)?;
+        Some(self.0.remove(i).1)
+    }
+
     pub fn len(&self) -> usize {
         self.0.len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+}
+
+/// Map equality: the same keys with equal values, in any order (JSON objects,
+/// and Synapse's dict comparison of one-time keys, ignore order).
+impl<V: PartialEq> PartialEq for VecMap<V> {
+    fn eq(&self, o: &Self) -> bool {
+        self.0.len() == o.0.len() && self.0.iter().all(|(k, v)| o.get(k) == Some(v))
     }
 }
 
@@ -79,6 +100,22 @@ impl<K: Into<String>, V> FromIterator<(K, V)> for VecMap<V> {
         m
     }
 }
+
+impl<'a, V> IntoIterator for &'a VecMap<V> {
+    type Item = (&'a String, &'a V);
+    type IntoIter = std::iter::Map<std::slice::Iter<'a, (String, V)>, fn(&'a (String, V)) -> (&'a String, &'a V)>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+}
+
+#[cfg(feature = "serde")]
+mod serde_impls {
+use super::VecMap;
+use serde::de::{MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+use std::marker::PhantomData;
 
 impl<V: Serialize> Serialize for VecMap<V> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -105,6 +142,7 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for VecMap<V> {
         d.deserialize_map(V2(PhantomData))
     }
 }
+}
 
 #[cfg(test)]
 mod tests {
@@ -119,9 +157,13 @@ mod tests {
         *m.get_or_default("c") += 4;
         assert_eq!(m["b"], 3);
         assert_eq!(m.len(), 3);
-        let s = serde_json::to_string(&m).unwrap();
+        let s = crate::json::ToJson::to_json_string(&m);
         assert_eq!(s, r#"{"b":3,"a":2,"c":4}"#);
-        let back: VecMap<u32> = serde_json::from_str(&s).unwrap();
-        assert_eq!(back, m);
+        #[cfg(feature = "serde")]
+        {
+            assert_eq!(serde_json::to_string(&m).unwrap(), s);
+            let back: VecMap<u32> = serde_json::from_str(&s).unwrap();
+            assert_eq!(back, m);
+        }
     }
 }

@@ -3,8 +3,21 @@
 
 use crypto_health_core::consistency::{assess, StoreFacts, RUST_CRYPTO_DB};
 use crypto_health_core::report::{Context, CryptoStore, Estimate, Session, Storage, Versions};
+use crypto_health_core::json::{ToJson, Value as CoreValue};
 use crypto_health_core::{Config, Journal, Report};
 use serde_json::{json, Value};
+
+/// The report as the browser writes it (the core's own writer), checked to be
+/// byte for byte what serde's derives write for the same model.
+fn text_of(r: &Report) -> String {
+    let ours = r.to_json_string();
+    assert_eq!(ours, serde_json::to_string(r).unwrap(), "the hand-written JSON differs from serde's");
+    ours
+}
+
+fn cv(v: Value) -> CoreValue {
+    CoreValue::from_serde(&v)
+}
 
 fn schema() -> Value {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../schema/report.schema.json");
@@ -55,7 +68,7 @@ fn full_report() -> Report {
             crypto_store: CryptoStore { present: Some(false), databases: [(RUST_CRYPTO_DB, false)].into_iter().collect(), checked_at: Some("2026-11-21T20:13:37.000Z".into()), seen_at: None },
             notes: vec![],
         },
-        extra: json!({"note": "login with {\"password\":\"hunter2\"}", "refresh_token": "syr_abc_defghijklmnop_12345", "nested": [{"access_token": "abc"}]}),
+        extra: cv(json!({"note": "login with {\"password\":\"hunter2\"}", "refresh_token": "syr_abc_defghijklmnop_12345", "nested": [{"access_token": "abc"}]})),
     };
     Report::build(&j, ctx, true, 1_795_000_001_000)
 }
@@ -63,10 +76,11 @@ fn full_report() -> Report {
 #[test]
 fn full_report_validates_and_round_trips() {
     let r = full_report();
-    let text = serde_json::to_string_pretty(&r).unwrap();
+    let text = text_of(&r);
     let v: Value = serde_json::from_str(&text).unwrap();
     validate(&v).unwrap();
     assert_eq!(Report::from_json(&text).unwrap(), r);
+    assert_eq!(Report::from_json(&serde_json::to_string_pretty(&r).unwrap()).unwrap(), r);
     assert_eq!(v["counts"]["KE-1"]["count"], 2);
     assert_eq!(v["counts"]["other"]["count"], 1);
     assert_eq!(v["findings"][0]["level"], "critical");
@@ -76,14 +90,14 @@ fn full_report_validates_and_round_trips() {
 #[test]
 fn empty_report_validates() {
     let r = Report::build(&Journal::default(), Context::default(), false, 0);
-    let v = serde_json::to_value(&r).unwrap();
+    let v: Value = serde_json::from_str(&text_of(&r)).unwrap();
     assert_eq!(v["storage"]["status"], "unknown");
     validate(&v).unwrap();
 }
 
 #[test]
 fn no_secret_survives_into_the_report() {
-    let text = serde_json::to_string(&full_report()).unwrap();
+    let text = text_of(&full_report());
     for secret in ["syt_YWxpY2U", "hunter2", "syr_abc", "\"abc\""] {
         assert!(!text.contains(secret), "{secret} leaked");
     }
@@ -143,7 +157,7 @@ fn report_with_a_storm_over_http_validates_and_round_trips() {
     r.http = Some(h);
     // The breaker's kept 400 is working state, not report content.
     r.otk_health.as_mut().unwrap().breaker.kept = None;
-    let text = serde_json::to_string(&r).unwrap();
+    let text = text_of(&r);
     let v: Value = serde_json::from_str(&text).unwrap();
     validate(&v).unwrap();
     assert_eq!(Report::from_json(&text).unwrap(), r);
@@ -164,14 +178,14 @@ fn report_with_a_storm_over_http_validates_and_round_trips() {
 fn tab_guard_section_validates_and_old_reports_still_parse() {
     use crypto_health_core::tab_guard::TabGuard;
     let mut r = full_report();
-    r.tab_guard = TabGuard::from_value(&json!({
+    r.tab_guard = TabGuard::from_value(&cv(json!({
         "mechanism": "local-storage", "role": "primary", "lockName": "crypto-health:tab-guard:http://127.0.0.1|@alice:localhost|DEV",
         "tabId": "t1", "autoTakeover": true, "takeovers": 1, "stolen": 1, "conflicts": 1,
         "since": 1_795_000_000_500u64, "acquiredTs": 1_795_000_000_000u64, "lastTakeoverTs": 1_795_000_000_500u64,
         "stolenBy": "t2", "events": [{"ts": 1_795_000_000_500u64, "role": "primary", "cause": "takeover", "peer": null}],
         "notes": ["no Web Locks in this browser: using the localStorage lease"],
-    }));
-    let text = serde_json::to_string(&r).unwrap();
+    })));
+    let text = text_of(&r);
     let v: Value = serde_json::from_str(&text).unwrap();
     validate(&v).unwrap();
     assert_eq!(v["tabGuard"]["role"], "primary");

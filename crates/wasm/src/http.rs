@@ -6,8 +6,7 @@ use crate::{state, storage};
 use crypto_health_core::ingest::{self, Exchange};
 use crypto_health_core::otk_health::{Event, MonitorConfig};
 use crypto_health_core::storm_breaker::KeptResponse;
-use crypto_health_core::json::object;
-use serde_json::Value;
+use crypto_health_core::json::{object, ToJson, Value};
 use wasm_bindgen::prelude::*;
 
 fn device_key(user: &str, device: &str) -> String {
@@ -21,7 +20,7 @@ pub(crate) fn run_events(events: Vec<Event>) {
             Event::Remember { ed25519, first_seen_at, max_accepted_counter } => {
                 if let Some((Some(u), Some(d))) = state::with(|s| (s.otk.user_id.clone(), s.otk.device_id.clone())) {
                     let v = object([("ed25519", ed25519.into()), ("firstSeenAt", first_seen_at.into()), ("maxAcceptedCounter", max_accepted_counter.into())]);
-                    js::ls_set(&device_key(&u, &d), &serde_json::to_string(&v).unwrap_or_default());
+                    js::ls_set(&device_key(&u, &d), &v.to_json_string());
                 }
             }
             Event::RecoveryNeeded(r) => js::emit_recovery(&js::to_js(&r)),

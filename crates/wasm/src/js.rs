@@ -1,7 +1,7 @@
-//! Bindings to our JS snippets and the JSON bridge between JS and serde.
+//! Bindings to our JS snippets and the JSON bridge between JS and the core's
+//! JSON (`crypto_health_core::json`: no serde in the bundle).
 
-use serde::Serialize;
-use serde_json::Value;
+use crypto_health_core::json::{ToJson, Value};
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(module = "/js/tap.js")]
@@ -61,13 +61,13 @@ pub fn prop_bool(o: &JsValue, k: &str) -> Option<bool> {
     js_sys::Reflect::get(o, &JsValue::from_str(k)).ok()?.as_bool()
 }
 
-/// A serde value as a plain JS value (via JSON: small payloads, no extra crate).
-pub fn to_js<T: Serialize>(v: &T) -> JsValue {
-    serde_json::to_string(v).ok().and_then(|s| js_sys::JSON::parse(&s).ok()).unwrap_or(JsValue::NULL)
+/// A model value as a plain JS value (via JSON: small payloads, no extra crate).
+pub fn to_js<T: ToJson + ?Sized>(v: &T) -> JsValue {
+    js_sys::JSON::parse(&v.to_json_string()).unwrap_or(JsValue::NULL)
 }
 
 /// A plain JS value as a JSON value (`Null` for anything JSON cannot hold).
-/// Read with the core's small parser, not serde's deserializer (bundle size).
+/// Read with the core's small parser.
 pub fn from_js(v: &JsValue) -> Value {
     if v.is_undefined() || v.is_null() {
         return Value::Null;

@@ -3,6 +3,7 @@
 use crate::js::{self, bool_of, str_of, u64_of};
 use crate::{guard, state, storage};
 use crypto_health_core::report::{Context, Session, Storage, Versions};
+use crypto_health_core::json::ToJson;
 use crypto_health_core::text::iso8601;
 use crypto_health_core::Report;
 use wasm_bindgen::prelude::*;
@@ -61,8 +62,8 @@ fn build(mx: &JsValue, extra: &JsValue) -> Result<String, JsError> {
             r.findings.push(f);
         }
         r.tab_guard = tab_guard;
-        // Compact here (one serializer in the bundle); the download is pretty-printed in JS.
-        serde_json::to_string(&r).map_err(|_| JsError::new("buildCryptoDiagReport: report serialisation failed"))
+        // Compact here (one writer in the bundle); the download is pretty-printed in JS.
+        Ok(r.to_json_string())
     })
     .unwrap_or_else(|| Err(JsError::new("buildCryptoDiagReport: called re-entrantly")))
 }

@@ -78,7 +78,7 @@ pub fn check_crypto_store_consistency() -> js_sys::Promise {
     js::consistency_then(&done)
 }
 
-fn assess_store(now: u64, dbs: &serde_json::Value, mut p: Storage) -> JsValue {
+fn assess_store(now: u64, dbs: &crypto_health_core::json::Value, mut p: Storage) -> JsValue {
     let sess = session();
     let names = strings_of(dbs, "names");
     let key = seen_key(&sess);

@@ -106,8 +106,8 @@ fn pick_proof(r: &ReportFacts, log: Option<&SynapseLog>, user: Option<&str>) -> 
                 algorithm: c.conflict.algorithm.clone(),
                 key_id: c.conflict.key_id.clone(),
                 counter: c.conflict.counter,
-                old_key: c.conflict.old_key.clone(),
-                new_key: c.conflict.new_key.clone(),
+                old_key: c.conflict.old_key.as_ref().map(|v| v.to_serde()),
+                new_key: c.conflict.new_key.as_ref().map(|v| v.to_serde()),
                 diverged: c.conflict.diverged,
                 quote: c.quote.clone(),
             });

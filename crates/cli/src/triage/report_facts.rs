@@ -93,23 +93,24 @@ pub fn extract(report: &Report, raw: &Value) -> ReportFacts {
         otk_health: raw.get("otkHealth").filter(|v| v.is_object()).cloned(),
     };
     for (i, e) in report.entries.iter().enumerate() {
+        let fields = e.fields.to_serde();
         let source = format!("report entries[{i}] ({})", e.signature);
         let sighting = || Sighting {
             source: source.clone(),
             ts: e.ts,
             last_ts: e.last_ts,
-            fields: e.fields.clone(),
+            fields: fields.clone(),
             message: e.message.clone(),
         };
         match e.signature.as_str() {
             "ke1.otk_conflict" => f.ke1.push(Ke1Proof {
                 source: source.clone(),
-                algorithm: s(&e.fields, "algorithm"),
-                key_id: s(&e.fields, "key_id"),
-                counter: e.fields.get("counter").and_then(Value::as_u64),
-                old_key: e.fields.get("old_key").filter(|v| !v.is_null()).cloned(),
-                new_key: e.fields.get("new_key").filter(|v| !v.is_null()).cloned(),
-                diverged: e.fields.get("diverged").and_then(Value::as_bool),
+                algorithm: s(&fields, "algorithm"),
+                key_id: s(&fields, "key_id"),
+                counter: fields.get("counter").and_then(Value::as_u64),
+                old_key: fields.get("old_key").filter(|v| !v.is_null()).cloned(),
+                new_key: fields.get("new_key").filter(|v| !v.is_null()).cloned(),
+                diverged: fields.get("diverged").and_then(Value::as_bool),
                 quote: e.message.clone(),
             }),
             "ke1.keys_upload_400" => f.upload_400s += 1 + e.repeats,

@@ -6,6 +6,9 @@
 // 1. wasm-pack build (release, --target web) WITHOUT wasm-pack's own wasm-opt;
 // 2. wasm-opt from the npm package `binaryen` (node_modules/.bin) — never Debian's
 //    binaryen, whose wasm-opt 108 silently breaks release builds (REFERENCE §8);
+// 2b. minify the JS glue with esbuild (whitespace, JSDoc, local names; the
+//     exports and the import object's keys stay): the glue loads on every page
+//     view too, and its doc comments live on in crypto_health.d.ts;
 // 3. copy the hand-written loader (index.js / index.d.ts) into pkg/;
 // 4. rewrite pkg/package.json (name, main/module/types -> loader, files);
 // 5. print raw + gzipped sizes, write target/size.json, and fail if
@@ -103,6 +106,20 @@ function wasmOpt() {
   renameSync(tmp, WASM);
 }
 
+// ------------------------------------------------------------- 2b. the glue
+function minifyGlue() {
+  const bin = path.join(ROOT, 'node_modules', '.bin', process.platform === 'win32' ? 'esbuild.cmd' : 'esbuild');
+  if (!existsSync(bin)) fail(`${rel(bin)} missing: run \`npm ci\` (or scripts/setup.sh) first`);
+  const before = statSync(GLUE).size;
+  const tmp = `${GLUE}.min.tmp`;
+  run(rel(bin), [rel(GLUE), '--minify', '--format=esm', '--log-level=warning', `--outfile=${rel(tmp)}`]);
+  // Keep the pointer to the generated types (TypeScript reads it from the .js).
+  const types = (/^\/\* @ts-self-types=.*?\*\/\n/.exec(readFileSync(GLUE, 'utf8')) ?? [''])[0];
+  writeFileSync(GLUE, types + readFileSync(tmp, 'utf8'));
+  rmSync(tmp, { force: true });
+  log(`glue minified: ${before} B -> ${statSync(GLUE).size} B`);
+}
+
 // --------------------------------------------------------------- 3. the loader
 function copyLoader() {
   const dir = LOADER_DIRS.find((d) => existsSync(path.join(d, 'index.js')));
@@ -196,6 +213,7 @@ function main() {
   const rawWasm = statSync(WASM).size;
   wasmOpt();
   log(`wasm-opt: ${rawWasm} B -> ${statSync(WASM).size} B`);
+  minifyGlue();
   const loaderFiles = copyLoader();
   rewritePackageJson(loaderFiles);
   reportSizes(loaderFiles);

@@ -1,5 +1,6 @@
-//! The diagnostics report: one schema-versioned serde model, written by the
-//! browser and read by the CLI. `schema/report.schema.json` describes it.
+//! The diagnostics report: one schema-versioned model, written by the browser
+//! (the core's JSON writer, `json::ToJson`) and read by the CLI (serde, with
+//! the `serde` feature; the tests check both give the same text). `schema/report.schema.json` describes it.
 
 use crate::finding::Finding;
 use crate::http_stats::HttpStats;

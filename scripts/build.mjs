@@ -16,6 +16,7 @@
 //    `npm start`) an over-budget build only warns.
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync, constants as zc } from 'node:zlib';
@@ -71,6 +72,17 @@ function run(cmd, args, opts = {}) {
   if (r.status !== 0) fail(`${cmd} exited with ${r.status ?? r.signal}`);
 }
 
+// Panic locations name source files: without this the shipped wasm carries the
+// build machine's paths (home, cargo registry, checkout). Shorter paths are also fewer bytes.
+function remapFlags() {
+  const cargoHome = process.env.CARGO_HOME || path.join(os.homedir(), '.cargo');
+  const flags = [
+    `--remap-path-prefix=${path.join(cargoHome, 'registry', 'src')}=/crates`,
+    `--remap-path-prefix=${ROOT}=/crypto-health`,
+  ];
+  return [process.env.RUSTFLAGS, ...flags].filter(Boolean).join(' ');
+}
+
 // ---------------------------------------------------------------- 1. wasm-pack
 function wasmPackBuild() {
   // --no-opt: belt and braces next to `wasm-opt = false` in the crate's
@@ -87,7 +99,7 @@ function wasmPackBuild() {
     path.relative(CRATE_DIR, PKG_DIR),
     '--out-name',
     OUT_NAME,
-  ]);
+  ], { env: { ...process.env, RUSTFLAGS: remapFlags() } });
   for (const f of [WASM, GLUE]) if (!existsSync(f)) fail(`wasm-pack did not produce ${rel(f)}`);
 }
 

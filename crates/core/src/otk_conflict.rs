@@ -57,7 +57,7 @@ pub fn parse(text: &str) -> Option<OtkConflict> {
         .map(|(o, n)| (Some(o), n))
         .unwrap_or((None, None));
     let diverged = match (&old_key, &new_key) {
-        (Some(o), Some(n)) => Some(without_signatures(o) != without_signatures(n)),
+        (Some(o), Some(n)) => Some(keys_differ(o, n)),
         _ => None,
     };
     Some(OtkConflict { algorithm: algorithm.into(), key_id: key_id.into(), scheme, counter, old_key, new_key, diverged })
@@ -77,6 +77,13 @@ fn parse_keys(after: &str) -> Option<(Value, Option<Value>)> {
 
 fn unescape_json_quotes(s: &str) -> String {
     s.replace("\\\\", "\u{1}").replace("\\\"", "\"").replace('\u{1}', "\\")
+}
+
+/// Synapse's conflict rule: two one-time keys are the same when they are equal
+/// after dropping `signatures` (non-objects compare as they are). Shared with
+/// the triage, which compares the stored row with the client's key.
+pub fn keys_differ(old: &Value, new: &Value) -> bool {
+    without_signatures(old) != without_signatures(new)
 }
 
 fn without_signatures(v: &Value) -> Value {

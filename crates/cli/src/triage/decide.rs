@@ -51,13 +51,10 @@ fn quote(s: &str) -> String {
     format!("{}… [{} more bytes]", &s[..cut], s.len() - cut)
 }
 
-fn without_signatures(v: &Value) -> Value {
-    let mut v = v.clone();
-    if let Value::Object(m) = &mut v {
-        m.remove("signatures");
-        m.remove("unsigned");
-    }
-    v
+/// The core's conflict rule (Synapse's), on the CLI's serde values.
+fn keys_differ(stored: &Value, new: &Value) -> bool {
+    use crypto_health_core::json::Value as CoreValue;
+    crypto_health_core::otk_conflict::keys_differ(&CoreValue::from_serde(stored), &CoreValue::from_serde(new))
 }
 
 fn ed25519_of(device_keys: &Value, device: &str) -> Option<String> {
@@ -164,7 +161,7 @@ fn q1(r: &ReportFacts, log: Option<&SynapseLog>, db: Option<&DbFacts>, s: &Subje
                             q.evidence.push(Evidence::new(&db_src, format!("{full} stored at ts_added_ms={} : {}", row.ts_added_ms.unwrap_or(-1), quote(&row.key_json))));
                             let stored: Option<Value> = serde_json::from_str(&row.key_json).ok();
                             match (&stored, &p.new_key) {
-                                (Some(st), Some(new)) if without_signatures(st) != without_signatures(new) => {
+                                (Some(st), Some(new)) if keys_differ(st, new) => {
                                     q.answer = Answer::Yes;
                                     q.finding = format!("OTK divergence CONFIRMED for {full}: the server holds a different key than the client keeps uploading (KE-1 root condition)");
                                 }

@@ -13,7 +13,6 @@
 // One test for every watched endpoint (REFERENCE §1, §5); the core decides exactly.
 const WATCH = /\/_matrix\/client\/[^?#]*(?:\/keys\/upload|\/sendToDevice\/|delayed_events)|org\.matrix\.msc4140\.delay=/;
 const UPLOAD = /\/_matrix\/client\/[^/?#]+\/keys\/upload(?:[/?#]|$)/;
-const BODY_WANTED = /\/keys\/upload|delayed_events/;
 const MAX_BODY = 256 * 1024; // response bytes we are willing to read from a clone
 
 let tap = null;
@@ -59,8 +58,8 @@ export function httpInstall(beforeUpload, afterExchange, breakUploadStorm) {
     try { afterExchange(info, body); } catch (_) { t.errors++; }
   }
 
-  function observe(p, method, url, started) {
-    const wantBody = BODY_WANTED.test(url);
+  // `upload`: the only exchange whose answer body the core reads (Synapse's 400).
+  function observe(p, method, url, started, upload) {
     p.then(
       (resp) => {
         try {
@@ -73,7 +72,7 @@ export function httpInstall(beforeUpload, afterExchange, breakUploadStorm) {
           // Only failed answers are read: the evidence (Synapse's 400) is there.
           // A clone turns the app's own body into a teed stream, which costs its
           // read ~1 ms in Chromium (tests/bench), so a 2xx is never cloned.
-          if (!wantBody || resp.ok || len > MAX_BODY) { after(info, null); return; }
+          if (!upload || resp.ok || len > MAX_BODY) { after(info, null); return; }
           // Clone synchronously, before the app can consume the body.
           const c = resp.clone();
           c.text().then(
@@ -151,13 +150,13 @@ export function httpInstall(beforeUpload, afterExchange, breakUploadStorm) {
         return text.then(before, () => null).then((kept) => {
           if (kept) return localAnswer(kept, method, url);
           const p = original.apply(self, args);
-          observe(p, method, url, started);
+          observe(p, method, url, started, true);
           return p;
         });
       }
     }
     const p = original.apply(this, arguments);
-    try { observe(p, method, url, started); } catch (_) { t.errors++; }
+    try { observe(p, method, url, started, upload); } catch (_) { t.errors++; }
     return p;
   };
 

@@ -25,14 +25,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync, constants as zc } from 'node:zlib';
+import { CHROMIUM, CHROMIUM_ARGS } from '../lib/chromium.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const PKG = path.join(ROOT, 'pkg');
 const HERE = path.join(ROOT, 'tests', 'bench');
 const OUT = path.join(ROOT, 'target', 'bench', 'results.json');
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync',
+// Started directly (not through Playwright), so --headless is ours to pass.
+const ARGS = ['--headless', ...CHROMIUM_ARGS,
   // Exact JS heap figures (performance.memory is bucketed otherwise) and gc() before each reading.
   '--enable-precise-memory-info', '--js-flags=--expose-gc'];
 const QUICK = process.argv.includes('--quick');

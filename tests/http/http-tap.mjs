@@ -12,13 +12,11 @@ import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import Ajv2020 from 'ajv/dist/2020.js';
-import addFormats from 'ajv-formats';
+import { CHROMIUM, CHROMIUM_ARGS } from '../lib/chromium.mjs';
+import { reportValidator } from '../lib/report-schema.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const PKG = path.join(ROOT, 'pkg');
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 // Synapse 1.163's answer to a re-uploaded one-time key (REFERENCE §1).
 const CONFLICT = JSON.stringify({
@@ -89,7 +87,7 @@ function check(name, ok, detail) {
 const server = createServer(serve);
 await new Promise((r) => server.listen(0, '127.0.0.1', r));
 const base = `http://127.0.0.1:${server.address().port}`;
-const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
 
 async function freshPage(session = true) {
   const ctx = await browser.newContext();
@@ -215,11 +213,8 @@ try {
     check('a late subscriber still gets the ongoing storm', r.late === 1, r.late);
     check('trigger assessed from the counter', h.trigger && h.trigger.kind === 'account_recreated' && h.trigger.facts.some((f) => f.includes('counter 13')), h.trigger);
     const report = JSON.parse(r.report);
-    const schema = JSON.parse(readFileSync(path.join(ROOT, 'schema', 'report.schema.json'), 'utf8'));
-    const ajv = new Ajv2020({ allErrors: true, strict: false });
-    addFormats(ajv);
-    const valid = ajv.validate(schema, report);
-    check('report validates and carries the storm', valid && report.otkHealth.phase === 'storm' && report.counts['KE-1'].count === 6 && report.http.keysUpload.byStatus['400'] === 6, valid ? report.counts['KE-1'] : ajv.errors);
+    const { ok: valid, errors: schemaErrors } = reportValidator()(report);
+    check('report validates and carries the storm', valid && report.otkHealth.phase === 'storm' && report.counts['KE-1'].count === 6 && report.http.keysUpload.byStatus['400'] === 6, valid ? report.counts['KE-1'] : schemaErrors);
     check('no secret in the report', !r.report.includes('secretsecret'));
     check('no page errors', errors.length === 0, errors);
     await ctx.close();

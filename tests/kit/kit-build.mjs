@@ -20,25 +20,13 @@ import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import Ajv2020 from 'ajv/dist/2020.js';
-import addFormats from 'ajv-formats';
 import { startServer } from '../../scripts/serve.mjs';
 import { DIST_DIR, buildWww, installPackage } from '../../scripts/www.mjs';
+import { CHROMIUM, CHROMIUM_ARGS } from '../lib/chromium.mjs';
+import { reportValidator } from '../lib/report-schema.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const OUT = path.join(ROOT, 'target', 'kit');
-const SCHEMA_FILE = path.join(ROOT, 'schema', 'report.schema.json');
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox', // we run as root
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking', // no internet here
-  '--disable-component-update',
-  '--disable-sync',
-];
 // The KE-1 line the demo's storm button logs with console.error (www/src/samples.ts).
 const KE1_PREFIX = 'Failed to process outgoing request 0: M_UNKNOWN: MatrixError: [400] One time key signed_curve25519:AAAAAAAAAA0 already exists.';
 
@@ -73,17 +61,6 @@ async function until(probe, ok, timeoutMs = 8000) {
     value = await probe();
   }
   return value;
-}
-
-function validator() {
-  const schema = JSON.parse(readFileSync(SCHEMA_FILE, 'utf8'));
-  const ajv = new Ajv2020({ allErrors: true, strict: 'log' });
-  addFormats(ajv);
-  const validate = ajv.compile(schema);
-  return (report) => {
-    const ok = validate(report);
-    return { ok, errors: ok ? '' : ajv.errorsText(validate.errors, { separator: '\n  ' }) };
-  };
 }
 
 // Watches one page: console errors, page errors, failed requests, HTTP >= 400.
@@ -305,7 +282,7 @@ async function main() {
     installPackage(); // node_modules/crypto-health from the packed tarball: tsc and vite both resolve it there
     await typecheck();
     await buildStep();
-    const validate = validator();
+    const validate = reportValidator();
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     await prodPage(browser, validate);
     await devServer(browser);

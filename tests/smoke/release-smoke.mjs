@@ -7,27 +7,18 @@
 //
 // Env: CHROMIUM (default /usr/bin/chromium), CRYPTO_HEALTH_PKG_DIR (default pkg).
 // Prints `N passed, M failed`; exits non-zero on any failure.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import Ajv2020 from 'ajv/dist/2020.js';
-import addFormats from 'ajv-formats';
 import { startServer } from '../../scripts/serve.mjs';
+import { CHROMIUM, CHROMIUM_ARGS } from '../lib/chromium.mjs';
+import { reportValidator } from '../lib/report-schema.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const FIXTURE_DIR = path.join(ROOT, 'tests', 'smoke');
 const PKG_DIR = path.resolve(ROOT, process.env.CRYPTO_HEALTH_PKG_DIR ?? 'pkg');
 const SCHEMA_FILE = path.join(ROOT, 'schema', 'report.schema.json');
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--no-sandbox', // we run as root
-  '--disable-background-networking', // no internet here
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-gpu',
-];
 
 // A real KE-1 line (REFERENCE §1): Synapse's 400 for a re-uploaded one-time key.
 const KE1_LINE =
@@ -198,12 +189,8 @@ async function main() {
         if (!existsSync(SCHEMA_FILE)) {
           check('report matches schema/report.schema.json', false, 'schema/report.schema.json missing');
         } else {
-          const schema = JSON.parse(readFileSync(SCHEMA_FILE, 'utf8'));
-          const ajv = new Ajv2020({ allErrors: true, strict: 'log' });
-          addFormats(ajv);
-          const validate = ajv.compile(schema);
-          const ok = validate(report);
-          check('report matches schema/report.schema.json', ok, ajv.errorsText(validate.errors, { separator: '\n  ' }));
+          const { ok, errors } = reportValidator()(report);
+          check('report matches schema/report.schema.json', ok, errors);
         }
       }
     }

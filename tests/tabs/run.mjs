@@ -17,6 +17,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { CHROMIUM, CHROMIUM_ARGS } from '../lib/chromium.mjs';
 import { startServer } from '../../scripts/serve.mjs';
 import * as S from './scenarios.mjs';
 
@@ -24,9 +25,6 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 const PKG_DIR = path.resolve(ROOT, process.env.CRYPTO_HEALTH_PKG_DIR ?? 'pkg');
 const OUT_DIR = path.join(ROOT, 'target', 'tabs');
 const ROUNDS = Math.max(1, Number.parseInt(process.env.TABS_ROUNDS ?? '20', 10) || 20);
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 function stats(xs) {
   const v = xs.filter((x) => typeof x === 'number').sort((a, b) => a - b);

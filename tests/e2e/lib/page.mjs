@@ -3,8 +3,7 @@
 // that record their console errors, and read Synapse's access log.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import Ajv2020 from 'ajv/dist/2020.js';
-import addFormats from 'ajv-formats';
+import { reportValidator } from '../../lib/report-schema.mjs';
 import { startServer } from '../../../scripts/serve.mjs';
 
 /** The served page URL; builds pkg/ and the page on first use in a run. */
@@ -56,15 +55,12 @@ export function logSize(synapse) {
   try { return statSync(synapse.logPath).size; } catch { return 0; }
 }
 
-let validator = null;
+let validate = null;
 /** Validate a report against schema/report.schema.json; throws with the errors. */
-export function validateReport(root, report) {
-  if (validator === null) {
-    const ajv = new Ajv2020({ allErrors: true, strict: false });
-    addFormats(ajv);
-    validator = ajv.compile(JSON.parse(readFileSync(path.join(root, 'schema', 'report.schema.json'), 'utf8')));
-  }
-  if (!validator(report)) throw new Error(`report does not validate: ${JSON.stringify(validator.errors).slice(0, 2000)}`);
+export function validateReport(report) {
+  validate ??= reportValidator();
+  const { ok, errors } = validate(report);
+  if (!ok) throw new Error(`report does not validate: ${errors.slice(0, 2000)}`);
 }
 
 /** Fail with the figures gathered so far attached (the runner prints them). */

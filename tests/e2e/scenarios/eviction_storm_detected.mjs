@@ -92,7 +92,7 @@ export async function run(ctx) {
   const file = path.join(outDir, download.suggestedFilename());
   await download.saveAs(file);
   const report = JSON.parse(readFileSync(file, 'utf8'));
-  validateReport(root, report);
+  validateReport(report);
   const ids2 = report.findings.map((f) => f.id);
   figures.report_file = path.relative(root, file);
   figures.report_findings = ids2.join(',');

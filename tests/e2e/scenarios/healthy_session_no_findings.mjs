@@ -7,7 +7,7 @@ export const name = 'healthy_session_no_findings';
 export const order = 20;
 
 export async function run(ctx) {
-  const { synapse, log, root } = ctx;
+  const { synapse, log } = ctx;
   const suffix = Date.now().toString(36);
   const users = [`alice${suffix}`, `bob${suffix}`];
   const password = 'e2e-healthy-pw';
@@ -45,7 +45,7 @@ export async function run(ctx) {
   const figures = { room: roomId, messages: sent.length };
   for (const [i, p] of [a, b].entries()) {
     const r = await p.evaluate(() => ({ report: JSON.parse(window.e2e.report()), health: window.e2e.api.otkHealth(), recoveries: window.e2e.recoveries.length }));
-    validateReport(root, r.report);
+    validateReport(r.report);
     const failures = Object.entries(r.report.counts).filter(([k]) => k !== 'other').reduce((n, [, c]) => n + c.failures, 0);
     const who = i === 0 ? 'alice' : 'bob';
     Object.assign(figures, {

@@ -6,16 +6,16 @@
 // 1. wasm-pack build (release, --target web) WITHOUT wasm-pack's own wasm-opt;
 // 2. wasm-opt from the npm package `binaryen` (node_modules/.bin) — never Debian's
 //    binaryen, whose wasm-opt 108 silently breaks release builds (REFERENCE §8);
-// 2b. minify the JS glue with esbuild (whitespace, JSDoc, local names; the
-//     exports and the import object's keys stay): the glue loads on every page
-//     view too, and its doc comments live on in crypto_health.d.ts;
 // 3. copy the hand-written loader (index.js / index.d.ts) into pkg/;
+// 3b. bundle loader + wasm-bindgen glue + our JS snippets into one minified
+//     pkg/index.js with esbuild (a snippet's dynamic import() becomes a lazily
+//     loaded file beside it); the glue's doc comments live on in crypto_health.d.ts;
 // 4. rewrite pkg/package.json (name, main/module/types -> loader, files);
-// 5. print raw + gzipped sizes, write target/size.json, and fail if
-//    wasm + JS glue gzipped exceed the budget (60 KiB); with --warn-size (used by
-//    `npm start`) an over-budget build only warns.
+// 5. print raw + gzipped sizes, write target/size.json, and fail if what an
+//    import loads (wasm + pkg/index.js) gzipped exceeds the budget (60 KiB);
+//    with --warn-size (used by `npm start`) an over-budget build only warns.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,8 +33,8 @@ const WASM = path.join(PKG_DIR, `${OUT_NAME}_bg.wasm`);
 const GLUE = path.join(PKG_DIR, `${OUT_NAME}.js`);
 const SIZE_JSON = path.join(ROOT, 'target', 'size.json');
 const BUDGET_GZIP_BYTES = 60 * 1024; // wasm + JS glue, gzipped
-// Loader files written by the crate owner; first directory that has index.js wins.
-const LOADER_DIRS = [path.join(CRATE_DIR, 'js', 'loader'), path.join(CRATE_DIR, 'js')];
+// The package entry, written by hand (shared init, startCryptoHealth).
+const LOADER_DIR = path.join(CRATE_DIR, 'js', 'loader');
 const LOADER_FILES = ['index.js', 'index.d.ts'];
 
 // rustc's wasm32-unknown-unknown target enables these by default (rustc 1.95:
@@ -118,65 +118,79 @@ function wasmOpt() {
   renameSync(tmp, WASM);
 }
 
-// ------------------------------------------------------------- 2b. the glue
-function minifyGlue() {
-  const bin = path.join(ROOT, 'node_modules', '.bin', process.platform === 'win32' ? 'esbuild.cmd' : 'esbuild');
-  if (!existsSync(bin)) fail(`${rel(bin)} missing: run \`npm ci\` (or scripts/setup.sh) first`);
-  const before = statSync(GLUE).size;
-  const tmp = `${GLUE}.min.tmp`;
-  run(rel(bin), [rel(GLUE), '--minify', '--format=esm', '--log-level=warning', `--outfile=${rel(tmp)}`]);
-  // Keep the pointer to the generated types (TypeScript reads it from the .js).
-  const types = (/^\/\* @ts-self-types=.*?\*\/\n/.exec(readFileSync(GLUE, 'utf8')) ?? [''])[0];
-  writeFileSync(GLUE, types + readFileSync(tmp, 'utf8'));
-  rmSync(tmp, { force: true });
-  log(`glue minified: ${before} B -> ${statSync(GLUE).size} B`);
-}
-
 // --------------------------------------------------------------- 3. the loader
 function copyLoader() {
-  const dir = LOADER_DIRS.find((d) => existsSync(path.join(d, 'index.js')));
-  if (!dir) {
-    console.warn(
-      `[build] WARNING: no loader found (looked for index.js in ${LOADER_DIRS.map(rel).join(', ')}); ` +
-        `pkg/ exposes the raw wasm-bindgen glue ${OUT_NAME}.js as its entry point`,
-    );
-    return [];
-  }
-  const copied = [];
   for (const f of LOADER_FILES) {
-    const src = path.join(dir, f);
-    if (!existsSync(src)) {
-      console.warn(`[build] WARNING: ${rel(src)} missing; not copied`);
-      continue;
-    }
+    const src = path.join(LOADER_DIR, f);
+    if (!existsSync(src)) fail(`${rel(src)} missing`);
     copyFileSync(src, path.join(PKG_DIR, f));
-    copied.push(f);
     log(`copied ${rel(src)} -> ${rel(path.join(PKG_DIR, f))}`);
   }
-  return copied;
+}
+
+// ------------------------------------------------------------- 3b. one JS file
+// The loader, the wasm-bindgen glue and our snippets (console tap, fetch tap,
+// environment, tab guard) become one minified ES module, pkg/index.js: every
+// page view loads all of them, and one gzip stream shares its dictionary (the
+// separate files cost ~18 KB gzipped, the bundle ~11 KB). The glue and the
+// snippets are then removed from pkg/ so that nothing can load a second copy
+// of the module state; crypto_health.d.ts stays for the types.
+function bundleJs() {
+  const bin = path.join(ROOT, 'node_modules', '.bin', process.platform === 'win32' ? 'esbuild.cmd' : 'esbuild');
+  if (!existsSync(bin)) fail(`${rel(bin)} missing: run \`npm ci\` (or scripts/setup.sh) first`);
+  const entry = path.join(PKG_DIR, 'index.js');
+  const before = [entry, GLUE, ...listJs(path.join(PKG_DIR, 'snippets'))].reduce((n, f) => n + statSync(f).size, 0);
+  const outDir = path.join(PKG_DIR, '.bundle');
+  rmSync(outDir, { recursive: true, force: true });
+  run(rel(bin), [
+    rel(entry),
+    '--bundle',
+    '--minify',
+    '--format=esm',
+    '--splitting', // a dynamic import() in a snippet becomes its own lazily loaded file
+    '--chunk-names=[name]-[hash]',
+    '--legal-comments=none',
+    '--log-level=warning',
+    // wasm-bindgen lists a snippet module once per extern block: same key, same value.
+    '--log-override:duplicate-object-key=silent',
+    `--outdir=${rel(outDir)}`,
+  ]);
+  rmSync(GLUE, { force: true });
+  rmSync(path.join(PKG_DIR, 'snippets'), { recursive: true, force: true });
+  for (const f of listJs(outDir)) renameSync(f, path.join(PKG_DIR, path.relative(outDir, f)));
+  rmSync(outDir, { recursive: true, force: true });
+  const after = jsFiles().reduce((n, f) => n + statSync(f).size, 0);
+  log(`JS bundled and minified: ${before} B -> ${after} B (${jsFiles().map(rel).join(', ')})`);
+}
+
+function listJs(dir) {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true })
+    .map((f) => path.join(dir, String(f)))
+    .filter((f) => f.endsWith('.js') && statSync(f).isFile());
+}
+
+/** The package's JS files: index.js first, then lazily loaded chunks. */
+function jsFiles() {
+  const all = listJs(PKG_DIR).filter((f) => path.dirname(f) === PKG_DIR);
+  const entry = path.join(PKG_DIR, 'index.js');
+  return [entry, ...all.filter((f) => f !== entry).sort()];
 }
 
 // ---------------------------------------------------------- 4. pkg/package.json
-function rewritePackageJson(loaderFiles) {
+function rewritePackageJson() {
   const file = path.join(PKG_DIR, 'package.json');
   if (!existsSync(file)) fail(`${rel(file)} missing after wasm-pack build`);
   const pkg = JSON.parse(readFileSync(file, 'utf8'));
   pkg.name = PKG_NAME;
   pkg.type = 'module';
-  const hasJs = loaderFiles.includes('index.js');
-  const hasDts = loaderFiles.includes('index.d.ts');
-  if (hasJs) {
-    pkg.main = 'index.js';
-    pkg.module = 'index.js';
-  }
-  if (hasDts) pkg.types = 'index.d.ts';
-  const files = new Set(Array.isArray(pkg.files) ? pkg.files : []);
-  for (const f of [`${OUT_NAME}_bg.wasm`, `${OUT_NAME}.js`, `${OUT_NAME}.d.ts`, ...loaderFiles]) {
-    if (existsSync(path.join(PKG_DIR, f))) files.add(f);
-  }
-  pkg.files = [...files];
+  pkg.main = 'index.js';
+  pkg.module = 'index.js';
+  pkg.types = 'index.d.ts';
+  delete pkg.sideEffects; // wasm-bindgen lists the removed snippets there; the entry has side effects anyway
+  pkg.files = [`${OUT_NAME}_bg.wasm`, `${OUT_NAME}.d.ts`, 'index.d.ts', ...jsFiles().map((f) => path.basename(f))];
   writeFileSync(file, `${JSON.stringify(pkg, null, 2)}\n`);
-  log(`rewrote ${rel(file)}: name=${pkg.name} main=${pkg.main} types=${pkg.types}`);
+  log(`rewrote ${rel(file)}: name=${pkg.name} main=${pkg.main} files=${pkg.files.join(',')}`);
 }
 
 // ------------------------------------------------------------------- 5. sizes
@@ -185,35 +199,39 @@ function sizeOf(file) {
   return { file: rel(file), raw: buf.length, gzip: gzipSync(buf, { level: zc.Z_BEST_COMPRESSION }).length };
 }
 
-function reportSizes(loaderFiles) {
+// The budget counts what an import of the package loads: the wasm and
+// pkg/index.js. Chunks that load only when a feature is first used are
+// listed apart (`lazy`) with their own sizes.
+function reportSizes() {
   const wasm = sizeOf(WASM);
-  const glue = sizeOf(GLUE);
-  const loader = loaderFiles.includes('index.js') ? sizeOf(path.join(PKG_DIR, 'index.js')) : null;
-  const totalGzip = wasm.gzip + glue.gzip;
+  const [entry, ...chunks] = jsFiles();
+  const js = sizeOf(entry);
+  const lazy = chunks.map(sizeOf);
+  const totalGzip = wasm.gzip + js.gzip;
   const ok = totalGzip <= BUDGET_GZIP_BYTES;
   const kib = (n) => `${(n / 1024).toFixed(1)} KiB`;
   const row = (label, s) => `  ${label.padEnd(8)} ${String(s.raw).padStart(8)} B raw  ${String(s.gzip).padStart(7)} B gzip  (${kib(s.gzip)})  ${s.file}`;
   console.log('[build] sizes:');
   console.log(row('wasm', wasm));
-  console.log(row('glue', glue));
-  if (loader) console.log(row('loader', loader));
+  console.log(row('js', js));
+  for (const c of lazy) console.log(row('lazy', c));
   console.log(
-    `  wasm+glue gzipped: ${totalGzip} B (${kib(totalGzip)}) / budget ${BUDGET_GZIP_BYTES} B (${kib(BUDGET_GZIP_BYTES)}): ${ok ? 'OK' : 'OVER BUDGET'}`,
+    `  loaded at import (wasm + js) gzipped: ${totalGzip} B (${kib(totalGzip)}) / budget ${BUDGET_GZIP_BYTES} B (${kib(BUDGET_GZIP_BYTES)}): ${ok ? 'OK' : 'OVER BUDGET'}`,
   );
   mkdirSync(path.dirname(SIZE_JSON), { recursive: true });
   const report = {
     wasm,
-    glue,
-    loader,
+    js,
+    lazy,
     total_gzip: totalGzip,
-    total_raw: wasm.raw + glue.raw,
+    total_raw: wasm.raw + js.raw,
     budget_gzip: BUDGET_GZIP_BYTES,
     ok,
   };
   writeFileSync(SIZE_JSON, `${JSON.stringify(report, null, 2)}\n`);
   log(`wrote ${rel(SIZE_JSON)}`);
   if (!ok) {
-    const msg = `wasm + glue gzipped is ${totalGzip} B, over the ${BUDGET_GZIP_BYTES} B budget`;
+    const msg = `wasm + js gzipped is ${totalGzip} B, over the ${BUDGET_GZIP_BYTES} B budget`;
     if (WARN_ONLY) console.warn(`[build] WARNING: ${msg} (--warn-size: not failing)`);
     else fail(msg);
   }
@@ -225,10 +243,10 @@ function main() {
   const rawWasm = statSync(WASM).size;
   wasmOpt();
   log(`wasm-opt: ${rawWasm} B -> ${statSync(WASM).size} B`);
-  minifyGlue();
-  const loaderFiles = copyLoader();
-  rewritePackageJson(loaderFiles);
-  reportSizes(loaderFiles);
+  copyLoader();
+  bundleJs();
+  rewritePackageJson();
+  reportSizes();
   log('done');
 }
 

@@ -45,7 +45,7 @@ const GOALS = [
   { key: 'console_vs_js_reference_ratio', max: 1.0, what: 'capture overhead vs plain-JS capture (warn+debug, non-matching)' },
   { key: 'console_nonmatching_overhead_ratio', max: 1.25, what: 'console call with capture / without (warn+debug, non-matching)' },
   { key: 'storm_heap_growth_bytes', max: 1 * MIB, what: 'JS heap + wasm memory growth, 60 s storm' },
-  { key: 'bundle_gzip_bytes', max: 60 * 1024, what: 'wasm + JS glue, gzip -9' },
+  { key: 'bundle_gzip_bytes', max: 60 * 1024, what: 'wasm + pkg/index.js (all JS loaded at import), gzip -9' },
 ];
 // Beyond this the memory is not "a bit over budget" but unbounded: a harness failure.
 const BROKEN_GROWTH = 16 * MIB;
@@ -151,7 +151,8 @@ function median(xs) {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 const gz = (f) => gzipSync(readFileSync(path.join(PKG, f)), { level: zc.Z_BEST_COMPRESSION }).length;
-const bundle = gz('crypto_health_bg.wasm') + gz('crypto_health.js');
+// What an import of the package loads (scripts/build.mjs bundles all JS into index.js).
+const bundle = gz('crypto_health_bg.wasm') + gz('index.js');
 
 const nm = r.nonMatching;
 const ns = r.nonMatchingStub;
@@ -219,7 +220,7 @@ const rows = [
   [`storm memory growth (${figures.storm.lines} lines, ${figures.storm.responses} responses)`, kib(figures.storm_heap_growth_bytes)],
   ['  growth in the storm\'s second half', kib(figures.storm_heap_growth_second_half_bytes)],
   ['init ms, import to ready (median of fresh frames)', f2(figures.init_ms)],
-  ['bundle, wasm + glue gzipped', kib(figures.bundle_gzip_bytes)],
+  ['bundle, wasm + JS gzipped', kib(figures.bundle_gzip_bytes)],
 ];
 const w = Math.max(...rows.map((x) => x[0].length));
 console.log(`\ncrypto-health bench (${results.mode}${QUICK ? ', quick' : ''}; ${results.browser}; ${results.cpus} CPUs; ${results.wall_s.toFixed(0)} s)`);

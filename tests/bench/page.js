@@ -250,8 +250,7 @@ async function main() {
   const api = await import('/pkg/index.js');
   await api.loadCryptoHealth();
   out.initFirstMs = performance.now() - t0;
-  const glue = await import('/pkg/crypto_health.js');
-  const wasm = await glue.default(); // already initialised: returns the instance's exports
+  const wasm = api.initSync(); // already initialised: returns the instance's exports (memory)
   note('loaded; init in fresh frames');
   const frames = [];
   for (let i = 0; i < initRuns; i++) frames.push(await initInFrame(i));

@@ -59,13 +59,11 @@ async function main() {
   let browser;
 
   try {
-    const haveLoader = existsSync(path.join(PKG_DIR, 'index.js'));
-    const haveGlue = existsSync(path.join(PKG_DIR, 'crypto_health.js'));
-    if (!check('pkg/ has been built (npm run build)', haveGlue, `${path.relative(ROOT, PKG_DIR)}/crypto_health.js missing`)) {
+    const missing = ['index.js', 'crypto_health_bg.wasm'].filter((f) => !existsSync(path.join(PKG_DIR, f)));
+    if (!check('pkg/ has been built (npm run build)', missing.length === 0, `missing in ${path.relative(ROOT, PKG_DIR)}/: ${missing.join(', ')}`)) {
       return;
     }
-    if (!haveLoader) console.warn('warning: pkg/index.js (loader) missing; testing the raw glue crypto_health.js');
-    const entry = haveLoader ? 'index.js' : 'crypto_health.js';
+    const entry = 'index.js';
 
     server = await startServer({ root: FIXTURE_DIR, pkgDir: PKG_DIR, port: 0 });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
@@ -77,7 +75,7 @@ async function main() {
       if (res.status() >= 400) pageErrors.push(`HTTP ${res.status()} for ${res.url()}`);
     });
 
-    await page.goto(`${server.url}index.html?entry=${entry}`, { waitUntil: 'load' });
+    await page.goto(`${server.url}index.html`, { waitUntil: 'load' });
     const imported = await page.evaluate(() => window.__smoke.then((e) => ({ ok: true, e }), (e) => ({ ok: false, e: String(e) })));
     if (!check(`import /pkg/${entry}`, imported.ok, imported.e)) return;
 

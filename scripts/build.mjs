@@ -136,35 +136,45 @@ function copyLoader() {
 
 // ------------------------------------------------------------- 3b. one JS file
 // The loader, the wasm-bindgen glue and our snippets (console tap, fetch tap,
-// environment, tab guard) become one minified ES module, pkg/index.js: every
-// page view loads all of them, and one gzip stream shares its dictionary (the
-// separate files cost ~18 KB gzipped, the bundle ~11 KB). The glue and the
-// snippets are then removed from pkg/ so that nothing can load a second copy
-// of the module state; crypto_health.d.ts stays for the types.
+// environment) become one minified ES module, pkg/index.js, with no static
+// imports: every page view loads all of it, and one gzip stream shares its
+// dictionary (as separate files they cost ~18 KB gzipped, bundled ~7 KB). The
+// tab guard is opt-in and the largest snippet: it is minified on its own into
+// pkg/guard-impl.js, which index.js imports only on first use (js/guard-lazy.js
+// takes guard.js's place in the bundle). The glue and the snippets are then
+// removed from pkg/ so that nothing can load a second copy of the module
+// state; crypto_health.d.ts stays for the types.
 function bundleJs() {
   const bin = path.join(ROOT, 'node_modules', '.bin', process.platform === 'win32' ? 'esbuild.cmd' : 'esbuild');
   if (!existsSync(bin)) fail(`${rel(bin)} missing: run \`npm ci\` (or scripts/setup.sh) first`);
   const entry = path.join(PKG_DIR, 'index.js');
-  const before = [entry, GLUE, ...listJs(path.join(PKG_DIR, 'snippets'))].reduce((n, f) => n + statSync(f).size, 0);
-  const outDir = path.join(PKG_DIR, '.bundle');
-  rmSync(outDir, { recursive: true, force: true });
+  const snippets = path.join(PKG_DIR, 'snippets');
+  const before = [entry, GLUE, ...listJs(snippets)].reduce((n, f) => n + statSync(f).size, 0);
+  const [guard] = listJs(snippets).filter((f) => path.basename(f) === 'guard.js');
+  if (!guard) fail('the guard snippet (js/guard.js) is missing from pkg/snippets');
+  const guardImpl = path.join(PKG_DIR, 'guard-impl.js');
+  const tmp = path.join(PKG_DIR, 'index.bundle.tmp');
+  const meta = path.join(PKG_DIR, 'meta.tmp');
+  const common = ['--minify', '--format=esm', '--legal-comments=none', '--log-level=warning'];
+  run(rel(bin), [rel(guard), ...common, `--outfile=${rel(guardImpl)}`]);
+  copyFileSync(path.join(CRATE_DIR, 'js', 'guard-lazy.js'), guard);
   run(rel(bin), [
     rel(entry),
     '--bundle',
-    '--minify',
-    '--format=esm',
-    '--splitting', // a dynamic import() in a snippet becomes its own lazily loaded file
-    '--chunk-names=[name]-[hash]',
-    '--legal-comments=none',
-    '--log-level=warning',
+    ...common,
+    '--external:./guard-impl.js', // stays a dynamic import() of the file beside index.js
     // wasm-bindgen lists a snippet module once per extern block: same key, same value.
     '--log-override:duplicate-object-key=silent',
-    `--outdir=${rel(outDir)}`,
+    `--metafile=${rel(meta)}`,
+    `--outfile=${rel(tmp)}`,
   ]);
+  const out = Object.values(JSON.parse(readFileSync(meta, 'utf8')).outputs)[0];
+  const imports = out.imports.map((i) => `${i.kind} ${i.path}`);
+  if (imports.join() !== 'dynamic-import ./guard-impl.js') fail(`unexpected imports in the bundle: ${imports.join(', ') || 'none'}`);
+  renameSync(tmp, entry);
+  rmSync(meta, { force: true });
   rmSync(GLUE, { force: true });
-  rmSync(path.join(PKG_DIR, 'snippets'), { recursive: true, force: true });
-  for (const f of listJs(outDir)) renameSync(f, path.join(PKG_DIR, path.relative(outDir, f)));
-  rmSync(outDir, { recursive: true, force: true });
+  rmSync(snippets, { recursive: true, force: true });
   const after = jsFiles().reduce((n, f) => n + statSync(f).size, 0);
   log(`JS bundled and minified: ${before} B -> ${after} B (${jsFiles().map(rel).join(', ')})`);
 }
@@ -176,7 +186,7 @@ function listJs(dir) {
     .filter((f) => f.endsWith('.js') && statSync(f).isFile());
 }
 
-/** The package's JS files: index.js first, then lazily loaded chunks. */
+/** The package's JS files: index.js first, then the ones it loads on demand. */
 function jsFiles() {
   const all = listJs(PKG_DIR).filter((f) => path.dirname(f) === PKG_DIR);
   const entry = path.join(PKG_DIR, 'index.js');
@@ -260,6 +270,7 @@ function renameInJs(plan) {
 
 function main() {
   if (!existsSync(path.join(CRATE_DIR, 'Cargo.toml'))) fail(`${rel(CRATE_DIR)}/Cargo.toml not found`);
+  rmSync(PKG_DIR, { recursive: true, force: true }); // no files left from an earlier build
   wasmPackBuild();
   const plan = shortenNames();
   const rawWasm = statSync(WASM).size;

@@ -53,6 +53,7 @@ const show = (v) => {
 async function main() {
   const consoleLines = []; // every console message of the page, in order
   const pageErrors = [];
+  const requested = [];
   let report = null;
   let reportText = null;
   let server;
@@ -70,6 +71,7 @@ async function main() {
     const page = await browser.newPage();
     page.on('console', (msg) => consoleLines.push({ type: msg.type(), text: msg.text() }));
     page.on('pageerror', (err) => pageErrors.push(String(err?.stack ?? err)));
+    page.on('request', (req) => requested.push(req.url()));
     page.on('requestfailed', (req) => pageErrors.push(`request failed: ${req.url()} ${req.failure()?.errorText ?? ''}`));
     page.on('response', (res) => {
       if (res.status() >= 400) pageErrors.push(`HTTP ${res.status()} for ${res.url()}`);
@@ -139,6 +141,33 @@ async function main() {
     );
     // Let queued console events arrive.
     await page.evaluate(() => new Promise((res) => setTimeout(res, 50)));
+
+    // The tab guard ships as its own file, loaded on first use (scripts/build.mjs).
+    const guardLoads = () => requested.filter((u) => /\/pkg\/guard-impl\.js$/.test(u)).length;
+    const guardBefore = guardLoads();
+    const g = await page.evaluate(async () => {
+      const m = window.__cryptoHealth;
+      const opts = { userId: '@smoke:hs', deviceId: 'SMOKE' };
+      try {
+        // Released before its code has arrived: that acquire must not take the lock.
+        const first = m.acquireTabGuard(opts);
+        const released = m.releaseTabGuard();
+        const firstRole = await first;
+        const idleRole = m.getTabGuardState().role;
+        const role = await m.acquireTabGuard(opts);
+        const state = m.getTabGuardState();
+        const releasedAgain = m.releaseTabGuard();
+        return { released, firstRole, idleRole, role, mechanism: state.mechanism, held: state.role, releasedAgain };
+      } catch (e) {
+        return { error: String(e && e.stack ? e.stack : e) };
+      }
+    });
+    check('the tab guard code is not loaded until the guard is used', guardBefore === 0, `${guardBefore} loads`);
+    check('acquire + release before the guard code arrived: release true, acquire resolves secondary, state idle',
+      g.released === true && g.firstRole === 'secondary' && g.idleRole === 'idle', show(g));
+    check('the next acquire takes the Web Lock (primary), release frees it',
+      g.role === 'primary' && g.mechanism === 'web-locks' && g.held === 'primary' && g.releasedAgain === true, show(g));
+    check('pkg/guard-impl.js was fetched once', guardLoads() === 1, `${guardLoads()} loads`);
 
     for (const s of r.steps) check(`page: ${s.name}`, s.ok, s.error);
     if (r.error && !r.steps.some((s) => !s.ok)) check('page script', false, r.error);

@@ -4,6 +4,7 @@
 //! IndexedDB gone". We also say which store is missing, whether we saw it
 //! before (so eviction is certain rather than suspected) and when we checked.
 
+use crate::prelude::*;
 use crate::finding::{Finding, Level};
 use crate::text::iso8601;
 use crate::json::object;

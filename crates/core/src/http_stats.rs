@@ -1,6 +1,7 @@
 //! Which HTTP calls we watch and what we count about them. The fetch tap only
 //! hands us requests whose URL passed its cheap test; [`endpoint_of`] decides.
 
+use crate::prelude::*;
 use crate::vecmap::VecMap;
 
 /// The SDK's local timeout for delayed-event calls (REFERENCE §5, KE-4).

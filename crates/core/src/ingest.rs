@@ -2,6 +2,7 @@
 //! journal (evidence), the OTK health monitor (decisions) and the HTTP
 //! counters. Both paths feed one detector; a conflict seen on both counts once.
 
+use crate::prelude::*;
 use crate::finding::{Finding, Level};
 use crate::http_stats::{endpoint_of, path_of, Endpoint, HttpStats, DELAYED_EVENT_LOCAL_TIMEOUT_MS};
 use crate::journal::{Entry, Journal};

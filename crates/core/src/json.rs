@@ -4,6 +4,7 @@
 //! some 30 KiB. With the `serde` feature (the CLI, the tests) the same types
 //! also (de)serialize through serde, to the same text.
 
+use crate::prelude::*;
 use crate::vecmap::VecMap;
 
 /// A JSON object: insertion-ordered (reports keep the order they were written in).
@@ -108,7 +109,7 @@ impl Value {
     }
 }
 
-impl std::ops::Index<&str> for Value {
+impl core::ops::Index<&str> for Value {
     type Output = Value;
     /// `Null` when the key is missing or this is not an object (as serde_json).
     fn index(&self, key: &str) -> &Value {
@@ -116,7 +117,7 @@ impl std::ops::Index<&str> for Value {
     }
 }
 
-impl std::ops::Index<usize> for Value {
+impl core::ops::Index<usize> for Value {
     type Output = Value;
     fn index(&self, i: usize) -> &Value {
         match self {
@@ -410,10 +411,11 @@ impl ToJson for Value {
 
 #[cfg(feature = "serde")]
 mod serde_impls {
+    use crate::prelude::*;
     use super::{Map, Number, Value};
     use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
     use serde::ser::{Serialize, Serializer};
-    use std::fmt;
+    use core::fmt;
 
     impl Serialize for Value {
         fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

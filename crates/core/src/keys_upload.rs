@@ -2,6 +2,7 @@
 //! the device sent (identity, one-time and fallback key ids) and what the
 //! server answered, reduced to the facts the OTK health monitor needs.
 
+use crate::prelude::*;
 use crate::key_id::decode_counter;
 use crate::otk_conflict::{self, OtkConflict};
 use crate::json::{ToJson, Value};

@@ -12,6 +12,25 @@
 //! - [`consistency`]: session vs crypto store.
 //! - [`report`]: the schema-versioned report model.
 //! - [`tab_guard`]: the multi-tab guard's report section and finding.
+//!
+//! `no_std` + `alloc`: the wasm bundle then carries no std (panic formatting,
+//! `thread_local!`, I/O). `std` is linked only for the tests and with `serde`
+//! (serde_json needs it).
+
+#![no_std]
+
+extern crate alloc;
+#[cfg(any(test, feature = "serde"))]
+extern crate std;
+
+/// What std's prelude would bring: the `alloc` types and macros the modules use.
+mod prelude {
+    pub use alloc::borrow::ToOwned;
+    pub use alloc::boxed::Box;
+    pub use alloc::string::{String, ToString};
+    pub use alloc::vec::Vec;
+    pub use alloc::{format, vec};
+}
 
 // Tests write expected values with serde_json's macro, in the core's own type.
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! Synapse rejects only when the values differ after dropping `signatures`,
 //! so re-deriving that comparison here shows the divergence from the text alone.
 
+use crate::prelude::*;
 use crate::key_id::{decode_counter, IdScheme};
 use crate::json::{Map, Value};
 

@@ -6,6 +6,7 @@
 //! on the same key id within `storm_window_ms`) → recovered (a later accepted
 //! upload). One `RecoveryNeeded` event per storm, not per failure.
 
+use crate::prelude::*;
 use crate::finding::{Finding, Level};
 use crate::key_id::IdScheme;
 use crate::keys_upload::{UploadOutcome, UploadRequest};
@@ -14,7 +15,7 @@ use crate::storm_breaker::Breaker;
 use crate::text::iso8601;
 use crate::json::object;
 use crate::json::Value;
-use std::collections::VecDeque;
+use alloc::collections::VecDeque;
 
 /// The same conflict seen on the HTTP and the console path within this long counts once.
 pub const DEDUPE_MS: u64 = 10_000;

@@ -10,6 +10,7 @@
 //! It is lenient (single quotes, tuples, trailing commas are accepted), which
 //! is fine for reading facts; it never panics and bounds its nesting.
 
+use crate::prelude::*;
 use crate::json::{Map, Number, ToJson, Value};
 
 /// Parse one value at the start of `s`; returns it and the bytes consumed.

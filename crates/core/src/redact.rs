@@ -7,7 +7,8 @@
 //! Keys and prefixes are kept so lines stay readable; only values go:
 //! `access_token=[REDACTED:access_token]&timeout=30000`.
 
-use std::borrow::Cow;
+use crate::prelude::*;
+use alloc::borrow::Cow;
 
 /// What kind of secret was removed; used as report keys (serde-free: see `as_str()`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -1046,7 +1047,7 @@ mod tests {
     fn grouped(key: &str) -> String {
         key.as_bytes()
             .chunks(4)
-            .map(|c| std::str::from_utf8(c).unwrap())
+            .map(|c| core::str::from_utf8(c).unwrap())
             .collect::<Vec<_>>()
             .join(" ")
     }

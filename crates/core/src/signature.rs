@@ -4,6 +4,8 @@
 //! specific rows come before their general fallback (KE-3 before `decrypt.other`).
 
 
+use crate::prelude::*;
+
 /// Failure class from the runbook; `Other` is counted but is not a KE.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]

@@ -4,6 +4,7 @@
 //! The guard itself runs in the browser (Web Locks or a localStorage lease);
 //! the core only models and judges what it saw.
 
+use crate::prelude::*;
 use crate::finding::{Finding, Level};
 use crate::text::iso8601;
 use crate::json::object;

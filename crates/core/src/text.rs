@@ -1,5 +1,7 @@
 //! Small string helpers shared by the parsers and the ring buffer.
 
+use crate::prelude::*;
+
 /// Largest index <= `max` that is a char boundary of `s` (stable-Rust stand-in
 /// for `str::floor_char_boundary`).
 pub fn floor_char_boundary(s: &str, max: usize) -> usize {

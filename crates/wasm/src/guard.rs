@@ -3,6 +3,7 @@
 //! (they are all browser callbacks); this side checks arguments and turns the
 //! state into the report's model (`crypto_health_core::tab_guard`).
 
+use crate::prelude::*;
 use crate::js;
 use crypto_health_core::tab_guard::TabGuard;
 use js_sys::{Promise, Reflect};

@@ -1,6 +1,7 @@
 //! KE-1 over HTTP: `installHttpTap`, `otkHealth`, `onRecoveryNeeded`.
 //! The fetch tap (js/http.js) hands us watched exchanges; the core decides.
 
+use crate::prelude::*;
 use crate::js::{self, prop_bool, prop_f64, prop_str};
 use crate::{state, storage};
 use crypto_health_core::ingest::{self, Exchange};

@@ -1,6 +1,7 @@
 //! Bindings to our JS snippets and the JSON bridge between JS and the core's
 //! JSON (`crypto_health_core::json`: no serde in the bundle).
 
+use crate::prelude::*;
 use crypto_health_core::json::{ToJson, Value};
 use wasm_bindgen::prelude::*;
 

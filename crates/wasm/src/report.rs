@@ -1,5 +1,6 @@
 //! `buildCryptoDiagReport` and `downloadCryptoDiagReport`.
 
+use crate::prelude::*;
 use crate::js::{self, bool_of, str_of, u64_of};
 use crate::{guard, state, storage};
 use crypto_health_core::report::{Context, Session, Storage, Versions};

@@ -1,5 +1,6 @@
 //! Persistent storage and crypto-store consistency.
 
+use crate::prelude::*;
 use crate::js::{self, bool_of, str_of, strings_of, u64_of};
 use crate::state;
 use crypto_health_core::consistency::{self, StoreFacts, KNOWN_DATABASES, RUST_CRYPTO_DB};

@@ -58,33 +58,35 @@ pub fn assess(f: &StoreFacts) -> Option<Finding> {
         .filter(|(_, present)| !present)
         .map(|(n, _)| *n)
         .collect();
-    let who = format!(
-        "{} (device {})",
-        f.user_id.as_deref().unwrap_or("unknown user"),
-        f.device_id.as_deref().unwrap_or("unknown")
-    );
+    let who = cat!(f.user_id.as_deref().unwrap_or("unknown user"), " (device ", f.device_id.as_deref().unwrap_or("unknown"), ")");
     let seen = f.store_seen_at.map(iso8601);
     let (level, title) = match &seen {
         Some(_) => (Level::Critical, "crypto store evicted: KE-1 will follow"),
         None => (Level::Warning, "crypto store missing for a live session: KE-1 will follow if it was evicted"),
     };
     let when = match &seen {
-        Some(t) => format!("It was present at {t} and is gone at {}.", iso8601(f.checked_at)),
-        None => format!("Checked at {}; crypto-health had not seen it before on this browser.", iso8601(f.checked_at)),
+        Some(t) => cat!("It was present at ", t, " and is gone at ", iso8601(f.checked_at), "."),
+        None => cat!("Checked at ", iso8601(f.checked_at), "; crypto-health had not seen it before on this browser."),
     };
     let persisted = match f.persisted {
         Some(true) => "Storage is persisted, so this was not ordinary eviction: a reset or manual clear is likelier.",
         Some(false) => "Storage is not persisted: the browser may evict it under pressure.",
         None => "Whether storage is persisted is unknown.",
     };
-    let detail = format!(
-        "The session for {who} is in localStorage but IndexedDB {} {} absent. {when} {persisted} \
-         When the client starts it will create a new Olm account under the old device id; Synapse still holds \
+    let detail = cat!(
+        "The session for ",
+        who,
+        " is in localStorage but IndexedDB ",
+        missing.join(" and "),
+        if missing.len() > 1 { " are" } else { " is" },
+        " absent. ",
+        when,
+        " ",
+        persisted,
+        " When the client starts it will create a new Olm account under the old device id; Synapse still holds \
          the old one-time keys and will answer keys/upload with 400 \"One time key … already exists\" (KE-1), \
          after first replacing the device's identity keys. Make sure key backup is on, then log out and back in \
-         to get a new device.",
-        missing.join(" and "),
-        if missing.len() > 1 { "are" } else { "is" }
+         to get a new device."
     );
     Some(Finding {
         id: "crypto_store_missing".into(),

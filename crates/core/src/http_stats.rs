@@ -103,7 +103,7 @@ impl EndpointStats {
         self.requests += 1;
         match status {
             Some(s) => {
-                *self.by_status.get_or_default(&s.to_string()) += 1;
+                *self.by_status.get_or_default(&dec(s.into())) += 1;
                 match s {
                     200..=299 => self.ok += 1,
                     400..=499 => self.client_errors += 1,

@@ -27,9 +27,16 @@ extern crate std;
 mod prelude {
     pub use alloc::borrow::ToOwned;
     pub use alloc::boxed::Box;
-    pub use alloc::string::{String, ToString};
+    pub use alloc::string::String;
+    pub use alloc::vec;
     pub use alloc::vec::Vec;
-    pub use alloc::{format, vec};
+    // Text is built with `cat!` and `dec`, not `format!` / `to_string()`: the
+    // wasm bundle then carries no `core::fmt`. Those two are only at hand
+    // where std is linked anyway (the tests, serde).
+    pub use crate::cat;
+    pub use crate::text::dec;
+    #[cfg(any(test, feature = "serde"))]
+    pub use alloc::{format, string::ToString};
 }
 
 // Tests write expected values with serde_json's macro, in the core's own type.

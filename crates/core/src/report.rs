@@ -243,7 +243,7 @@ fn redact_in_place(v: &mut Value, counts: &mut RedactionCounts) {
                 match (secret_key(k), &*x) {
                     (Some(kind), Value::String(_)) => {
                         counts.add(kind);
-                        *x = Value::String(format!("[REDACTED:{}]", kind.as_str()));
+                        *x = Value::String(cat!("[REDACTED:", kind.as_str(), "]"));
                     }
                     _ => redact_in_place(x, counts),
                 }

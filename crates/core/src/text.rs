@@ -2,6 +2,32 @@
 
 use crate::prelude::*;
 
+/// `format!` for plain pieces: joins string-like pieces (`&str`, `String`,
+/// numbers through [`dec`]) without `core::fmt`, which the wasm bundle
+/// leaves out. `cat!("HTTP ", dec(status))` is `format!("HTTP {status}")`.
+#[macro_export]
+macro_rules! cat {
+    ($($piece:expr),+ $(,)?) => {
+        [$(::core::convert::AsRef::<str>::as_ref(&$piece)),+].concat()
+    };
+}
+
+/// `n` in decimal (`n.to_string()` without `core::fmt`).
+pub fn dec(n: u64) -> String {
+    let mut s = String::new();
+    crate::json::write_u64(n, &mut s);
+    s
+}
+
+/// `n` in decimal, zero-padded to at least `width` digits (`{n:0width$}`).
+fn push_padded(out: &mut String, n: u64, width: usize) {
+    let digits = dec(n);
+    for _ in digits.len()..width {
+        out.push('0');
+    }
+    out.push_str(&digits);
+}
+
 /// Largest index <= `max` that is a char boundary of `s` (stable-Rust stand-in
 /// for `str::floor_char_boundary`).
 pub fn floor_char_boundary(s: &str, max: usize) -> usize {
@@ -22,7 +48,8 @@ pub fn truncate_marked(s: &str, max: usize) -> (String, bool) {
         return (s.to_owned(), false);
     }
     let cut = floor_char_boundary(s, max);
-    (format!("{}…[truncated {} bytes]", &s[..cut], s.len() - cut), true)
+    let (kept, cut_off) = s.split_at(cut);
+    (cat!(kept, "…[truncated ", dec(cut_off.len() as u64), " bytes]"), true)
 }
 
 /// ISO-8601 UTC (`2026-11-21T20:13:37.123Z`) from Unix milliseconds, without
@@ -41,13 +68,21 @@ pub fn iso8601(ms: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = if m <= 2 { y + 1 } else { y };
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3_600_000,
-        rem / 60_000 % 60,
-        rem / 1000 % 60,
-        rem % 1000
-    )
+    // All parts are >= 0 here: the clamp above keeps `ms` and the year positive.
+    let mut out = String::with_capacity(24);
+    for (n, width, after) in [
+        (y, 4, '-'),
+        (m, 2, '-'),
+        (d, 2, 'T'),
+        (rem / 3_600_000, 2, ':'),
+        (rem / 60_000 % 60, 2, ':'),
+        (rem / 1000 % 60, 2, '.'),
+        (rem % 1000, 3, 'Z'),
+    ] {
+        push_padded(&mut out, n as u64, width);
+        out.push(after);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -60,6 +95,15 @@ mod tests {
         assert_eq!(iso8601(1_795_292_017_123), "2026-11-21T20:13:37.123Z");
         assert_eq!(iso8601(951_782_400_000), "2000-02-29T00:00:00.000Z");
         assert_eq!(iso8601(253_402_300_799_999), "9999-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn cat_and_dec_are_format() {
+        for n in [0, 7, 10, 99, 1_234_567_890, u64::MAX] {
+            assert_eq!(dec(n), n.to_string());
+        }
+        let owned = String::from("device");
+        assert_eq!(cat!("HTTP ", dec(429), " ", owned, "|", &owned), format!("HTTP {} {owned}|{owned}", 429));
     }
 
     #[test]

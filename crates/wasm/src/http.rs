@@ -11,7 +11,7 @@ use crypto_health_core::json::{object, ToJson, Value};
 use wasm_bindgen::prelude::*;
 
 fn device_key(user: &str, device: &str) -> String {
-    format!("crypto-health:device:{user}|{device}")
+    cat!("crypto-health:device:", user, "|", device)
 }
 
 /// Carry out what the core asked for, outside any state borrow.

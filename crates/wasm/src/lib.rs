@@ -31,9 +31,12 @@ mod types;
 /// What std's prelude would bring: the `alloc` types and macros the modules use.
 mod prelude {
     pub use alloc::borrow::ToOwned;
-    pub use alloc::string::{String, ToString};
+    pub use alloc::string::String;
+    pub use alloc::vec;
     pub use alloc::vec::Vec;
-    pub use alloc::{format, vec};
+    // `format!` without `core::fmt` (see the core's `cat!`).
+    pub use crypto_health_core::cat;
+    pub use crypto_health_core::text::dec;
 }
 
 use crate::prelude::*;

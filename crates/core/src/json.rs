@@ -5,6 +5,7 @@
 //! also (de)serialize through serde, to the same text.
 
 use crate::prelude::*;
+use crate::text::slice;
 use crate::vecmap::VecMap;
 
 /// A JSON object: insertion-ordered (reports keep the order they were written in).
@@ -227,7 +228,7 @@ pub fn write_str(s: &str, out: &mut String) {
             0..=0x1f => "",
             _ => continue,
         };
-        out.push_str(&s[run..i]);
+        out.push_str(slice(s, run, i));
         if esc.is_empty() {
             const HEX: &[u8; 16] = b"0123456789abcdef";
             out.push_str("\\u00");
@@ -238,7 +239,7 @@ pub fn write_str(s: &str, out: &mut String) {
         }
         run = i + 1;
     }
-    out.push_str(&s[run..]);
+    out.push_str(slice(s, run, s.len()));
     out.push('"');
 }
 

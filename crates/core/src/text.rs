@@ -28,17 +28,55 @@ fn push_padded(out: &mut String, n: u64, width: usize) {
     out.push_str(&digits);
 }
 
+// Substring search and slicing without panics. core's `str::find(&str)`
+// searcher and `&s[a..b]` carry a panic path that formats (`slice_error_fail`:
+// `char` Debug, the unicode tables), which the wasm bundle leaves out. A match
+// of UTF-8 in UTF-8 starts and ends on char boundaries, so the offsets these
+// return always slice cleanly.
+
+/// Byte offset of the first `needle` in `hay` (`hay.find(needle)`).
+pub fn find(hay: &str, needle: &str) -> Option<usize> {
+    let n = needle.as_bytes();
+    let Some(&first) = n.first() else { return Some(0) };
+    hay.as_bytes().windows(n.len()).position(|w| w[0] == first && w == n)
+}
+
+/// `hay.contains(needle)`.
+pub fn contains(hay: &str, needle: &str) -> bool {
+    find(hay, needle).is_some()
+}
+
+/// `hay.split_once(needle)`.
+pub fn split_once<'a>(hay: &'a str, needle: &str) -> Option<(&'a str, &'a str)> {
+    let i = find(hay, needle)?;
+    Some((hay.get(..i)?, hay.get(i + needle.len()..)?))
+}
+
+/// What follows the first `needle` in `hay`.
+pub fn after<'a>(hay: &'a str, needle: &str) -> Option<&'a str> {
+    hay.get(find(hay, needle)? + needle.len()..)
+}
+
+/// `&s[from..to]` for offsets on char boundaries (`""` if one is not).
+pub fn slice(s: &str, from: usize, to: usize) -> &str {
+    s.get(from..to).unwrap_or_default()
+}
+
+/// `s` cut to at most `max` bytes, on a char boundary.
+pub fn head(s: &str, max: usize) -> &str {
+    let mut end = max.min(s.len());
+    loop {
+        match s.get(..end) {
+            Some(h) => return h,
+            None => end -= 1, // `..0` always slices
+        }
+    }
+}
+
 /// Largest index <= `max` that is a char boundary of `s` (stable-Rust stand-in
 /// for `str::floor_char_boundary`).
 pub fn floor_char_boundary(s: &str, max: usize) -> usize {
-    if max >= s.len() {
-        return s.len();
-    }
-    let mut i = max;
-    while !s.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
+    head(s, max).len()
 }
 
 /// Cut `s` to at most `max` bytes on a char boundary, marking the cut with
@@ -47,9 +85,8 @@ pub fn truncate_marked(s: &str, max: usize) -> (String, bool) {
     if s.len() <= max {
         return (s.to_owned(), false);
     }
-    let cut = floor_char_boundary(s, max);
-    let (kept, cut_off) = s.split_at(cut);
-    (cat!(kept, "…[truncated ", dec(cut_off.len() as u64), " bytes]"), true)
+    let kept = head(s, max);
+    (cat!(kept, "…[truncated ", dec((s.len() - kept.len()) as u64), " bytes]"), true)
 }
 
 /// ISO-8601 UTC (`2026-11-21T20:13:37.123Z`) from Unix milliseconds, without
@@ -104,6 +141,24 @@ mod tests {
         }
         let owned = String::from("device");
         assert_eq!(cat!("HTTP ", dec(429), " ", owned, "|", &owned), format!("HTTP {} {owned}|{owned}", 429));
+    }
+
+    #[test]
+    fn search_and_slices_are_std() {
+        let hay = "ab é/_matrix/ abab/_matrix/";
+        for needle in ["", "a", "ab", "bab", "é", "é/", "/_matrix/", "x", "ab é/_matrix/ abab/_matrix/!"] {
+            assert_eq!(find(hay, needle), hay.find(needle), "{needle}");
+            assert_eq!(split_once(hay, needle), hay.split_once(needle), "{needle}");
+            assert_eq!(after(hay, needle), hay.split_once(needle).map(|(_, a)| a), "{needle}");
+        }
+        assert_eq!(find("", ""), Some(0));
+        assert_eq!(find("", "a"), None);
+        for max in 0..=hay.len() + 1 {
+            let h = head(hay, max);
+            assert!(h.len() <= max && hay.starts_with(h) && (h.len() == hay.len() || h.len() + 2 > max), "{max}");
+        }
+        assert_eq!(slice(hay, 3, 5), "é");
+        assert_eq!(slice(hay, 3, 4), "");
     }
 
     #[test]

@@ -205,7 +205,12 @@ pub fn object<const N: usize>(pairs: [(&str, Value); N]) -> Value {
 pub trait ToJson {
     fn write_json(&self, out: &mut String);
 
-    fn to_json_string(&self) -> String {
+    // `Self: Sized` keeps it out of `dyn ToJson`'s vtables (one copy per
+    // type there, all unused: `ObjectWriter` only calls `write_json`).
+    fn to_json_string(&self) -> String
+    where
+        Self: Sized,
+    {
         let mut s = String::new();
         self.write_json(&mut s);
         s
@@ -257,13 +262,6 @@ pub fn write_u64(mut n: u64, out: &mut String) {
     }
     // The buffer holds ASCII digits only.
     out.extend(buf[i..].iter().map(|&b| b as char));
-}
-
-/// `n` in decimal, as a String.
-pub fn u64_text(n: u64) -> String {
-    let mut s = String::new();
-    write_u64(n, &mut s);
-    s
 }
 
 /// Writes `{"k":v,…}` field by field; the values go through `dyn` to keep
@@ -554,7 +552,7 @@ mod tests {
             let v = crate::pyrepr::parse_json(t).unwrap();
             assert_eq!(v.to_json_string(), t);
         }
-        assert_eq!(u64_text(0), "0");
-        assert_eq!(u64_text(1234567890123), "1234567890123");
+        assert_eq!(crate::text::dec(0), "0");
+        assert_eq!(crate::text::dec(1234567890123), "1234567890123");
     }
 }

@@ -63,7 +63,7 @@ pub fn prop_bool(o: &JsValue, k: &str) -> Option<bool> {
 }
 
 /// A model value as a plain JS value (via JSON: small payloads, no extra crate).
-pub fn to_js<T: ToJson + ?Sized>(v: &T) -> JsValue {
+pub fn to_js<T: ToJson>(v: &T) -> JsValue {
     js_sys::JSON::parse(&v.to_json_string()).unwrap_or(JsValue::NULL)
 }
 

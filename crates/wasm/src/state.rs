@@ -54,16 +54,22 @@ fn cell<R>(f: impl FnOnce(&RefCell<Option<State>>) -> R) -> R {
 pub fn with<R>(f: impl FnOnce(&mut State) -> R) -> Option<R> {
     cell(|s| {
         let mut st = s.try_borrow_mut().ok()?;
-        let st = st.get_or_insert_with(|| State {
-            journal: Journal::default(),
-            installed: false,
-            storage: None,
-            report_prefix: DEFAULT_REPORT_PREFIX.to_owned(),
-            sink: None,
-            otk: Monitor::default(),
-            http: HttpStats::default(),
-            http_hooks: None,
-        });
-        Some(f(st))
+        Some(f(built(&mut st)))
+    })
+}
+
+/// The state, built on first use. Not inlined: one copy of the construction
+/// in the bundle rather than one per `with` caller.
+#[inline(never)]
+fn built(slot: &mut Option<State>) -> &mut State {
+    slot.get_or_insert_with(|| State {
+        journal: Journal::default(),
+        installed: false,
+        storage: None,
+        report_prefix: DEFAULT_REPORT_PREFIX.to_owned(),
+        sink: None,
+        otk: Monitor::default(),
+        http: HttpStats::default(),
+        http_hooks: None,
     })
 }

@@ -53,11 +53,12 @@ pub fn assess(f: &StoreFacts) -> Option<Finding> {
         return None;
     }
     let meta = f.has(RUST_CRYPTO_META_DB).unwrap_or(false);
-    let missing: Vec<&str> = [(RUST_CRYPTO_DB, main), (RUST_CRYPTO_META_DB, meta)]
-        .iter()
-        .filter(|(_, present)| !present)
-        .map(|(n, _)| *n)
-        .collect();
+    // The main store is missing (see above); the `-meta` one may be too.
+    let (missing, absent): (&[&str], _) = if meta {
+        (&[RUST_CRYPTO_DB], cat!(RUST_CRYPTO_DB, " is"))
+    } else {
+        (&[RUST_CRYPTO_DB, RUST_CRYPTO_META_DB], cat!(RUST_CRYPTO_DB, " and ", RUST_CRYPTO_META_DB, " are"))
+    };
     let who = cat!(f.user_id.as_deref().unwrap_or("unknown user"), " (device ", f.device_id.as_deref().unwrap_or("unknown"), ")");
     let seen = f.store_seen_at.map(iso8601);
     let (level, title) = match &seen {
@@ -77,8 +78,7 @@ pub fn assess(f: &StoreFacts) -> Option<Finding> {
         "The session for ",
         who,
         " is in localStorage but IndexedDB ",
-        missing.join(" and "),
-        if missing.len() > 1 { " are" } else { " is" },
+        absent,
         " absent. ",
         when,
         " ",
@@ -97,7 +97,7 @@ pub fn assess(f: &StoreFacts) -> Option<Finding> {
         ts: f.checked_at,
         at: iso8601(f.checked_at),
         evidence: object([
-            ("missingDatabases", missing.into()),
+            ("missingDatabases", missing.to_vec().into()),
             ("presentDatabases", f.databases.clone().into()),
             ("storeSeenAt", seen.into()),
             ("persisted", f.persisted.into()),

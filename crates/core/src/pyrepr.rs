@@ -170,7 +170,7 @@ impl Parser<'_> {
         while let Some(rest) = digits.strip_prefix('0').filter(|r| r.starts_with(|c: char| c.is_ascii_digit())) {
             digits = rest;
         }
-        let text: String = [sign, digits].concat();
+        let text = cat!(sign, digits);
         Some(Value::Number(Number::F(f, text.into())))
     }
 

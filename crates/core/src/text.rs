@@ -3,13 +3,22 @@
 use crate::prelude::*;
 
 /// `format!` for plain pieces: joins string-like pieces (`&str`, `String`,
-/// numbers through [`dec`]) without `core::fmt`, which the wasm bundle
-/// leaves out. `cat!("HTTP ", dec(status))` is `format!("HTTP {status}")`.
+/// numbers through [`dec`]) with [`concat`], without `core::fmt`, which the
+/// wasm bundle leaves out. `cat!("HTTP ", dec(status))` is `format!("HTTP {status}")`.
 #[macro_export]
 macro_rules! cat {
     ($($piece:expr),+ $(,)?) => {
-        [$(::core::convert::AsRef::<str>::as_ref(&$piece)),+].concat()
+        $crate::text::concat(&[$(::core::convert::AsRef::<str>::as_ref(&$piece)),+])
     };
+}
+
+/// `parts.concat()`: one plain copy loop instead of alloc's generic join.
+pub fn concat(parts: &[&str]) -> String {
+    let mut s = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for p in parts {
+        s.push_str(p);
+    }
+    s
 }
 
 /// `n` in decimal (`n.to_string()` without `core::fmt`).

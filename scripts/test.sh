@@ -4,7 +4,7 @@
 #   native   cargo test --workspace --exclude crypto-health   (the wasm crate is browser-only)
 #   browser  wasm-pack test --headless --chrome crates/wasm   (Debian chromium + chromedriver)
 #   build    node scripts/build.mjs --warn-size                (release pkg/, wasm-opt; the 60 KiB gzip
-#            budget is measured and reported in the summary, not yet met: see README "Size")
+#            budget is measured and reported in the summary: see README "Size")
 #   smoke    node tests/smoke/release-smoke.mjs                (release pkg/ in Chromium)
 #   tabs     node tests/tabs/run.mjs                           (multi-tab guard in real Chromium tabs:
 #            one primary, takeover after close/crash, steal, lease fallback; figures in

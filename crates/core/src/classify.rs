@@ -1,7 +1,7 @@
 //! Match a message against the signature table and extract its fields.
 
 use crate::signature::{Extract, Signature, SIGNATURES};
-use crate::text::floor_char_boundary;
+use crate::text::{after, contains, find, head};
 use crate::json::{Map, Value};
 
 /// Lines longer than this are classified on their head only: every signature
@@ -28,19 +28,19 @@ impl Classified {
 
 /// Does `s` contain any prefilter needle? Allocation-free.
 pub fn prefilter(s: &str) -> bool {
-    SIGNATURES.iter().any(|sig| s.contains(sig.all[0]))
+    SIGNATURES.iter().any(|sig| contains(s, sig.all[0]))
 }
 
 fn row_matches(sig: &Signature, s: &str) -> bool {
-    sig.all.iter().all(|n| s.contains(n))
-        && (sig.any.is_empty() || sig.any.iter().any(|n| s.contains(n)))
-        && !sig.none.iter().any(|n| s.contains(n))
+    sig.all.iter().all(|n| contains(s, n))
+        && (sig.any.is_empty() || sig.any.iter().any(|n| contains(s, n)))
+        && !sig.none.iter().any(|n| contains(s, n))
 }
 
 /// Classify one message (multi-line messages are one message). `None` when no
 /// signature matches: the common case, which allocates nothing.
 pub fn classify(message: &str) -> Option<Classified> {
-    let s = &message[..floor_char_boundary(message, MAX_SCAN_BYTES)];
+    let s = head(message, MAX_SCAN_BYTES);
     let signature = SIGNATURES.iter().find(|sig| row_matches(sig, s))?;
     let mut fields = Map::new();
     extract(signature.extract, s, &mut fields);
@@ -53,7 +53,7 @@ fn extract(kind: Extract, s: &str, f: &mut Map) {
             if let Some(c) = crate::otk_conflict::parse(s) {
                 c.to_fields(f);
             }
-            if s.contains("[400]") {
+            if contains(s, "[400]") {
                 f.insert("status", 400.into());
             }
         }
@@ -75,7 +75,7 @@ fn extract(kind: Extract, s: &str, f: &mut Map) {
             if let Some(secs) = after(s, "retrying in ").and_then(leading_u64) {
                 f.insert("retry_delay_s", secs.into());
             }
-            f.insert("immediate", s.contains("immediate retry").into());
+            f.insert("immediate", contains(s, "immediate retry").into());
         }
         Extract::MaxRetries => {
             if let Some(n) = after(s, "Reached maximum (").and_then(leading_u64) {
@@ -89,19 +89,14 @@ fn extract(kind: Extract, s: &str, f: &mut Map) {
     }
 }
 
-fn after<'a>(s: &'a str, pat: &str) -> Option<&'a str> {
-    s.find(pat).map(|i| &s[i + pat.len()..])
-}
-
 fn leading_u64(s: &str) -> Option<u64> {
     let end = s.bytes().position(|b| !b.is_ascii_digit()).unwrap_or(s.len());
-    s[..end].parse().ok()
+    s.get(..end)?.parse().ok()
 }
 
 /// A token up to whitespace or one of the delimiters.
 fn token<'a>(s: &'a str, stops: &[u8]) -> &'a str {
-    let end = s.bytes().position(|b| b.is_ascii_whitespace() || stops.contains(&b)).unwrap_or(s.len());
-    &s[..end]
+    s.split(|c: char| c.is_ascii_whitespace() || u8::try_from(c).is_ok_and(|b| stops.contains(&b))).next().unwrap_or(s)
 }
 
 /// `FetchHttpApi: <-- POST https://hs/_matrix/client/v3/keys/upload [65ms 400]`
@@ -109,17 +104,17 @@ fn http_exchange(s: &str, f: &mut Map) {
     if let Some(rest) = after(s, "<-- ") {
         let method = token(rest, &[]);
         f.insert("method", method.into());
-        let url = token(rest[method.len()..].trim_start(), &[]);
-        if let Some(i) = url.find("/_matrix/") {
-            f.insert("endpoint", token(&url[i..], b"?").into());
+        let url = token(rest.get(method.len()..).unwrap_or_default().trim_start(), &[]);
+        if let Some(endpoint) = find(url, "/_matrix/").and_then(|i| url.get(i..)) {
+            f.insert("endpoint", token(endpoint, b"?").into());
         }
     }
-    if let Some(b) = s.rfind('[') {
-        let inner = token(&s[b + 1..], b"]");
+    if let Some(bracket) = s.rfind('[').and_then(|b| s.get(b + 1..)) {
+        let inner = token(bracket, b"]");
         if let Some(ms) = inner.strip_suffix("ms").and_then(|m| m.parse::<u64>().ok()) {
             f.insert("duration_ms", ms.into());
         }
-        if let Some(status) = after(&s[b + 1..], " ").and_then(leading_u64) {
+        if let Some(status) = after(bracket, " ").and_then(leading_u64) {
             f.insert("status", status.into());
         }
     }
@@ -157,7 +152,7 @@ fn decryption(s: &str, f: &mut Map) {
     if let Some(sender) = after(s, "sender=").map(|v| token(v, b",)")) {
         f.insert("sender", sender.into());
     }
-    f.insert("retrying", s.contains("but retrying").into());
+    f.insert("retrying", contains(s, "but retrying").into());
     if let Some(line) = after(s, " at line ").and_then(leading_u64) {
         f.insert("line", line.into());
     }
@@ -174,17 +169,16 @@ fn decryption(s: &str, f: &mut Map) {
 /// Value of `key="value"` or `key=value` in rust tracing output.
 fn tracing_value<'a>(s: &'a str, key: &str) -> Option<&'a str> {
     let mut from = 0;
-    while let Some(i) = s[from..].find(key) {
+    while let Some(i) = s.get(from..).and_then(|rest| find(rest, key)) {
         let at = from + i;
         from = at + key.len();
         let boundary = at == 0 || !s.as_bytes()[at - 1].is_ascii_alphanumeric() && s.as_bytes()[at - 1] != b'_';
-        let rest = &s[from..];
-        if !boundary || !rest.starts_with('=') {
+        let Some(v) = s.get(from..).and_then(|rest| rest.strip_prefix('=')) else { continue };
+        if !boundary {
             continue;
         }
-        let v = &rest[1..];
         return Some(match v.strip_prefix('"') {
-            Some(q) => &q[..q.find('"').unwrap_or(q.len())],
+            Some(q) => q.split('"').next().unwrap_or(q),
             None => token(v, b","),
         });
     }
@@ -195,7 +189,7 @@ fn tracing_value<'a>(s: &'a str, key: &str) -> Option<&'a str> {
 fn retry_fraction(s: &str) -> Option<(u64, u64)> {
     let b = s.as_bytes();
     let mut i = 0;
-    while let Some(p) = s[i..].find('(') {
+    while let Some(p) = s.get(i..).and_then(|rest| rest.find('(')) {
         let start = i + p + 1;
         i = start;
         let n_end = start + b[start..].iter().position(|c| !c.is_ascii_digit()).unwrap_or(b.len() - start);
@@ -205,7 +199,7 @@ fn retry_fraction(s: &str) -> Option<(u64, u64)> {
         let m_start = n_end + 1;
         let m_end = m_start + b[m_start..].iter().position(|c| !c.is_ascii_digit()).unwrap_or(b.len() - m_start);
         if m_end > m_start && b.get(m_end) == Some(&b')') {
-            return Some((s[start..n_end].parse().ok()?, s[m_start..m_end].parse().ok()?));
+            return Some((s.get(start..n_end)?.parse().ok()?, s.get(m_start..m_end)?.parse().ok()?));
         }
     }
     None

@@ -4,6 +4,7 @@
 //! IndexedDB gone". We also say which store is missing, whether we saw it
 //! before (so eviction is certain rather than suspected) and when we checked.
 
+use crate::prelude::*;
 use crate::finding::{Finding, Level};
 use crate::text::iso8601;
 use crate::json::object;
@@ -52,38 +53,40 @@ pub fn assess(f: &StoreFacts) -> Option<Finding> {
         return None;
     }
     let meta = f.has(RUST_CRYPTO_META_DB).unwrap_or(false);
-    let missing: Vec<&str> = [(RUST_CRYPTO_DB, main), (RUST_CRYPTO_META_DB, meta)]
-        .iter()
-        .filter(|(_, present)| !present)
-        .map(|(n, _)| *n)
-        .collect();
-    let who = format!(
-        "{} (device {})",
-        f.user_id.as_deref().unwrap_or("unknown user"),
-        f.device_id.as_deref().unwrap_or("unknown")
-    );
+    // The main store is missing (see above); the `-meta` one may be too.
+    let (missing, absent): (&[&str], _) = if meta {
+        (&[RUST_CRYPTO_DB], cat!(RUST_CRYPTO_DB, " is"))
+    } else {
+        (&[RUST_CRYPTO_DB, RUST_CRYPTO_META_DB], cat!(RUST_CRYPTO_DB, " and ", RUST_CRYPTO_META_DB, " are"))
+    };
+    let who = cat!(f.user_id.as_deref().unwrap_or("unknown user"), " (device ", f.device_id.as_deref().unwrap_or("unknown"), ")");
     let seen = f.store_seen_at.map(iso8601);
     let (level, title) = match &seen {
         Some(_) => (Level::Critical, "crypto store evicted: KE-1 will follow"),
         None => (Level::Warning, "crypto store missing for a live session: KE-1 will follow if it was evicted"),
     };
     let when = match &seen {
-        Some(t) => format!("It was present at {t} and is gone at {}.", iso8601(f.checked_at)),
-        None => format!("Checked at {}; crypto-health had not seen it before on this browser.", iso8601(f.checked_at)),
+        Some(t) => cat!("It was present at ", t, " and is gone at ", iso8601(f.checked_at), "."),
+        None => cat!("Checked at ", iso8601(f.checked_at), "; crypto-health had not seen it before on this browser."),
     };
     let persisted = match f.persisted {
         Some(true) => "Storage is persisted, so this was not ordinary eviction: a reset or manual clear is likelier.",
         Some(false) => "Storage is not persisted: the browser may evict it under pressure.",
         None => "Whether storage is persisted is unknown.",
     };
-    let detail = format!(
-        "The session for {who} is in localStorage but IndexedDB {} {} absent. {when} {persisted} \
-         When the client starts it will create a new Olm account under the old device id; Synapse still holds \
+    let detail = cat!(
+        "The session for ",
+        who,
+        " is in localStorage but IndexedDB ",
+        absent,
+        " absent. ",
+        when,
+        " ",
+        persisted,
+        " When the client starts it will create a new Olm account under the old device id; Synapse still holds \
          the old one-time keys and will answer keys/upload with 400 \"One time key … already exists\" (KE-1), \
          after first replacing the device's identity keys. Make sure key backup is on, then log out and back in \
-         to get a new device.",
-        missing.join(" and "),
-        if missing.len() > 1 { "are" } else { "is" }
+         to get a new device."
     );
     Some(Finding {
         id: "crypto_store_missing".into(),
@@ -94,7 +97,7 @@ pub fn assess(f: &StoreFacts) -> Option<Finding> {
         ts: f.checked_at,
         at: iso8601(f.checked_at),
         evidence: object([
-            ("missingDatabases", missing.into()),
+            ("missingDatabases", missing.to_vec().into()),
             ("presentDatabases", f.databases.clone().into()),
             ("storeSeenAt", seen.into()),
             ("persisted", f.persisted.into()),

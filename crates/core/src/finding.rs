@@ -1,5 +1,6 @@
 //! Findings: conclusions drawn from observations, each with its evidence.
 
+use crate::prelude::*;
 use crate::json::Value;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,6 +1,8 @@
 //! Which HTTP calls we watch and what we count about them. The fetch tap only
 //! hands us requests whose URL passed its cheap test; [`endpoint_of`] decides.
 
+use crate::prelude::*;
+use crate::text::{after, contains, find};
 use crate::vecmap::VecMap;
 
 /// The SDK's local timeout for delayed-event calls (REFERENCE §5, KE-4).
@@ -18,13 +20,15 @@ pub enum Endpoint {
 
 /// Strip origin and query: `/_matrix/client/v3/keys/upload`.
 pub fn path_of(url: &str) -> &str {
-    let no_scheme = url.find("://").map_or(url, |i| &url[i + 3..]);
-    let path = if url.contains("://") { no_scheme.find('/').map_or("/", |i| &no_scheme[i..]) } else { no_scheme };
+    let path = match after(url, "://") {
+        Some(no_scheme) => no_scheme.find('/').and_then(|i| no_scheme.get(i..)).unwrap_or("/"),
+        None => url,
+    };
     path.split(['?', '#']).next().unwrap_or(path)
 }
 
 fn after_client_version(path: &str) -> Option<&str> {
-    let rest = path.split_once("/_matrix/client/")?.1;
+    let rest = after(path, "/_matrix/client/")?;
     let (_version, tail) = rest.split_once('/')?;
     Some(tail)
 }
@@ -62,11 +66,11 @@ pub fn endpoint_of(method: &str, url: &str) -> Option<(Endpoint, Option<String>)
         let ty = rest.split('/').next().filter(|t| !t.is_empty())?;
         return Some((Endpoint::SendToDevice, Some(percent_decode(ty))));
     }
-    if let Some(i) = tail.find("delayed_events") {
-        let action = tail[i..].split('/').nth(2).unwrap_or(if m == "GET" { "list" } else { "update" });
+    if let Some(from) = find(tail, "delayed_events").and_then(|i| tail.get(i..)) {
+        let action = from.split('/').nth(2).unwrap_or(if m == "GET" { "list" } else { "update" });
         return Some((Endpoint::DelayedEvents, Some(action.to_owned())));
     }
-    if url.contains("org.matrix.msc4140.delay=") {
+    if contains(url, "org.matrix.msc4140.delay=") {
         return Some((Endpoint::DelayedEvents, Some("schedule".to_owned())));
     }
     None
@@ -102,7 +106,7 @@ impl EndpointStats {
         self.requests += 1;
         match status {
             Some(s) => {
-                *self.by_status.get_or_default(&s.to_string()) += 1;
+                *self.by_status.get_or_default(&dec(s.into())) += 1;
                 match s {
                     200..=299 => self.ok += 1,
                     400..=499 => self.client_errors += 1,

@@ -2,6 +2,7 @@
 //! journal (evidence), the OTK health monitor (decisions) and the HTTP
 //! counters. Both paths feed one detector; a conflict seen on both counts once.
 
+use crate::prelude::*;
 use crate::finding::{Finding, Level};
 use crate::http_stats::{endpoint_of, path_of, Endpoint, HttpStats, DELAYED_EVENT_LOCAL_TIMEOUT_MS};
 use crate::journal::{Entry, Journal};
@@ -112,7 +113,7 @@ fn keys_upload(j: &mut Journal, m: &mut Monitor, ex: &Exchange, now: u64) -> Vec
     let outcome = parse_response(ex.status, ex.response_body, ex.error);
     if let (UploadOutcome::Conflict(_), Some(status), Some(body)) = (&outcome, ex.status, ex.response_body) {
         // Evidence in the journal, in the words the server used.
-        j.observe("http", &format!("HTTP POST {} [{status}] {body}", path_of(ex.url)), now);
+        j.observe("http", &cat!("HTTP POST ", path_of(ex.url), " [", dec(status.into()), "] ", body), now);
         if let Some(fp) = m.last_fingerprint {
             m.breaker.keep(KeptResponse {
                 status,
@@ -147,11 +148,22 @@ fn delayed_events(j: &mut Journal, h: &mut HttpStats, ex: &Exchange, now: u64) {
         ke: Some("KE-4".into()),
         level: Level::Warning,
         title: "delayed-event calls fail or exceed the SDK's 2 s local timeout".into(),
-        detail: format!(
-            "{} of {} delayed-event calls to the homeserver took longer than {DELAYED_EVENT_LOCAL_TIMEOUT_MS} ms or failed \
-             (slowest {} ms, {} network errors, {} aborted, {} server errors). MatrixRTC retries these and gives up after 10: \
-             the delay is on the homeserver side or the network, not in the client.",
-            bad, s.requests, s.max_ms, s.network_errors, s.aborted, s.server_errors
+        detail: cat!(
+            dec(bad),
+            " of ",
+            dec(s.requests),
+            " delayed-event calls to the homeserver took longer than ",
+            dec(DELAYED_EVENT_LOCAL_TIMEOUT_MS),
+            " ms or failed (slowest ",
+            dec(s.max_ms),
+            " ms, ",
+            dec(s.network_errors),
+            " network errors, ",
+            dec(s.aborted),
+            " aborted, ",
+            dec(s.server_errors),
+            " server errors). MatrixRTC retries these and gives up after 10: \
+             the delay is on the homeserver side or the network, not in the client."
         ),
         ts: now,
         at: iso8601(now),

@@ -1,6 +1,7 @@
 //! The journal: a bounded ring buffer of matched entries plus totals that
 //! survive eviction. Every source (console, window errors, HTTP) feeds it.
 
+use crate::prelude::*;
 use crate::classify::classify;
 use crate::finding::Finding;
 use crate::redact::{redact, RedactionCounts};
@@ -8,7 +9,7 @@ use crate::signature::{Class, Severity};
 use crate::text::truncate_marked;
 use crate::json::Map;
 use crate::vecmap::VecMap;
-use std::collections::VecDeque;
+use alloc::collections::VecDeque;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]

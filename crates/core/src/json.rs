@@ -4,6 +4,8 @@
 //! some 30 KiB. With the `serde` feature (the CLI, the tests) the same types
 //! also (de)serialize through serde, to the same text.
 
+use crate::prelude::*;
+use crate::text::slice;
 use crate::vecmap::VecMap;
 
 /// A JSON object: insertion-ordered (reports keep the order they were written in).
@@ -108,7 +110,7 @@ impl Value {
     }
 }
 
-impl std::ops::Index<&str> for Value {
+impl core::ops::Index<&str> for Value {
     type Output = Value;
     /// `Null` when the key is missing or this is not an object (as serde_json).
     fn index(&self, key: &str) -> &Value {
@@ -116,7 +118,7 @@ impl std::ops::Index<&str> for Value {
     }
 }
 
-impl std::ops::Index<usize> for Value {
+impl core::ops::Index<usize> for Value {
     type Output = Value;
     fn index(&self, i: usize) -> &Value {
         match self {
@@ -203,7 +205,12 @@ pub fn object<const N: usize>(pairs: [(&str, Value); N]) -> Value {
 pub trait ToJson {
     fn write_json(&self, out: &mut String);
 
-    fn to_json_string(&self) -> String {
+    // `Self: Sized` keeps it out of `dyn ToJson`'s vtables (one copy per
+    // type there, all unused: `ObjectWriter` only calls `write_json`).
+    fn to_json_string(&self) -> String
+    where
+        Self: Sized,
+    {
         let mut s = String::new();
         self.write_json(&mut s);
         s
@@ -226,7 +233,7 @@ pub fn write_str(s: &str, out: &mut String) {
             0..=0x1f => "",
             _ => continue,
         };
-        out.push_str(&s[run..i]);
+        out.push_str(slice(s, run, i));
         if esc.is_empty() {
             const HEX: &[u8; 16] = b"0123456789abcdef";
             out.push_str("\\u00");
@@ -237,7 +244,7 @@ pub fn write_str(s: &str, out: &mut String) {
         }
         run = i + 1;
     }
-    out.push_str(&s[run..]);
+    out.push_str(slice(s, run, s.len()));
     out.push('"');
 }
 
@@ -255,13 +262,6 @@ pub fn write_u64(mut n: u64, out: &mut String) {
     }
     // The buffer holds ASCII digits only.
     out.extend(buf[i..].iter().map(|&b| b as char));
-}
-
-/// `n` in decimal, as a String.
-pub fn u64_text(n: u64) -> String {
-    let mut s = String::new();
-    write_u64(n, &mut s);
-    s
 }
 
 /// Writes `{"k":v,…}` field by field; the values go through `dyn` to keep
@@ -410,10 +410,11 @@ impl ToJson for Value {
 
 #[cfg(feature = "serde")]
 mod serde_impls {
+    use crate::prelude::*;
     use super::{Map, Number, Value};
     use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
     use serde::ser::{Serialize, Serializer};
-    use std::fmt;
+    use core::fmt;
 
     impl Serialize for Value {
         fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -551,7 +552,7 @@ mod tests {
             let v = crate::pyrepr::parse_json(t).unwrap();
             assert_eq!(v.to_json_string(), t);
         }
-        assert_eq!(u64_text(0), "0");
-        assert_eq!(u64_text(1234567890123), "1234567890123");
+        assert_eq!(crate::text::dec(0), "0");
+        assert_eq!(crate::text::dec(1234567890123), "1234567890123");
     }
 }

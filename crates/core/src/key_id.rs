@@ -6,6 +6,8 @@
 //! one means the account was re-created under an old device id.
 
 
+use crate::prelude::*;
+
 /// Which library's id scheme a key id follows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]

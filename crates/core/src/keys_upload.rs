@@ -2,6 +2,7 @@
 //! the device sent (identity, one-time and fallback key ids) and what the
 //! server answered, reduced to the facts the OTK health monitor needs.
 
+use crate::prelude::*;
 use crate::key_id::decode_counter;
 use crate::otk_conflict::{self, OtkConflict};
 use crate::json::{ToJson, Value};
@@ -132,7 +133,7 @@ pub fn parse_response(status: Option<u16>, body: Option<&str>, error: Option<&st
                 None => UploadOutcome::Rejected { status, errcode: field("errcode"), error: text },
             }
         }
-        429 | 500..=599 => UploadOutcome::Transient { status: Some(status), reason: field("errcode").unwrap_or_else(|| format!("HTTP {status}")) },
+        429 | 500..=599 => UploadOutcome::Transient { status: Some(status), reason: field("errcode").unwrap_or_else(|| cat!("HTTP ", dec(status.into()))) },
         _ => UploadOutcome::Rejected { status, errcode: field("errcode"), error: field("error") },
     }
 }

@@ -12,6 +12,32 @@
 //! - [`consistency`]: session vs crypto store.
 //! - [`report`]: the schema-versioned report model.
 //! - [`tab_guard`]: the multi-tab guard's report section and finding.
+//!
+//! `no_std` + `alloc`: the wasm bundle then carries no std (panic formatting,
+//! `thread_local!`, I/O). `std` is linked only for the tests and with `serde`
+//! (serde_json needs it).
+
+#![no_std]
+
+extern crate alloc;
+#[cfg(any(test, feature = "serde"))]
+extern crate std;
+
+/// What std's prelude would bring: the `alloc` types and macros the modules use.
+mod prelude {
+    pub use alloc::borrow::ToOwned;
+    pub use alloc::boxed::Box;
+    pub use alloc::string::String;
+    pub use alloc::vec;
+    pub use alloc::vec::Vec;
+    // Text is built with `cat!` and `dec`, not `format!` / `to_string()`: the
+    // wasm bundle then carries no `core::fmt`. Those two are only at hand
+    // where std is linked anyway (the tests, serde).
+    pub use crate::cat;
+    pub use crate::text::dec;
+    #[cfg(any(test, feature = "serde"))]
+    pub use alloc::{format, string::ToString};
+}
 
 // Tests write expected values with serde_json's macro, in the core's own type.
 #[cfg(test)]

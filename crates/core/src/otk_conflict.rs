@@ -4,8 +4,10 @@
 //! Synapse rejects only when the values differ after dropping `signatures`,
 //! so re-deriving that comparison here shows the divergence from the text alone.
 
+use crate::prelude::*;
 use crate::key_id::{decode_counter, IdScheme};
 use crate::json::{Map, Value};
+use crate::text::{after, contains, split_once};
 
 const HEAD: &str = "One time key ";
 const TAIL: &str = " already exists";
@@ -39,10 +41,7 @@ impl OtkConflict {
 /// `error`, the js-sdk's `M_UNKNOWN: MatrixError: [400] … (<url>)` rendering, or
 /// the raw JSON body with escaped quotes.
 pub fn parse(text: &str) -> Option<OtkConflict> {
-    let start = text.find(HEAD)? + HEAD.len();
-    let rest = &text[start..];
-    let end = rest.find(TAIL)?;
-    let full_id = &rest[..end];
+    let (full_id, keys) = split_once(after(text, HEAD)?, TAIL)?;
     let (algorithm, key_id) = full_id.split_once(':')?;
     if algorithm.is_empty() || key_id.is_empty() || full_id.bytes().any(|b| b.is_ascii_whitespace()) {
         return None;
@@ -51,9 +50,8 @@ pub fn parse(text: &str) -> Option<OtkConflict> {
         Some((s, c)) => (s, Some(c)),
         None => (IdScheme::Unknown, None),
     };
-    let after = &rest[end + TAIL.len()..];
-    let (old_key, new_key) = parse_keys(after)
-        .or_else(|| after.contains("\\\"").then(|| parse_keys(&unescape_json_quotes(after))).flatten())
+    let (old_key, new_key) = parse_keys(keys)
+        .or_else(|| contains(keys, "\\\"").then(|| parse_keys(&unescape_json_quotes(keys))).flatten())
         .map(|(o, n)| (Some(o), n))
         .unwrap_or((None, None));
     let diverged = match (&old_key, &new_key) {
@@ -64,19 +62,32 @@ pub fn parse(text: &str) -> Option<OtkConflict> {
 }
 
 /// Old key (JSON) and, if readable, new key (Python repr).
-fn parse_keys(after: &str) -> Option<(Value, Option<Value>)> {
-    let o = after.find("Old key: ")? + "Old key: ".len();
-    let (old, used) = crate::pyrepr::parse_prefix(&after[o..])?;
-    let tail = &after[o + used..];
-    let new = tail
-        .find("new key: ")
-        .and_then(|n| crate::pyrepr::parse_prefix(&tail[n + "new key: ".len()..]))
-        .map(|(v, _)| v);
+fn parse_keys(keys: &str) -> Option<(Value, Option<Value>)> {
+    let old_text = after(keys, "Old key: ")?;
+    let (old, used) = crate::pyrepr::parse_prefix(old_text)?;
+    let new = old_text.get(used..).and_then(|tail| after(tail, "new key: ")).and_then(crate::pyrepr::parse_prefix).map(|(v, _)| v);
     Some((old, new))
 }
 
+/// `\\` -> `\` and `\"` -> `"`, left to right (as `replace` did, through a
+/// placeholder: a U+0001 in the text also comes out as `\`).
 fn unescape_json_quotes(s: &str) -> String {
-    s.replace("\\\\", "\u{1}").replace("\\\"", "\"").replace('\u{1}', "\\")
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.clone().next() {
+                Some(e @ ('\\' | '"')) => {
+                    out.push(e);
+                    chars.next();
+                }
+                _ => out.push(c),
+            },
+            '\u{1}' => out.push('\\'),
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 /// Synapse's conflict rule: two one-time keys are the same when they are equal
@@ -99,6 +110,14 @@ mod tests {
     use super::*;
 
     const SYNAPSE: &str = r#"One time key signed_curve25519:AAAAAQ already exists. Old key: {"key":"KEYONE","signatures":{"@a:hs":{"ed25519:DEV":"s1"}}}; new key: {'key': 'KEYTWO', 'signatures': {'@a:hs': {'ed25519:DEV': 's2'}}}"#;
+
+    #[test]
+    fn unescaping_is_the_replace_chain() {
+        for s in [r#"a\"b"#, r#"\\""#, r#"\\\""#, r#"\x\"#, "\u{1}\\", r#"{\"key\": \"K\\\\\"}"#, "é\\\"ü", ""] {
+            let chain = s.replace("\\\\", "\u{1}").replace("\\\"", "\"").replace('\u{1}', "\\");
+            assert_eq!(unescape_json_quotes(s), chain, "{s:?}");
+        }
+    }
 
     #[test]
     fn bare_synapse_error() {

@@ -6,6 +6,7 @@
 //! on the same key id within `storm_window_ms`) → recovered (a later accepted
 //! upload). One `RecoveryNeeded` event per storm, not per failure.
 
+use crate::prelude::*;
 use crate::finding::{Finding, Level};
 use crate::key_id::IdScheme;
 use crate::keys_upload::{UploadOutcome, UploadRequest};
@@ -14,7 +15,7 @@ use crate::storm_breaker::Breaker;
 use crate::text::iso8601;
 use crate::json::object;
 use crate::json::Value;
-use std::collections::VecDeque;
+use alloc::collections::VecDeque;
 
 /// The same conflict seen on the HTTP and the console path within this long counts once.
 pub const DEDUPE_MS: u64 = 10_000;
@@ -351,12 +352,19 @@ impl Monitor {
             ke: Some("KE-1".into()),
             level: Level::Critical,
             title: "new identity uploaded under an old device id: KE-1 is about to start".into(),
-            detail: format!(
-                "Device {dev} first uploaded ed25519 identity {old} and now uploads {new}. The local Olm account was \
+            detail: cat!(
+                "Device ",
+                dev,
+                " first uploaded ed25519 identity ",
+                old,
+                " and now uploads ",
+                new,
+                ". The local Olm account was \
                  re-created (store evicted or reset) without a new login. Synapse stores the new device keys before it \
                  checks one-time keys, so peers hold one-time keys signed by the old identity, and the server still holds \
-                 one-time key ids this account will reuse: expect 400 \"One time key … already exists\" on every upload.{store} \
-                 Only a new device (sign out, sign in) fixes this."
+                 one-time key ids this account will reuse: expect 400 \"One time key … already exists\" on every upload.",
+                store,
+                " Only a new device (sign out, sign in) fixes this."
             ),
             ts: now,
             at: iso8601(now),
@@ -478,7 +486,7 @@ impl Monitor {
         let mut facts = Vec::new();
         let replaced = self.identity.replaced_by.is_some();
         if let (Some(old), Some(new)) = (&self.identity.known, &self.identity.replaced_by) {
-            facts.push(format!("this device id uploaded a new ed25519 identity ({new}) after {old}: the account was re-created"));
+            facts.push(cat!("this device id uploaded a new ed25519 identity (", new, ") after ", old, ": the account was re-created"));
         }
         if self.store_missing == Some(true) {
             facts.push("the rust crypto store was missing at start while the session was kept".to_owned());
@@ -486,14 +494,14 @@ impl Monitor {
         let first_batch = c.counter.is_some_and(|n| n < FIRST_BATCH);
         if let Some(n) = c.counter {
             if first_batch {
-                facts.push(format!("key id {} decodes to counter {n}: inside a new account's first batch of {FIRST_BATCH}", c.key_id));
+                facts.push(cat!("key id ", c.key_id, " decodes to counter ", dec(n), ": inside a new account's first batch of ", dec(FIRST_BATCH)));
             } else {
-                facts.push(format!("key id {} decodes to counter {n}: past a new account's first batch", c.key_id));
+                facts.push(cat!("key id ", c.key_id, " decodes to counter ", dec(n), ": past a new account's first batch"));
             }
         }
         let rolled_back = matches!((c.counter, self.max_accepted_counter), (Some(n), Some(m)) if n <= m);
         if let (true, Some(m)) = (rolled_back, self.max_accepted_counter) {
-            facts.push(format!("this browser earlier saw ids up to counter {m} accepted for this device: the local account went back in time"));
+            facts.push(cat!("this browser earlier saw ids up to counter ", dec(m), " accepted for this device: the local account went back in time"));
         }
         let same_identity = self.identity.known.is_some() && !replaced;
         if same_identity {

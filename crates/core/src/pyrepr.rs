@@ -10,6 +10,7 @@
 //! It is lenient (single quotes, tuples, trailing commas are accepted), which
 //! is fine for reading facts; it never panics and bounds its nesting.
 
+use crate::prelude::*;
 use crate::json::{Map, Number, ToJson, Value};
 
 /// Parse one value at the start of `s`; returns it and the bytes consumed.
@@ -73,7 +74,7 @@ impl Parser<'_> {
     }
 
     fn word(&mut self, w: &str, v: Value) -> Option<Value> {
-        if self.src[self.i..].starts_with(w) {
+        if self.s.get(self.i..).is_some_and(|rest| rest.starts_with(w.as_bytes())) {
             self.i += w.len();
             Some(v)
         } else {
@@ -165,12 +166,11 @@ impl Parser<'_> {
         if !f.is_finite() {
             return Some(Value::Null); // JSON has no infinity (serde_json writes null too)
         }
-        let text = &self.src[start..self.i];
-        let (sign, mut digits) = text.split_at(neg as usize);
-        while digits.len() > 1 && digits.starts_with('0') && digits.as_bytes()[1].is_ascii_digit() {
-            digits = &digits[1..];
+        let (sign, mut digits) = self.src.get(start..self.i)?.split_at_checked(neg as usize)?;
+        while let Some(rest) = digits.strip_prefix('0').filter(|r| r.starts_with(|c: char| c.is_ascii_digit())) {
+            digits = rest;
         }
-        let text: String = [sign, digits].concat();
+        let text = cat!(sign, digits);
         Some(Value::Number(Number::F(f, text.into())))
     }
 
@@ -222,7 +222,7 @@ impl Parser<'_> {
         while self.i < self.s.len() {
             let c = self.s[self.i];
             if c == q {
-                out.push_str(&self.src[run..self.i]);
+                out.push_str(self.src.get(run..self.i)?);
                 self.i += 1;
                 return Some(out);
             }
@@ -230,7 +230,7 @@ impl Parser<'_> {
                 self.i += 1;
                 continue;
             }
-            out.push_str(&self.src[run..self.i]);
+            out.push_str(self.src.get(run..self.i)?);
             let e = *self.s.get(self.i + 1)?;
             self.i += 2;
             match e {

@@ -7,7 +7,9 @@
 //! Keys and prefixes are kept so lines stay readable; only values go:
 //! `access_token=[REDACTED:access_token]&timeout=30000`.
 
-use std::borrow::Cow;
+use crate::prelude::*;
+use crate::text::slice;
+use alloc::borrow::Cow;
 
 /// What kind of secret was removed; used as report keys (serde-free: see `as_str()`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -136,7 +138,7 @@ pub fn redact<'a>(input: &'a str, counts: &mut RedactionCounts) -> Cow<'a, str> 
             match match_word(b, i, wend, i == last_end) {
                 Some(Hit::Redact { start, end, kind }) => {
                     let s = out.get_or_insert_with(|| String::with_capacity(input.len()));
-                    s.push_str(&input[copied..start]);
+                    s.push_str(slice(input, copied, start));
                     s.push_str("[REDACTED:");
                     s.push_str(kind.as_str());
                     s.push(']');
@@ -157,7 +159,7 @@ pub fn redact<'a>(input: &'a str, counts: &mut RedactionCounts) -> Cow<'a, str> 
     }
     match out {
         Some(mut s) => {
-            s.push_str(&input[copied..]);
+            s.push_str(slice(input, copied, input.len()));
             Cow::Owned(s)
         }
         None => Cow::Borrowed(input),
@@ -1046,7 +1048,7 @@ mod tests {
     fn grouped(key: &str) -> String {
         key.as_bytes()
             .chunks(4)
-            .map(|c| std::str::from_utf8(c).unwrap())
+            .map(|c| core::str::from_utf8(c).unwrap())
             .collect::<Vec<_>>()
             .join(" ")
     }

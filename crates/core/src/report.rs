@@ -2,6 +2,7 @@
 //! (the core's JSON writer, `json::ToJson`) and read by the CLI (serde, with
 //! the `serde` feature; the tests check both give the same text). `schema/report.schema.json` describes it.
 
+use crate::prelude::*;
 use crate::finding::Finding;
 use crate::http_stats::HttpStats;
 use crate::otk_health::OtkHealth;
@@ -232,7 +233,7 @@ pub fn redact_value(mut v: Value, counts: &mut RedactionCounts) -> Value {
 fn redact_in_place(v: &mut Value, counts: &mut RedactionCounts) {
     match v {
         Value::String(s) => {
-            if let std::borrow::Cow::Owned(r) = redact(s, counts) {
+            if let alloc::borrow::Cow::Owned(r) = redact(s, counts) {
                 *s = r;
             }
         }
@@ -242,7 +243,7 @@ fn redact_in_place(v: &mut Value, counts: &mut RedactionCounts) {
                 match (secret_key(k), &*x) {
                     (Some(kind), Value::String(_)) => {
                         counts.add(kind);
-                        *x = Value::String(format!("[REDACTED:{}]", kind.as_str()));
+                        *x = Value::String(cat!("[REDACTED:", kind.as_str(), "]"));
                     }
                     _ => redact_in_place(x, counts),
                 }

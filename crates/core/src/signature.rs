@@ -4,6 +4,8 @@
 //! specific rows come before their general fallback (KE-3 before `decrypt.other`).
 
 
+use crate::prelude::*;
+
 /// Failure class from the runbook; `Other` is counted but is not a KE.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -224,7 +226,7 @@ pub fn prefilter_needles() -> Vec<&'static str> {
     }
     // Drop needles that contain another needle: the shorter one already covers them.
     let all = v.clone();
-    v.retain(|n| !all.iter().any(|m| m != n && n.contains(m)));
+    v.retain(|n| !all.iter().any(|m| m != n && crate::text::contains(n, m)));
     v
 }
 

@@ -6,6 +6,8 @@
 //! decides whether the storm is over (seeds/mls-resilience.txt).
 
 
+use crate::prelude::*;
+
 /// Delay before probe n (0-based); the last step repeats.
 pub const PROBE_SCHEDULE_MS: [u64; 3] = [30_000, 120_000, 600_000];
 /// Bodies above this size are not kept for local answers (Synapse's 400 is ~1 KiB).

@@ -4,6 +4,7 @@
 //! The guard itself runs in the browser (Web Locks or a localStorage lease);
 //! the core only models and judges what it saw.
 
+use crate::prelude::*;
 use crate::finding::{Finding, Level};
 use crate::text::iso8601;
 use crate::json::object;
@@ -159,11 +160,14 @@ impl TabGuard {
             ke: Some("KE-1".into()),
             level: Level::Warning,
             title: "Two tabs acted as the crypto primary at once".into(),
-            detail: format!(
-                "The tab guard ({}) saw {} conflict(s): another tab held the guard while this one believed it did. \
+            detail: cat!(
+                "The tab guard (",
+                self.mechanism,
+                ") saw ",
+                dec(self.conflicts.into()),
+                " conflict(s): another tab held the guard while this one believed it did. \
                  Both may have written the crypto store, which can fork the device's one-time keys (KE-1). \
-                 Web Locks never do this; the localStorage fallback can when a tab is frozen past its lease.",
-                self.mechanism, self.conflicts
+                 Web Locks never do this; the localStorage fallback can when a tab is frozen past its lease."
             ),
             ts: now_ms,
             at: iso8601(now_ms),

@@ -1,16 +1,91 @@
 //! Small string helpers shared by the parsers and the ring buffer.
 
+use crate::prelude::*;
+
+/// `format!` for plain pieces: joins string-like pieces (`&str`, `String`,
+/// numbers through [`dec`]) with [`concat`], without `core::fmt`, which the
+/// wasm bundle leaves out. `cat!("HTTP ", dec(status))` is `format!("HTTP {status}")`.
+#[macro_export]
+macro_rules! cat {
+    ($($piece:expr),+ $(,)?) => {
+        $crate::text::concat(&[$(::core::convert::AsRef::<str>::as_ref(&$piece)),+])
+    };
+}
+
+/// `parts.concat()`: one plain copy loop instead of alloc's generic join.
+pub fn concat(parts: &[&str]) -> String {
+    let mut s = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for p in parts {
+        s.push_str(p);
+    }
+    s
+}
+
+/// `n` in decimal (`n.to_string()` without `core::fmt`).
+pub fn dec(n: u64) -> String {
+    let mut s = String::new();
+    crate::json::write_u64(n, &mut s);
+    s
+}
+
+/// `n` in decimal, zero-padded to at least `width` digits (`{n:0width$}`).
+fn push_padded(out: &mut String, n: u64, width: usize) {
+    let digits = dec(n);
+    for _ in digits.len()..width {
+        out.push('0');
+    }
+    out.push_str(&digits);
+}
+
+// Substring search and slicing without panics. core's `str::find(&str)`
+// searcher and `&s[a..b]` carry a panic path that formats (`slice_error_fail`:
+// `char` Debug, the unicode tables), which the wasm bundle leaves out. A match
+// of UTF-8 in UTF-8 starts and ends on char boundaries, so the offsets these
+// return always slice cleanly.
+
+/// Byte offset of the first `needle` in `hay` (`hay.find(needle)`).
+pub fn find(hay: &str, needle: &str) -> Option<usize> {
+    let n = needle.as_bytes();
+    let Some(&first) = n.first() else { return Some(0) };
+    hay.as_bytes().windows(n.len()).position(|w| w[0] == first && w == n)
+}
+
+/// `hay.contains(needle)`.
+pub fn contains(hay: &str, needle: &str) -> bool {
+    find(hay, needle).is_some()
+}
+
+/// `hay.split_once(needle)`.
+pub fn split_once<'a>(hay: &'a str, needle: &str) -> Option<(&'a str, &'a str)> {
+    let i = find(hay, needle)?;
+    Some((hay.get(..i)?, hay.get(i + needle.len()..)?))
+}
+
+/// What follows the first `needle` in `hay`.
+pub fn after<'a>(hay: &'a str, needle: &str) -> Option<&'a str> {
+    hay.get(find(hay, needle)? + needle.len()..)
+}
+
+/// `&s[from..to]` for offsets on char boundaries (`""` if one is not).
+pub fn slice(s: &str, from: usize, to: usize) -> &str {
+    s.get(from..to).unwrap_or_default()
+}
+
+/// `s` cut to at most `max` bytes, on a char boundary.
+pub fn head(s: &str, max: usize) -> &str {
+    let mut end = max.min(s.len());
+    loop {
+        match s.get(..end) {
+            Some(h) => return h,
+            None => end -= 1, // `..0` always slices
+        }
+    }
+}
+
 /// Largest index <= `max` that is a char boundary of `s` (stable-Rust stand-in
 /// for `str::floor_char_boundary`).
 pub fn floor_char_boundary(s: &str, max: usize) -> usize {
-    if max >= s.len() {
-        return s.len();
-    }
-    let mut i = max;
-    while !s.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
+    head(s, max).len()
 }
 
 /// Cut `s` to at most `max` bytes on a char boundary, marking the cut with
@@ -19,8 +94,8 @@ pub fn truncate_marked(s: &str, max: usize) -> (String, bool) {
     if s.len() <= max {
         return (s.to_owned(), false);
     }
-    let cut = floor_char_boundary(s, max);
-    (format!("{}…[truncated {} bytes]", &s[..cut], s.len() - cut), true)
+    let kept = head(s, max);
+    (cat!(kept, "…[truncated ", dec((s.len() - kept.len()) as u64), " bytes]"), true)
 }
 
 /// ISO-8601 UTC (`2026-11-21T20:13:37.123Z`) from Unix milliseconds, without
@@ -39,13 +114,21 @@ pub fn iso8601(ms: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = if m <= 2 { y + 1 } else { y };
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3_600_000,
-        rem / 60_000 % 60,
-        rem / 1000 % 60,
-        rem % 1000
-    )
+    // All parts are >= 0 here: the clamp above keeps `ms` and the year positive.
+    let mut out = String::with_capacity(24);
+    for (n, width, after) in [
+        (y, 4, '-'),
+        (m, 2, '-'),
+        (d, 2, 'T'),
+        (rem / 3_600_000, 2, ':'),
+        (rem / 60_000 % 60, 2, ':'),
+        (rem / 1000 % 60, 2, '.'),
+        (rem % 1000, 3, 'Z'),
+    ] {
+        push_padded(&mut out, n as u64, width);
+        out.push(after);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -58,6 +141,33 @@ mod tests {
         assert_eq!(iso8601(1_795_292_017_123), "2026-11-21T20:13:37.123Z");
         assert_eq!(iso8601(951_782_400_000), "2000-02-29T00:00:00.000Z");
         assert_eq!(iso8601(253_402_300_799_999), "9999-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn cat_and_dec_are_format() {
+        for n in [0, 7, 10, 99, 1_234_567_890, u64::MAX] {
+            assert_eq!(dec(n), n.to_string());
+        }
+        let owned = String::from("device");
+        assert_eq!(cat!("HTTP ", dec(429), " ", owned, "|", &owned), format!("HTTP {} {owned}|{owned}", 429));
+    }
+
+    #[test]
+    fn search_and_slices_are_std() {
+        let hay = "ab é/_matrix/ abab/_matrix/";
+        for needle in ["", "a", "ab", "bab", "é", "é/", "/_matrix/", "x", "ab é/_matrix/ abab/_matrix/!"] {
+            assert_eq!(find(hay, needle), hay.find(needle), "{needle}");
+            assert_eq!(split_once(hay, needle), hay.split_once(needle), "{needle}");
+            assert_eq!(after(hay, needle), hay.split_once(needle).map(|(_, a)| a), "{needle}");
+        }
+        assert_eq!(find("", ""), Some(0));
+        assert_eq!(find("", "a"), None);
+        for max in 0..=hay.len() + 1 {
+            let h = head(hay, max);
+            assert!(h.len() <= max && hay.starts_with(h) && (h.len() == hay.len() || h.len() + 2 > max), "{max}");
+        }
+        assert_eq!(slice(hay, 3, 5), "é");
+        assert_eq!(slice(hay, 3, 4), "");
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //! nothing, and lookups over five keys are as fast.
 
 
+use crate::prelude::*;
+
 #[derive(Clone, Debug)]
 pub struct VecMap<V>(Vec<(String, V)>);
 
@@ -84,7 +86,7 @@ impl<V: PartialEq> PartialEq for VecMap<V> {
     }
 }
 
-impl<V> std::ops::Index<&str> for VecMap<V> {
+impl<V> core::ops::Index<&str> for VecMap<V> {
     type Output = V;
     fn index(&self, key: &str) -> &V {
         self.get(key).expect("key present in VecMap")
@@ -103,7 +105,7 @@ impl<K: Into<String>, V> FromIterator<(K, V)> for VecMap<V> {
 
 impl<'a, V> IntoIterator for &'a VecMap<V> {
     type Item = (&'a String, &'a V);
-    type IntoIter = std::iter::Map<std::slice::Iter<'a, (String, V)>, fn(&'a (String, V)) -> (&'a String, &'a V)>;
+    type IntoIter = core::iter::Map<core::slice::Iter<'a, (String, V)>, fn(&'a (String, V)) -> (&'a String, &'a V)>;
     fn into_iter(self) -> Self::IntoIter {
         self.0.iter().map(|(k, v)| (k, v))
     }
@@ -111,11 +113,12 @@ impl<'a, V> IntoIterator for &'a VecMap<V> {
 
 #[cfg(feature = "serde")]
 mod serde_impls {
+use crate::prelude::*;
 use super::VecMap;
 use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use std::fmt;
-use std::marker::PhantomData;
+use core::fmt;
+use core::marker::PhantomData;
 
 impl<V: Serialize> Serialize for VecMap<V> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

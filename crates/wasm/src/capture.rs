@@ -1,6 +1,7 @@
 //! Console capture: `installCryptoDiagLog`, `uninstallCryptoDiagLog`,
 //! `getCryptoDiagEntries`, `clearCryptoDiagEntries`.
 
+use crate::prelude::*;
 use crate::{js, state};
 use crypto_health_core::signature::prefilter_needles;
 use crypto_health_core::{ingest, Config, Journal};

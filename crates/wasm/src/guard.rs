@@ -3,6 +3,7 @@
 //! (they are all browser callbacks); this side checks arguments and turns the
 //! state into the report's model (`crypto_health_core::tab_guard`).
 
+use crate::prelude::*;
 use crate::js;
 use crypto_health_core::tab_guard::TabGuard;
 use js_sys::{Promise, Reflect};
@@ -34,13 +35,13 @@ fn check_options(opts: &JsValue) -> Result<(), String> {
     for k in ["userId", "deviceId"] {
         let v = field(k);
         if !absent(&v) && v.as_string().is_none() {
-            return Err(format!("{k} must be a string"));
+            return Err(cat!(k, " must be a string"));
         }
     }
     for k in CALLBACKS {
         let v = field(k);
         if !absent(&v) && !v.is_function() {
-            return Err(format!("{k} must be a function"));
+            return Err(cat!(k, " must be a function"));
         }
     }
     let t = field("timeoutMs");
@@ -76,7 +77,7 @@ fn reject(msg: &str) -> Promise {
 pub fn acquire_tab_guard(#[wasm_bindgen(unchecked_param_type = "TabGuardOptions")] options: JsValue) -> Promise {
     match check_options(&options) {
         Ok(()) => guard_acquire(&options),
-        Err(e) => reject(&format!("acquireTabGuard: {e}")),
+        Err(e) => reject(&cat!("acquireTabGuard: ", e)),
     }
 }
 

@@ -1,6 +1,7 @@
 //! KE-1 over HTTP: `installHttpTap`, `otkHealth`, `onRecoveryNeeded`.
 //! The fetch tap (js/http.js) hands us watched exchanges; the core decides.
 
+use crate::prelude::*;
 use crate::js::{self, prop_bool, prop_f64, prop_str};
 use crate::{state, storage};
 use crypto_health_core::ingest::{self, Exchange};
@@ -10,7 +11,7 @@ use crypto_health_core::json::{object, ToJson, Value};
 use wasm_bindgen::prelude::*;
 
 fn device_key(user: &str, device: &str) -> String {
-    format!("crypto-health:device:{user}|{device}")
+    cat!("crypto-health:device:", user, "|", device)
 }
 
 /// Carry out what the core asked for, outside any state borrow.

@@ -1,6 +1,7 @@
 //! Bindings to our JS snippets and the JSON bridge between JS and the core's
 //! JSON (`crypto_health_core::json`: no serde in the bundle).
 
+use crate::prelude::*;
 use crypto_health_core::json::{ToJson, Value};
 use wasm_bindgen::prelude::*;
 
@@ -62,7 +63,7 @@ pub fn prop_bool(o: &JsValue, k: &str) -> Option<bool> {
 }
 
 /// A model value as a plain JS value (via JSON: small payloads, no extra crate).
-pub fn to_js<T: ToJson + ?Sized>(v: &T) -> JsValue {
+pub fn to_js<T: ToJson>(v: &T) -> JsValue {
     js_sys::JSON::parse(&v.to_json_string()).unwrap_or(JsValue::NULL)
 }
 

@@ -1,5 +1,6 @@
 //! `buildCryptoDiagReport` and `downloadCryptoDiagReport`.
 
+use crate::prelude::*;
 use crate::js::{self, bool_of, str_of, u64_of};
 use crate::{guard, state, storage};
 use crypto_health_core::report::{Context, Session, Storage, Versions};
@@ -83,7 +84,7 @@ pub fn build_crypto_diag_report(mx: JsValue, extra: JsValue) -> Result<String, J
 pub fn download_crypto_diag_report(mx: JsValue, extra: JsValue) -> Result<String, JsError> {
     let text = build(&mx, &extra)?;
     let prefix = state::with(|s| s.report_prefix.clone()).unwrap_or_else(|| state::DEFAULT_REPORT_PREFIX.into());
-    let name = format!("{prefix}-{}.json", file_stamp(js::now()));
+    let name = cat!(prefix, "-", file_stamp(js::now()), ".json");
     if js::download_text(&name, &text) {
         Ok(name)
     } else {
@@ -93,6 +94,9 @@ pub fn download_crypto_diag_report(mx: JsValue, extra: JsValue) -> Result<String
 
 /// `2026-11-21T20-13-37Z`: ISO without characters that file systems dislike.
 fn file_stamp(ms: u64) -> String {
-    let iso = iso8601(ms);
-    format!("{}Z", iso[..19].replace(':', "-"))
+    // `iso8601` is ASCII: byte 19 is where the milliseconds start.
+    let mut name = iso8601(ms).replace(':', "-");
+    name.truncate(19);
+    name.push('Z');
+    name
 }

@@ -148,7 +148,9 @@ async function main() {
     const g = await page.evaluate(async () => {
       const m = window.__cryptoHealth;
       const opts = { userId: '@smoke:hs', deviceId: 'SMOKE' };
+      const rejection = (p) => p.then((v) => `resolved ${v}`, (e) => (e instanceof Error ? e.message : `non-Error ${e}`));
       try {
+        const early = await rejection(m.takeOverTabGuard());
         // Released before its code has arrived: that acquire must not take the lock.
         const first = m.acquireTabGuard(opts);
         const released = m.releaseTabGuard();
@@ -157,12 +159,15 @@ async function main() {
         const role = await m.acquireTabGuard(opts);
         const state = m.getTabGuardState();
         const releasedAgain = m.releaseTabGuard();
-        return { released, firstRole, idleRole, role, mechanism: state.mechanism, held: state.role, releasedAgain };
+        const badOptions = await rejection(m.acquireTabGuard({ userId: 42 }));
+        return { early, released, firstRole, idleRole, role, mechanism: state.mechanism, held: state.role, releasedAgain, badOptions };
       } catch (e) {
         return { error: String(e && e.stack ? e.stack : e) };
       }
     });
     check('the tab guard code is not loaded until the guard is used', guardBefore === 0, `${guardBefore} loads`);
+    check('takeOverTabGuard before any acquire rejects with an Error', g.early === 'takeOverTabGuard: call acquireTabGuard first', show(g));
+    check('acquireTabGuard with bad options rejects with an Error naming the option', g.badOptions === 'acquireTabGuard: userId must be a string', show(g));
     check('acquire + release before the guard code arrived: release true, acquire resolves secondary, state idle',
       g.released === true && g.firstRole === 'secondary' && g.idleRole === 'idle', show(g));
     check('the next acquire takes the Web Lock (primary), release frees it',

@@ -1,7 +1,7 @@
 //! Match a message against the signature table and extract its fields.
 
 use crate::signature::{Extract, Signature, SIGNATURES};
-use crate::text::{after, contains, find, head};
+use crate::text::{after, contains, find, head, rsplit_once_ascii};
 use crate::json::{Map, Value};
 
 /// Lines longer than this are classified on their head only: every signature
@@ -109,7 +109,7 @@ fn http_exchange(s: &str, f: &mut Map) {
             f.insert("endpoint", token(endpoint, b"?").into());
         }
     }
-    if let Some(bracket) = s.rfind('[').and_then(|b| s.get(b + 1..)) {
+    if let Some((_, bracket)) = rsplit_once_ascii(s, b'[') {
         let inner = token(bracket, b"]");
         if let Some(ms) = inner.strip_suffix("ms").and_then(|m| m.parse::<u64>().ok()) {
             f.insert("duration_ms", ms.into());
@@ -131,7 +131,7 @@ fn media_key(s: &str, f: &mut Map) {
         if !p.is_empty() {
             f.insert("participant", p.into());
             // `@user:server:DEVICE`; a bare base64 hash identity has no '@'.
-            if let (true, Some((user, device))) = (p.starts_with('@'), p.rsplit_once(':')) {
+            if let (true, Some((user, device))) = (p.starts_with('@'), rsplit_once_ascii(p, b':')) {
                 if user.contains(':') {
                     f.insert("user_id", user.into());
                     f.insert("device_id", device.into());

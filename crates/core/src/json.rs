@@ -351,10 +351,15 @@ impl<T: ToJson + ?Sized> ToJson for &T {
 }
 impl<T: ToJson> ToJson for Option<T> {
     fn write_json(&self, out: &mut String) {
-        match self {
-            Some(v) => v.write_json(out),
-            None => out.push_str("null"),
-        }
+        write_option(self.as_ref().map(|v| v as &dyn ToJson), out)
+    }
+}
+// One body for every `Option<T>` (a dozen types in the report) instead of one copy each.
+#[inline(never)]
+fn write_option(v: Option<&dyn ToJson>, out: &mut String) {
+    match v {
+        Some(v) => v.write_json(out),
+        None => out.push_str("null"),
     }
 }
 impl<T: ToJson> ToJson for [T] {

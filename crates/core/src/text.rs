@@ -61,6 +61,12 @@ pub fn split_once<'a>(hay: &'a str, needle: &str) -> Option<(&'a str, &'a str)> 
     Some((hay.get(..i)?, hay.get(i + needle.len()..)?))
 }
 
+/// `hay.rsplit_once(b)` for an ASCII byte (no reverse char searcher in the bundle).
+pub fn rsplit_once_ascii(hay: &str, b: u8) -> Option<(&str, &str)> {
+    let i = hay.bytes().rposition(|x| x == b)?;
+    Some((hay.get(..i)?, hay.get(i + 1..)?))
+}
+
 /// What follows the first `needle` in `hay`.
 pub fn after<'a>(hay: &'a str, needle: &str) -> Option<&'a str> {
     hay.get(find(hay, needle)? + needle.len()..)
@@ -159,6 +165,9 @@ mod tests {
             assert_eq!(find(hay, needle), hay.find(needle), "{needle}");
             assert_eq!(split_once(hay, needle), hay.split_once(needle), "{needle}");
             assert_eq!(after(hay, needle), hay.split_once(needle).map(|(_, a)| a), "{needle}");
+        }
+        for (h, b) in [("@a:hs:DEV", b':'), ("x [400] y [12ms]", b'['), ("no", b':'), (":", b':'), ("é:é", b':')] {
+            assert_eq!(rsplit_once_ascii(h, b), h.rsplit_once(b as char), "{h}");
         }
         assert_eq!(find("", ""), Some(0));
         assert_eq!(find("", "a"), None);

@@ -2,8 +2,7 @@
 // this module in place of js/guard.js and ship js/guard.js beside it as
 // guard-impl.js, its own file: the guard is opt-in (`acquireTabGuard`, or
 // `startCryptoHealth({ tabGuard })`) and the largest snippet, so pages that do
-// not use it never download it. Same exports, same contract: nothing here
-// throws or rejects into the app.
+// not use it never download it. Same exports, same contract as guard.js.
 //
 // Until the implementation has loaded there is no guard, so the state is the
 // idle one (`null` here; the Rust side reads it as idle), as it is in the
@@ -33,8 +32,10 @@ export function guardAcquire(opts) {
 }
 
 export function guardTakeOver() {
-  // The Rust caller rejects unless a guard was acquired, which loads the code.
-  return impl ? impl.guardTakeOver() : Promise.resolve('idle');
+  if (impl) return impl.guardTakeOver();
+  // An acquire is waiting for the code: take over once it has run.
+  if (loading) return load().then((m) => m.guardTakeOver());
+  return Promise.reject(new Error('takeOverTabGuard: call acquireTabGuard first'));
 }
 
 export function guardRelease() {

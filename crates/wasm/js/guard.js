@@ -16,7 +16,9 @@
 //   5 minutes) answers and keeps its lease; only a dead one is replaced.
 // - neither: role `unsupported`.
 //
-// Every export is total: nothing here throws or rejects into the app.
+// Every export is total: nothing here throws into the app, and the only
+// rejections are the caller's bugs (bad options to guardAcquire, guardTakeOver
+// without a guard), as real Errors.
 
 const EVENT = 'crypto-health:tab-guard';
 const PREFIX = 'crypto-health:tab-guard:';
@@ -491,12 +493,30 @@ function teardown(me) {
   unlisten(globalThis.document, 'resume', me.onWake);
 }
 
+const CALLBACKS = ['onPrimary', 'onSecondary', 'onStolen', 'onPrimaryGone'];
+
+/** What is wrong with acquire's options, or null (absent fields take defaults). */
+function badOptions(o) {
+  if (o === undefined || o === null) return null;
+  if (typeof o !== 'object') return 'options must be an object';
+  const get = (k) => safe(() => o[k], undefined); // a throwing getter counts as absent
+  const absent = (v) => v === undefined || v === null;
+  for (const k of ['userId', 'deviceId']) if (!absent(get(k)) && typeof get(k) !== 'string') return k + ' must be a string';
+  for (const k of CALLBACKS) if (!absent(get(k)) && typeof get(k) !== 'function') return k + ' must be a function';
+  const t = get('timeoutMs');
+  if (!absent(t) && !(typeof t === 'number' && Number.isFinite(t) && t >= 0)) return 'timeoutMs must be a number >= 0';
+  if (!absent(get('autoTakeover')) && typeof get('autoTakeover') !== 'boolean') return 'autoTakeover must be a boolean';
+  return null;
+}
+
 /**
- * Acquire the guard. Resolves 'primary' | 'secondary' | 'unsupported'; never rejects.
- * opts: { userId, deviceId, onPrimary, onSecondary, onStolen, onPrimaryGone, timeoutMs, autoTakeover }
- * (validated by the Rust caller). A second call returns the current role.
+ * Acquire the guard. Resolves 'primary' | 'secondary' | 'unsupported'; rejects
+ * only on bad options. opts: { userId, deviceId, onPrimary, onSecondary,
+ * onStolen, onPrimaryGone, timeoutMs, autoTakeover }. A second call returns the current role.
  */
 export function guardAcquire(opts) {
+  const bad = badOptions(opts);
+  if (bad) return Promise.reject(new Error('acquireTabGuard: ' + bad));
   try {
     if (g && !g.released) return g.pending || Promise.resolve(g.state.role);
     const o = opts && typeof opts === 'object' ? opts : {};
@@ -580,11 +600,11 @@ export function guardAcquire(opts) {
   }
 }
 
-/** Take the guard from whoever holds it. Resolves the new role; never rejects. */
+/** Take the guard from whoever holds it. Resolves the new role; rejects without a guard. */
 export function guardTakeOver() {
   try {
     const me = g;
-    if (!me || me.released) return Promise.resolve('idle');
+    if (!me || me.released) return Promise.reject(new Error('takeOverTabGuard: call acquireTabGuard first'));
     if (me.mechanism === 'none') return Promise.resolve('unsupported');
     const go = () => {
       if (g !== me || me.released) return snapshot().role;

@@ -3,8 +3,8 @@
 # present), then these stages in order; each stage is one test:
 #   native   cargo test --workspace --exclude crypto-health   (the wasm crate is browser-only)
 #   browser  wasm-pack test --headless --chrome crates/wasm   (Debian chromium + chromedriver)
-#   build    node scripts/build.mjs --warn-size                (release pkg/, wasm-opt; the 60 KiB gzip
-#            budget is measured and reported in the summary: see README "Size")
+#   build    node scripts/build.mjs                            (release pkg/, wasm-opt; fails if what an
+#            import loads, wasm + pkg/index.js, exceeds 60 KiB gzipped: see README "Size")
 #   smoke    node tests/smoke/release-smoke.mjs                (release pkg/ in Chromium)
 #   tabs     node tests/tabs/run.mjs                           (multi-tab guard in real Chromium tabs:
 #            one primary, takeover after close/crash, steal, lease fallback; figures in
@@ -39,7 +39,7 @@ stage_cmd() {
   case "$1" in
     native)  cargo test --workspace --exclude crypto-health ;;
     browser) wasm-pack test --headless --chrome crates/wasm ;;
-    build)   node scripts/build.mjs --warn-size ;;
+    build)   node scripts/build.mjs ;;
     smoke)   node tests/smoke/release-smoke.mjs ;;
     tabs)    TABS_ROUNDS="${TABS_ROUNDS:-5}" node tests/tabs/run.mjs ;;
     http)    node tests/http/http-tap.mjs ;;
@@ -79,7 +79,7 @@ printf '\n==> summary\n'
 printf '  %s\n' "${results[@]}"
 if [ -f target/size.json ]; then
   node -e 'const s = require("./target/size.json"); const kib = (b) => (b / 1024).toFixed(1) + " KiB";
-    console.log(`  SIZE  wasm+glue gzipped ${kib(s.total_gzip)} / budget ${kib(s.budget_gzip)}: ${s.ok ? "within" : "OVER"}`);' || true
+    console.log(`  SIZE  wasm + JS loaded at import, gzipped ${kib(s.total_gzip)} / budget ${kib(s.budget_gzip)}: ${s.ok ? "within" : "OVER"}`);' || true
 fi
 if [ -f target/bench/results.json ] && [[ " ${results[*]} " == *"PASS  bench"* ]]; then
   node -e 'const r = require("./target/bench/results.json");

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { CHROMIUM, CHROMIUM_ARGS } from '../lib/chromium.mjs';
+import { createChecks } from '../lib/checks.mjs';
 import { reportValidator } from '../lib/report-schema.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -78,11 +79,7 @@ function serve(req, res) {
 }
 
 // ---------------------------------------------------------------------- harness
-let passed = 0;
-let failed = 0;
-function check(name, ok, detail) {
-  if (ok) { passed++; console.log(`ok   - ${name}`); } else { failed++; console.log(`FAIL - ${name}${detail === undefined ? '' : `: ${JSON.stringify(detail)}`}`); }
-}
+const { check, finish } = createChecks({ formatDetail: JSON.stringify });
 
 const server = createServer(serve);
 await new Promise((r) => server.listen(0, '127.0.0.1', r));
@@ -313,11 +310,10 @@ try {
     await ctx.close();
   }
 } catch (e) {
-  failed++;
-  console.log(`FAIL - harness: ${e && e.stack ? e.stack : e}`);
+  check(`harness: ${e && e.stack ? e.stack : e}`, false);
 } finally {
   await browser.close();
   server.close();
 }
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed === 0 ? 0 : 1);
+finish();
+process.exit(process.exitCode);

@@ -23,6 +23,7 @@ import { chromium } from 'playwright-core';
 import { startServer } from '../../scripts/serve.mjs';
 import { DIST_DIR, buildWww, installPackage } from '../../scripts/www.mjs';
 import { CHROMIUM, CHROMIUM_ARGS } from '../lib/chromium.mjs';
+import { createChecks } from '../lib/checks.mjs';
 import { reportValidator } from '../lib/report-schema.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -30,18 +31,7 @@ const OUT = path.join(ROOT, 'target', 'kit');
 // The KE-1 line the demo's storm button logs with console.error (www/src/samples.ts).
 const KE1_PREFIX = 'Failed to process outgoing request 0: M_UNKNOWN: MatrixError: [400] One time key signed_curve25519:AAAAAAAAAA0 already exists.';
 
-let passed = 0;
-let failed = 0;
-function check(name, ok, detail) {
-  if (ok) {
-    passed += 1;
-    console.log(`ok   - ${name}`);
-  } else {
-    failed += 1;
-    console.log(`FAIL - ${name}${detail === undefined ? '' : `: ${detail}`}`);
-  }
-  return ok;
-}
+const { check, failures, finish } = createChecks();
 const info = (msg) => console.log(`info: ${msg}`);
 const show = (v) => {
   try {
@@ -295,5 +285,4 @@ async function main() {
 }
 
 await main();
-console.log(`${passed} passed, ${failed} failed`);
-process.exitCode = failed > 0 || passed === 0 ? 1 : 0;
+finish();

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { startServer } from '../../scripts/serve.mjs';
 import { CHROMIUM, CHROMIUM_ARGS } from '../lib/chromium.mjs';
+import { createChecks } from '../lib/checks.mjs';
 import { reportValidator } from '../lib/report-schema.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -30,18 +31,7 @@ const KE1_LINE =
 const OTHER_LINE = 'smoke: an ordinary error line that matches no known crypto failure';
 const AFTER_UNINSTALL_LINE = 'smoke: logged after uninstallCryptoDiagLog()';
 
-let passed = 0;
-let failed = 0;
-function check(name, ok, detail) {
-  if (ok) {
-    passed += 1;
-    console.log(`ok   - ${name}`);
-  } else {
-    failed += 1;
-    console.log(`FAIL - ${name}${detail === undefined ? '' : `: ${detail}`}`);
-  }
-  return ok;
-}
+const { check, failures, finish } = createChecks();
 const show = (v) => {
   try {
     return JSON.stringify(v);
@@ -233,7 +223,7 @@ async function main() {
   } catch (e) {
     check('smoke test harness', false, e?.stack ?? String(e));
   } finally {
-    if (failed > 0) {
+    if (failures() > 0) {
       console.log('\n--- page console output ---');
       for (const l of consoleLines) console.log(`[${l.type}] ${l.text}`);
       if (pageErrors.length) {
@@ -249,5 +239,4 @@ async function main() {
 }
 
 await main();
-console.log(`${passed} passed, ${failed} failed`);
-process.exitCode = failed > 0 || passed === 0 ? 1 : 0;
+finish();

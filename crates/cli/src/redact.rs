@@ -1,7 +1,7 @@
 //! `crypto-health redact`.
 
 use crate::{for_each_line, Failure};
-use crypto_health_core::redact::{redact, RedactionCounts};
+use crypto_health_core::evidence::redact::{redact, RedactionCounts};
 use std::io::Write;
 
 pub fn run(args: &[String], out: &mut impl Write) -> Result<(), Failure> {

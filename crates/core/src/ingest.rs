@@ -3,14 +3,14 @@
 //! counters. Both paths feed one detector; a conflict seen on both counts once.
 
 use crate::prelude::*;
-use crate::finding::{Finding, Level};
-use crate::http_stats::{endpoint_of, path_of, Endpoint, HttpStats, DELAYED_EVENT_LOCAL_TIMEOUT_MS};
-use crate::journal::{Entry, Journal};
-use crate::keys_upload::{parse_request, parse_response, UploadOutcome};
-use crate::otk_health::{Event, Monitor, Source};
-use crate::storm_breaker::{Decision, KeptResponse};
-use crate::text::iso8601;
-use crate::json::object;
+use crate::report::finding::{Finding, Level};
+use crate::evidence::http::{endpoint_of, path_of, Endpoint, HttpStats, DELAYED_EVENT_LOCAL_TIMEOUT_MS};
+use crate::evidence::journal::{Entry, Journal};
+use crate::otk::upload::{parse_request, parse_response, UploadOutcome};
+use crate::otk::health::{Event, Monitor, Source};
+use crate::otk::breaker::{Decision, KeptResponse};
+use crate::support::text::iso8601;
+use crate::support::json::object;
 
 const OTK_CONFLICT: &str = "ke1.otk_conflict";
 
@@ -60,7 +60,7 @@ pub fn console_line(j: &mut Journal, m: &mut Monitor, level: &str, message: &str
         None => return (None, Vec::new()),
         Some(e) => (want_entry.then(|| e.clone()), e.signature == OTK_CONFLICT),
     };
-    let events = match crate::otk_conflict::parse(message).filter(|_| is_conflict) {
+    let events = match crate::otk::conflict::parse(message).filter(|_| is_conflict) {
         Some(c) => {
             let events = conflict(j, m, &UploadOutcome::Conflict(c), Source::Console, ts);
             apply(j, events)
@@ -179,7 +179,7 @@ fn delayed_events(j: &mut Journal, h: &mut HttpStats, ex: &Exchange, now: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::otk_health::{MonitorConfig, Phase};
+    use crate::otk::health::{MonitorConfig, Phase};
 
     const BODY_400: &str = r#"{"errcode":"M_UNKNOWN","error":"One time key signed_curve25519:AAAAAAAAAA0 already exists. Old key: {\"key\":\"OLD\",\"signatures\":{}}; new key: {'key': 'NEW', 'signatures': {}}"}"#;
     const UPLOAD: &str = r#"{"one_time_keys":{"signed_curve25519:AAAAAAAAAA0":{"key":"NEW"}}}"#;

@@ -34,7 +34,7 @@ mod prelude {
     // wasm bundle then carries no `core::fmt`. Those two are only at hand
     // where std is linked anyway (the tests, serde).
     pub use crate::cat;
-    pub use crate::text::dec;
+    pub use crate::support::text::dec;
     #[cfg(any(test, feature = "serde"))]
     pub use alloc::{format, string::ToString};
 }
@@ -43,31 +43,18 @@ mod prelude {
 #[cfg(test)]
 macro_rules! json {
     ($($t:tt)+) => {
-        $crate::json::Value::from_serde(&serde_json::json!($($t)+))
+        $crate::support::json::Value::from_serde(&serde_json::json!($($t)+))
     };
 }
 
-pub mod classify;
-pub mod consistency;
-pub mod finding;
-pub mod http_stats;
+pub mod environment;
+pub mod evidence;
 pub mod ingest;
-pub mod journal;
-pub mod json;
-pub mod key_id;
-pub mod keys_upload;
-pub mod otk_conflict;
-pub mod otk_health;
-pub mod pyrepr;
-pub mod redact;
+pub mod otk;
 pub mod report;
-pub mod signature;
-pub mod storm_breaker;
-pub mod tab_guard;
-pub mod text;
-pub mod vecmap;
+pub mod support;
 
-pub use classify::{classify, prefilter, Classified};
-pub use journal::{Config, Entry, Journal};
+pub use evidence::classify::{classify, prefilter, Classified};
+pub use evidence::journal::{Config, Entry, Journal};
 pub use report::{Context, Report, SCHEMA_VERSION};
-pub use signature::{Class, Severity, Signature, SIGNATURES};
+pub use evidence::signature::{Class, Severity, Signature, SIGNATURES};

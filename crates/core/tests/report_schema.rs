@@ -1,9 +1,9 @@
 //! Reports built by the core validate against `schema/report.schema.json`,
 //! read back through `Report::from_json`, and carry no secrets.
 
-use crypto_health_core::consistency::{assess, StoreFacts, RUST_CRYPTO_DB};
+use crypto_health_core::environment::crypto_store::{assess, StoreFacts, RUST_CRYPTO_DB};
 use crypto_health_core::report::{Context, CryptoStore, Estimate, Session, Storage, Versions};
-use crypto_health_core::json::{ToJson, Value as CoreValue};
+use crypto_health_core::support::json::{ToJson, Value as CoreValue};
 use crypto_health_core::{Config, Journal, Report};
 use serde_json::{json, Value};
 
@@ -129,9 +129,9 @@ fn from_json_errors_are_clear() {
 
 #[test]
 fn report_with_a_storm_over_http_validates_and_round_trips() {
-    use crypto_health_core::http_stats::HttpStats;
+    use crypto_health_core::evidence::http::HttpStats;
     use crypto_health_core::ingest::{before_upload, exchange, Exchange};
-    use crypto_health_core::otk_health::{Monitor, MonitorConfig};
+    use crypto_health_core::otk::health::{Monitor, MonitorConfig};
     let body = r#"{"errcode":"M_UNKNOWN","error":"One time key signed_curve25519:AAAAAAAAAA0 already exists. Old key: {\"key\":\"OLD\",\"signatures\":{\"@alice:localhost\":{\"ed25519:DEV\":\"sig\"}}}; new key: {'key': 'NEW', 'signatures': {'@alice:localhost': {'ed25519:DEV': 'sig2'}}}"}"#;
     let upload = r#"{"device_keys":{"user_id":"@alice:localhost","device_id":"DEV","keys":{"ed25519:DEV":"ED2"}},"one_time_keys":{"signed_curve25519:AAAAAAAAAA0":{"key":"NEW"}}}"#;
     let (mut j, mut m, mut h) = (Journal::default(), Monitor::new(MonitorConfig::default()), HttpStats { installed: true, ..Default::default() });
@@ -176,7 +176,7 @@ fn report_with_a_storm_over_http_validates_and_round_trips() {
 
 #[test]
 fn tab_guard_section_validates_and_old_reports_still_parse() {
-    use crypto_health_core::tab_guard::TabGuard;
+    use crypto_health_core::environment::tab_guard::TabGuard;
     let mut r = full_report();
     r.tab_guard = TabGuard::from_value(&cv(json!({
         "mechanism": "local-storage", "role": "primary", "lockName": "crypto-health:tab-guard:http://127.0.0.1|@alice:localhost|DEV",

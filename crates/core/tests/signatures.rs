@@ -1,7 +1,7 @@
 //! Every signature, positive and negative, on texts in the real formats
 //! (REFERENCE §1–§5). A new row in the table needs a case here.
 
-use crypto_health_core::signature::{prefilter_needles, SIGNATURES};
+use crypto_health_core::evidence::signature::{prefilter_needles, SIGNATURES};
 use crypto_health_core::{classify, prefilter};
 use serde_json::{json, Value};
 

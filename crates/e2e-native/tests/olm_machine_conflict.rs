@@ -8,10 +8,11 @@
 //! them the tests fail (they never skip). Build: `cargo test -p crypto-health-e2e-native
 //! --features synapse`.
 
-use crypto_health_core::keys_upload::{parse_request, parse_response};
-use crypto_health_core::otk_health::{Monitor, MonitorConfig, Source};
+use crypto_health_core::otk::upload::{parse_request, parse_response};
+use crypto_health_core::otk::health::{Monitor, MonitorConfig, Source};
 use crypto_health_core::report::{Context, Session};
-use crypto_health_core::{classify, otk_conflict, Config, Journal, Report};
+use crypto_health_core::otk::conflict as otk_conflict;
+use crypto_health_core::{classify, Config, Journal, Report};
 use matrix_sdk_crypto::types::requests::AnyOutgoingRequest;
 use matrix_sdk_crypto::OlmMachine;
 use ruma::api::client::keys::upload_keys::v3::{Request as UploadRequest, Response as UploadResponse};

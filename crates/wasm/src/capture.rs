@@ -3,7 +3,7 @@
 
 use crate::prelude::*;
 use crate::{js, state};
-use crypto_health_core::signature::prefilter_needles;
+use crypto_health_core::evidence::signature::prefilter_needles;
 use crypto_health_core::{ingest, Config, Journal};
 use wasm_bindgen::prelude::*;
 

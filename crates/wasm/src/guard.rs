@@ -2,10 +2,10 @@
 //! `getTabGuardState`. The locks, lease and messages live in js/guard.js
 //! (they are all browser callbacks, and so is checking the options, which the
 //! release build then loads only with the guard); this side turns the state
-//! into the report's model (`crypto_health_core::tab_guard`).
+//! into the report's model (`crypto_health_core::environment::tab_guard`).
 
 use crate::js;
-use crypto_health_core::tab_guard::TabGuard;
+use crypto_health_core::environment::tab_guard::TabGuard;
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 

@@ -5,9 +5,9 @@ use crate::prelude::*;
 use crate::js::{self, prop_bool, prop_f64, prop_str};
 use crate::{state, storage};
 use crypto_health_core::ingest::{self, Exchange};
-use crypto_health_core::otk_health::{Event, MonitorConfig};
-use crypto_health_core::storm_breaker::KeptResponse;
-use crypto_health_core::json::{object, ToJson, Value};
+use crypto_health_core::otk::health::{Event, MonitorConfig};
+use crypto_health_core::otk::breaker::KeptResponse;
+use crypto_health_core::support::json::{object, ToJson, Value};
 use wasm_bindgen::prelude::*;
 
 fn device_key(user: &str, device: &str) -> String {
@@ -38,7 +38,7 @@ fn sync_device() {
     let (Some(user), Some(device)) = (sess.user_id, sess.device_id) else { return };
     let changed = state::with(|s| s.otk.device_id.as_deref() != Some(device.as_str())).unwrap_or(false);
     let remembered = if changed { js::ls_get(&device_key(&user, &device)) } else { None };
-    let remembered: Value = remembered.and_then(|t| crypto_health_core::pyrepr::parse_json(&t)).unwrap_or(Value::Null);
+    let remembered: Value = remembered.and_then(|t| crypto_health_core::otk::python_repr::parse_json(&t)).unwrap_or(Value::Null);
     state::with(|s| {
         if changed {
             s.otk.set_device(Some(&user), Some(&device));

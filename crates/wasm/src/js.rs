@@ -2,7 +2,7 @@
 //! JSON (`crypto_health_core::json`: no serde in the bundle).
 
 use crate::prelude::*;
-use crypto_health_core::json::{ToJson, Value};
+use crypto_health_core::support::json::{ToJson, Value};
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(module = "/js/tap.js")]
@@ -76,7 +76,7 @@ pub fn from_js(v: &JsValue) -> Value {
     js_sys::JSON::stringify(v)
         .ok()
         .and_then(|s| s.as_string())
-        .and_then(|s| crypto_health_core::pyrepr::parse_json(&s))
+        .and_then(|s| crypto_health_core::otk::python_repr::parse_json(&s))
         .unwrap_or(Value::Null)
 }
 

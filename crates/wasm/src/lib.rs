@@ -36,7 +36,7 @@ mod prelude {
     pub use alloc::vec::Vec;
     // `format!` without `core::fmt` (see the core's `cat!`).
     pub use crypto_health_core::cat;
-    pub use crypto_health_core::text::dec;
+    pub use crypto_health_core::support::text::dec;
 }
 
 use crate::prelude::*;

@@ -4,8 +4,8 @@ use crate::prelude::*;
 use crate::js::{self, bool_of, str_of, u64_of};
 use crate::{guard, state, storage};
 use crypto_health_core::report::{Context, Session, Storage, Versions};
-use crypto_health_core::json::ToJson;
-use crypto_health_core::text::iso8601;
+use crypto_health_core::support::json::ToJson;
+use crypto_health_core::support::text::iso8601;
 use crypto_health_core::Report;
 use wasm_bindgen::prelude::*;
 

@@ -1,8 +1,8 @@
 //! The one piece of global state: the journal and what we last learnt of the
 //! environment, in one static RefCell (see [`with`]).
 
-use crypto_health_core::http_stats::HttpStats;
-use crypto_health_core::otk_health::Monitor;
+use crypto_health_core::evidence::http::HttpStats;
+use crypto_health_core::otk::health::Monitor;
 use crypto_health_core::report::Storage;
 use crypto_health_core::Journal;
 use crate::prelude::*;

@@ -3,9 +3,9 @@
 use crate::prelude::*;
 use crate::js::{self, bool_of, str_of, strings_of, u64_of};
 use crate::state;
-use crypto_health_core::consistency::{self, StoreFacts, KNOWN_DATABASES, RUST_CRYPTO_DB};
+use crypto_health_core::environment::crypto_store::{self as consistency, StoreFacts, KNOWN_DATABASES, RUST_CRYPTO_DB};
 use crypto_health_core::report::{CryptoStore, Estimate, Storage};
-use crypto_health_core::text::iso8601;
+use crypto_health_core::support::text::iso8601;
 use wasm_bindgen::prelude::*;
 
 /// Cinny's session as `readSession()` in js/env.js reports it.
@@ -79,7 +79,7 @@ pub fn check_crypto_store_consistency() -> js_sys::Promise {
     js::consistency_then(&done)
 }
 
-fn assess_store(now: u64, dbs: &crypto_health_core::json::Value, mut p: Storage) -> JsValue {
+fn assess_store(now: u64, dbs: &crypto_health_core::support::json::Value, mut p: Storage) -> JsValue {
     let sess = session();
     let names = strings_of(dbs, "names");
     let key = seen_key(&sess);

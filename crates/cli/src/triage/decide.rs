@@ -47,14 +47,14 @@ fn quote(s: &str) -> String {
     if s.len() <= QUOTE_MAX {
         return s.to_string();
     }
-    let cut = crypto_health_core::text::floor_char_boundary(s, QUOTE_MAX);
+    let cut = crypto_health_core::support::text::floor_char_boundary(s, QUOTE_MAX);
     format!("{}… [{} more bytes]", &s[..cut], s.len() - cut)
 }
 
 /// The core's conflict rule (Synapse's), on the CLI's serde values.
 fn keys_differ(stored: &Value, new: &Value) -> bool {
-    use crypto_health_core::json::Value as CoreValue;
-    crypto_health_core::otk_conflict::keys_differ(&CoreValue::from_serde(stored), &CoreValue::from_serde(new))
+    use crypto_health_core::support::json::Value as CoreValue;
+    crypto_health_core::otk::conflict::keys_differ(&CoreValue::from_serde(stored), &CoreValue::from_serde(new))
 }
 
 fn ed25519_of(device_keys: &Value, device: &str) -> Option<String> {

@@ -139,7 +139,7 @@ fn to_json(t: &Triage, a: &Args, s: &Subject, facts: &report_facts::ReportFacts,
         "inputs": {
             "report": file_name(&a.report),
             "synapseLog": log.map(|l| json!({"file": file_name(&l.path), "lines": l.lines, "parsed": l.parsed,
-                "from": l.first_ts.map(crypto_health_core::text::iso8601), "to": l.last_ts.map(crypto_health_core::text::iso8601)})),
+                "from": l.first_ts.map(crypto_health_core::support::text::iso8601), "to": l.last_ts.map(crypto_health_core::support::text::iso8601)})),
             "synapseDb": db.map(|d| json!({"source": d.source, "missingTables": d.missing,
                 "devices": d.devices.as_ref().map(|v| v.iter().map(|(id, name, seen)| json!({"deviceId": id, "displayName": name, "lastSeen": seen})).collect::<Vec<_>>())})),
         },

@@ -7,7 +7,7 @@
 //! `127.0.0.1 - 8008 - {@u:hs} Processed request: 0.008sec/0.000sec … 552B 400 "POST /path HTTP/1.1" …`.
 //! Times are taken as UTC (Synapse logs the host's local time; servers usually run in UTC).
 
-use crypto_health_core::otk_conflict::{self, OtkConflict};
+use crypto_health_core::otk::conflict::{self, OtkConflict};
 use std::collections::HashMap;
 
 #[derive(Clone, Debug)]
@@ -125,7 +125,7 @@ pub fn parse(path: &str, text: &str) -> SynapseLog {
                 log.access.push(Access { line: n, ts: p.ts, user, secs, status, method, path, quote: l.to_string() });
             }
         } else if p.message.contains(" already exists") {
-            if let Some(c) = otk_conflict::parse(p.message) {
+            if let Some(c) = conflict::parse(p.message) {
                 pending.push((p.request.to_string(), Conflict { line: n, user: None, conflict: c, quote: l.to_string() }));
             }
         }

@@ -1,7 +1,7 @@
 //! Findings: conclusions drawn from observations, each with its evidence.
 
 use crate::prelude::*;
-use crate::json::Value;
+use crate::support::json::Value;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]

@@ -1,8 +1,8 @@
 //! Match a message against the signature table and extract its fields.
 
-use crate::signature::{Extract, Signature, SIGNATURES};
-use crate::text::{after, contains, find, head, rsplit_once_ascii};
-use crate::json::{Map, Value};
+use crate::evidence::signature::{Extract, Signature, SIGNATURES};
+use crate::support::text::{after, contains, find, head, rsplit_once_ascii};
+use crate::support::json::{Map, Value};
 
 /// Lines longer than this are classified on their head only: every signature
 /// text sits near the start, and a hostile 100 MB string must stay cheap.
@@ -17,7 +17,7 @@ pub struct Classified {
 impl Classified {
     /// `{ ke, signature, severity, fields }`: the shape the CLI prints and `classifyMessage` returns.
     pub fn to_json(&self) -> Value {
-        crate::json::object([
+        crate::support::json::object([
             ("ke", self.signature.class.ke().into()),
             ("signature", self.signature.id.into()),
             ("severity", self.signature.severity.as_str().into()),
@@ -50,7 +50,7 @@ pub fn classify(message: &str) -> Option<Classified> {
 fn extract(kind: Extract, s: &str, f: &mut Map) {
     match kind {
         Extract::OtkConflict => {
-            if let Some(c) = crate::otk_conflict::parse(s) {
+            if let Some(c) = crate::otk::conflict::parse(s) {
                 c.to_fields(f);
             }
             if contains(s, "[400]") {

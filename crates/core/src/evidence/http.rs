@@ -2,8 +2,8 @@
 //! hands us requests whose URL passed its cheap test; [`endpoint_of`] decides.
 
 use crate::prelude::*;
-use crate::text::{after, contains, find};
-use crate::vecmap::VecMap;
+use crate::support::text::{after, contains, find};
+use crate::support::vecmap::VecMap;
 
 /// The SDK's local timeout for delayed-event calls (REFERENCE §5, KE-4).
 pub const DELAYED_EVENT_LOCAL_TIMEOUT_MS: u64 = 2000;

@@ -226,7 +226,7 @@ pub fn prefilter_needles() -> Vec<&'static str> {
     }
     // Drop needles that contain another needle: the shorter one already covers them.
     let all = v.clone();
-    v.retain(|n| !all.iter().any(|m| m != n && crate::text::contains(n, m)));
+    v.retain(|n| !all.iter().any(|m| m != n && crate::support::text::contains(n, m)));
     v
 }
 

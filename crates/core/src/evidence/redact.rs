@@ -8,7 +8,7 @@
 //! `access_token=[REDACTED:access_token]&timeout=30000`.
 
 use crate::prelude::*;
-use crate::text::slice;
+use crate::support::text::slice;
 use alloc::borrow::Cow;
 
 /// What kind of secret was removed; used as report keys (serde-free: see `as_str()`).

@@ -160,7 +160,7 @@ mod tests {
         *m.get_or_default("c") += 4;
         assert_eq!(m["b"], 3);
         assert_eq!(m.len(), 3);
-        let s = crate::json::ToJson::to_json_string(&m);
+        let s = crate::support::json::ToJson::to_json_string(&m);
         assert_eq!(s, r#"{"b":3,"a":2,"c":4}"#);
         #[cfg(feature = "serde")]
         {

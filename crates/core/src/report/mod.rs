@@ -2,16 +2,18 @@
 //! (the core's JSON writer, `json::ToJson`) and read by the CLI (serde, with
 //! the `serde` feature; the tests check both give the same text). `schema/report.schema.json` describes it.
 
+pub mod finding;
+
 use crate::prelude::*;
-use crate::finding::Finding;
-use crate::http_stats::HttpStats;
-use crate::otk_health::OtkHealth;
-use crate::journal::{ClassCount, Config, Entry, Journal};
-use crate::redact::{redact, RedactionCounts, SecretKind};
-use crate::tab_guard::TabGuard;
-use crate::text::iso8601;
-use crate::json::Value;
-use crate::vecmap::VecMap;
+use crate::report::finding::Finding;
+use crate::evidence::http::HttpStats;
+use crate::otk::health::OtkHealth;
+use crate::evidence::journal::{ClassCount, Config, Entry, Journal};
+use crate::evidence::redact::{redact, RedactionCounts, SecretKind};
+use crate::environment::tab_guard::TabGuard;
+use crate::support::text::iso8601;
+use crate::support::json::Value;
+use crate::support::vecmap::VecMap;
 
 pub const SCHEMA_VERSION: u32 = 1;
 pub const GENERATOR: &str = "crypto-health";

@@ -5,9 +5,9 @@
 //! so re-deriving that comparison here shows the divergence from the text alone.
 
 use crate::prelude::*;
-use crate::key_id::{decode_counter, IdScheme};
-use crate::json::{Map, Value};
-use crate::text::{after, contains, split_once};
+use crate::otk::key_id::{decode_counter, IdScheme};
+use crate::support::json::{Map, Value};
+use crate::support::text::{after, contains, split_once};
 
 const HEAD: &str = "One time key ";
 const TAIL: &str = " already exists";
@@ -64,8 +64,8 @@ pub fn parse(text: &str) -> Option<OtkConflict> {
 /// Old key (JSON) and, if readable, new key (Python repr).
 fn parse_keys(keys: &str) -> Option<(Value, Option<Value>)> {
     let old_text = after(keys, "Old key: ")?;
-    let (old, used) = crate::pyrepr::parse_prefix(old_text)?;
-    let new = old_text.get(used..).and_then(|tail| after(tail, "new key: ")).and_then(crate::pyrepr::parse_prefix).map(|(v, _)| v);
+    let (old, used) = crate::otk::python_repr::parse_prefix(old_text)?;
+    let new = old_text.get(used..).and_then(|tail| after(tail, "new key: ")).and_then(crate::otk::python_repr::parse_prefix).map(|(v, _)| v);
     Some((old, new))
 }
 

@@ -11,7 +11,7 @@
 //! is fine for reading facts; it never panics and bounds its nesting.
 
 use crate::prelude::*;
-use crate::json::{Map, Number, ToJson, Value};
+use crate::support::json::{Map, Number, ToJson, Value};
 
 /// Parse one value at the start of `s`; returns it and the bytes consumed.
 pub fn parse_prefix(s: &str) -> Option<(Value, usize)> {

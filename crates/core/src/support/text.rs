@@ -8,7 +8,7 @@ use crate::prelude::*;
 #[macro_export]
 macro_rules! cat {
     ($($piece:expr),+ $(,)?) => {
-        $crate::text::concat(&[$(::core::convert::AsRef::<str>::as_ref(&$piece)),+])
+        $crate::support::text::concat(&[$(::core::convert::AsRef::<str>::as_ref(&$piece)),+])
     };
 }
 
@@ -24,7 +24,7 @@ pub fn concat(parts: &[&str]) -> String {
 /// `n` in decimal (`n.to_string()` without `core::fmt`).
 pub fn dec(n: u64) -> String {
     let mut s = String::new();
-    crate::json::write_u64(n, &mut s);
+    crate::support::json::write_u64(n, &mut s);
     s
 }
 

@@ -7,14 +7,14 @@
 //! upload). One `RecoveryNeeded` event per storm, not per failure.
 
 use crate::prelude::*;
-use crate::finding::{Finding, Level};
-use crate::key_id::IdScheme;
-use crate::keys_upload::{UploadOutcome, UploadRequest};
-use crate::otk_conflict::OtkConflict;
-use crate::storm_breaker::Breaker;
-use crate::text::iso8601;
-use crate::json::object;
-use crate::json::Value;
+use crate::report::finding::{Finding, Level};
+use crate::otk::key_id::IdScheme;
+use crate::otk::upload::{UploadOutcome, UploadRequest};
+use crate::otk::conflict::OtkConflict;
+use crate::otk::breaker::Breaker;
+use crate::support::text::iso8601;
+use crate::support::json::object;
+use crate::support::json::Value;
 use alloc::collections::VecDeque;
 
 /// The same conflict seen on the HTTP and the console path within this long counts once.
@@ -253,7 +253,7 @@ pub struct Monitor {
     window_key: String,
     /// The last upload body read and what it said. In a storm the SDK re-sends
     /// the identical body every time; it is then compared, not parsed again.
-    pub upload_memo: Option<(String, crate::keys_upload::UploadRequest)>,
+    pub upload_memo: Option<(String, crate::otk::upload::UploadRequest)>,
     pending: VecDeque<(Source, String, u64)>,
     last_request: Option<(Option<u64>, Option<u64>)>,
 }
@@ -677,7 +677,7 @@ crate::json_struct!(OtkHealth {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys_upload::{parse_request, parse_response};
+    use crate::otk::upload::{parse_request, parse_response};
 
     fn conflict_body(key_id: &str) -> String {
         format!(

@@ -5,8 +5,8 @@
 //! also (de)serialize through serde, to the same text.
 
 use crate::prelude::*;
-use crate::text::slice;
-use crate::vecmap::VecMap;
+use crate::support::text::slice;
+use crate::support::vecmap::VecMap;
 
 /// A JSON object: insertion-ordered (reports keep the order they were written in).
 pub type Map = VecMap<Value>;
@@ -296,9 +296,9 @@ impl<'a> ObjectWriter<'a> {
 #[macro_export]
 macro_rules! json_struct {
     ($t:ty { $($f:ident : $k:literal),* $(,)? }) => {
-        impl $crate::json::ToJson for $t {
+        impl $crate::support::json::ToJson for $t {
             fn write_json(&self, out: &mut String) {
-                $crate::json::ObjectWriter::new(out)$(.field($k, &self.$f))*.end();
+                $crate::support::json::ObjectWriter::new(out)$(.field($k, &self.$f))*.end();
             }
         }
     };
@@ -308,9 +308,9 @@ macro_rules! json_struct {
 #[macro_export]
 macro_rules! json_as_str {
     ($($t:ty),*) => {$(
-        impl $crate::json::ToJson for $t {
+        impl $crate::support::json::ToJson for $t {
             fn write_json(&self, out: &mut String) {
-                $crate::json::write_str(self.as_str(), out)
+                $crate::support::json::write_str(self.as_str(), out)
             }
         }
     )*};
@@ -554,10 +554,10 @@ mod tests {
     #[test]
     fn numbers_round_trip_through_the_parser() {
         for t in ["0", "18446744073709551615", "-9223372036854775808", "1.5", "-2.5e-7", "[1,2.25,{\"a\":null}]"] {
-            let v = crate::pyrepr::parse_json(t).unwrap();
+            let v = crate::otk::python_repr::parse_json(t).unwrap();
             assert_eq!(v.to_json_string(), t);
         }
-        assert_eq!(crate::text::dec(0), "0");
-        assert_eq!(crate::text::dec(1234567890123), "1234567890123");
+        assert_eq!(crate::support::text::dec(0), "0");
+        assert_eq!(crate::support::text::dec(1234567890123), "1234567890123");
     }
 }

@@ -5,9 +5,9 @@
 //! before (so eviction is certain rather than suspected) and when we checked.
 
 use crate::prelude::*;
-use crate::finding::{Finding, Level};
-use crate::text::iso8601;
-use crate::json::object;
+use crate::report::finding::{Finding, Level};
+use crate::support::text::iso8601;
+use crate::support::json::object;
 
 /// IndexedDB names used by matrix-js-sdk with rust crypto (REFERENCE §6).
 pub const RUST_CRYPTO_DB: &str = "matrix-js-sdk::matrix-sdk-crypto";

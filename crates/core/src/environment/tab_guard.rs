@@ -5,10 +5,10 @@
 //! the core only models and judges what it saw.
 
 use crate::prelude::*;
-use crate::finding::{Finding, Level};
-use crate::text::iso8601;
-use crate::json::object;
-use crate::json::Value;
+use crate::report::finding::{Finding, Level};
+use crate::support::text::iso8601;
+use crate::support::json::object;
+use crate::support::json::Value;
 
 /// Role changes kept in the report.
 pub const MAX_EVENTS: usize = 32;

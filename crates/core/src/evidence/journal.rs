@@ -2,13 +2,13 @@
 //! survive eviction. Every source (console, window errors, HTTP) feeds it.
 
 use crate::prelude::*;
-use crate::classify::classify;
-use crate::finding::Finding;
-use crate::redact::{redact, RedactionCounts};
-use crate::signature::{Class, Severity};
-use crate::text::truncate_marked;
-use crate::json::Map;
-use crate::vecmap::VecMap;
+use crate::evidence::classify::classify;
+use crate::report::finding::Finding;
+use crate::evidence::redact::{redact, RedactionCounts};
+use crate::evidence::signature::{Class, Severity};
+use crate::support::text::truncate_marked;
+use crate::support::json::Map;
+use crate::support::vecmap::VecMap;
 use alloc::collections::VecDeque;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -165,7 +165,7 @@ impl Journal {
     /// Take back one count of a signature (the same event seen twice, on two
     /// paths); the entry stays as evidence.
     pub fn uncount(&mut self, signature_id: &str) {
-        let Some(sig) = crate::signature::SIGNATURES.iter().find(|s| s.id == signature_id) else { return };
+        let Some(sig) = crate::evidence::signature::SIGNATURES.iter().find(|s| s.id == signature_id) else { return };
         let cc = &mut self.counts[sig.class.index()];
         let by = cc.by_signature.get_or_default(sig.id);
         if *by == 0 {

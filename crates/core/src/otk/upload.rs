@@ -3,9 +3,9 @@
 //! server answered, reduced to the facts the OTK health monitor needs.
 
 use crate::prelude::*;
-use crate::key_id::decode_counter;
-use crate::otk_conflict::{self, OtkConflict};
-use crate::json::{ToJson, Value};
+use crate::otk::key_id::decode_counter;
+use crate::otk::conflict::{self, OtkConflict};
+use crate::support::json::{ToJson, Value};
 
 /// What one upload body says about the device.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -54,7 +54,7 @@ fn content_hash(v: &Value) -> u64 {
 /// fingerprinted (so the storm breaker can compare it) and marked `malformed`.
 pub fn parse_request(body: &str) -> UploadRequest {
     let mut r = UploadRequest { body_bytes: body.len(), ..Default::default() };
-    let v: Value = match crate::pyrepr::parse_json(body) {
+    let v: Value = match crate::otk::python_repr::parse_json(body) {
         Some(v @ Value::Object(_)) => v,
         _ => {
             r.fingerprint = fnv1a(body.as_bytes());
@@ -113,7 +113,7 @@ pub fn parse_response(status: Option<u16>, body: Option<&str>, error: Option<&st
     let Some(status) = status else {
         return UploadOutcome::Transient { status: None, reason: error.unwrap_or("network error").to_owned() };
     };
-    let json: Option<Value> = body.and_then(crate::pyrepr::parse_json);
+    let json: Option<Value> = body.and_then(crate::otk::python_repr::parse_json);
     let field = |k: &str| json.as_ref().and_then(|j| j.get(k)).and_then(Value::as_str).map(str::to_owned);
     match status {
         200..=299 => {
@@ -128,7 +128,7 @@ pub fn parse_response(status: Option<u16>, body: Option<&str>, error: Option<&st
         400 => {
             // The `error` field unescaped when it parses; the raw body otherwise.
             let text = field("error");
-            match text.as_deref().or(body).and_then(otk_conflict::parse) {
+            match text.as_deref().or(body).and_then(conflict::parse) {
                 Some(c) => UploadOutcome::Conflict(c),
                 None => UploadOutcome::Rejected { status, errcode: field("errcode"), error: text },
             }

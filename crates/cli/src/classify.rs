@@ -27,7 +27,7 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<(), Failure> {
             line.to_owned()
         };
         let v = match classify(&message) {
-            Some(c) => c.to_json().to_serde(),
+            Some(c) => c.to_json(),
             None => json!({"ke": null, "signature": null, "severity": null, "fields": {}}),
         };
         writeln!(out, "{v}")?;

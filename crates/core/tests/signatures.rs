@@ -10,7 +10,7 @@ fn sig(line: &str) -> Option<&'static str> {
 }
 
 fn fields(line: &str) -> Value {
-    Value::Object(classify(line).expect(line).fields.to_serde())
+    Value::Object(classify(line).expect(line).fields)
 }
 
 const KE1_SYNAPSE: &str = r#"One time key signed_curve25519:AAAAAAAAAA0 already exists. Old key: {"key":"Xw7eKxqfT8xQ+Yk7gWOo1r9wQtH6D6yYxGX3GMkkHi4","signatures":{"@alice:localhost":{"ed25519:ABCDEFGHIJ":"c2lnMQ"}}}; new key: {'key': 'bq0KZ2mXj7QvUqk1cfF8eWm5cJmWl3gNn7sHh1Rk9Gk', 'signatures': {'@alice:localhost': {'ed25519:ABCDEFGHIJ': 'c2lnMg'}}}"#;

@@ -1,7 +1,6 @@
 //! Console capture: `installCryptoDiagLog`, `uninstallCryptoDiagLog`,
 //! `getCryptoDiagEntries`, `clearCryptoDiagEntries`.
 
-use crate::prelude::*;
 use crate::{js, state};
 use crypto_health_core::evidence::signature::prefilter_needles;
 use crypto_health_core::{ingest, Config, Journal};

@@ -1,7 +1,6 @@
 //! KE-1 over HTTP: `installHttpTap`, `otkHealth`, `onRecoveryNeeded`.
 //! The fetch tap (js/http.js) hands us watched exchanges; the core decides.
 
-use crate::prelude::*;
 use crate::js::{self, prop_bool, prop_f64, prop_str};
 use crate::{state, storage};
 use crypto_health_core::ingest::{self, Exchange};
@@ -11,7 +10,7 @@ use crypto_health_core::support::json::{object, ToJson, Value};
 use wasm_bindgen::prelude::*;
 
 fn device_key(user: &str, device: &str) -> String {
-    cat!("crypto-health:device:", user, "|", device)
+    format!("crypto-health:device:{user}|{device}")
 }
 
 /// Carry out what the core asked for, outside any state borrow.
@@ -20,7 +19,7 @@ pub(crate) fn run_events(events: Vec<Event>) {
         match e {
             Event::Remember { ed25519, first_seen_at, max_accepted_counter } => {
                 if let Some((Some(u), Some(d))) = state::with(|s| (s.otk.user_id.clone(), s.otk.device_id.clone())) {
-                    let v = object([("ed25519", ed25519.into()), ("firstSeenAt", first_seen_at.into()), ("maxAcceptedCounter", max_accepted_counter.into())]);
+                    let v = json!({ "ed25519": ed25519, "firstSeenAt": first_seen_at, "maxAcceptedCounter": max_accepted_counter });
                     js::ls_set(&device_key(&u, &d), &v.to_json_string());
                 }
             }
@@ -69,12 +68,7 @@ fn before_upload(body: String) -> JsValue {
 }
 
 fn kept_to_js(k: &KeptResponse) -> JsValue {
-    let v = object([
-        ("status", k.status.into()),
-        ("statusText", k.status_text.clone().into()),
-        ("contentType", k.content_type.clone().into()),
-        ("body", k.body.clone().into()),
-    ]);
+    let v = json!({ "status": k.status, "statusText": k.status_text.clone(), "contentType": k.content_type.clone(), "body": k.body.clone() });
     js::to_js(&v)
 }
 

@@ -1,7 +1,6 @@
 //! Bindings to our JS snippets and the JSON bridge between JS and the core's
 //! JSON (`crypto_health_core::json`: no serde in the bundle).
 
-use crate::prelude::*;
 use crypto_health_core::support::json::{ToJson, Value};
 use wasm_bindgen::prelude::*;
 

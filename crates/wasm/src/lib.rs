@@ -30,16 +30,15 @@ mod types;
 
 /// What std's prelude would bring: the `alloc` types and macros the modules use.
 mod prelude {
-    pub use alloc::borrow::ToOwned;
-    pub use alloc::string::String;
-    pub use alloc::vec;
-    pub use alloc::vec::Vec;
+    pub use std::borrow::ToOwned;
+    pub use std::string::String;
+    pub use std::vec;
+    pub use std::vec::Vec;
     // `format!` without `core::fmt` (see the core's `cat!`).
     pub use crypto_health_core::cat;
     pub use crypto_health_core::support::text::dec;
 }
 
-use crate::prelude::*;
 use wasm_bindgen::prelude::*;
 
 #[cfg(all(not(feature = "std"), target_arch = "wasm32"))]

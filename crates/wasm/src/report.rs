@@ -1,6 +1,5 @@
 //! `buildCryptoDiagReport` and `downloadCryptoDiagReport`.
 
-use crate::prelude::*;
 use crate::js::{self, bool_of, str_of, u64_of};
 use crate::{guard, state, storage};
 use crypto_health_core::report::{Context, Session, Storage, Versions};
@@ -84,7 +83,7 @@ pub fn build_crypto_diag_report(mx: JsValue, extra: JsValue) -> Result<String, J
 pub fn download_crypto_diag_report(mx: JsValue, extra: JsValue) -> Result<String, JsError> {
     let text = build(&mx, &extra)?;
     let prefix = state::with(|s| s.report_prefix.clone()).unwrap_or_else(|| state::DEFAULT_REPORT_PREFIX.into());
-    let name = cat!(prefix, "-", file_stamp(js::now()), ".json");
+    let name = format!("{prefix}-{}.json", file_stamp(js::now()));
     if js::download_text(&name, &text) {
         Ok(name)
     } else {

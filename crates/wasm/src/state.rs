@@ -5,7 +5,6 @@ use crypto_health_core::evidence::http::HttpStats;
 use crypto_health_core::otk::health::Monitor;
 use crypto_health_core::report::Storage;
 use crypto_health_core::Journal;
-use crate::prelude::*;
 use core::cell::RefCell;
 use wasm_bindgen::prelude::*;
 

@@ -1,6 +1,5 @@
 //! Persistent storage and crypto-store consistency.
 
-use crate::prelude::*;
 use crate::js::{self, bool_of, str_of, strings_of, u64_of};
 use crate::state;
 use crypto_health_core::environment::crypto_store::{self as consistency, StoreFacts, KNOWN_DATABASES, RUST_CRYPTO_DB};
@@ -29,7 +28,7 @@ pub(crate) fn session() -> SessionInfo {
 }
 
 fn seen_key(s: &SessionInfo) -> String {
-    cat!("crypto-health:store-seen:", s.user_id.as_deref().unwrap_or(""), "|", s.device_id.as_deref().unwrap_or(""))
+    format!("crypto-health:store-seen:{}|{}", s.user_id.as_deref().unwrap_or(""), s.device_id.as_deref().unwrap_or(""))
 }
 
 /// `persistStorage()`'s result (js/env.js), read into the report's storage model.
@@ -96,7 +95,7 @@ fn assess_store(now: u64, dbs: &crypto_health_core::support::json::Value, mut p:
     let present = facts.has(RUST_CRYPTO_DB);
     // Remember that the store existed for this session: its later absence is then eviction, not doubt.
     if sess.present && present == Some(true) && seen_before.is_none() {
-        js::ls_set(&key, &dec(now));
+        js::ls_set(&key, &now.to_string());
     }
     let store = CryptoStore {
         present,
@@ -106,7 +105,7 @@ fn assess_store(now: u64, dbs: &crypto_health_core::support::json::Value, mut p:
     };
     if facts.databases.is_none() {
         let why = str_of(dbs, "reason").or_else(|| str_of(dbs, "status")).unwrap_or_else(|| "no answer".into());
-        p.notes.push(cat!("crypto store presence unknown: ", why));
+        p.notes.push(format!("crypto store presence unknown: {why}"));
     }
     if !sess.available {
         p.notes.push("localStorage is unavailable: session presence unknown".into());

@@ -51,11 +51,7 @@ fn quote(s: &str) -> String {
     format!("{}… [{} more bytes]", &s[..cut], s.len() - cut)
 }
 
-/// The core's conflict rule (Synapse's), on the CLI's serde values.
-fn keys_differ(stored: &Value, new: &Value) -> bool {
-    use crypto_health_core::support::json::Value as CoreValue;
-    crypto_health_core::otk::conflict::keys_differ(&CoreValue::from_serde(stored), &CoreValue::from_serde(new))
-}
+use crypto_health_core::otk::conflict::keys_differ;
 
 fn ed25519_of(device_keys: &Value, device: &str) -> Option<String> {
     device_keys.get("keys")?.get(format!("ed25519:{device}"))?.as_str().map(String::from)
@@ -103,8 +99,8 @@ fn pick_proof(r: &ReportFacts, log: Option<&SynapseLog>, user: Option<&str>) -> 
                 algorithm: c.conflict.algorithm.clone(),
                 key_id: c.conflict.key_id.clone(),
                 counter: c.conflict.counter,
-                old_key: c.conflict.old_key.as_ref().map(|v| v.to_serde()),
-                new_key: c.conflict.new_key.as_ref().map(|v| v.to_serde()),
+                old_key: c.conflict.old_key.clone(),
+                new_key: c.conflict.new_key.clone(),
                 diverged: c.conflict.diverged,
                 quote: c.quote.clone(),
             });

@@ -93,7 +93,7 @@ pub fn extract(report: &Report, raw: &Value) -> ReportFacts {
         otk_health: raw.get("otkHealth").filter(|v| v.is_object()).cloned(),
     };
     for (i, e) in report.entries.iter().enumerate() {
-        let fields = e.fields.to_serde();
+        let fields = e.fields.clone();
         let source = format!("report entries[{i}] ({})", e.signature);
         let sighting = || Sighting {
             source: source.clone(),

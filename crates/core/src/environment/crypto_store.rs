@@ -4,10 +4,9 @@
 //! IndexedDB gone". We also say which store is missing, whether we saw it
 //! before (so eviction is certain rather than suspected) and when we checked.
 
-use crate::prelude::*;
 use crate::report::finding::{Finding, Level};
 use crate::support::text::iso8601;
-use crate::support::json::object;
+use serde_json::json;
 
 /// IndexedDB names used by matrix-js-sdk with rust crypto (REFERENCE §6).
 pub const RUST_CRYPTO_DB: &str = "matrix-js-sdk::matrix-sdk-crypto";
@@ -18,8 +17,8 @@ pub const LEGACY_CRYPTO_DB: &str = "crypto-store";
 pub const KNOWN_DATABASES: [&str; 4] = [RUST_CRYPTO_DB, RUST_CRYPTO_META_DB, SYNC_DB, LEGACY_CRYPTO_DB];
 
 #[derive(Clone, Debug, Default, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct StoreFacts {
     /// A logged-in session is in localStorage (access token + device id).
     pub session_present: bool,
@@ -55,39 +54,29 @@ pub fn assess(f: &StoreFacts) -> Option<Finding> {
     let meta = f.has(RUST_CRYPTO_META_DB).unwrap_or(false);
     // The main store is missing (see above); the `-meta` one may be too.
     let (missing, absent): (&[&str], _) = if meta {
-        (&[RUST_CRYPTO_DB], cat!(RUST_CRYPTO_DB, " is"))
+        (&[RUST_CRYPTO_DB], format!("{RUST_CRYPTO_DB} is"))
     } else {
-        (&[RUST_CRYPTO_DB, RUST_CRYPTO_META_DB], cat!(RUST_CRYPTO_DB, " and ", RUST_CRYPTO_META_DB, " are"))
+        (&[RUST_CRYPTO_DB, RUST_CRYPTO_META_DB], format!("{RUST_CRYPTO_DB} and {RUST_CRYPTO_META_DB} are"))
     };
-    let who = cat!(f.user_id.as_deref().unwrap_or("unknown user"), " (device ", f.device_id.as_deref().unwrap_or("unknown"), ")");
+    let who = format!("{} (device {})", f.user_id.as_deref().unwrap_or("unknown user"), f.device_id.as_deref().unwrap_or("unknown"));
     let seen = f.store_seen_at.map(iso8601);
     let (level, title) = match &seen {
         Some(_) => (Level::Critical, "crypto store evicted: KE-1 will follow"),
         None => (Level::Warning, "crypto store missing for a live session: KE-1 will follow if it was evicted"),
     };
     let when = match &seen {
-        Some(t) => cat!("It was present at ", t, " and is gone at ", iso8601(f.checked_at), "."),
-        None => cat!("Checked at ", iso8601(f.checked_at), "; crypto-health had not seen it before on this browser."),
+        Some(t) => format!("It was present at {t} and is gone at {}.", iso8601(f.checked_at)),
+        None => format!("Checked at {}; crypto-health had not seen it before on this browser.", iso8601(f.checked_at)),
     };
     let persisted = match f.persisted {
         Some(true) => "Storage is persisted, so this was not ordinary eviction: a reset or manual clear is likelier.",
         Some(false) => "Storage is not persisted: the browser may evict it under pressure.",
         None => "Whether storage is persisted is unknown.",
     };
-    let detail = cat!(
-        "The session for ",
-        who,
-        " is in localStorage but IndexedDB ",
-        absent,
-        " absent. ",
-        when,
-        " ",
-        persisted,
-        " When the client starts it will create a new Olm account under the old device id; Synapse still holds \
+    let detail = format!("The session for {who} is in localStorage but IndexedDB {absent} absent. {when} {persisted} When the client starts it will create a new Olm account under the old device id; Synapse still holds \
          the old one-time keys and will answer keys/upload with 400 \"One time key … already exists\" (KE-1), \
          after first replacing the device's identity keys. Make sure key backup is on, then log out and back in \
-         to get a new device."
-    );
+         to get a new device.");
     Some(Finding {
         id: "crypto_store_missing".into(),
         ke: Some("KE-1".into()),
@@ -96,21 +85,10 @@ pub fn assess(f: &StoreFacts) -> Option<Finding> {
         detail,
         ts: f.checked_at,
         at: iso8601(f.checked_at),
-        evidence: object([
-            ("missingDatabases", missing.to_vec().into()),
-            ("presentDatabases", f.databases.clone().into()),
-            ("storeSeenAt", seen.into()),
-            ("persisted", f.persisted.into()),
-            ("userId", f.user_id.clone().into()),
-            ("deviceId", f.device_id.clone().into()),
-        ]),
+        evidence: json!({ "missingDatabases": missing.to_vec(), "presentDatabases": f.databases.clone(), "storeSeenAt": seen, "persisted": f.persisted, "userId": f.user_id.clone(), "deviceId": f.device_id.clone() }),
     })
 }
 
-crate::json_struct!(StoreFacts {
-    session_present: "sessionPresent", user_id: "userId", device_id: "deviceId", databases: "databases",
-    store_seen_at: "storeSeenAt", persisted: "persisted", checked_at: "checkedAt",
-});
 
 #[cfg(test)]
 mod tests {

@@ -4,11 +4,10 @@
 //! The guard itself runs in the browser (Web Locks or a localStorage lease);
 //! the core only models and judges what it saw.
 
-use crate::prelude::*;
 use crate::report::finding::{Finding, Level};
 use crate::support::text::iso8601;
-use crate::support::json::object;
-use crate::support::json::Value;
+use serde_json::json;
+use serde_json::Value;
 
 /// Role changes kept in the report.
 pub const MAX_EVENTS: usize = 32;
@@ -16,8 +15,8 @@ pub const MAX_EVENTS: usize = 32;
 pub const MAX_NOTES: usize = 16;
 
 #[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "camelCase", default))]
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", default)]
 pub struct TabGuard {
     /// `web-locks` | `local-storage` | `none` (not acquired, or neither API).
     pub mechanism: String,
@@ -50,8 +49,8 @@ pub struct TabGuard {
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "camelCase", default))]
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", default)]
 pub struct TabGuardEvent {
     pub ts: u64,
     pub role: String,
@@ -160,38 +159,21 @@ impl TabGuard {
             ke: Some("KE-1".into()),
             level: Level::Warning,
             title: "Two tabs acted as the crypto primary at once".into(),
-            detail: cat!(
-                "The tab guard (",
-                self.mechanism,
-                ") saw ",
-                dec(self.conflicts.into()),
-                " conflict(s): another tab held the guard while this one believed it did. \
+            detail: format!("The tab guard ({}) saw {} conflict(s): another tab held the guard while this one believed it did. \
                  Both may have written the crypto store, which can fork the device's one-time keys (KE-1). \
-                 Web Locks never do this; the localStorage fallback can when a tab is frozen past its lease."
-            ),
+                 Web Locks never do this; the localStorage fallback can when a tab is frozen past its lease.", self.mechanism, self.conflicts),
             ts: now_ms,
             at: iso8601(now_ms),
-            evidence: object([
-                ("mechanism", self.mechanism.clone().into()),
-                ("conflicts", self.conflicts.into()),
-                ("stolen", self.stolen.into()),
-                ("lockName", self.lock_name.clone().into()),
-            ]),
+            evidence: json!({ "mechanism": self.mechanism.clone(), "conflicts": self.conflicts, "stolen": self.stolen, "lockName": self.lock_name.clone() }),
         })
     }
 }
 
-crate::json_struct!(TabGuard {
-    mechanism: "mechanism", role: "role", lock_name: "lockName", tab_id: "tabId", auto_takeover: "autoTakeover",
-    takeovers: "takeovers", stolen: "stolen", conflicts: "conflicts", since: "since", acquired_ts: "acquiredTs",
-    last_takeover_ts: "lastTakeoverTs", last_stolen_ts: "lastStolenTs", stolen_by: "stolenBy", primary_gone: "primaryGone",
-    events: "events", notes: "notes",
-});
-crate::json_struct!(TabGuardEvent { ts: "ts", role: "role", cause: "cause", peer: "peer" });
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn reads_browser_state() {

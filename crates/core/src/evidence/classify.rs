@@ -1,8 +1,8 @@
 //! Match a message against the signature table and extract its fields.
 
 use crate::evidence::signature::{Extract, Signature, SIGNATURES};
-use crate::support::text::{after, contains, find, head, rsplit_once_ascii};
-use crate::support::json::{Map, Value};
+use crate::support::text::head;
+use serde_json::{json, Map, Value};
 
 /// Lines longer than this are classified on their head only: every signature
 /// text sits near the start, and a hostile 100 MB string must stay cheap.
@@ -11,30 +11,25 @@ pub const MAX_SCAN_BYTES: usize = 64 * 1024;
 #[derive(Clone, Debug, PartialEq)]
 pub struct Classified {
     pub signature: &'static Signature,
-    pub fields: Map,
+    pub fields: Map<String, Value>,
 }
 
 impl Classified {
     /// `{ ke, signature, severity, fields }`: the shape the CLI prints and `classifyMessage` returns.
     pub fn to_json(&self) -> Value {
-        crate::support::json::object([
-            ("ke", self.signature.class.ke().into()),
-            ("signature", self.signature.id.into()),
-            ("severity", self.signature.severity.as_str().into()),
-            ("fields", Value::Object(self.fields.clone())),
-        ])
+        json!({ "ke": self.signature.class.ke(), "signature": self.signature.id, "severity": self.signature.severity.as_str(), "fields": Value::Object(self.fields.clone()) })
     }
 }
 
 /// Does `s` contain any prefilter needle? Allocation-free.
 pub fn prefilter(s: &str) -> bool {
-    SIGNATURES.iter().any(|sig| contains(s, sig.all[0]))
+    SIGNATURES.iter().any(|sig| s.contains(sig.all[0]))
 }
 
 fn row_matches(sig: &Signature, s: &str) -> bool {
-    sig.all.iter().all(|n| contains(s, n))
-        && (sig.any.is_empty() || sig.any.iter().any(|n| contains(s, n)))
-        && !sig.none.iter().any(|n| contains(s, n))
+    sig.all.iter().all(|n| s.contains(n))
+        && (sig.any.is_empty() || sig.any.iter().any(|n| s.contains(n)))
+        && !sig.none.iter().any(|n| s.contains(n))
 }
 
 /// Classify one message (multi-line messages are one message). `None` when no
@@ -47,14 +42,14 @@ pub fn classify(message: &str) -> Option<Classified> {
     Some(Classified { signature, fields })
 }
 
-fn extract(kind: Extract, s: &str, f: &mut Map) {
+fn extract(kind: Extract, s: &str, f: &mut Map<String, Value>) {
     match kind {
         Extract::OtkConflict => {
             if let Some(c) = crate::otk::conflict::parse(s) {
                 c.to_fields(f);
             }
-            if contains(s, "[400]") {
-                f.insert("status", 400.into());
+            if s.contains("[400]") {
+                f.insert("status".into(), 400.into());
             }
         }
         Extract::HttpExchange => http_exchange(s, f),
@@ -62,27 +57,27 @@ fn extract(kind: Extract, s: &str, f: &mut Map) {
         Extract::ToDevice => {
             for key in ["sender", "sender_key", "event_type", "sender_device"] {
                 if let Some(v) = tracing_value(s, key) {
-                    f.insert(key, v.into());
+                    f.insert(key.into(), v.into());
                 }
             }
         }
         Extract::Decryption => decryption(s, f),
         Extract::Retry => {
             if let Some((n, max)) = retry_fraction(s) {
-                f.insert("attempt", n.into());
-                f.insert("max", max.into());
+                f.insert("attempt".into(), n.into());
+                f.insert("max".into(), max.into());
             }
-            if let Some(secs) = after(s, "retrying in ").and_then(leading_u64) {
-                f.insert("retry_delay_s", secs.into());
+            if let Some(secs) = s.split_once("retrying in ").map(|(_, rest)| rest).and_then(leading_u64) {
+                f.insert("retry_delay_s".into(), secs.into());
             }
-            f.insert("immediate", contains(s, "immediate retry").into());
+            f.insert("immediate".into(), s.contains("immediate retry").into());
         }
         Extract::MaxRetries => {
-            if let Some(n) = after(s, "Reached maximum (").and_then(leading_u64) {
-                f.insert("max", n.into());
+            if let Some(n) = s.split_once("Reached maximum (").map(|(_, rest)| rest).and_then(leading_u64) {
+                f.insert("max".into(), n.into());
             }
-            if let Some(cause) = after(s, "retries cause by: ") {
-                f.insert("cause", cause.lines().next().unwrap_or("").trim().into());
+            if let Some(cause) = s.split_once("retries cause by: ").map(|(_, rest)| rest) {
+                f.insert("cause".into(), cause.lines().next().unwrap_or("").trim().into());
             }
         }
         Extract::None => {}
@@ -100,41 +95,41 @@ fn token<'a>(s: &'a str, stops: &[u8]) -> &'a str {
 }
 
 /// `FetchHttpApi: <-- POST https://hs/_matrix/client/v3/keys/upload [65ms 400]`
-fn http_exchange(s: &str, f: &mut Map) {
-    if let Some(rest) = after(s, "<-- ") {
+fn http_exchange(s: &str, f: &mut Map<String, Value>) {
+    if let Some(rest) = s.split_once("<-- ").map(|(_, rest)| rest) {
         let method = token(rest, &[]);
-        f.insert("method", method.into());
+        f.insert("method".into(), method.into());
         let url = token(rest.get(method.len()..).unwrap_or_default().trim_start(), &[]);
-        if let Some(endpoint) = find(url, "/_matrix/").and_then(|i| url.get(i..)) {
-            f.insert("endpoint", token(endpoint, b"?").into());
+        if let Some(endpoint) = url.find("/_matrix/").and_then(|i| url.get(i..)) {
+            f.insert("endpoint".into(), token(endpoint, b"?").into());
         }
     }
-    if let Some((_, bracket)) = rsplit_once_ascii(s, b'[') {
+    if let Some((_, bracket)) = s.rsplit_once('[') {
         let inner = token(bracket, b"]");
         if let Some(ms) = inner.strip_suffix("ms").and_then(|m| m.parse::<u64>().ok()) {
-            f.insert("duration_ms", ms.into());
+            f.insert("duration_ms".into(), ms.into());
         }
-        if let Some(status) = after(bracket, " ").and_then(leading_u64) {
-            f.insert("status", status.into());
+        if let Some(status) = bracket.split_once(" ").map(|(_, rest)| rest).and_then(leading_u64) {
+            f.insert("status".into(), status.into());
         }
     }
 }
 
 /// `missing key at index 3 for participant @bob:hs:DEVICE`,
 /// `key set not found for @bob:hs:DEVICE at index 0`.
-fn media_key(s: &str, f: &mut Map) {
-    if let Some(i) = after(s, "at index ").and_then(leading_u64) {
-        f.insert("index", i.into());
+fn media_key(s: &str, f: &mut Map<String, Value>) {
+    if let Some(i) = s.split_once("at index ").map(|(_, rest)| rest).and_then(leading_u64) {
+        f.insert("index".into(), i.into());
     }
-    let who = after(s, "for participant ").or_else(|| after(s, "key set not found for "));
+    let who = s.split_once("for participant ").map(|(_, rest)| rest).or_else(|| s.split_once("key set not found for ").map(|(_, rest)| rest));
     if let Some(p) = who.map(|w| token(w, b",;)")) {
         if !p.is_empty() {
-            f.insert("participant", p.into());
+            f.insert("participant".into(), p.into());
             // `@user:server:DEVICE`; a bare base64 hash identity has no '@'.
-            if let (true, Some((user, device))) = (p.starts_with('@'), rsplit_once_ascii(p, b':')) {
+            if let (true, Some((user, device))) = (p.starts_with('@'), p.rsplit_once(':')) {
                 if user.contains(':') {
-                    f.insert("user_id", user.into());
-                    f.insert("device_id", device.into());
+                    f.insert("user_id".into(), user.into());
+                    f.insert("device_id".into(), device.into());
                 }
             }
         }
@@ -142,34 +137,34 @@ fn media_key(s: &str, f: &mut Map) {
 }
 
 /// `Error decrypting event (id=$ev type=m.room.encrypted sender=@a:hs room=!r:hs ts=…): DecryptionError[msg: missing field `algorithm` at line 1 column 138, …]`
-fn decryption(s: &str, f: &mut Map) {
-    if let Some(id) = after(s, "id=").map(|v| token(v, b",)")) {
-        f.insert("event_id", id.trim_end_matches(':').into());
+fn decryption(s: &str, f: &mut Map<String, Value>) {
+    if let Some(id) = s.split_once("id=").map(|(_, rest)| rest).map(|v| token(v, b",)")) {
+        f.insert("event_id".into(), id.trim_end_matches(':').into());
     }
-    if let Some(room) = after(s, "room=").map(|v| token(v, b",)")) {
-        f.insert("room_id", room.into());
+    if let Some(room) = s.split_once("room=").map(|(_, rest)| rest).map(|v| token(v, b",)")) {
+        f.insert("room_id".into(), room.into());
     }
-    if let Some(sender) = after(s, "sender=").map(|v| token(v, b",)")) {
-        f.insert("sender", sender.into());
+    if let Some(sender) = s.split_once("sender=").map(|(_, rest)| rest).map(|v| token(v, b",)")) {
+        f.insert("sender".into(), sender.into());
     }
-    f.insert("retrying", contains(s, "but retrying").into());
-    if let Some(line) = after(s, " at line ").and_then(leading_u64) {
-        f.insert("line", line.into());
+    f.insert("retrying".into(), s.contains("but retrying").into());
+    if let Some(line) = s.split_once(" at line ").map(|(_, rest)| rest).and_then(leading_u64) {
+        f.insert("line".into(), line.into());
     }
-    if let Some(col) = after(s, " column ").and_then(leading_u64) {
-        f.insert("column", col.into());
+    if let Some(col) = s.split_once(" column ").map(|(_, rest)| rest).and_then(leading_u64) {
+        f.insert("column".into(), col.into());
     }
-    if let Some(field) = after(s, "missing field ") {
+    if let Some(field) = s.split_once("missing field ").map(|(_, rest)| rest) {
         let name = field.trim_start_matches(['`', '\'', '"']);
         let name = token(name, b"`'\"");
-        f.insert("missing_field", name.into());
+        f.insert("missing_field".into(), name.into());
     }
 }
 
 /// Value of `key="value"` or `key=value` in rust tracing output.
 fn tracing_value<'a>(s: &'a str, key: &str) -> Option<&'a str> {
     let mut from = 0;
-    while let Some(i) = s.get(from..).and_then(|rest| find(rest, key)) {
+    while let Some(i) = s.get(from..).and_then(|rest| rest.find(key)) {
         let at = from + i;
         from = at + key.len();
         let boundary = at == 0 || !s.as_bytes()[at - 1].is_ascii_alphanumeric() && s.as_bytes()[at - 1] != b'_';

@@ -1,9 +1,7 @@
 //! Which HTTP calls we watch and what we count about them. The fetch tap only
 //! hands us requests whose URL passed its cheap test; [`endpoint_of`] decides.
 
-use crate::prelude::*;
-use crate::support::text::{after, contains, find};
-use crate::support::vecmap::VecMap;
+use std::collections::BTreeMap;
 
 /// The SDK's local timeout for delayed-event calls (REFERENCE §5, KE-4).
 pub const DELAYED_EVENT_LOCAL_TIMEOUT_MS: u64 = 2000;
@@ -20,7 +18,7 @@ pub enum Endpoint {
 
 /// Strip origin and query: `/_matrix/client/v3/keys/upload`.
 pub fn path_of(url: &str) -> &str {
-    let path = match after(url, "://") {
+    let path = match url.split_once("://").map(|(_, rest)| rest) {
         Some(no_scheme) => no_scheme.find('/').and_then(|i| no_scheme.get(i..)).unwrap_or("/"),
         None => url,
     };
@@ -28,7 +26,7 @@ pub fn path_of(url: &str) -> &str {
 }
 
 fn after_client_version(path: &str) -> Option<&str> {
-    let rest = after(path, "/_matrix/client/")?;
+    let rest = path.split_once("/_matrix/client/").map(|(_, rest)| rest)?;
     let (_version, tail) = rest.split_once('/')?;
     Some(tail)
 }
@@ -66,19 +64,19 @@ pub fn endpoint_of(method: &str, url: &str) -> Option<(Endpoint, Option<String>)
         let ty = rest.split('/').next().filter(|t| !t.is_empty())?;
         return Some((Endpoint::SendToDevice, Some(percent_decode(ty))));
     }
-    if let Some(from) = find(tail, "delayed_events").and_then(|i| tail.get(i..)) {
+    if let Some(from) = tail.find("delayed_events").and_then(|i| tail.get(i..)) {
         let action = from.split('/').nth(2).unwrap_or(if m == "GET" { "list" } else { "update" });
         return Some((Endpoint::DelayedEvents, Some(action.to_owned())));
     }
-    if contains(url, "org.matrix.msc4140.delay=") {
+    if url.contains("org.matrix.msc4140.delay=") {
         return Some((Endpoint::DelayedEvents, Some("schedule".to_owned())));
     }
     None
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct EndpointStats {
     pub requests: u64,
     pub ok: u64,
@@ -88,7 +86,7 @@ pub struct EndpointStats {
     pub aborted: u64,
     /// Answered by the storm breaker without reaching the server.
     pub answered_locally: u64,
-    pub by_status: VecMap<u64>,
+    pub by_status: BTreeMap<String, u64>,
     pub total_ms: u64,
     pub max_ms: u64,
     pub last_ms: Option<u64>,
@@ -97,7 +95,7 @@ pub struct EndpointStats {
     /// Calls slower than the SDK's local timeout (delayed events only).
     pub over_local_timeout: u64,
     /// Per to-device event type or delayed-event action.
-    pub by_detail: VecMap<u64>,
+    pub by_detail: BTreeMap<String, u64>,
 }
 
 impl EndpointStats {
@@ -106,7 +104,7 @@ impl EndpointStats {
         self.requests += 1;
         match status {
             Some(s) => {
-                *self.by_status.get_or_default(&dec(s.into())) += 1;
+                *self.by_status.entry(s.to_string()).or_default() += 1;
                 match s {
                     200..=299 => self.ok += 1,
                     400..=499 => self.client_errors += 1,
@@ -118,7 +116,7 @@ impl EndpointStats {
             None => self.network_errors += 1,
         }
         if let Some(d) = detail {
-            *self.by_detail.get_or_default(d) += 1;
+            *self.by_detail.entry(d.to_owned()).or_default() += 1;
         }
         self.total_ms += duration_ms;
         self.max_ms = self.max_ms.max(duration_ms);
@@ -133,8 +131,8 @@ impl EndpointStats {
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct HttpStats {
     pub installed: bool,
     pub breaker_enabled: bool,
@@ -157,15 +155,6 @@ impl HttpStats {
     }
 }
 
-crate::json_struct!(EndpointStats {
-    requests: "requests", ok: "ok", client_errors: "clientErrors", server_errors: "serverErrors", network_errors: "networkErrors",
-    aborted: "aborted", answered_locally: "answeredLocally", by_status: "byStatus", total_ms: "totalMs", max_ms: "maxMs",
-    last_ms: "lastMs", last_status: "lastStatus", last_at: "lastAt", over_local_timeout: "overLocalTimeout", by_detail: "byDetail",
-});
-crate::json_struct!(HttpStats {
-    installed: "installed", breaker_enabled: "breakerEnabled", keys_upload: "keysUpload", delayed_events: "delayedEvents",
-    send_to_device: "sendToDevice", body_read_errors: "bodyReadErrors", tap_errors: "tapErrors",
-});
 
 #[cfg(test)]
 mod tests {

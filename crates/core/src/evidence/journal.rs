@@ -1,19 +1,19 @@
 //! The journal: a bounded ring buffer of matched entries plus totals that
 //! survive eviction. Every source (console, window errors, HTTP) feeds it.
 
-use crate::prelude::*;
-use crate::evidence::classify::classify;
+use crate::evidence::classify::{classify, Classified};
 use crate::report::finding::Finding;
 use crate::evidence::redact::{redact, RedactionCounts};
+use crate::evidence::redact_json::redact_value_capped;
 use crate::evidence::signature::{Class, Severity};
 use crate::support::text::truncate_marked;
-use crate::support::json::Map;
-use crate::support::vecmap::VecMap;
-use alloc::collections::VecDeque;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::collections::VecDeque;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Config {
     /// Entries kept; older ones are evicted (their counts stay).
     pub capacity: usize,
@@ -35,8 +35,8 @@ impl Config {
 }
 
 #[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Entry {
     /// First time this exact message was seen (Unix ms).
     pub ts: u64,
@@ -48,7 +48,7 @@ pub struct Entry {
     pub severity: Severity,
     /// Redacted, capped message.
     pub message: String,
-    pub fields: Map,
+    pub fields: Map<String, Value>,
     /// Identical messages seen again shortly after fold into one entry.
     pub repeats: u64,
     pub last_ts: u64,
@@ -56,19 +56,21 @@ pub struct Entry {
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ClassCount {
     pub count: u64,
     pub failures: u64,
     pub first_seen: Option<u64>,
     pub last_seen: Option<u64>,
-    pub by_signature: VecMap<u64>,
+    pub by_signature: BTreeMap<String, u64>,
 }
 
 /// Identical messages within this many most recent entries fold together: a
 /// storm repeats the same few lines, and must not evict older evidence.
 const FOLD_WINDOW: usize = 8;
+/// Strings in a finding's evidence are capped like this.
+const MAX_EVIDENCE_STRING: usize = 4096;
 const LEVELS: [&str; 8] = ["debug", "log", "info", "warn", "error", "uncaught", "unhandledrejection", "http"];
 
 #[derive(Debug, Default)]
@@ -100,16 +102,26 @@ impl Journal {
     pub fn observe(&mut self, level: &str, message: &str, ts: u64) -> Option<&Entry> {
         self.lines_seen += 1;
         let c = classify(message)?;
-        self.lines_matched += 1;
+        Some(self.store(level, message, c, ts, true))
+    }
+
+    /// Store a message already classified. `counted: false` keeps it as
+    /// evidence without counting it again (the same event seen on a second
+    /// path). Message and fields are redacted before they are kept, and each
+    /// field string is capped like the message.
+    pub fn store(&mut self, level: &str, message: &str, c: Classified, ts: u64, counted: bool) -> &Entry {
         let sig = c.signature;
-        let cc = &mut self.counts[sig.class.index()];
-        cc.count += 1;
-        if sig.severity == Severity::Failure {
-            cc.failures += 1;
+        if counted {
+            self.lines_matched += 1;
+            let cc = &mut self.counts[sig.class.index()];
+            cc.count += 1;
+            if sig.severity == Severity::Failure {
+                cc.failures += 1;
+            }
+            cc.first_seen.get_or_insert(ts);
+            cc.last_seen = Some(cc.last_seen.map_or(ts, |l| l.max(ts)));
+            *cc.by_signature.entry(sig.id.to_owned()).or_default() += 1;
         }
-        cc.first_seen.get_or_insert(ts);
-        cc.last_seen = Some(cc.last_seen.map_or(ts, |l| l.max(ts)));
-        *cc.by_signature.get_or_default(sig.id) += 1;
 
         // Redact the whole text before cutting it, so a cut never leaves half a token behind.
         let red = redact(message, &mut self.redactions);
@@ -119,12 +131,15 @@ impl Journal {
             let e = &mut self.entries[i];
             e.repeats += 1;
             e.last_ts = e.last_ts.max(ts);
-            return Some(&self.entries[i]);
+            return &self.entries[i];
         }
         if self.entries.len() >= self.cfg.capacity {
             self.entries.pop_front();
             self.evicted += 1;
         }
+        let mut fields = Value::Object(c.fields);
+        redact_value_capped(&mut fields, &mut self.redactions, self.cfg.max_message_bytes);
+        let Value::Object(fields) = fields else { unreachable!("an object stays an object") };
         let level = LEVELS.iter().find(|l| **l == level).copied().unwrap_or("log");
         self.entries.push_back(Entry {
             ts,
@@ -133,12 +148,12 @@ impl Journal {
             signature: sig.id.to_owned(),
             severity: sig.severity,
             message: msg,
-            fields: c.fields,
+            fields,
             repeats: 0,
             last_ts: ts,
             truncated,
         });
-        self.entries.back()
+        self.entries.back().expect("just pushed")
     }
 
     pub fn entries(&self) -> impl Iterator<Item = &Entry> {
@@ -154,36 +169,28 @@ impl Journal {
     }
 
     /// Per-class counts keyed `KE-1`..`KE-4`, `other`; every class present.
-    pub fn counts(&self) -> VecMap<ClassCount> {
-        Class::ALL.iter().map(|c| (c.as_str(), self.counts[c.index()].clone())).collect()
+    pub fn counts(&self) -> BTreeMap<String, ClassCount> {
+        Class::ALL.iter().map(|c| (c.as_str().to_owned(), self.counts[c.index()].clone())).collect()
     }
 
     pub fn count(&self, class: Class) -> u64 {
         self.counts[class.index()].count
     }
 
-    /// Take back one count of a signature (the same event seen twice, on two
-    /// paths); the entry stays as evidence.
-    pub fn uncount(&mut self, signature_id: &str) {
-        let Some(sig) = crate::evidence::signature::SIGNATURES.iter().find(|s| s.id == signature_id) else { return };
-        let cc = &mut self.counts[sig.class.index()];
-        let by = cc.by_signature.get_or_default(sig.id);
-        if *by == 0 {
-            return;
-        }
-        *by -= 1;
-        cc.count -= 1;
-        if sig.severity == Severity::Failure {
-            cc.failures -= 1;
-        }
-    }
-
     /// Add or replace a finding (one per id: the newest evidence wins).
-    pub fn add_finding(&mut self, f: Finding) {
+    pub fn add_finding(&mut self, mut f: Finding) {
+        f.title = redact(&f.title, &mut self.redactions).into_owned();
+        f.detail = redact(&f.detail, &mut self.redactions).into_owned();
+        redact_value_capped(&mut f.evidence, &mut self.redactions, MAX_EVIDENCE_STRING);
         match self.findings.iter_mut().find(|x| x.id == f.id) {
             Some(x) => *x = f,
             None => self.findings.push(f),
         }
+    }
+
+    /// Drop a finding that is no longer current.
+    pub fn remove_finding(&mut self, id: &str) {
+        self.findings.retain(|f| f.id != id);
     }
 
     /// Forget entries and counts (not configuration).
@@ -192,12 +199,6 @@ impl Journal {
     }
 }
 
-crate::json_struct!(Config { capacity: "capacity", max_message_bytes: "maxMessageBytes" });
-crate::json_struct!(Entry {
-    ts: "ts", level: "level", ke: "ke", signature: "signature", severity: "severity", message: "message",
-    fields: "fields", repeats: "repeats", last_ts: "lastTs", truncated: "truncated",
-});
-crate::json_struct!(ClassCount { count: "count", failures: "failures", first_seen: "firstSeen", last_seen: "lastSeen", by_signature: "bySignature" });
 
 #[cfg(test)]
 mod tests {

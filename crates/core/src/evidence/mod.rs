@@ -3,4 +3,5 @@ pub mod classify;
 pub mod http;
 pub mod journal;
 pub mod redact;
+pub mod redact_json;
 pub mod signature;

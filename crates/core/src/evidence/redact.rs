@@ -7,9 +7,7 @@
 //! Keys and prefixes are kept so lines stay readable; only values go:
 //! `access_token=[REDACTED:access_token]&timeout=30000`.
 
-use crate::prelude::*;
-use crate::support::text::slice;
-use alloc::borrow::Cow;
+use std::borrow::Cow;
 
 /// What kind of secret was removed; used as report keys (serde-free: see `as_str()`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -138,7 +136,7 @@ pub fn redact<'a>(input: &'a str, counts: &mut RedactionCounts) -> Cow<'a, str> 
             match match_word(b, i, wend, i == last_end) {
                 Some(Hit::Redact { start, end, kind }) => {
                     let s = out.get_or_insert_with(|| String::with_capacity(input.len()));
-                    s.push_str(slice(input, copied, start));
+                    s.push_str(input.get(copied..start).unwrap_or_default());
                     s.push_str("[REDACTED:");
                     s.push_str(kind.as_str());
                     s.push(']');
@@ -159,7 +157,7 @@ pub fn redact<'a>(input: &'a str, counts: &mut RedactionCounts) -> Cow<'a, str> 
     }
     match out {
         Some(mut s) => {
-            s.push_str(slice(input, copied, input.len()));
+            s.push_str(input.get(copied..input.len()).unwrap_or_default());
             Cow::Owned(s)
         }
         None => Cow::Borrowed(input),

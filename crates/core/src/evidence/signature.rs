@@ -4,21 +4,20 @@
 //! specific rows come before their general fallback (KE-3 before `decrypt.other`).
 
 
-use crate::prelude::*;
 
 /// Failure class from the runbook; `Other` is counted but is not a KE.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[derive(serde::Serialize)]
 pub enum Class {
-    #[cfg_attr(feature = "serde", serde(rename = "KE-1"))]
+    #[serde(rename = "KE-1")]
     Ke1,
-    #[cfg_attr(feature = "serde", serde(rename = "KE-2"))]
+    #[serde(rename = "KE-2")]
     Ke2,
-    #[cfg_attr(feature = "serde", serde(rename = "KE-3"))]
+    #[serde(rename = "KE-3")]
     Ke3,
-    #[cfg_attr(feature = "serde", serde(rename = "KE-4"))]
+    #[serde(rename = "KE-4")]
     Ke4,
-    #[cfg_attr(feature = "serde", serde(rename = "other"))]
+    #[serde(rename = "other")]
     Other,
 }
 
@@ -43,8 +42,8 @@ impl Class {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Something is broken.
     Failure,
@@ -226,8 +225,7 @@ pub fn prefilter_needles() -> Vec<&'static str> {
     }
     // Drop needles that contain another needle: the shorter one already covers them.
     let all = v.clone();
-    v.retain(|n| !all.iter().any(|m| m != n && crate::support::text::contains(n, m)));
+    v.retain(|n| !all.iter().any(|m| m != n && n.contains(m)));
     v
 }
 
-crate::json_as_str!(Class, Severity);

@@ -6,7 +6,6 @@
 //! decides whether the storm is over (seeds/mls-resilience.txt).
 
 
-use crate::prelude::*;
 
 /// Delay before probe n (0-based); the last step repeats.
 pub const PROBE_SCHEDULE_MS: [u64; 3] = [30_000, 120_000, 600_000];
@@ -25,25 +24,25 @@ pub enum Decision {
 
 /// The server's last rejection, replayed byte for byte.
 #[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct KeptResponse {
     pub status: u16,
     pub status_text: String,
     pub content_type: Option<String>,
     pub body: String,
-    #[cfg_attr(feature = "serde", serde(skip))]
+    #[serde(skip)]
     pub fingerprint: u64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Breaker {
     pub enabled: bool,
     /// True between the storm's start and the next accepted upload.
     pub armed: bool,
-    #[cfg_attr(feature = "serde", serde(skip))]
+    #[serde(skip)]
     pub kept: Option<KeptResponse>,
     pub next_probe_at: Option<u64>,
     /// Index into [`PROBE_SCHEDULE_MS`] of the next delay.
@@ -101,11 +100,6 @@ impl Breaker {
 }
 
 // `fingerprint` and `kept` stay inside (serde skips them too).
-crate::json_struct!(KeptResponse { status: "status", status_text: "statusText", content_type: "contentType", body: "body" });
-crate::json_struct!(Breaker {
-    enabled: "enabled", armed: "armed", next_probe_at: "nextProbeAt", probe_step: "probeStep", probes: "probes",
-    saved_requests: "savedRequests", last_saved_at: "lastSavedAt",
-});
 
 #[cfg(test)]
 mod tests {

@@ -4,10 +4,8 @@
 //! Synapse rejects only when the values differ after dropping `signatures`,
 //! so re-deriving that comparison here shows the divergence from the text alone.
 
-use crate::prelude::*;
 use crate::otk::key_id::{decode_counter, IdScheme};
-use crate::support::json::{Map, Value};
-use crate::support::text::{after, contains, split_once};
+use serde_json::{Map, Value};
 
 const HEAD: &str = "One time key ";
 const TAIL: &str = " already exists";
@@ -26,14 +24,14 @@ pub struct OtkConflict {
 }
 
 impl OtkConflict {
-    pub fn to_fields(&self, into: &mut Map) {
-        into.insert("algorithm", self.algorithm.clone().into());
-        into.insert("key_id", self.key_id.clone().into());
-        into.insert("key_id_scheme", self.scheme.as_str().into());
-        into.insert("counter", self.counter.map(Value::from).unwrap_or(Value::Null));
-        into.insert("old_key", self.old_key.clone().unwrap_or(Value::Null));
-        into.insert("new_key", self.new_key.clone().unwrap_or(Value::Null));
-        into.insert("diverged", self.diverged.map(Value::Bool).unwrap_or(Value::Null));
+    pub fn to_fields(&self, into: &mut Map<String, Value>) {
+        into.insert("algorithm".into(), self.algorithm.clone().into());
+        into.insert("key_id".into(), self.key_id.clone().into());
+        into.insert("key_id_scheme".into(), self.scheme.as_str().into());
+        into.insert("counter".into(), self.counter.map(Value::from).unwrap_or(Value::Null));
+        into.insert("old_key".into(), self.old_key.clone().unwrap_or(Value::Null));
+        into.insert("new_key".into(), self.new_key.clone().unwrap_or(Value::Null));
+        into.insert("diverged".into(), self.diverged.map(Value::Bool).unwrap_or(Value::Null));
     }
 }
 
@@ -41,7 +39,7 @@ impl OtkConflict {
 /// `error`, the js-sdk's `M_UNKNOWN: MatrixError: [400] … (<url>)` rendering, or
 /// the raw JSON body with escaped quotes.
 pub fn parse(text: &str) -> Option<OtkConflict> {
-    let (full_id, keys) = split_once(after(text, HEAD)?, TAIL)?;
+    let (full_id, keys) = (text.split_once(HEAD).map(|(_, rest)| rest)?).split_once(TAIL)?;
     let (algorithm, key_id) = full_id.split_once(':')?;
     if algorithm.is_empty() || key_id.is_empty() || full_id.bytes().any(|b| b.is_ascii_whitespace()) {
         return None;
@@ -51,7 +49,7 @@ pub fn parse(text: &str) -> Option<OtkConflict> {
         None => (IdScheme::Unknown, None),
     };
     let (old_key, new_key) = parse_keys(keys)
-        .or_else(|| contains(keys, "\\\"").then(|| parse_keys(&unescape_json_quotes(keys))).flatten())
+        .or_else(|| keys.contains("\\\"").then(|| parse_keys(&unescape_json_quotes(keys))).flatten())
         .map(|(o, n)| (Some(o), n))
         .unwrap_or((None, None));
     let diverged = match (&old_key, &new_key) {
@@ -63,9 +61,9 @@ pub fn parse(text: &str) -> Option<OtkConflict> {
 
 /// Old key (JSON) and, if readable, new key (Python repr).
 fn parse_keys(keys: &str) -> Option<(Value, Option<Value>)> {
-    let old_text = after(keys, "Old key: ")?;
+    let old_text = keys.split_once("Old key: ").map(|(_, rest)| rest)?;
     let (old, used) = crate::otk::python_repr::parse_prefix(old_text)?;
-    let new = old_text.get(used..).and_then(|tail| after(tail, "new key: ")).and_then(crate::otk::python_repr::parse_prefix).map(|(v, _)| v);
+    let new = old_text.get(used..).and_then(|tail| tail.split_once("new key: ").map(|(_, rest)| rest)).and_then(crate::otk::python_repr::parse_prefix).map(|(v, _)| v);
     Some((old, new))
 }
 
@@ -108,6 +106,7 @@ fn without_signatures(v: &Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     const SYNAPSE: &str = r#"One time key signed_curve25519:AAAAAQ already exists. Old key: {"key":"KEYONE","signatures":{"@a:hs":{"ed25519:DEV":"s1"}}}; new key: {'key': 'KEYTWO', 'signatures': {'@a:hs': {'ed25519:DEV': 's2'}}}"#;
 

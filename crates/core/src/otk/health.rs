@@ -6,16 +6,15 @@
 //! on the same key id within `storm_window_ms`) → recovered (a later accepted
 //! upload). One `RecoveryNeeded` event per storm, not per failure.
 
-use crate::prelude::*;
 use crate::report::finding::{Finding, Level};
 use crate::otk::key_id::IdScheme;
 use crate::otk::upload::{UploadOutcome, UploadRequest};
 use crate::otk::conflict::OtkConflict;
 use crate::otk::breaker::Breaker;
 use crate::support::text::iso8601;
-use crate::support::json::object;
-use crate::support::json::Value;
-use alloc::collections::VecDeque;
+use serde_json::json;
+use serde_json::Value;
+use std::collections::VecDeque;
 
 /// The same conflict seen on the HTTP and the console path within this long counts once.
 pub const DEDUPE_MS: u64 = 10_000;
@@ -47,8 +46,8 @@ impl MonitorConfig {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Phase {
     Healthy,
     Failing,
@@ -58,8 +57,8 @@ pub enum Phase {
 
 /// The recovery contract's outcome, what `otkHealth()` answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Outcome {
     Healthy,
     /// Transient failures (network, 429, 5xx): the SDK retries with backoff.
@@ -71,8 +70,8 @@ pub enum Outcome {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Source {
     Http,
     Console,
@@ -80,8 +79,8 @@ pub enum Source {
 
 /// The KE-1 proof: the server's key and ours under one id.
 #[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Proof {
     pub algorithm: String,
     pub key_id: String,
@@ -112,8 +111,8 @@ impl Proof {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum TriggerKind {
     /// The local account was re-created under the old device id (eviction, reset).
     AccountRecreated,
@@ -123,7 +122,7 @@ pub enum TriggerKind {
 }
 
 #[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct Trigger {
     pub kind: TriggerKind,
     /// The facts that led to `kind`, in words.
@@ -132,8 +131,8 @@ pub struct Trigger {
 
 /// Runbook remediation 1, the only real remedy for this state (REFERENCE §3).
 #[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Recommendation {
     pub id: String,
     pub title: String,
@@ -168,8 +167,8 @@ fn recommendation(trigger: TriggerKind) -> Recommendation {
 
 /// The device identity seen in uploads, remembered across reloads.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct IdentityTrack {
     /// ed25519 identity key first seen for this user+device on this browser.
     pub known: Option<String>,
@@ -180,8 +179,8 @@ pub struct IdentityTrack {
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Uploads {
     pub requests: u64,
     pub accepted: u64,
@@ -194,8 +193,8 @@ pub struct Uploads {
 }
 
 #[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct RecoveryNeeded {
     pub user_id: Option<String>,
     pub device_id: Option<String>,
@@ -352,28 +351,13 @@ impl Monitor {
             ke: Some("KE-1".into()),
             level: Level::Critical,
             title: "new identity uploaded under an old device id: KE-1 is about to start".into(),
-            detail: cat!(
-                "Device ",
-                dev,
-                " first uploaded ed25519 identity ",
-                old,
-                " and now uploads ",
-                new,
-                ". The local Olm account was \
+            detail: format!("Device {dev} first uploaded ed25519 identity {old} and now uploads {new}. The local Olm account was \
                  re-created (store evicted or reset) without a new login. Synapse stores the new device keys before it \
                  checks one-time keys, so peers hold one-time keys signed by the old identity, and the server still holds \
-                 one-time key ids this account will reuse: expect 400 \"One time key … already exists\" on every upload.",
-                store,
-                " Only a new device (sign out, sign in) fixes this."
-            ),
+                 one-time key ids this account will reuse: expect 400 \"One time key … already exists\" on every upload.{store} Only a new device (sign out, sign in) fixes this."),
             ts: now,
             at: iso8601(now),
-            evidence: object([
-                ("userId", self.user_id.clone().into()), ("deviceId", self.device_id.clone().into()),
-                ("previousEd25519", old.into()), ("newEd25519", new.into()),
-                ("previousFirstSeenAt", self.identity.first_seen_at.map(iso8601).into()),
-                ("storeMissing", self.store_missing.into()),
-            ]),
+            evidence: json!({ "userId": self.user_id.clone(), "deviceId": self.device_id.clone(), "previousEd25519": old, "newEd25519": new, "previousFirstSeenAt": self.identity.first_seen_at.map(iso8601), "storeMissing": self.store_missing }),
         }
     }
 
@@ -486,7 +470,7 @@ impl Monitor {
         let mut facts = Vec::new();
         let replaced = self.identity.replaced_by.is_some();
         if let (Some(old), Some(new)) = (&self.identity.known, &self.identity.replaced_by) {
-            facts.push(cat!("this device id uploaded a new ed25519 identity (", new, ") after ", old, ": the account was re-created"));
+            facts.push(format!("this device id uploaded a new ed25519 identity ({new}) after {old}: the account was re-created"));
         }
         if self.store_missing == Some(true) {
             facts.push("the rust crypto store was missing at start while the session was kept".to_owned());
@@ -494,14 +478,14 @@ impl Monitor {
         let first_batch = c.counter.is_some_and(|n| n < FIRST_BATCH);
         if let Some(n) = c.counter {
             if first_batch {
-                facts.push(cat!("key id ", c.key_id, " decodes to counter ", dec(n), ": inside a new account's first batch of ", dec(FIRST_BATCH)));
+                facts.push(format!("key id {} decodes to counter {n}: inside a new account's first batch of {FIRST_BATCH}", c.key_id));
             } else {
-                facts.push(cat!("key id ", c.key_id, " decodes to counter ", dec(n), ": past a new account's first batch"));
+                facts.push(format!("key id {} decodes to counter {n}: past a new account's first batch", c.key_id));
             }
         }
         let rolled_back = matches!((c.counter, self.max_accepted_counter), (Some(n), Some(m)) if n <= m);
         if let (true, Some(m)) = (rolled_back, self.max_accepted_counter) {
-            facts.push(cat!("this browser earlier saw ids up to counter ", dec(m), " accepted for this device: the local account went back in time"));
+            facts.push(format!("this browser earlier saw ids up to counter {m} accepted for this device: the local account went back in time"));
         }
         let same_identity = self.identity.known.is_some() && !replaced;
         if same_identity {
@@ -563,16 +547,16 @@ impl Monitor {
 }
 
 #[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct PreviousDevice {
     pub device_id: String,
     pub phase: Phase,
 }
 
 #[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ConfigView {
     pub storm_threshold: u32,
     pub storm_window_ms: u64,
@@ -580,8 +564,8 @@ pub struct ConfigView {
 
 /// The outcome with its evidence; timestamps are Unix ms.
 #[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct OtkHealth {
     pub outcome: Outcome,
     pub phase: Phase,
@@ -648,31 +632,6 @@ impl TriggerKind {
     }
 }
 
-crate::json_as_str!(Phase, Outcome, Source, TriggerKind);
-crate::json_struct!(Proof {
-    algorithm: "algorithm", key_id: "keyId", key_id_scheme: "keyIdScheme", counter: "counter", old_key: "oldKey",
-    new_key: "newKey", diverged: "diverged", source: "source", seen_at: "seenAt",
-});
-crate::json_struct!(Trigger { kind: "kind", facts: "facts" });
-crate::json_struct!(Recommendation { id: "id", title: "title", steps: "steps", blast_radius: "blastRadius", backup_warning: "backupWarning" });
-crate::json_struct!(IdentityTrack { known: "known", first_seen_at: "firstSeenAt", replaced_by: "replacedBy", replaced_at: "replacedAt" });
-crate::json_struct!(Uploads {
-    requests: "requests", accepted: "accepted", conflicts: "conflicts", rejected: "rejected", transient: "transient", duplicates: "duplicates",
-});
-crate::json_struct!(RecoveryNeeded {
-    user_id: "userId", device_id: "deviceId", outcome: "outcome", proof: "proof", trigger: "trigger", recommendation: "recommendation",
-    storm_started_at: "stormStartedAt", conflicts_in_window: "conflictsInWindow", at: "at",
-});
-crate::json_struct!(PreviousDevice { device_id: "deviceId", phase: "phase" });
-crate::json_struct!(ConfigView { storm_threshold: "stormThreshold", storm_window_ms: "stormWindowMs" });
-crate::json_struct!(OtkHealth {
-    outcome: "outcome", phase: "phase", phase_since: "phaseSince", user_id: "userId", device_id: "deviceId",
-    previous_device: "previousDevice", uploads: "uploads", conflicts_in_window: "conflictsInWindow", proof: "proof",
-    trigger: "trigger", recommendation: "recommendation", identity: "identity", max_accepted_counter: "maxAcceptedCounter",
-    first_conflict_at: "firstConflictAt", last_conflict_at: "lastConflictAt", storm_started_at: "stormStartedAt",
-    recovered_at: "recoveredAt", storms: "storms", recovery_events: "recoveryEvents", last_transient: "lastTransient",
-    breaker: "breaker", config: "config",
-});
 
 #[cfg(test)]
 mod tests {

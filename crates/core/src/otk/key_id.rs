@@ -6,12 +6,11 @@
 //! one means the account was re-created under an old device id.
 
 
-use crate::prelude::*;
 
 /// Which library's id scheme a key id follows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum IdScheme {
     Vodozemac,
     Libolm,
@@ -72,7 +71,6 @@ pub fn encode_vodozemac(counter: u64) -> String {
         .collect()
 }
 
-crate::json_as_str!(IdScheme);
 
 #[cfg(test)]
 mod tests {

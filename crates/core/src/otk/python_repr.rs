@@ -1,32 +1,36 @@
-//! A small parser for Python `repr()` of JSON-like values, and for JSON.
+//! Python `repr()` of JSON-like values, as Synapse writes the *new* key of a
+//! one-time-key conflict (`synapse/handlers/e2e_keys.py` formats it with `%r`):
+//! single quotes, `True`/`False`/`None`, tuples. No well-kept crate reads
+//! Python literals into JSON values, so this one is hand-written; JSON itself
+//! always goes through serde_json ([`json_prefix`]).
 //!
-//! Synapse formats the *new* key of a one-time-key conflict with `%r`
-//! (REFERENCE §1): single quotes, `True`/`False`/`None`. We need it as JSON to
-//! compare it with the stored old key the way Synapse does.
-//!
-//! The same parser reads JSON (`true`/`false`/`null`, JSON escapes): the
-//! keys/upload bodies, the old key and values handed over from JS. It keeps
-//! serde_json's deserializer (and its error texts) out of the wasm bundle.
-//! It is lenient (single quotes, tuples, trailing commas are accepted), which
-//! is fine for reading facts; it never panics and bounds its nesting.
+//! Lenient where that only helps reading facts (JSON keywords and double
+//! quotes are accepted too, trailing commas), strict where input could buy
+//! work: nesting is bounded, numbers are read by std's linear parsers, and
+//! objects are built in a B-tree, so a hostile line costs time linear in its
+//! length.
 
-use crate::prelude::*;
-use crate::support::json::{Map, Number, ToJson, Value};
+use serde_json::{Map, Number, Value};
 
-/// Parse one value at the start of `s`; returns it and the bytes consumed.
+/// One JSON value at the start of `s` (serde_json) and the bytes it used.
+pub fn json_prefix(s: &str) -> Option<(Value, usize)> {
+    let start = s.len() - s.trim_start().len();
+    let mut values = serde_json::Deserializer::from_str(&s[start..]).into_iter::<Value>();
+    let v = values.next()?.ok()?;
+    Some((v, start + values.byte_offset()))
+}
+
+/// One value at the start of `s`, as JSON or else as a Python repr, and the
+/// bytes it used.
 pub fn parse_prefix(s: &str) -> Option<(Value, usize)> {
+    json_prefix(s).or_else(|| repr_prefix(s))
+}
+
+/// One Python repr value at the start of `s` and the bytes it used.
+pub fn repr_prefix(s: &str) -> Option<(Value, usize)> {
     let mut p = Parser { s: s.as_bytes(), src: s, i: 0, depth: 0 };
     let v = p.value()?;
     Some((v, p.i))
-}
-
-/// Parse a whole JSON text (surrounding whitespace allowed); `None` if anything
-/// but whitespace follows the value or the text is not readable.
-pub fn parse_json(s: &str) -> Option<Value> {
-    let mut p = Parser { s: s.as_bytes(), src: s, i: 0, depth: 0 };
-    let v = p.value()?;
-    p.ws();
-    (p.i == p.s.len()).then_some(v)
 }
 
 struct Parser<'a> {
@@ -82,96 +86,52 @@ impl Parser<'_> {
         }
     }
 
+    /// JSON's number grammar (leading zeros allowed, as Python never writes
+    /// them anyway), read by std: an exponent of any size costs one pass.
     fn number(&mut self) -> Option<Value> {
         let start = self.i;
-        let neg = self.s.get(self.i) == Some(&b'-');
-        if neg {
-            self.i += 1;
-        }
-        // Digits while they fit in `mant`; `exp` is the power of ten.
-        let (mut mant, mut exp, mut exact) = (0u64, 0i32, true);
-        let mut frac = false;
-        let mut int = true;
-        while let Some(&c) = self.s.get(self.i) {
-            match c {
-                b'0'..=b'9' => match mant.checked_mul(10).and_then(|m| m.checked_add((c - b'0') as u64)) {
-                    Some(m) => {
-                        mant = m;
-                        if frac {
-                            exp -= 1;
-                        }
-                    }
-                    None => {
-                        exact = exact && c == b'0';
-                        if !frac {
-                            exp += 1;
-                        }
-                    }
-                },
-                b'.' if !frac => {
-                    frac = true;
-                    int = false;
-                }
-                _ => break,
+        let digits = |p: &mut Self| {
+            let at = p.i;
+            while p.s.get(p.i).is_some_and(u8::is_ascii_digit) {
+                p.i += 1;
             }
+            p.i > at
+        };
+        if self.s.get(self.i) == Some(&b'-') {
             self.i += 1;
         }
-        if self.i == start + neg as usize || (frac && self.s[self.i - 1] == b'.') {
+        if !digits(self) {
             return None;
         }
-        if matches!(self.s.get(self.i), Some(b'e' | b'E')) {
-            int = false;
+        let mut int = true;
+        if self.s.get(self.i) == Some(&b'.') {
             self.i += 1;
-            let eneg = match self.s.get(self.i) {
-                Some(b'-') => { self.i += 1; true }
-                Some(b'+') => { self.i += 1; false }
-                _ => false,
-            };
-            let (mut e, at) = (0i32, self.i);
-            while let Some(&c @ b'0'..=b'9') = self.s.get(self.i) {
-                e = e.saturating_mul(10).saturating_add((c - b'0') as i32);
-                self.i += 1;
-            }
-            if self.i == at {
+            int = false;
+            if !digits(self) {
                 return None;
             }
-            exp = exp.saturating_add(if eneg { -e } else { e });
         }
-        if int && exact && exp == 0 {
-            if !neg {
-                return Some(Value::from(mant));
+        if matches!(self.s.get(self.i), Some(b'e' | b'E')) {
+            self.i += 1;
+            int = false;
+            if matches!(self.s.get(self.i), Some(b'-' | b'+')) {
+                self.i += 1;
             }
-            if mant <= i64::MAX as u64 + 1 {
-                return Some(Value::from((mant as i64).wrapping_neg()));
+            if !digits(self) {
+                return None;
             }
         }
-        // Exact when mant < 2^53 and |exp| <= 22 (powers of ten up to 1e22 are exact
-        // doubles); otherwise within an ulp or two, which is enough for a report.
-        // Not core's float parser: its tables would double this module's size in wasm.
-        let mut f = mant as f64;
-        let mut e = exp;
-        while e > 0 {
-            let k = e.min(22);
-            f *= pow10(k);
-            e -= k;
+        let text = self.src.get(start..self.i)?;
+        if int {
+            if let Ok(n) = text.parse::<u64>() {
+                return Some(n.into());
+            }
+            if let Ok(n) = text.parse::<i64>() {
+                return Some(n.into());
+            }
         }
-        while e < 0 {
-            let k = (-e).min(22);
-            f /= pow10(k);
-            e += k;
-        }
-        // Keep the text for writing (no float formatter in the bundle); the
-        // grammar above is JSON's but for leading zeros, which JSON forbids.
-        let f = if neg { -f } else { f };
-        if !f.is_finite() {
-            return Some(Value::Null); // JSON has no infinity (serde_json writes null too)
-        }
-        let (sign, mut digits) = self.src.get(start..self.i)?.split_at_checked(neg as usize)?;
-        while let Some(rest) = digits.strip_prefix('0').filter(|r| r.starts_with(|c: char| c.is_ascii_digit())) {
-            digits = rest;
-        }
-        let text = cat!(sign, digits);
-        Some(Value::Number(Number::F(f, text.into())))
+        // JSON has no infinity: a float out of range is null, as serde_json writes it.
+        Some(text.parse::<f64>().ok().and_then(Number::from_f64).map_or(Value::Null, Value::Number))
     }
 
     fn container(&mut self, close: u8, is_dict: bool) -> Option<Value> {
@@ -188,7 +148,7 @@ impl Parser<'_> {
                     self.ws();
                     let k = match self.value()? {
                         Value::String(k) => k,
-                        other => other.to_json_string(),
+                        other => other.to_string(),
                     };
                     if !self.eat(b':') {
                         return None;
@@ -280,17 +240,10 @@ impl Parser<'_> {
     }
 }
 
-fn pow10(k: i32) -> f64 {
-    let mut p = 1.0;
-    for _ in 0..k {
-        p *= 10.0;
-    }
-    p
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn p(s: &str) -> Option<Value> {
         parse_prefix(s).map(|(v, _)| v)
@@ -327,42 +280,55 @@ mod tests {
         }
     }
 
+    fn r(s: &str) -> Option<Value> {
+        repr_prefix(s).map(|(v, _)| v)
+    }
+
     #[test]
-    fn json_texts_read_like_serde_json() {
-        let cases = [
-            r#"{"a":[1,-2,3.5,-0.25,1e3,2E-2,12345678901234567890,-9223372036854775808],"b":true,"c":false,"d":null}"#,
-            r#"{"s":"q\"b\\s\/n\n\t\r\b\fé\u00e9\ud83d\ude42"}"#,
-            " [ ] ",
-            r#"{"one_time_keys":{"signed_curve25519:AAAAAAAAAA0":{"key":"k","signatures":{"@a:hs":{"ed25519:D":"s"}}}}}"#,
-            "0.1",
-            "123456.789e-2",
-        ];
-        for c in cases {
-            let ours = parse_json(c).unwrap_or_else(|| panic!("{c}"));
-            let theirs = Value::from_serde(&serde_json::from_str(c).unwrap());
-            assert_eq!(ours, theirs, "{c}");
+    fn json_prefix_is_serde_json_and_says_where_it_stopped() {
+        let text = r#" {"key":"KEYONE","signatures":{"@a:hs":{"ed25519:D":"s"}}}; new key: {'key': 'B'}"#;
+        let (v, used) = json_prefix(text).unwrap();
+        assert_eq!(v, json!({"key":"KEYONE","signatures":{"@a:hs":{"ed25519:D":"s"}}}));
+        assert_eq!(&text[used..used + 10], "; new key:");
+        assert_eq!(json_prefix("{'key': 'B'}"), None, "a repr is not JSON");
+        assert_eq!(parse_prefix("{'key': 'B'}").map(|(v, _)| v), Some(json!({"key": "B"})));
+    }
+
+    #[test]
+    fn repr_numbers_read_like_json_numbers() {
+        for c in ["1", "-2", "3.5", "-0.25", "1e3", "2E-2", "12345678901234567890", "-9223372036854775808", "0.1", "123456.789e-2"] {
+            let want: Value = serde_json::from_str(c).unwrap();
+            assert_eq!(r(c), Some(want), "{c}");
+        }
+        for bad in ["-", "1.", "1e", "1e+", ".5"] {
+            assert_eq!(r(bad), None, "{bad:?}");
         }
     }
 
     #[test]
-    fn far_exponents_are_close_not_exact() {
-        for (t, want) in [("1.7976931348623157e308", f64::MAX), ("2.2250738585072014e-308", f64::MIN_POSITIVE), ("1e400", f64::INFINITY)] {
-            let got = parse_json(t).and_then(|v| v.as_f64());
-            assert_eq!(parse_json(t).map(|v| v.is_null()), Some(want.is_infinite()));
-            if want.is_infinite() {
-                assert_eq!(got, None, "{t}: JSON has no infinity"); // Number::from_f64 refuses it: null
-            } else {
-                let g = got.unwrap();
-                assert!(((g - want) / want).abs() < 1e-14, "{t}: {g}");
-            }
-        }
+    fn far_exponents_are_null_or_zero_and_cheap() {
+        assert_eq!(r("1e400"), Some(Value::Null), "JSON has no infinity");
+        assert_eq!(r("1.7976931348623157e308").and_then(|v| v.as_f64()), Some(f64::MAX));
+        // An exponent that once cost a second of repeated multiplication.
+        let hostile = format!("{{'key': [{}]}}", vec!["1e99999999999"; 1000].join(", "));
+        let v = r(&hostile).unwrap();
+        assert!(v["key"].as_array().unwrap().iter().all(Value::is_null));
+        assert_eq!(r("1e-99999999999").and_then(|v| v.as_f64()), Some(0.0));
     }
 
     #[test]
-    fn json_edge_cases() {
-        assert_eq!(parse_json(r#""\ud83d x""#), Some(json!("\u{FFFD} x")), "lone surrogate");
-        for bad in ["", "{} x", "-", "1.", "1e", "{\"a\":", "[1,2", "nul", "\"\\u12\""] {
-            assert_eq!(parse_json(bad), None, "{bad:?}");
+    fn wide_objects_parse_in_one_pass() {
+        let wide = format!("{{{}}}", (0..200_000).map(|i| format!("'k{i}': {i}")).collect::<Vec<_>>().join(", "));
+        let v = r(&wide).unwrap();
+        assert_eq!(v.as_object().map(Map::len), Some(200_000));
+        assert_eq!(v["k199999"], 199_999);
+    }
+
+    #[test]
+    fn lone_surrogates_and_garbage() {
+        assert_eq!(r(r#""\ud83d x""#), Some(json!("\u{FFFD} x")), "lone surrogate");
+        for bad in ["", "{\"a\":", "[1,2", "nul", "\"\\u12\""] {
+            assert_eq!(r(bad), None, "{bad:?}");
         }
     }
 

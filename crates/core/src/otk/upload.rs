@@ -2,10 +2,9 @@
 //! the device sent (identity, one-time and fallback key ids) and what the
 //! server answered, reduced to the facts the OTK health monitor needs.
 
-use crate::prelude::*;
 use crate::otk::key_id::decode_counter;
 use crate::otk::conflict::{self, OtkConflict};
-use crate::support::json::{ToJson, Value};
+use serde_json::Value;
 
 /// What one upload body says about the device.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -46,7 +45,7 @@ fn content_hash(v: &Value) -> u64 {
     match v {
         Value::Object(m) => mix(m.iter().fold(1, |acc, (k, x)| acc.wrapping_add(mix(fnv1a(k.as_bytes()) ^ content_hash(x).rotate_left(29))))),
         Value::Array(a) => mix(a.iter().fold(2, |acc, x| mix(acc ^ content_hash(x)))),
-        other => fnv1a(other.to_json_string().as_bytes()),
+        other => fnv1a(other.to_string().as_bytes()),
     }
 }
 
@@ -54,7 +53,7 @@ fn content_hash(v: &Value) -> u64 {
 /// fingerprinted (so the storm breaker can compare it) and marked `malformed`.
 pub fn parse_request(body: &str) -> UploadRequest {
     let mut r = UploadRequest { body_bytes: body.len(), ..Default::default() };
-    let v: Value = match crate::otk::python_repr::parse_json(body) {
+    let v: Value = match serde_json::from_str::<Value>(body).ok() {
         Some(v @ Value::Object(_)) => v,
         _ => {
             r.fingerprint = fnv1a(body.as_bytes());
@@ -113,7 +112,7 @@ pub fn parse_response(status: Option<u16>, body: Option<&str>, error: Option<&st
     let Some(status) = status else {
         return UploadOutcome::Transient { status: None, reason: error.unwrap_or("network error").to_owned() };
     };
-    let json: Option<Value> = body.and_then(crate::otk::python_repr::parse_json);
+    let json: Option<Value> = body.and_then(|b| serde_json::from_str(b).ok());
     let field = |k: &str| json.as_ref().and_then(|j| j.get(k)).and_then(Value::as_str).map(str::to_owned);
     match status {
         200..=299 => {
@@ -133,7 +132,7 @@ pub fn parse_response(status: Option<u16>, body: Option<&str>, error: Option<&st
                 None => UploadOutcome::Rejected { status, errcode: field("errcode"), error: text },
             }
         }
-        429 | 500..=599 => UploadOutcome::Transient { status: Some(status), reason: field("errcode").unwrap_or_else(|| cat!("HTTP ", dec(status.into()))) },
+        429 | 500..=599 => UploadOutcome::Transient { status: Some(status), reason: field("errcode").unwrap_or_else(|| format!("HTTP {status}")) },
         _ => UploadOutcome::Rejected { status, errcode: field("errcode"), error: field("error") },
     }
 }

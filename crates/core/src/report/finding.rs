@@ -1,11 +1,10 @@
 //! Findings: conclusions drawn from observations, each with its evidence.
 
-use crate::prelude::*;
-use crate::support::json::Value;
+use serde_json::Value;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Level {
     Critical,
     Warning,
@@ -13,8 +12,8 @@ pub enum Level {
 }
 
 #[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Finding {
     /// Stable id, e.g. `crypto_store_missing`; one finding per id is kept.
     pub id: String,
@@ -39,5 +38,3 @@ impl Level {
     }
 }
 
-crate::json_as_str!(Level);
-crate::json_struct!(Finding { id: "id", ke: "ke", level: "level", title: "title", detail: "detail", ts: "ts", at: "at", evidence: "evidence" });

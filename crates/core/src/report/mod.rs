@@ -4,23 +4,23 @@
 
 pub mod finding;
 
-use crate::prelude::*;
 use crate::report::finding::Finding;
 use crate::evidence::http::HttpStats;
 use crate::otk::health::OtkHealth;
 use crate::evidence::journal::{ClassCount, Config, Entry, Journal};
-use crate::evidence::redact::{redact, RedactionCounts, SecretKind};
+use crate::evidence::redact::{redact, RedactionCounts};
+use crate::evidence::redact_json::redact_value;
 use crate::environment::tab_guard::TabGuard;
 use crate::support::text::iso8601;
-use crate::support::json::Value;
-use crate::support::vecmap::VecMap;
+use serde_json::Value;
+use std::collections::BTreeMap;
 
 pub const SCHEMA_VERSION: u32 = 1;
 pub const GENERATOR: &str = "crypto-health";
 
 #[derive(Clone, Debug, Default, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Versions {
     pub app: Option<String>,
     pub sdk: Option<String>,
@@ -29,8 +29,8 @@ pub struct Versions {
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Session {
     pub user_id: Option<String>,
     pub device_id: Option<String>,
@@ -38,28 +38,28 @@ pub struct Session {
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct Estimate {
     pub usage: Option<u64>,
     pub quota: Option<u64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct CryptoStore {
     /// The rust crypto IndexedDB exists; null when databases cannot be listed.
     pub present: Option<bool>,
     /// Known matrix-js-sdk databases and whether each exists.
-    pub databases: VecMap<bool>,
+    pub databases: BTreeMap<String, bool>,
     pub checked_at: Option<String>,
     /// When crypto-health first saw the store for this session on this browser.
     pub seen_at: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Storage {
     /// `persisted` | `not_persisted` | `unsupported` | `unknown`.
     pub status: String,
@@ -80,8 +80,8 @@ impl Default for Storage {
 
 /// What the host environment knows; the browser side fills it in.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "camelCase", default))]
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", default)]
 pub struct Context {
     pub versions: Versions,
     pub user_agent: Option<String>,
@@ -93,22 +93,22 @@ pub struct Context {
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Redaction {
     pub total: u32,
-    pub by_kind: VecMap<u32>,
+    pub by_kind: BTreeMap<String, u32>,
 }
 
 impl From<&RedactionCounts> for Redaction {
     fn from(c: &RedactionCounts) -> Self {
-        Redaction { total: c.total(), by_kind: c.iter().map(|(k, n)| (k.as_str(), n)).collect() }
+        Redaction { total: c.total(), by_kind: c.iter().map(|(k, n)| (k.as_str().to_owned(), n)).collect() }
     }
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Capture {
     pub installed: bool,
     pub config: Config,
@@ -116,18 +116,21 @@ pub struct Capture {
     pub lines_matched: u64,
     pub evicted: u64,
     pub capture_errors: u64,
+    /// Capture stopped after an internal error (what it was); the app went on.
+    #[serde(default)]
+    pub stopped_after_error: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct Generator {
     pub name: String,
     pub version: String,
 }
 
 #[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Report {
     pub schema_version: u32,
     pub generator: Generator,
@@ -139,20 +142,20 @@ pub struct Report {
     pub sync_state: Option<String>,
     pub crypto_ready: Option<bool>,
     pub storage: Storage,
-    pub counts: VecMap<ClassCount>,
+    pub counts: BTreeMap<String, ClassCount>,
     pub entries: Vec<Entry>,
     pub findings: Vec<Finding>,
     pub redaction: Redaction,
     pub capture: Capture,
     pub extra: Value,
     /// KE-1 over HTTP: the one-time-key health of this device (null when the HTTP tap is off).
-    #[cfg_attr(feature = "serde", serde(default))]
+    #[serde(default)]
     pub otk_health: Option<OtkHealth>,
     /// What the fetch tap counted on watched endpoints (null when it is off).
-    #[cfg_attr(feature = "serde", serde(default))]
+    #[serde(default)]
     pub http: Option<HttpStats>,
     /// The multi-tab guard; absent from reports written before it existed.
-    #[cfg_attr(feature = "serde", serde(default))]
+    #[serde(default)]
     pub tab_guard: TabGuard,
 }
 
@@ -161,7 +164,8 @@ impl Report {
     /// from the host (`extra`, versions, user agent) is redacted too.
     pub fn build(journal: &Journal, ctx: Context, installed: bool, now_ms: u64) -> Report {
         let mut red = journal.redactions.clone();
-        let extra = redact_value(ctx.extra, &mut red);
+        let mut extra = ctx.extra;
+        redact_value(&mut extra, &mut red);
         let mut r = |s: Option<String>| s.map(|s| redact(&s, &mut red).into_owned());
         let versions = Versions { app: r(ctx.versions.app), sdk: r(ctx.versions.sdk), crypto: r(ctx.versions.crypto) };
         let user_agent = r(ctx.user_agent);
@@ -188,6 +192,7 @@ impl Report {
                 lines_matched: journal.lines_matched,
                 evicted: journal.evicted,
                 capture_errors: journal.capture_errors,
+                stopped_after_error: None,
             },
             extra,
             otk_health: None,
@@ -198,7 +203,6 @@ impl Report {
 
     /// Read a report, checking its schema version first so an old or foreign
     /// file gets a clear error instead of a field-by-field one.
-    #[cfg(feature = "serde")]
     pub fn from_json(text: &str) -> Result<Report, String> {
         let v: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
         match v.get("schemaVersion").and_then(serde_json::Value::as_u64) {
@@ -211,66 +215,3 @@ impl Report {
     }
 }
 
-/// Field names whose values are secrets whatever they look like.
-fn secret_key(k: &str) -> Option<SecretKind> {
-    let k = k.to_ascii_lowercase();
-    Some(match k.as_str() {
-        "access_token" | "accesstoken" => SecretKind::AccessToken,
-        "refresh_token" | "refreshtoken" => SecretKind::RefreshToken,
-        "login_token" | "logintoken" | "token" => SecretKind::LoginToken,
-        "password" | "new_password" | "newpassword" | "passphrase" => SecretKind::Password,
-        "recovery_key" | "recoverykey" => SecretKind::RecoveryKey,
-        "authorization" => SecretKind::Authorization,
-        _ => return None,
-    })
-}
-
-/// Redact a JSON value: secret-named fields wholesale, every string by text.
-pub fn redact_value(mut v: Value, counts: &mut RedactionCounts) -> Value {
-    redact_in_place(&mut v, counts);
-    v
-}
-
-// In place: rebuilding maps would sort them again (and cost the bundle a sort).
-fn redact_in_place(v: &mut Value, counts: &mut RedactionCounts) {
-    match v {
-        Value::String(s) => {
-            if let alloc::borrow::Cow::Owned(r) = redact(s, counts) {
-                *s = r;
-            }
-        }
-        Value::Array(a) => a.iter_mut().for_each(|x| redact_in_place(x, counts)),
-        Value::Object(m) => {
-            for (k, x) in m.iter_mut() {
-                match (secret_key(k), &*x) {
-                    (Some(kind), Value::String(_)) => {
-                        counts.add(kind);
-                        *x = Value::String(cat!("[REDACTED:", kind.as_str(), "]"));
-                    }
-                    _ => redact_in_place(x, counts),
-                }
-            }
-        }
-        _ => {}
-    }
-}
-
-crate::json_struct!(Versions { app: "app", sdk: "sdk", crypto: "crypto" });
-crate::json_struct!(Session { user_id: "userId", device_id: "deviceId", homeserver: "homeserver" });
-crate::json_struct!(Estimate { usage: "usage", quota: "quota" });
-crate::json_struct!(CryptoStore { present: "present", databases: "databases", checked_at: "checkedAt", seen_at: "seenAt" });
-crate::json_struct!(Storage {
-    status: "status", persisted: "persisted", requested: "requested", estimate: "estimate", crypto_store: "cryptoStore", notes: "notes",
-});
-crate::json_struct!(Redaction { total: "total", by_kind: "byKind" });
-crate::json_struct!(Capture {
-    installed: "installed", config: "config", lines_seen: "linesSeen", lines_matched: "linesMatched", evicted: "evicted",
-    capture_errors: "captureErrors",
-});
-crate::json_struct!(Generator { name: "name", version: "version" });
-crate::json_struct!(Report {
-    schema_version: "schemaVersion", generator: "generator", generated_at: "generatedAt", generated_at_ms: "generatedAtMs",
-    versions: "versions", user_agent: "userAgent", session: "session", sync_state: "syncState", crypto_ready: "cryptoReady",
-    storage: "storage", counts: "counts", entries: "entries", findings: "findings", redaction: "redaction", capture: "capture",
-    extra: "extra", otk_health: "otkHealth", http: "http", tab_guard: "tabGuard",
-});

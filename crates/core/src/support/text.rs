@@ -1,81 +1,7 @@
-//! Small string helpers shared by the parsers and the ring buffer.
+//! Small string helpers shared by the parsers and the ring buffer: cutting text on a
+//! char boundary with a visible mark, and ISO-8601 from Unix milliseconds (hand-written:
+//! twenty lines instead of a date crate in the wasm bundle).
 
-use crate::prelude::*;
-
-/// `format!` for plain pieces: joins string-like pieces (`&str`, `String`,
-/// numbers through [`dec`]) with [`concat`], without `core::fmt`, which the
-/// wasm bundle leaves out. `cat!("HTTP ", dec(status))` is `format!("HTTP {status}")`.
-#[macro_export]
-macro_rules! cat {
-    ($($piece:expr),+ $(,)?) => {
-        $crate::support::text::concat(&[$(::core::convert::AsRef::<str>::as_ref(&$piece)),+])
-    };
-}
-
-/// `parts.concat()`: one plain copy loop instead of alloc's generic join.
-pub fn concat(parts: &[&str]) -> String {
-    let mut s = String::with_capacity(parts.iter().map(|p| p.len()).sum());
-    for p in parts {
-        s.push_str(p);
-    }
-    s
-}
-
-/// `n` in decimal (`n.to_string()` without `core::fmt`).
-pub fn dec(n: u64) -> String {
-    let mut s = String::new();
-    crate::support::json::write_u64(n, &mut s);
-    s
-}
-
-/// `n` in decimal, zero-padded to at least `width` digits (`{n:0width$}`).
-fn push_padded(out: &mut String, n: u64, width: usize) {
-    let digits = dec(n);
-    for _ in digits.len()..width {
-        out.push('0');
-    }
-    out.push_str(&digits);
-}
-
-// Substring search and slicing without panics. core's `str::find(&str)`
-// searcher and `&s[a..b]` carry a panic path that formats (`slice_error_fail`:
-// `char` Debug, the unicode tables), which the wasm bundle leaves out. A match
-// of UTF-8 in UTF-8 starts and ends on char boundaries, so the offsets these
-// return always slice cleanly.
-
-/// Byte offset of the first `needle` in `hay` (`hay.find(needle)`).
-pub fn find(hay: &str, needle: &str) -> Option<usize> {
-    let n = needle.as_bytes();
-    let Some(&first) = n.first() else { return Some(0) };
-    hay.as_bytes().windows(n.len()).position(|w| w[0] == first && w == n)
-}
-
-/// `hay.contains(needle)`.
-pub fn contains(hay: &str, needle: &str) -> bool {
-    find(hay, needle).is_some()
-}
-
-/// `hay.split_once(needle)`.
-pub fn split_once<'a>(hay: &'a str, needle: &str) -> Option<(&'a str, &'a str)> {
-    let i = find(hay, needle)?;
-    Some((hay.get(..i)?, hay.get(i + needle.len()..)?))
-}
-
-/// `hay.rsplit_once(b)` for an ASCII byte (no reverse char searcher in the bundle).
-pub fn rsplit_once_ascii(hay: &str, b: u8) -> Option<(&str, &str)> {
-    let i = hay.bytes().rposition(|x| x == b)?;
-    Some((hay.get(..i)?, hay.get(i + 1..)?))
-}
-
-/// What follows the first `needle` in `hay`.
-pub fn after<'a>(hay: &'a str, needle: &str) -> Option<&'a str> {
-    hay.get(find(hay, needle)? + needle.len()..)
-}
-
-/// `&s[from..to]` for offsets on char boundaries (`""` if one is not).
-pub fn slice(s: &str, from: usize, to: usize) -> &str {
-    s.get(from..to).unwrap_or_default()
-}
 
 /// `s` cut to at most `max` bytes, on a char boundary.
 pub fn head(s: &str, max: usize) -> &str {
@@ -101,7 +27,7 @@ pub fn truncate_marked(s: &str, max: usize) -> (String, bool) {
         return (s.to_owned(), false);
     }
     let kept = head(s, max);
-    (cat!(kept, "…[truncated ", dec((s.len() - kept.len()) as u64), " bytes]"), true)
+    (format!("{kept}…[truncated {} bytes]", (s.len() - kept.len()) as u64), true)
 }
 
 /// ISO-8601 UTC (`2026-11-21T20:13:37.123Z`) from Unix milliseconds, without
@@ -121,20 +47,8 @@ pub fn iso8601(ms: u64) -> String {
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = if m <= 2 { y + 1 } else { y };
     // All parts are >= 0 here: the clamp above keeps `ms` and the year positive.
-    let mut out = String::with_capacity(24);
-    for (n, width, after) in [
-        (y, 4, '-'),
-        (m, 2, '-'),
-        (d, 2, 'T'),
-        (rem / 3_600_000, 2, ':'),
-        (rem / 60_000 % 60, 2, ':'),
-        (rem / 1000 % 60, 2, '.'),
-        (rem % 1000, 3, 'Z'),
-    ] {
-        push_padded(&mut out, n as u64, width);
-        out.push(after);
-    }
-    out
+    let (h, min, sec, milli) = (rem / 3_600_000, rem / 60_000 % 60, rem / 1000 % 60, rem % 1000);
+    format!("{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{sec:02}.{milli:03}Z")
 }
 
 #[cfg(test)]
@@ -150,33 +64,12 @@ mod tests {
     }
 
     #[test]
-    fn cat_and_dec_are_format() {
-        for n in [0, 7, 10, 99, 1_234_567_890, u64::MAX] {
-            assert_eq!(dec(n), n.to_string());
-        }
-        let owned = String::from("device");
-        assert_eq!(cat!("HTTP ", dec(429), " ", owned, "|", &owned), format!("HTTP {} {owned}|{owned}", 429));
-    }
-
-    #[test]
-    fn search_and_slices_are_std() {
+    fn head_cuts_on_char_boundaries() {
         let hay = "ab é/_matrix/ abab/_matrix/";
-        for needle in ["", "a", "ab", "bab", "é", "é/", "/_matrix/", "x", "ab é/_matrix/ abab/_matrix/!"] {
-            assert_eq!(find(hay, needle), hay.find(needle), "{needle}");
-            assert_eq!(split_once(hay, needle), hay.split_once(needle), "{needle}");
-            assert_eq!(after(hay, needle), hay.split_once(needle).map(|(_, a)| a), "{needle}");
-        }
-        for (h, b) in [("@a:hs:DEV", b':'), ("x [400] y [12ms]", b'['), ("no", b':'), (":", b':'), ("é:é", b':')] {
-            assert_eq!(rsplit_once_ascii(h, b), h.rsplit_once(b as char), "{h}");
-        }
-        assert_eq!(find("", ""), Some(0));
-        assert_eq!(find("", "a"), None);
         for max in 0..=hay.len() + 1 {
             let h = head(hay, max);
             assert!(h.len() <= max && hay.starts_with(h) && (h.len() == hay.len() || h.len() + 2 > max), "{max}");
         }
-        assert_eq!(slice(hay, 3, 5), "é");
-        assert_eq!(slice(hay, 3, 4), "");
     }
 
     #[test]

@@ -1,0 +1,638 @@
+//! The one aggregate: every observation enters here with its time, every
+//! decision is taken here, and every output (entries, counts, `otkHealth()`,
+//! the report) reads this one state.
+//!
+//! The browser side calls an entry point, then carries out the [`Effect`]s it
+//! returns (persist a fact, fire an event): it decides nothing itself. A
+//! one-time-key conflict seen on both the HTTP and the console path is counted
+//! once, because the monitor is asked first and the journal told what it said.
+
+use crate::environment::crypto_store::{self, StoreFacts, KNOWN_DATABASES, RUST_CRYPTO_DB};
+use crate::environment::tab_guard::TabGuard;
+use crate::evidence::classify::{classify, Classified};
+use crate::evidence::http::{endpoint_of, path_of, Endpoint, HttpStats, DELAYED_EVENT_LOCAL_TIMEOUT_MS};
+use crate::evidence::journal::{Config, Entry, Journal};
+use crate::evidence::signature::SIGNATURES;
+use crate::otk::breaker::{Decision, KeptResponse};
+use crate::otk::conflict::{self, OtkConflict};
+use crate::otk::health::{Event, Monitor, MonitorConfig, OtkHealth, RecoveryNeeded, Source};
+use crate::otk::upload::{parse_request, parse_response, UploadOutcome};
+use crate::report::finding::{Finding, Level};
+use crate::report::{Context, CryptoStore, Report, Storage};
+use crate::support::text::iso8601;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+const OTK_CONFLICT: &str = "ke1.otk_conflict";
+/// Upload bodies above this are parsed every time rather than kept (memory).
+const MAX_MEMO_BYTES: usize = 256 * 1024;
+
+/// One finished HTTP exchange as the fetch tap saw it.
+#[derive(Clone, Debug, Default)]
+pub struct Exchange<'a> {
+    pub method: &'a str,
+    pub url: &'a str,
+    /// `None`: the fetch failed (network error or abort).
+    pub status: Option<u16>,
+    pub status_text: &'a str,
+    pub content_type: Option<&'a str>,
+    pub aborted: bool,
+    pub duration_ms: u64,
+    /// Read from a clone, only for endpoints whose body matters.
+    pub response_body: Option<&'a str>,
+    /// The fetch rejection, rendered (`TypeError: Failed to fetch`, `AbortError: …`).
+    pub error: Option<&'a str>,
+    /// The storm breaker answered it; the server never saw it.
+    pub answered_locally: bool,
+    /// The tap could not read the body it wanted.
+    pub body_error: bool,
+}
+
+/// What this browser remembers about one device across page loads.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct DeviceMemory {
+    pub ed25519: Option<String>,
+    pub first_seen_at: Option<u64>,
+    pub max_accepted_counter: Option<u64>,
+}
+
+/// What the persistent-storage probe found (the browser side asks).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct StorageProbe {
+    /// `persisted` | `not_persisted` | `unsupported` | `unknown`.
+    pub status: Option<String>,
+    pub persisted: Option<bool>,
+    pub requested: bool,
+    pub usage: Option<u64>,
+    pub quota: Option<u64>,
+    pub notes: Vec<String>,
+}
+
+/// What the crypto-store check found in the browser.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StoreProbe {
+    pub session_present: bool,
+    /// localStorage could be read at all.
+    pub session_readable: bool,
+    pub user_id: Option<String>,
+    pub device_id: Option<String>,
+    /// IndexedDB names; `None` when they cannot be listed, with `why`.
+    pub databases: Option<Vec<String>>,
+    pub why_unlisted: Option<String>,
+    /// When this browser last saw the store for this session.
+    pub seen_at: Option<u64>,
+}
+
+/// Side effects for the browser side to carry out, in order.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Effect {
+    /// Persist what we know of this device (localStorage), for the next page load.
+    RememberDevice { user_id: String, device_id: String, memory: DeviceMemory },
+    /// Persist that the crypto store existed for this session at `at`.
+    RememberStoreSeen { user_id: Option<String>, device_id: Option<String>, at: u64 },
+    /// Once per upload storm: prompt the user (callbacks, window event).
+    RecoveryNeeded(Box<RecoveryNeeded>),
+    /// The storm ended: close the prompt.
+    Recovered,
+}
+
+/// What the storm breaker says about an upload about to leave.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UploadAnswer {
+    pub decision: Decision,
+    /// The kept 400 to answer with, when the decision is to answer locally.
+    pub kept: Option<KeptResponse>,
+    pub effects: Vec<Effect>,
+}
+
+/// The whole diagnosis of one page.
+#[derive(Debug, Default)]
+pub struct Diagnostics {
+    journal: Journal,
+    otk: Monitor,
+    http: HttpStats,
+    storage: Option<Storage>,
+    tab_guard: TabGuard,
+    console_installed: bool,
+    /// What the console tap counted outside the wasm (every line, not only candidates).
+    tap_lines_seen: Option<u64>,
+    tap_errors: u64,
+    http_tap_errors: u64,
+    /// The last upload body read and what it said. In a storm the SDK re-sends
+    /// the identical body every time; it is then compared, not parsed again.
+    upload_memo: Option<(String, crate::otk::upload::UploadRequest)>,
+    stopped_after_error: Option<String>,
+}
+
+impl Diagnostics {
+    pub fn new(cfg: Config) -> Self {
+        Diagnostics { journal: Journal::new(cfg), ..Default::default() }
+    }
+
+    // ---------------------------------------------------------------- configuration
+
+    /// The console tap is on, with this journal configuration (entries already
+    /// kept stay when only the configuration changes).
+    pub fn console_installed(&mut self, cfg: Config) {
+        // A journal that has seen nothing yet takes the new configuration.
+        if self.journal.is_empty() && self.journal.lines_seen == 0 {
+            self.journal = Journal::new(cfg);
+        }
+        self.console_installed = true;
+    }
+
+    pub fn console_uninstalled(&mut self) {
+        self.console_installed = false;
+    }
+
+    pub fn is_console_installed(&self) -> bool {
+        self.console_installed
+    }
+
+    /// The fetch tap is on (or its options changed).
+    pub fn http_installed(&mut self, cfg: MonitorConfig, break_upload_storm: bool) {
+        self.otk.cfg = cfg.clamped();
+        self.otk.breaker.enabled = break_upload_storm;
+        self.http.breaker_enabled = break_upload_storm;
+        self.http.installed = true;
+    }
+
+    pub fn http_uninstalled(&mut self) {
+        self.http.installed = false;
+    }
+
+    /// Forget entries and counts (not configuration).
+    pub fn clear(&mut self) {
+        self.journal.clear();
+    }
+
+    // ---------------------------------------------------------------- observations
+
+    /// A console line (already rendered) or a window error. Returns the entry it
+    /// was stored in (or folded into), if it matched a signature.
+    pub fn console_line(&mut self, level: &str, message: &str, now: u64) -> (Option<Entry>, Vec<Effect>) {
+        self.journal.lines_seen += 1;
+        let Some(c) = classify(message) else { return (None, Vec::new()) };
+        let (counted, effects) = match conflict::parse(message).filter(|_| c.signature.id == OTK_CONFLICT) {
+            Some(conflict) => self.conflict(&conflict, Source::Console, now),
+            None => (true, Vec::new()),
+        };
+        let entry = self.journal.store(level, message, c, now, counted).clone();
+        (Some(entry), effects)
+    }
+
+    /// Does the monitor need what this browser remembers of this device? True
+    /// when the session names a device the monitor does not follow yet.
+    pub fn wants_device_memory(&self, device_id: &str) -> bool {
+        self.otk.device_id.as_deref() != Some(device_id)
+    }
+
+    /// The session's user and device, with what an earlier page load remembered.
+    pub fn session_device(&mut self, user_id: &str, device_id: &str, memory: Option<DeviceMemory>) {
+        if !self.wants_device_memory(device_id) {
+            return;
+        }
+        self.otk.set_device(Some(user_id), Some(device_id));
+        let m = memory.unwrap_or_default();
+        self.otk.remember(m.ed25519, m.first_seen_at, m.max_accepted_counter);
+    }
+
+    /// A keys/upload is about to leave: read its body, follow the identity, and
+    /// ask the storm breaker.
+    pub fn before_upload(&mut self, body: &str, now: u64) -> UploadAnswer {
+        let (text, req) = match self.upload_memo.take() {
+            Some((text, req)) if text == body => (text, req),
+            _ => (body.to_owned(), parse_request(body)),
+        };
+        let events = self.otk.observe_request(&req, now);
+        let decision = self.otk.breaker.decide(req.fingerprint, now);
+        if text.len() <= MAX_MEMO_BYTES {
+            self.upload_memo = Some((text, req));
+        }
+        let kept = (decision == Decision::AnswerLocally).then(|| self.otk.breaker.kept.clone()).flatten();
+        UploadAnswer { decision, kept, effects: self.apply(events) }
+    }
+
+    /// A finished exchange on a watched endpoint.
+    pub fn exchange(&mut self, ex: &Exchange, now: u64) -> Vec<Effect> {
+        if ex.body_error {
+            self.http.body_read_errors += 1;
+        }
+        let Some((endpoint, detail)) = endpoint_of(ex.method, ex.url) else { return Vec::new() };
+        let stats = self.http.endpoint_mut(endpoint);
+        if ex.answered_locally {
+            stats.answered_locally += 1;
+            return Vec::new();
+        }
+        stats.record(ex.status, ex.aborted, ex.duration_ms, detail.as_deref(), now);
+        match endpoint {
+            Endpoint::KeysUpload => self.keys_upload(ex, now),
+            Endpoint::DelayedEvents => {
+                self.delayed_events(ex, now);
+                Vec::new()
+            }
+            Endpoint::SendToDevice => Vec::new(),
+        }
+    }
+
+    /// What the persistent-storage probe found.
+    pub fn storage_probe(&mut self, p: StorageProbe) -> &Storage {
+        let prev = self.storage.take().unwrap_or_default();
+        let estimate = (p.usage.is_some() || p.quota.is_some()).then_some(crate::report::Estimate { usage: p.usage, quota: p.quota });
+        self.storage.insert(Storage {
+            status: p.status.unwrap_or_else(|| "unknown".into()),
+            persisted: p.persisted,
+            requested: p.requested || prev.requested,
+            estimate,
+            crypto_store: prev.crypto_store,
+            notes: p.notes,
+        })
+    }
+
+    /// What the crypto-store check found: records the store's state and, when
+    /// a live session lost its store, the finding (also returned).
+    pub fn crypto_store_probe(&mut self, p: StoreProbe, storage: StorageProbe, now: u64) -> (Option<Finding>, Vec<Effect>) {
+        let persisted = storage.persisted;
+        self.storage_probe(storage);
+        let facts = StoreFacts {
+            session_present: p.session_present,
+            user_id: p.user_id.clone(),
+            device_id: p.device_id.clone(),
+            databases: p.databases,
+            store_seen_at: p.seen_at,
+            persisted,
+            checked_at: now,
+        };
+        let present = facts.has(RUST_CRYPTO_DB);
+        let mut effects = Vec::new();
+        // Remember that the store existed for this session: its later absence is then eviction, not doubt.
+        if p.session_present && present == Some(true) && p.seen_at.is_none() {
+            effects.push(Effect::RememberStoreSeen { user_id: p.user_id, device_id: p.device_id, at: now });
+        }
+        let store = CryptoStore {
+            present,
+            databases: KNOWN_DATABASES.iter().filter_map(|n| Some(((*n).to_owned(), facts.has(n)?))).collect(),
+            checked_at: Some(iso8601(now)),
+            seen_at: p.seen_at.or(if present == Some(true) { Some(now) } else { None }).map(iso8601),
+        };
+        let storage = self.storage.get_or_insert_with(Storage::default);
+        storage.crypto_store = store;
+        if facts.databases.is_none() {
+            storage.notes.push(format!("crypto store presence unknown: {}", p.why_unlisted.as_deref().unwrap_or("no answer")));
+        }
+        if !p.session_readable {
+            storage.notes.push("localStorage is unavailable: session presence unknown".into());
+        }
+        let finding = crypto_store::assess(&facts);
+        // The monitor explains a new identity with it; a store present again clears it.
+        self.otk.store_missing = Some(finding.is_some());
+        match &finding {
+            Some(f) => self.journal.add_finding(f.clone()),
+            None => self.journal.remove_finding("crypto_store_missing"),
+        }
+        (finding, effects)
+    }
+
+    /// The tab guard's current state, as the browser side keeps it.
+    pub fn tab_guard(&mut self, state: TabGuard) {
+        self.tab_guard = state;
+    }
+
+    /// What the JavaScript taps counted on their own: every console call seen
+    /// (the wasm only hears candidates) and failures inside the taps.
+    pub fn tap_counters(&mut self, console_seen: Option<u64>, console_errors: u64, http_errors: u64) {
+        self.tap_lines_seen = console_seen;
+        self.tap_errors = console_errors;
+        self.http_tap_errors = http_errors;
+    }
+
+    /// An internal error stopped capture: said in the report from now on.
+    pub fn stopped_after_error(&mut self, what: &str) {
+        self.stopped_after_error.get_or_insert_with(|| what.to_owned());
+    }
+
+    // ---------------------------------------------------------------- outputs
+
+    pub fn entries(&self) -> impl Iterator<Item = &Entry> {
+        self.journal.entries()
+    }
+
+    pub fn journal(&self) -> &Journal {
+        &self.journal
+    }
+
+    pub fn findings(&self) -> &[Finding] {
+        &self.journal.findings
+    }
+
+    pub fn storage(&self) -> Option<&Storage> {
+        self.storage.as_ref()
+    }
+
+    pub fn otk_health(&self) -> OtkHealth {
+        self.otk.snapshot()
+    }
+
+    pub fn monitor(&self) -> &Monitor {
+        &self.otk
+    }
+
+    pub fn http(&self) -> &HttpStats {
+        &self.http
+    }
+
+    /// The whole report. Sections whose source was never switched on are null.
+    pub fn report(&self, mut ctx: Context, now: u64) -> Report {
+        ctx.storage = self.storage.clone().unwrap_or_else(|| Storage {
+            notes: vec!["requestPersistentStorage() and checkCryptoStoreConsistency() were not called".into()],
+            ..Default::default()
+        });
+        let mut r = Report::build(&self.journal, ctx, self.console_installed, now);
+        if self.http.installed || self.otk.uploads.requests + self.otk.uploads.conflicts > 0 {
+            r.otk_health = Some(self.otk.snapshot());
+        }
+        if self.http.installed {
+            let mut h = self.http.clone();
+            h.tap_errors += self.http_tap_errors;
+            r.http = Some(h);
+        }
+        // The tap sees every line; the journal only those that passed the prefilter.
+        if let Some(seen) = self.tap_lines_seen {
+            r.capture.lines_seen = seen;
+        }
+        r.capture.capture_errors += self.tap_errors;
+        r.capture.stopped_after_error = self.stopped_after_error.clone();
+        if let Some(f) = self.tab_guard.assess(now) {
+            r.findings.push(f);
+        }
+        r.tab_guard = self.tab_guard.clone();
+        r
+    }
+
+    // ---------------------------------------------------------------- decisions
+
+    /// Effects for the monitor's events; its findings go to the journal.
+    fn apply(&mut self, events: Vec<Event>) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        for e in events {
+            match e {
+                Event::Finding(f) => self.journal.add_finding(f),
+                Event::Remember { ed25519, first_seen_at, max_accepted_counter } => {
+                    if let (Some(user_id), Some(device_id)) = (self.otk.user_id.clone(), self.otk.device_id.clone()) {
+                        let memory = DeviceMemory { ed25519, first_seen_at, max_accepted_counter };
+                        effects.push(Effect::RememberDevice { user_id, device_id, memory });
+                    }
+                }
+                Event::RecoveryNeeded(r) => effects.push(Effect::RecoveryNeeded(Box::new(r))),
+                Event::Recovered { .. } => effects.push(Effect::Recovered),
+            }
+        }
+        effects
+    }
+
+    /// A conflict goes to the monitor first; `false` when it was the second
+    /// sighting of one conflict (then the journal keeps it uncounted).
+    fn conflict(&mut self, c: &OtkConflict, source: Source, now: u64) -> (bool, Vec<Effect>) {
+        let dup = self.otk.uploads.duplicates;
+        let events = self.otk.observe_outcome(&UploadOutcome::Conflict(c.clone()), source, now);
+        let counted = self.otk.uploads.duplicates == dup;
+        (counted, self.apply(events))
+    }
+
+    fn keys_upload(&mut self, ex: &Exchange, now: u64) -> Vec<Effect> {
+        let outcome = parse_response(ex.status, ex.response_body, ex.error);
+        let (UploadOutcome::Conflict(c), Some(status), Some(body)) = (&outcome, ex.status, ex.response_body) else {
+            let events = self.otk.observe_outcome(&outcome, Source::Http, now);
+            return self.apply(events);
+        };
+        if let Some(fp) = self.otk.last_fingerprint {
+            self.otk.breaker.keep(KeptResponse {
+                status,
+                status_text: ex.status_text.to_owned(),
+                content_type: ex.content_type.map(str::to_owned),
+                body: body.to_owned(),
+                fingerprint: fp,
+            });
+        }
+        let (counted, effects) = self.conflict(c, Source::Http, now);
+        // Evidence in the journal, in the words the server used.
+        let sig = SIGNATURES.iter().find(|s| s.id == OTK_CONFLICT).expect("the conflict signature is in the table");
+        let mut fields = serde_json::Map::new();
+        c.to_fields(&mut fields);
+        fields.insert("status".into(), status.into());
+        let message = format!("HTTP {} {} [{status}] {body}", ex.method, path_of(ex.url));
+        self.journal.store("http", &message, Classified { signature: sig, fields }, now, counted);
+        effects
+    }
+
+    /// KE-4 from the client side: is the homeserver slower than the SDK's local
+    /// timeout on delayed-event calls?
+    fn delayed_events(&mut self, ex: &Exchange, now: u64) {
+        let s = &mut self.http.delayed_events;
+        let failed = ex.status.is_none_or(|st| st >= 500);
+        if ex.duration_ms > DELAYED_EVENT_LOCAL_TIMEOUT_MS {
+            s.over_local_timeout += 1;
+        }
+        if !(failed || ex.duration_ms > DELAYED_EVENT_LOCAL_TIMEOUT_MS) {
+            return;
+        }
+        let bad = s.over_local_timeout + s.network_errors + s.aborted + s.server_errors;
+        let finding = Finding {
+            id: "delayed_events_slow".into(),
+            ke: Some("KE-4".into()),
+            level: Level::Warning,
+            title: "delayed-event calls fail or exceed the SDK's 2 s local timeout".into(),
+            detail: format!(
+                "{bad} of {} delayed-event calls to the homeserver took longer than {DELAYED_EVENT_LOCAL_TIMEOUT_MS} ms or failed \
+                 (slowest {} ms, {} network errors, {} aborted, {} server errors). MatrixRTC retries these and gives up after 10: \
+                 the delay is on the homeserver side or the network, not in the client.",
+                s.requests, s.max_ms, s.network_errors, s.aborted, s.server_errors
+            ),
+            ts: now,
+            at: iso8601(now),
+            evidence: json!({
+                "requests": s.requests, "overLocalTimeout": s.over_local_timeout, "maxMs": s.max_ms,
+                "meanMs": s.mean_ms(), "networkErrors": s.network_errors, "aborted": s.aborted,
+                "serverErrors": s.server_errors, "lastStatus": s.last_status,
+                "localTimeoutMs": DELAYED_EVENT_LOCAL_TIMEOUT_MS,
+            }),
+        };
+        self.journal.add_finding(finding);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::otk::health::Phase;
+
+    const BODY_400: &str = r#"{"errcode":"M_UNKNOWN","error":"One time key signed_curve25519:AAAAAAAAAA0 already exists. Old key: {\"key\":\"OLD\",\"signatures\":{}}; new key: {'key': 'NEW', 'signatures': {}}"}"#;
+    const UPLOAD: &str = r#"{"one_time_keys":{"signed_curve25519:AAAAAAAAAA0":{"key":"NEW"}}}"#;
+    const CONSOLE: &str = "Failed to process outgoing request 0: M_UNKNOWN: MatrixError: [400] One time key signed_curve25519:AAAAAAAAAA0 already exists. Old key: {\"key\":\"OLD\",\"signatures\":{}}; new key: {'key': 'NEW', 'signatures': {}} (https://hs/_matrix/client/v3/keys/upload)";
+
+    fn rejected<'a>() -> Exchange<'a> {
+        Exchange {
+            method: "POST",
+            url: "https://hs/_matrix/client/v3/keys/upload",
+            status: Some(400),
+            status_text: "Bad Request",
+            content_type: Some("application/json"),
+            duration_ms: 40,
+            response_body: Some(BODY_400),
+            ..Default::default()
+        }
+    }
+
+    fn recovery(effects: &[Effect]) -> usize {
+        effects.iter().filter(|e| matches!(e, Effect::RecoveryNeeded(_))).count()
+    }
+
+    #[test]
+    fn http_and_console_feed_one_detector_and_count_once() {
+        let mut d = Diagnostics::default();
+        d.http_installed(MonitorConfig::default(), false);
+        let mut recoveries = 0;
+        for i in 0..3u64 {
+            d.before_upload(UPLOAD, i * 1000);
+            recoveries += recovery(&d.exchange(&rejected(), i * 1000 + 40));
+            d.console_line("error", CONSOLE, i * 1000 + 41);
+        }
+        assert_eq!((recoveries, d.monitor().phase), (1, Phase::Storm));
+        assert_eq!((d.monitor().uploads.conflicts, d.monitor().uploads.duplicates), (3, 3));
+        assert_eq!(d.journal().counts()["KE-1"].by_signature.get(OTK_CONFLICT), Some(&3), "six sightings, three conflicts");
+        assert_eq!(d.http().keys_upload.client_errors, 3);
+        assert!(d.entries().any(|e| e.level == "http" && e.message.starts_with("HTTP POST /_matrix/client/v3/keys/upload [400]")));
+    }
+
+    #[test]
+    fn console_first_then_http_also_counts_once() {
+        let mut d = Diagnostics::default();
+        for i in 0..3u64 {
+            d.console_line("error", CONSOLE, i * 1000);
+            d.exchange(&rejected(), i * 1000 + 5);
+        }
+        assert_eq!(d.journal().counts()["KE-1"].by_signature.get(OTK_CONFLICT), Some(&3));
+        let http_entry = d.entries().find(|e| e.level == "http").expect("http evidence kept");
+        assert_eq!(http_entry.fields["key_id"], "AAAAAAAAAA0");
+        assert_eq!(http_entry.fields["status"], 400);
+    }
+
+    #[test]
+    fn breaker_answers_locally_once_armed_and_enabled() {
+        let mut d = Diagnostics::default();
+        d.http_installed(MonitorConfig::default(), true);
+        for i in 0..3u64 {
+            assert_eq!(d.before_upload(UPLOAD, i).decision, Decision::Forward);
+            d.exchange(&rejected(), i);
+        }
+        let a = d.before_upload(UPLOAD, 10);
+        assert_eq!(a.decision, Decision::AnswerLocally);
+        let kept = a.kept.unwrap();
+        assert_eq!((kept.status, kept.body.as_str(), kept.content_type.as_deref()), (400, BODY_400, Some("application/json")));
+        d.exchange(&Exchange { answered_locally: true, ..rejected() }, 10);
+        assert_eq!((d.http().keys_upload.answered_locally, d.http().keys_upload.requests, d.monitor().uploads.conflicts), (1, 3, 3));
+        // A different body goes through.
+        assert_eq!(d.before_upload(r#"{"one_time_keys":{}}"#, 11).decision, Decision::Forward);
+    }
+
+    #[test]
+    fn a_repeated_body_is_compared_not_reparsed_and_a_changed_one_is_read() {
+        let mut d = Diagnostics::default();
+        let with_ed = |ed: &str| format!(r#"{{"device_keys":{{"user_id":"@a:hs","device_id":"DEV","keys":{{"ed25519:DEV":"{ed}"}}}},"one_time_keys":{{}}}}"#);
+        let first = with_ed("ED1");
+        let a = d.before_upload(&first, 1);
+        assert!(matches!(&a.effects[..], [Effect::RememberDevice { device_id, memory, .. }] if device_id == "DEV" && memory.ed25519.as_deref() == Some("ED1")), "{:?}", a.effects);
+        let fp = d.monitor().last_fingerprint;
+        d.before_upload(&first, 2);
+        assert_eq!((d.monitor().uploads.requests, d.monitor().last_fingerprint), (2, fp));
+        assert_eq!(d.upload_memo.as_ref().map(|(b, _)| b.as_str()), Some(first.as_str()));
+        // A new identity in a new body is read: the early warning fires.
+        d.before_upload(&with_ed("ED2"), 3);
+        assert!(d.findings().iter().any(|f| f.id == "device_identity_replaced"));
+        assert_ne!(d.monitor().last_fingerprint, fp);
+    }
+
+    #[test]
+    fn slow_delayed_events_raise_a_ke4_finding() {
+        let mut d = Diagnostics::default();
+        let url = "https://hs/_matrix/client/unstable/org.matrix.msc4140/delayed_events/syd_1/restart";
+        d.exchange(&Exchange { method: "POST", url, status: Some(200), duration_ms: 150, ..Default::default() }, 1);
+        assert!(d.findings().is_empty());
+        d.exchange(&Exchange { method: "POST", url, status: Some(200), duration_ms: 2500, ..Default::default() }, 2);
+        d.exchange(&Exchange { method: "POST", url, aborted: true, duration_ms: 2000, error: Some("AbortError"), ..Default::default() }, 3);
+        let f = &d.findings()[0];
+        assert_eq!((f.id.as_str(), f.ke.as_deref()), ("delayed_events_slow", Some("KE-4")));
+        assert_eq!(f.evidence["overLocalTimeout"], 1);
+        assert_eq!(f.evidence["aborted"], 1);
+        assert_eq!(d.http().delayed_events.by_detail.get("restart"), Some(&3));
+    }
+
+    #[test]
+    fn unwatched_urls_are_ignored() {
+        let mut d = Diagnostics::default();
+        let ex = Exchange { method: "GET", url: "https://hs/_matrix/client/v3/sync", status: Some(200), ..Default::default() };
+        assert!(d.exchange(&ex, 1).is_empty());
+        assert_eq!(d.http(), &HttpStats::default());
+    }
+
+    fn store_probe(databases: &[&str], seen_at: Option<u64>) -> StoreProbe {
+        StoreProbe {
+            session_present: true,
+            session_readable: true,
+            user_id: Some("@a:hs".into()),
+            device_id: Some("DEV".into()),
+            databases: Some(databases.iter().map(|s| s.to_string()).collect()),
+            why_unlisted: None,
+            seen_at,
+        }
+    }
+
+    #[test]
+    fn a_missing_store_is_a_finding_the_monitor_uses_and_a_present_one_clears_it() {
+        let mut d = Diagnostics::default();
+        let (f, effects) = d.crypto_store_probe(store_probe(&[RUST_CRYPTO_DB], None), StorageProbe::default(), 5);
+        assert!(f.is_none());
+        assert_eq!(effects, vec![Effect::RememberStoreSeen { user_id: Some("@a:hs".into()), device_id: Some("DEV".into()), at: 5 }]);
+        assert_eq!(d.monitor().store_missing, Some(false));
+        let (f, effects) = d.crypto_store_probe(store_probe(&[], Some(5)), StorageProbe::default(), 10);
+        assert_eq!(f.map(|f| f.level), Some(Level::Critical));
+        assert!(effects.is_empty());
+        assert_eq!(d.monitor().store_missing, Some(true));
+        assert!(d.findings().iter().any(|f| f.id == "crypto_store_missing"));
+        // The store is back (a fresh login made it): the finding is no longer current.
+        d.crypto_store_probe(store_probe(&[RUST_CRYPTO_DB], Some(5)), StorageProbe::default(), 20);
+        assert_eq!(d.monitor().store_missing, Some(false));
+        assert!(!d.findings().iter().any(|f| f.id == "crypto_store_missing"));
+        assert_eq!(d.storage().unwrap().crypto_store.present, Some(true));
+    }
+
+    #[test]
+    fn report_sections_follow_what_was_switched_on() {
+        let mut d = Diagnostics::default();
+        let r = d.report(Context::default(), 1);
+        assert!(r.otk_health.is_none() && r.http.is_none() && !r.capture.installed);
+        assert_eq!(r.storage.notes.len(), 1, "says the storage checks were not called");
+        d.console_installed(Config::default());
+        d.http_installed(MonitorConfig::default(), false);
+        d.tap_counters(Some(42), 1, 2);
+        let r = d.report(Context::default(), 2);
+        assert!(r.capture.installed && r.otk_health.is_some());
+        assert_eq!((r.capture.lines_seen, r.capture.capture_errors, r.http.unwrap().tap_errors), (42, 1, 2));
+        assert_eq!(r.capture.stopped_after_error, None);
+        d.stopped_after_error("panicked at …");
+        assert_eq!(d.report(Context::default(), 3).capture.stopped_after_error.as_deref(), Some("panicked at …"));
+    }
+
+    #[test]
+    fn extracted_fields_are_redacted_before_they_are_stored() {
+        let mut d = Diagnostics::default();
+        let line = r#"MatrixRTC: Reached maximum (10) retries cause by: Error: POST https://hs.example/_matrix/client/v3/delayed_events?access_token=Zk3qP9xVb2LmN7sT4wRyE6uH failed; {"password":"hunter2"}"#;
+        let (e, _) = d.console_line("error", line, 1);
+        let text = serde_json::to_string(&e.unwrap()).unwrap();
+        assert!(!text.contains("Zk3qP9xVb2LmN7sT4wRyE6uH") && !text.contains("hunter2"), "{text}");
+        let report = serde_json::to_string(&d.report(Context::default(), 2)).unwrap();
+        assert!(!report.contains("Zk3qP9xVb2LmN7sT4wRyE6uH") && !report.contains("hunter2"));
+    }
+}

@@ -213,3 +213,8 @@ export function addRecoveryListener(cb) {
   }
   return () => { listeners.delete(cb); };
 }
+
+/** After an internal error: pass every request straight through, observe nothing. */
+export function httpStop() {
+  if (tap !== null) tap.active = false;
+}

@@ -161,3 +161,13 @@ export function tapStats() {
   if (t === null) return null;
   return { seen: t.seen, passed: t.passed, errors: t.errors, dropped: t.dropped, sinkBroken: t.sinkBroken };
 }
+
+/** After an internal error: stop feeding the wasm; the console keeps working. */
+export function tapStop() {
+  if (tap !== null) tap.sinkBroken = true;
+}
+
+/** While paused (our own panic message), console calls pass straight through. */
+export function tapPause(on) {
+  if (tap !== null) tap.busy = !!on;
+}

@@ -1,9 +1,10 @@
 //! Console capture: `installCryptoDiagLog`, `uninstallCryptoDiagLog`,
-//! `getCryptoDiagEntries`, `clearCryptoDiagEntries`.
+//! `getCryptoDiagEntries`, `recordCryptoDiagLine`, `clearCryptoDiagEntries`.
 
+use crate::http::carry_out;
 use crate::{js, state};
 use crypto_health_core::evidence::signature::prefilter_needles;
-use crypto_health_core::{ingest, Config, Journal};
+use crypto_health_core::Config;
 use wasm_bindgen::prelude::*;
 
 /// Wrap console debug/log/info/warn/error (pass-through) and start keeping
@@ -11,33 +12,29 @@ use wasm_bindgen::prelude::*;
 /// `false`. Options: `{ capacity = 200, maxMessageBytes = 4096, windowEvents = true, reportPrefix }`.
 #[wasm_bindgen(js_name = installCryptoDiagLog)]
 pub fn install_crypto_diag_log(#[wasm_bindgen(unchecked_param_type = "InstallOptions | undefined")] options: JsValue) -> Result<bool, JsError> {
-    if !(options.is_undefined() || options.is_null() || options.is_object()) {
-        return Err(JsError::new("installCryptoDiagLog: options must be an object"));
-    }
-    let opts = js::from_js(&options);
-    let capacity = js::u64_of(&opts, "capacity").map(|n| n as usize);
-    let max_message_bytes = js::u64_of(&opts, "maxMessageBytes").map(|n| n as usize);
-    let report_prefix = js::str_of(&opts, "reportPrefix").filter(|p| !p.is_empty());
-    let already = state::with(|s| s.installed).unwrap_or(true);
-    if already {
+    js::check_options(&options, "installCryptoDiagLog")?;
+    let d = Config::default();
+    let cfg = Config {
+        capacity: js::prop_u64(&options, "capacity").map_or(d.capacity, |n| n.min(usize::MAX as u64) as usize),
+        max_message_bytes: js::prop_u64(&options, "maxMessageBytes").map_or(d.max_message_bytes, |n| n.min(usize::MAX as u64) as usize),
+    };
+    let report_prefix = js::prop_str(&options, "reportPrefix").filter(|p| !p.is_empty());
+    let window_events = js::prop_bool(&options, "windowEvents").unwrap_or(true);
+    if state::with(|s| s.diag.is_console_installed()).unwrap_or(true) {
         return Ok(false);
     }
     let sink = Closure::<dyn FnMut(String, String, f64)>::new(|level: String, message: String, ts: f64| {
-        let events = state::with(|s| ingest::console_line(&mut s.journal, &mut s.otk, &level, &message, ts as u64, false).1);
-        crate::http::run_events(events.unwrap_or_default());
+        let effects = state::with(|s| s.diag.console_line(&level, &message, ts as u64).1);
+        carry_out(effects.unwrap_or_default());
     });
-    let window_events = js::bool_of(&opts, "windowEvents").unwrap_or(true);
     let installed = js::tap_install(sink.as_ref(), prefilter_needles().into_iter().map(String::from).collect(), window_events);
     state::with(|s| {
-        let d = Config::default();
-        let cfg = Config { capacity: capacity.unwrap_or(d.capacity), max_message_bytes: max_message_bytes.unwrap_or(d.max_message_bytes) };
-        if s.journal.is_empty() && s.journal.lines_seen == 0 {
-            s.journal = Journal::new(cfg);
+        if installed {
+            s.diag.console_installed(cfg);
         }
         if let Some(p) = report_prefix {
             s.report_prefix = p;
         }
-        s.installed = installed;
         s.sink = Some(sink);
     });
     Ok(installed)
@@ -48,7 +45,7 @@ pub fn install_crypto_diag_log(#[wasm_bindgen(unchecked_param_type = "InstallOpt
 pub fn uninstall_crypto_diag_log() -> bool {
     let was = js::tap_uninstall();
     state::with(|s| {
-        s.installed = false;
+        s.diag.console_uninstalled();
         s.sink = None;
     });
     was
@@ -58,36 +55,36 @@ pub fn uninstall_crypto_diag_log() -> bool {
 /// `[{ ts, level, ke, signature, severity, message, fields, repeats, lastTs, truncated }]`.
 #[wasm_bindgen(js_name = getCryptoDiagEntries, unchecked_return_type = "DiagEntry[]")]
 pub fn get_crypto_diag_entries() -> JsValue {
-    state::with(|s| js::to_js(&s.journal.entries().collect::<Vec<_>>())).unwrap_or_else(|| js_sys::Array::new().into())
+    state::with(|s| js::to_js(&s.diag.entries().collect::<Vec<_>>())).unwrap_or_else(|| js_sys::Array::new().into())
 }
 
 /// Per-class counts `{ "KE-1": { count, failures, firstSeen, lastSeen, bySignature }, … }`.
 #[wasm_bindgen(js_name = getCryptoDiagCounts, unchecked_return_type = "Record<KeClass | 'other', ClassCount>")]
 pub fn get_crypto_diag_counts() -> JsValue {
-    state::with(|s| js::to_js(&s.journal.counts())).unwrap_or(JsValue::NULL)
+    state::with(|s| js::to_js(&s.diag.journal().counts())).unwrap_or(JsValue::NULL)
 }
 
 /// The findings so far (consistency, identity reset, slow delayed events, …),
 /// without building a whole report.
 #[wasm_bindgen(js_name = getCryptoDiagFindings, unchecked_return_type = "Finding[]")]
 pub fn get_crypto_diag_findings() -> JsValue {
-    state::with(|s| js::to_js(&s.journal.findings)).unwrap_or_else(|| js_sys::Array::new().into())
+    state::with(|s| js::to_js(s.diag.findings())).unwrap_or_else(|| js_sys::Array::new().into())
 }
 
 /// Feed one line as if it had been logged (for sources the tap cannot see,
 /// such as an iframe's console forwarded by the app). Returns the entry or null.
 #[wasm_bindgen(js_name = recordCryptoDiagLine, unchecked_return_type = "DiagEntry | null")]
 pub fn record_crypto_diag_line(level: &str, message: &str) -> JsValue {
-    let ts = js::now();
-    let Some((entry, events)) = state::with(|s| ingest::console_line(&mut s.journal, &mut s.otk, level, message, ts, true)) else {
+    let now = js::now();
+    let Some((entry, effects)) = state::with(|s| s.diag.console_line(level, message, now)) else {
         return JsValue::NULL;
     };
-    crate::http::run_events(events);
+    carry_out(effects);
     entry.map_or(JsValue::NULL, |e| js::to_js(&e))
 }
 
 /// Forget captured entries, counts and findings.
 #[wasm_bindgen(js_name = clearCryptoDiagEntries)]
 pub fn clear_crypto_diag_entries() {
-    state::with(|s| s.journal.clear());
+    state::with(|s| s.diag.clear());
 }

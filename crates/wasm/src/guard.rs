@@ -65,5 +65,5 @@ pub fn get_tab_guard_state() -> JsValue {
 
 /// The guard's state in the core's model.
 pub(crate) fn current() -> TabGuard {
-    TabGuard::from_value(&js::from_js(&guard_state()))
+    TabGuard::from_value(&js::from_js(&guard_state()).unwrap_or_default())
 }

@@ -1,105 +1,97 @@
 //! KE-1 over HTTP: `installHttpTap`, `otkHealth`, `onRecoveryNeeded`.
-//! The fetch tap (js/http.js) hands us watched exchanges; the core decides.
+//! The fetch tap (js/http.js) hands us watched exchanges; the core decides,
+//! and [`carry_out`] does what it asked.
 
-use crate::js::{self, prop_bool, prop_f64, prop_str};
-use crate::{state, storage};
-use crypto_health_core::ingest::{self, Exchange};
-use crypto_health_core::otk::health::{Event, MonitorConfig};
+use crate::{browser, js, state};
+use crypto_health_core::diagnostics::{DeviceMemory, Effect, Exchange};
 use crypto_health_core::otk::breaker::KeptResponse;
-use crypto_health_core::support::json::{object, ToJson, Value};
+use crypto_health_core::otk::health::MonitorConfig;
+use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 fn device_key(user: &str, device: &str) -> String {
     format!("crypto-health:device:{user}|{device}")
 }
 
+pub(crate) fn store_seen_key(user: Option<&str>, device: Option<&str>) -> String {
+    format!("crypto-health:store-seen:{}|{}", user.unwrap_or(""), device.unwrap_or(""))
+}
+
 /// Carry out what the core asked for, outside any state borrow.
-pub(crate) fn run_events(events: Vec<Event>) {
-    for e in events {
+pub(crate) fn carry_out(effects: Vec<Effect>) {
+    for e in effects {
         match e {
-            Event::Remember { ed25519, first_seen_at, max_accepted_counter } => {
-                if let Some((Some(u), Some(d))) = state::with(|s| (s.otk.user_id.clone(), s.otk.device_id.clone())) {
-                    let v = json!({ "ed25519": ed25519, "firstSeenAt": first_seen_at, "maxAcceptedCounter": max_accepted_counter });
-                    js::ls_set(&device_key(&u, &d), &v.to_json_string());
+            Effect::RememberDevice { user_id, device_id, memory } => {
+                if let Ok(text) = serde_json::to_string(&memory) {
+                    browser::ls_set(&device_key(&user_id, &device_id), &text);
                 }
             }
-            Event::RecoveryNeeded(r) => js::emit_recovery(&js::to_js(&r)),
-            Event::Recovered { .. } => js::clear_recovery(),
-            Event::Finding(_) => {} // already in the journal
+            Effect::RememberStoreSeen { user_id, device_id, at } => {
+                browser::ls_set(&store_seen_key(user_id.as_deref(), device_id.as_deref()), &at.to_string());
+            }
+            Effect::RecoveryNeeded(r) => js::emit_recovery(&js::to_js(&r)),
+            Effect::Recovered => js::clear_recovery(),
         }
     }
 }
 
-/// Point the monitor at the session's device, loading what an earlier page
-/// load remembered about it. Reads JS first, then borrows the state.
+/// Point the core at the session's device, with what an earlier page load
+/// remembered about it. Reads JS first, then borrows the state.
 fn sync_device() {
-    let sess = storage::session();
+    let sess = browser::session();
     let (Some(user), Some(device)) = (sess.user_id, sess.device_id) else { return };
-    let changed = state::with(|s| s.otk.device_id.as_deref() != Some(device.as_str())).unwrap_or(false);
-    let remembered = if changed { js::ls_get(&device_key(&user, &device)) } else { None };
-    let remembered: Value = remembered.and_then(|t| crypto_health_core::otk::python_repr::parse_json(&t)).unwrap_or(Value::Null);
-    state::with(|s| {
-        if changed {
-            s.otk.set_device(Some(&user), Some(&device));
-            s.otk.remember(
-                js::str_of(&remembered, "ed25519"),
-                js::u64_of(&remembered, "firstSeenAt"),
-                js::u64_of(&remembered, "maxAcceptedCounter"),
-            );
-        }
-        // The consistency check's verdict, once it has run.
-        if s.storage.is_some() {
-            s.otk.store_missing = Some(s.journal.findings.iter().any(|f| f.id == "crypto_store_missing"));
-        }
-    });
+    if !state::with(|s| s.diag.wants_device_memory(&device)).unwrap_or(false) {
+        return;
+    }
+    let memory: Option<DeviceMemory> = browser::ls_get(&device_key(&user, &device)).and_then(|t| serde_json::from_str(&t).ok());
+    state::with(|s| s.diag.session_device(&user, &device, memory));
+}
+
+/// The kept 400 as js/http.js builds a `Response` from it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LocalAnswer<'a> {
+    status: u16,
+    status_text: &'a str,
+    content_type: Option<&'a str>,
+    body: &'a str,
 }
 
 fn before_upload(body: String) -> JsValue {
     sync_device();
     let now = js::now();
-    let Some((_, kept, events)) = state::with(|s| ingest::before_upload(&mut s.journal, &mut s.otk, &body, now)) else {
-        return JsValue::NULL;
-    };
-    run_events(events);
-    match kept {
-        Some(k) => kept_to_js(&k),
+    let Some(answer) = state::with(|s| s.diag.before_upload(&body, now)) else { return JsValue::NULL };
+    carry_out(answer.effects);
+    match answer.kept {
+        Some(KeptResponse { status, status_text, content_type, body, .. }) => {
+            js::to_js(&LocalAnswer { status, status_text: &status_text, content_type: content_type.as_deref(), body: &body })
+        }
         None => JsValue::NULL,
     }
 }
 
-fn kept_to_js(k: &KeptResponse) -> JsValue {
-    let v = json!({ "status": k.status, "statusText": k.status_text.clone(), "contentType": k.content_type.clone(), "body": k.body.clone() });
-    js::to_js(&v)
-}
-
 fn after_exchange(info: JsValue, body: Option<String>) {
-    let method = prop_str(&info, "method").unwrap_or_default();
-    let url = prop_str(&info, "url").unwrap_or_default();
-    let status = prop_f64(&info, "status").filter(|s| *s >= 1.0 && *s <= 999.0).map(|s| s as u16);
-    let status_text = prop_str(&info, "statusText").unwrap_or_default();
-    let content_type = prop_str(&info, "contentType");
-    let error = prop_str(&info, "error");
+    let method = js::prop_str(&info, "method").unwrap_or_default();
+    let url = js::prop_str(&info, "url").unwrap_or_default();
+    let status_text = js::prop_str(&info, "statusText").unwrap_or_default();
+    let content_type = js::prop_str(&info, "contentType");
+    let error = js::prop_str(&info, "error");
     let ex = Exchange {
         method: &method,
         url: &url,
-        status,
+        status: js::prop_f64(&info, "status").filter(|s| (1.0..=999.0).contains(s)).map(|s| s as u16),
         status_text: &status_text,
         content_type: content_type.as_deref(),
-        aborted: prop_bool(&info, "aborted").unwrap_or(false),
-        duration_ms: prop_f64(&info, "durationMs").filter(|d| d.is_finite() && *d >= 0.0).unwrap_or(0.0) as u64,
+        aborted: js::prop_bool(&info, "aborted").unwrap_or(false),
+        duration_ms: js::prop_u64(&info, "durationMs").unwrap_or(0),
         response_body: body.as_deref(),
         error: error.as_deref(),
-        answered_locally: prop_bool(&info, "local").unwrap_or(false),
+        answered_locally: js::prop_bool(&info, "local").unwrap_or(false),
+        body_error: js::prop_bool(&info, "bodyError").unwrap_or(false),
     };
-    let body_error = prop_bool(&info, "bodyError").unwrap_or(false);
     let now = js::now();
-    let events = state::with(|s| {
-        if body_error {
-            s.http.body_read_errors += 1;
-        }
-        ingest::exchange(&mut s.journal, &mut s.otk, &mut s.http, &ex, now)
-    });
-    run_events(events.unwrap_or_default());
+    let effects = state::with(|s| s.diag.exchange(&ex, now));
+    carry_out(effects.unwrap_or_default());
 }
 
 /// Wrap `fetch` to watch `keys/upload`, delayed events and `sendToDevice`
@@ -108,17 +100,13 @@ fn after_exchange(info: JsValue, body: Option<String>) {
 /// `{ breakUploadStorm = false, stormThreshold = 3, stormWindowMs = 600000 }`.
 #[wasm_bindgen(js_name = installHttpTap)]
 pub fn install_http_tap(#[wasm_bindgen(unchecked_param_type = "HttpTapOptions | undefined")] options: JsValue) -> Result<bool, JsError> {
-    if !(options.is_undefined() || options.is_null() || options.is_object()) {
-        return Err(JsError::new("installHttpTap: options must be an object"));
-    }
-    let opts = js::from_js(&options);
-    let breaker = js::bool_of(&opts, "breakUploadStorm").unwrap_or(false);
+    js::check_options(&options, "installHttpTap")?;
+    let breaker = js::prop_bool(&options, "breakUploadStorm").unwrap_or(false);
     let d = MonitorConfig::default();
     let cfg = MonitorConfig {
-        storm_threshold: js::u64_of(&opts, "stormThreshold").map_or(d.storm_threshold, |n| n.min(u32::MAX as u64) as u32),
-        storm_window_ms: js::u64_of(&opts, "stormWindowMs").unwrap_or(d.storm_window_ms),
-    }
-    .clamped();
+        storm_threshold: js::prop_u64(&options, "stormThreshold").map_or(d.storm_threshold, |n| n.min(u32::MAX as u64) as u32),
+        storm_window_ms: js::prop_u64(&options, "stormWindowMs").unwrap_or(d.storm_window_ms),
+    };
     sync_device();
     let hooks_exist = state::with(|s| s.http_hooks.is_some()).unwrap_or(true);
     let installed = if hooks_exist {
@@ -133,10 +121,9 @@ pub fn install_http_tap(#[wasm_bindgen(unchecked_param_type = "HttpTapOptions | 
         ok
     };
     state::with(|s| {
-        s.otk.cfg = cfg;
-        s.otk.breaker.enabled = breaker;
-        s.http.breaker_enabled = breaker;
-        s.http.installed = s.http.installed || installed;
+        if installed || s.diag.http().installed {
+            s.diag.http_installed(cfg, breaker);
+        }
     });
     Ok(installed)
 }
@@ -146,7 +133,7 @@ pub fn install_http_tap(#[wasm_bindgen(unchecked_param_type = "HttpTapOptions | 
 pub fn uninstall_http_tap() -> bool {
     let was = js::http_uninstall();
     state::with(|s| {
-        s.http.installed = false;
+        s.diag.http_uninstalled();
         s.http_hooks = None;
     });
     was
@@ -156,7 +143,7 @@ pub fn uninstall_http_tap() -> bool {
 /// | 'diverged' | 'unrecoverable', phase, proof, trigger, recommendation, … }`.
 #[wasm_bindgen(js_name = otkHealth, unchecked_return_type = "OtkHealth")]
 pub fn otk_health() -> JsValue {
-    state::with(|s| js::to_js(&s.otk.snapshot())).unwrap_or(JsValue::NULL)
+    state::with(|s| js::to_js(&s.diag.otk_health())).unwrap_or(JsValue::NULL)
 }
 
 /// Call `callback(event)` once per upload storm with the proof, the likely

@@ -1,23 +1,19 @@
-//! Browser side of crypto-health: translates the page into observations for
-//! the core and the core's state back into JS values. No decisions live here.
+//! Browser side of crypto-health: turns the page into calls on the core's
+//! [`Diagnostics`](crypto_health_core::Diagnostics) and carries out the
+//! effects it returns. No decision lives here.
 //!
 //! - [`capture`]: console / window-error tap (`installCryptoDiagLog`, entries).
 //! - [`http`]: fetch tap and KE-1 health (`installHttpTap`, `otkHealth`, `onRecoveryNeeded`).
 //! - [`storage`]: persistent storage and crypto-store consistency.
 //! - [`report`]: building and downloading the diagnostics report.
 //! - [`guard`]: the multi-tab guard (one tab drives the crypto store).
-//!
-//! `no_std` + `alloc`. With the default feature `std` the crate links std (the
-//! browser tests run on wasm-bindgen-test, which needs it); the release bundle
-//! is built without it, and a panic then traps (`unreachable`) without
-//! formatting a message: JS sees a `RuntimeError`, as with `panic = "abort"`.
+//! - [`browser`]: browser facts through web-sys (localStorage, storage
+//!   manager, IndexedDB names, the MatrixClient, downloads).
+//! - [`js`]: the JavaScript that must stay JavaScript (the synchronous console
+//!   and fetch wrappers) and value translation (serde-wasm-bindgen).
+//! - [`state`]: the one aggregate of this page, and what happens after a panic.
 
-#![no_std]
-
-extern crate alloc;
-#[cfg(feature = "std")]
-extern crate std;
-
+mod browser;
 mod capture;
 mod guard;
 mod http;
@@ -28,24 +24,7 @@ mod state;
 mod storage;
 mod types;
 
-/// What std's prelude would bring: the `alloc` types and macros the modules use.
-mod prelude {
-    pub use std::borrow::ToOwned;
-    pub use std::string::String;
-    pub use std::vec;
-    pub use std::vec::Vec;
-    // `format!` without `core::fmt` (see the core's `cat!`).
-    pub use crypto_health_core::cat;
-    pub use crypto_health_core::support::text::dec;
-}
-
 use wasm_bindgen::prelude::*;
-
-#[cfg(all(not(feature = "std"), target_arch = "wasm32"))]
-#[panic_handler]
-fn panic(_: &core::panic::PanicInfo) -> ! {
-    core::arch::wasm32::unreachable()
-}
 
 // talc instead of std's dlmalloc: several KiB smaller in the bundle. Safe here:
 // a wasm page is single-threaded and talc grows the memory as dlmalloc does.
@@ -62,6 +41,12 @@ pub use http::{install_http_tap, on_recovery_needed, otk_health, uninstall_http_
 pub use report::{build_crypto_diag_report, download_crypto_diag_report};
 pub use storage::{check_crypto_store_consistency, request_persistent_storage};
 
+/// Runs when the module is instantiated: panics go to the original console.
+#[wasm_bindgen(start)]
+fn start() {
+    state::install_panic_hook();
+}
+
 /// Package version (the Rust crate's), for the report and the card.
 #[wasm_bindgen]
 pub fn version() -> String {
@@ -75,4 +60,12 @@ pub fn classify_message(message: &str) -> JsValue {
         None => JsValue::NULL,
         Some(c) => js::to_js(&c.to_json()),
     }
+}
+
+/// Test builds only (`--features panic-test`): panic inside the state, as an
+/// internal error would, to prove that capture stops visibly and the page goes on.
+#[cfg(feature = "panic-test")]
+#[wasm_bindgen(js_name = __panicForTest)]
+pub fn panic_for_test() {
+    state::with(|_| panic!("panic requested by a test build"));
 }

@@ -1,69 +1,51 @@
-//! `buildCryptoDiagReport` and `downloadCryptoDiagReport`.
+//! `buildCryptoDiagReport` and `downloadCryptoDiagReport`: what the page
+//! knows goes into the core's `Context`; the core builds the report.
 
-use crate::js::{self, bool_of, str_of, u64_of};
-use crate::{guard, state, storage};
-use crypto_health_core::report::{Context, Session, Storage, Versions};
-use crypto_health_core::support::json::ToJson;
+use crate::{browser, guard, js, state};
+use crypto_health_core::report::{Context, Session, Versions};
 use crypto_health_core::support::text::iso8601;
-use crypto_health_core::Report;
 use wasm_bindgen::prelude::*;
 
 fn build(mx: &JsValue, extra: &JsValue) -> Result<String, JsError> {
     if !(extra.is_undefined() || extra.is_null() || extra.is_object()) {
         return Err(JsError::new("buildCryptoDiagReport: extra must be an object"));
     }
-    // Read everything from JS before borrowing our state: the client's getters
+    // Read everything from JS before borrowing our state: the client's methods
     // may log, and that log line must find the state free.
-    let facts = js::from_js(&js::client_facts(mx));
-    let sess = storage::session();
-    let extra = js::from_js(extra);
-    let tap = js::from_js(&js::tap_stats());
-    let http_tap = js::from_js(&js::http_stats());
+    let facts = browser::client_facts(mx);
+    let sess = browser::session();
+    let extra_value: serde_json::Value = js::from_js(extra).unwrap_or(serde_json::Value::Null);
+    let tap = js::tap_stats();
+    let http_tap = js::http_stats();
     let versions = Versions {
-        app: str_of(&extra, "appVersion"),
-        sdk: str_of(&extra, "sdkVersion"),
-        crypto: str_of(&facts, "cryptoVersion").or_else(|| str_of(&extra, "cryptoVersion")),
+        app: js::prop_str(extra, "appVersion"),
+        sdk: js::prop_str(extra, "sdkVersion"),
+        crypto: facts.crypto_version.or_else(|| js::prop_str(extra, "cryptoVersion")),
     };
     let now = js::now();
     let tab_guard = guard::current();
+    let ctx = Context {
+        versions,
+        user_agent: facts.user_agent,
+        session: Session {
+            user_id: facts.user_id.or(sess.user_id),
+            device_id: facts.device_id.or(sess.device_id),
+            homeserver: facts.homeserver.or(sess.homeserver),
+        },
+        sync_state: facts.sync_state,
+        crypto_ready: facts.crypto_ready,
+        storage: Default::default(),
+        extra: extra_value,
+    };
     state::with(|s| {
-        let storage = s.storage.clone().unwrap_or_else(|| Storage {
-            notes: vec!["requestPersistentStorage() and checkCryptoStoreConsistency() were not called".into()],
-            ..Default::default()
-        });
-        let ctx = Context {
-            versions,
-            user_agent: str_of(&facts, "userAgent"),
-            session: Session {
-                user_id: str_of(&facts, "userId").or(sess.user_id),
-                device_id: str_of(&facts, "deviceId").or(sess.device_id),
-                homeserver: str_of(&facts, "homeserver").or(sess.homeserver),
-            },
-            sync_state: str_of(&facts, "syncState"),
-            crypto_ready: bool_of(&facts, "cryptoReady"),
-            storage,
-            extra,
-        };
-        let mut r = Report::build(&s.journal, ctx, s.installed, now);
-        if s.http.installed || s.otk.uploads.requests + s.otk.uploads.conflicts > 0 {
-            r.otk_health = Some(s.otk.snapshot());
-        }
-        if s.http.installed {
-            let mut h = s.http.clone();
-            h.tap_errors += u64_of(&http_tap, "errors").unwrap_or(0);
-            r.http = Some(h);
-        }
+        s.diag.tab_guard(tab_guard);
         if tap.is_object() {
-            // The tap sees every line; the journal only those that passed the prefilter.
-            r.capture.lines_seen = u64_of(&tap, "seen").unwrap_or(r.capture.lines_seen);
-            r.capture.capture_errors += u64_of(&tap, "errors").unwrap_or(0) + u64_of(&tap, "dropped").unwrap_or(0);
+            let errors = js::prop_u64(&tap, "errors").unwrap_or(0) + js::prop_u64(&tap, "dropped").unwrap_or(0);
+            s.diag.tap_counters(js::prop_u64(&tap, "seen"), errors, js::prop_u64(&http_tap, "errors").unwrap_or(0));
+        } else {
+            s.diag.tap_counters(None, 0, js::prop_u64(&http_tap, "errors").unwrap_or(0));
         }
-        if let Some(f) = tab_guard.assess(now) {
-            r.findings.push(f);
-        }
-        r.tab_guard = tab_guard;
-        // Compact here (one writer in the bundle); the download is pretty-printed in JS.
-        Ok(r.to_json_string())
+        serde_json::to_string(&s.diag.report(ctx, now)).map_err(|e| JsError::new(&format!("buildCryptoDiagReport: {e}")))
     })
     .unwrap_or_else(|| Err(JsError::new("buildCryptoDiagReport: called re-entrantly")))
 }
@@ -76,15 +58,16 @@ pub fn build_crypto_diag_report(mx: JsValue, extra: JsValue) -> Result<String, J
     build(&mx, &extra)
 }
 
-/// Build the report and save it as `<prefix>-<UTC timestamp>.json`
-/// (prefix `lotus-crypto-diag` unless `installCryptoDiagLog({ reportPrefix })`
-/// set another). Returns the file name.
+/// Build the report and save it as `<prefix>-<UTC timestamp>.json` (prefix
+/// `crypto-health-report` unless `installCryptoDiagLog({ reportPrefix })` set
+/// another). Returns the file name.
 #[wasm_bindgen(js_name = downloadCryptoDiagReport)]
 pub fn download_crypto_diag_report(mx: JsValue, extra: JsValue) -> Result<String, JsError> {
     let text = build(&mx, &extra)?;
+    let pretty = serde_json::from_str::<serde_json::Value>(&text).and_then(|v| serde_json::to_string_pretty(&v)).map(|t| t + "\n").unwrap_or(text);
     let prefix = state::with(|s| s.report_prefix.clone()).unwrap_or_else(|| state::DEFAULT_REPORT_PREFIX.into());
     let name = format!("{prefix}-{}.json", file_stamp(js::now()));
-    if js::download_text(&name, &text) {
+    if browser::download_text(&name, &pretty) {
         Ok(name)
     } else {
         Err(JsError::new("downloadCryptoDiagReport: this page cannot start a download (no document?)"))

@@ -1,74 +1,79 @@
-//! The one piece of global state: the journal and what we last learnt of the
-//! environment, in one static RefCell (see [`with`]).
+//! The page's one [`Diagnostics`] and the JS handles that keep the taps
+//! alive, in a thread-local cell (wasm32 in the browser is single-threaded).
+//!
+//! After a panic the wasm traps without unwinding: the cell stays borrowed
+//! and its contents may be half-written. The panic hook therefore writes the
+//! message to the *original* console (past our own tap), and remembers it
+//! outside the cell; from then on [`with`] hands out a fresh aggregate that
+//! only knows capture stopped, the JS taps stop calling in, and the app's
+//! console and fetch go on untouched.
 
-use crypto_health_core::evidence::http::HttpStats;
-use crypto_health_core::otk::health::Monitor;
-use crypto_health_core::report::Storage;
-use crypto_health_core::Journal;
-use core::cell::RefCell;
+use crypto_health_core::Diagnostics;
+use std::cell::RefCell;
 use wasm_bindgen::prelude::*;
 
-pub const DEFAULT_REPORT_PREFIX: &str = "lotus-crypto-diag";
+pub const DEFAULT_REPORT_PREFIX: &str = "crypto-health-report";
 
 pub struct State {
-    pub journal: Journal,
-    pub installed: bool,
-    pub storage: Option<Storage>,
+    pub diag: Diagnostics,
     pub report_prefix: String,
     /// Keeps the console sink closure alive while the tap is installed.
     pub sink: Option<Closure<dyn FnMut(String, String, f64)>>,
-    /// One-time-key health of this device (KE-1), fed by both taps.
-    pub otk: Monitor,
-    pub http: HttpStats,
     /// Keeps the fetch tap's hooks alive while it is installed.
     pub http_hooks: Option<HttpHooks>,
 }
 
 pub type HttpHooks = (Closure<dyn FnMut(String) -> JsValue>, Closure<dyn FnMut(JsValue, Option<String>)>);
 
-/// The state's cell. wasm32 without the `atomics` target feature (the browser
-/// build) runs on one thread: a plain static is never shared, and no
-/// `thread_local!` (std) is needed. Built on first use.
-#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
-fn cell<R>(f: impl FnOnce(&RefCell<Option<State>>) -> R) -> R {
-    struct Global(RefCell<Option<State>>);
-    // SAFETY: single-threaded target (cfg above): no other thread can reach it.
-    unsafe impl Sync for Global {}
-    static STATE: Global = Global(RefCell::new(None));
-    f(&STATE.0)
+impl Default for State {
+    fn default() -> Self {
+        State { diag: Diagnostics::default(), report_prefix: DEFAULT_REPORT_PREFIX.to_owned(), sink: None, http_hooks: None }
+    }
 }
 
-/// Other targets (a native `cargo check`, threaded wasm) may have threads: one
-/// state per thread, as std's `thread_local!` gives.
-#[cfg(not(all(target_family = "wasm", not(target_feature = "atomics"))))]
-fn cell<R>(f: impl FnOnce(&RefCell<Option<State>>) -> R) -> R {
-    std::thread_local! {
-        static STATE: RefCell<Option<State>> = const { RefCell::new(None) };
-    }
-    STATE.with(f)
+thread_local! {
+    static STATE: RefCell<State> = RefCell::new(State::default());
+    /// The panic that stopped capture, kept outside the (then poisoned) state.
+    static STOPPED: RefCell<Option<String>> = const { RefCell::new(None) };
+    /// The state used after a panic: it says so and holds nothing else.
+    static AFTER_PANIC: RefCell<Option<State>> = const { RefCell::new(None) };
 }
 
 /// Run `f` on the state; `None` if it is already borrowed (a re-entrant call
 /// from JS while we hold it): the caller drops the work instead of panicking.
 pub fn with<R>(f: impl FnOnce(&mut State) -> R) -> Option<R> {
-    cell(|s| {
-        let mut st = s.try_borrow_mut().ok()?;
-        Some(f(built(&mut st)))
-    })
+    if let Some(why) = stopped() {
+        return AFTER_PANIC.with(|cell| {
+            let mut slot = cell.try_borrow_mut().ok()?;
+            let s = slot.get_or_insert_with(|| {
+                let mut s = State::default();
+                s.diag.stopped_after_error(&why);
+                s
+            });
+            Some(f(s))
+        });
+    }
+    STATE.with(|cell| cell.try_borrow_mut().ok().map(|mut s| f(&mut s)))
 }
 
-/// The state, built on first use. Not inlined: one copy of the construction
-/// in the bundle rather than one per `with` caller.
-#[inline(never)]
-fn built(slot: &mut Option<State>) -> &mut State {
-    slot.get_or_insert_with(|| State {
-        journal: Journal::default(),
-        installed: false,
-        storage: None,
-        report_prefix: DEFAULT_REPORT_PREFIX.to_owned(),
-        sink: None,
-        otk: Monitor::default(),
-        http: HttpStats::default(),
-        http_hooks: None,
-    })
+/// The panic message, once capture stopped after an internal error.
+pub fn stopped() -> Option<String> {
+    STOPPED.with(|s| s.try_borrow().ok().and_then(|s| s.clone()))
+}
+
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        STOPPED.with(|s| {
+            if let Ok(mut s) = s.try_borrow_mut() {
+                s.get_or_insert_with(|| info.to_string());
+            }
+        });
+        crate::js::tap_stop();
+        crate::js::http_stop();
+        // console_error_panic_hook writes the message and the JS stack with
+        // `console.error`; paused, the tap passes that call straight through.
+        crate::js::tap_pause(true);
+        console_error_panic_hook::hook(info);
+        crate::js::tap_pause(false);
+    }));
 }

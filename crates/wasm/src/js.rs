@@ -38,12 +38,16 @@ extern "C" {
     pub fn add_recovery_listener(cb: &JsValue) -> JsValue;
 }
 
-/// A model value as a plain JS value: objects for maps, numbers for integers.
+/// A model value as a plain JS value. Through JSON text on purpose: every
+/// model type then has one serializer in the bundle (serde_json's, which the
+/// report needs anyway) instead of a second one per type for
+/// serde-wasm-bindgen, and `JSON.parse` builds plain objects fast.
 pub fn to_js<T: Serialize + ?Sized>(v: &T) -> JsValue {
-    v.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).unwrap_or(JsValue::NULL)
+    serde_json::to_string(v).ok().and_then(|t| js_sys::JSON::parse(&t).ok()).unwrap_or(JsValue::NULL)
 }
 
-/// A JS value read into a serde type; `None` when it does not fit.
+/// A JS value the app handed us, read by serde-wasm-bindgen; `None` when it
+/// does not fit the type.
 pub fn from_js<T: DeserializeOwned>(v: &JsValue) -> Option<T> {
     if v.is_undefined() || v.is_null() {
         return None;

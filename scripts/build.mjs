@@ -3,8 +3,7 @@
 //
 //   npm run build            (= node scripts/build.mjs)
 //
-// 1. wasm-pack build (release, --target web, no_std: `--no-default-features`)
-//    WITHOUT wasm-pack's own wasm-opt;
+// 1. wasm-pack build (release, --target web) WITHOUT wasm-pack's own wasm-opt;
 // 1b. shorten wasm-bindgen's hashed import/export names (scripts/wasm-names.mjs);
 // 2. wasm-opt from the npm package `binaryen` (node_modules/.bin) — never Debian's
 //    binaryen, whose wasm-opt 108 silently breaks release builds (REFERENCE §8);
@@ -106,10 +105,6 @@ function wasmPackBuild() {
     path.relative(CRATE_DIR, PKG_DIR),
     '--out-name',
     OUT_NAME,
-    // Cargo arguments: without the crate's default `std` feature the bundle is
-    // no_std and a panic traps, so no panic/format machinery is shipped.
-    '--',
-    '--no-default-features',
   ], { env: { ...process.env, RUSTFLAGS: remapFlags() } });
   for (const f of [WASM, GLUE]) if (!existsSync(f)) fail(`wasm-pack did not produce ${rel(f)}`);
 }

@@ -6,17 +6,8 @@
 //! - [`storage`]: persistent storage and crypto-store consistency.
 //! - [`report`]: building and downloading the diagnostics report.
 //! - [`guard`]: the multi-tab guard (one tab drives the crypto store).
-//!
-//! `no_std` + `alloc`. With the default feature `std` the crate links std (the
-//! browser tests run on wasm-bindgen-test, which needs it); the release bundle
-//! is built without it, and a panic then traps (`unreachable`) without
-//! formatting a message: JS sees a `RuntimeError`, as with `panic = "abort"`.
-
-#![no_std]
 
 extern crate alloc;
-#[cfg(feature = "std")]
-extern crate std;
 
 mod capture;
 mod guard;
@@ -41,12 +32,6 @@ mod prelude {
 
 use crate::prelude::*;
 use wasm_bindgen::prelude::*;
-
-#[cfg(all(not(feature = "std"), target_arch = "wasm32"))]
-#[panic_handler]
-fn panic(_: &core::panic::PanicInfo) -> ! {
-    core::arch::wasm32::unreachable()
-}
 
 // talc instead of std's dlmalloc: several KiB smaller in the bundle. Safe here:
 // a wasm page is single-threaded and talc grows the memory as dlmalloc does.

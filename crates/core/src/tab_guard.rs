@@ -488,8 +488,9 @@ pub enum BeatStep {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Message {
     pub from: String,
-    /// Per-sender sequence number: a tab posts on every channel of its scope,
-    /// a peer in the same scope hears each message once per channel.
+    /// Per-sender sequence number (NaN when absent): a tab posts on every
+    /// channel of its scope, a peer in the same scope hears each message once
+    /// per channel.
     pub seq: f64,
     pub kind: String,
     pub to: Option<String>,
@@ -696,13 +697,19 @@ impl Guard {
     /// A peer's message. `lease` reads the current lease (only asked for
     /// when the answer depends on it).
     pub fn on_message(&mut self, m: &Message, mono: f64, lease: impl FnOnce() -> Option<Lease>) -> Reaction {
-        if m.from == self.tab_id() || self.heard.iter().any(|(f, s)| *f == m.from && *s == m.seq) {
+        if m.from == self.tab_id() {
             return Reaction::Nothing;
         }
-        if self.heard.len() >= HEARD {
-            self.heard.remove(0);
+        // Messages without a sequence number (older peers) are each handled.
+        if m.seq.is_finite() {
+            if self.heard.iter().any(|(f, s)| *f == m.from && *s == m.seq) {
+                return Reaction::Nothing;
+            }
+            if self.heard.len() >= HEARD {
+                self.heard.remove(0);
+            }
+            self.heard.push((m.from.clone(), m.seq));
         }
-        self.heard.push((m.from.clone(), m.seq));
         let role = self.role();
         let ls = self.mechanism == Mechanism::LocalStorage;
         match m.kind.as_str() {
@@ -1060,9 +1067,14 @@ mod tests {
         g.on_message(&Message { seq: 8.0, ..m.clone() }, 1.0, || None);
         assert_eq!(g.state.conflicts, 2);
         g.on_message(&Message { from: "me".into(), seq: 9.0, ..m.clone() }, 1.0, || None);
+        // A peer without sequence numbers is heard every time.
+        let unnumbered = Message { seq: f64::NAN, ..m.clone() };
+        g.on_message(&unnumbered, 1.0, || None);
+        g.on_message(&unnumbered, 1.0, || None);
+        assert_eq!(g.state.conflicts, 4);
         let steal = Message { seq: 10.0, cause: Some("steal".into()), ..m };
         g.on_message(&steal, 1.0, || None);
-        assert_eq!(g.state.conflicts, 2, "own messages and a thief's announcement are not conflicts");
+        assert_eq!(g.state.conflicts, 4, "own messages and a thief's announcement are not conflicts");
     }
 
     #[test]

@@ -18,8 +18,8 @@ mod locks;
 
 use crate::js;
 use crypto_health_core::tab_guard::{
-    check_options, Callback, Cause, Change, Guard, Mechanism, Reaction, Role, Scope, TabGuard, EVENT, SESSION_DEVICE_KEY,
-    SESSION_USER_KEY,
+    check_options, Callback, Cause, Change, Guard, Mechanism, Reaction, Role, Scope, TabGuard,
+    EVENT, SESSION_DEVICE_KEY, SESSION_USER_KEY,
 };
 use gloo_timers::callback::Interval;
 use js_sys::{Function, Promise};
@@ -39,6 +39,12 @@ struct Callbacks {
     on_primary_gone: Option<Function>,
 }
 
+/// One BroadcastChannel of the scope and its message handler.
+struct Channel {
+    channel: BroadcastChannel,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+}
+
 struct Listener {
     target: EventTarget,
     kind: &'static str,
@@ -55,7 +61,7 @@ pub(crate) struct Live {
     callbacks: Callbacks,
     locks: Option<locks::LockManager>,
     ls: Option<Storage>,
-    channels: RefCell<Vec<(BroadcastChannel, Closure<dyn FnMut(MessageEvent)>)>>,
+    channels: RefCell<Vec<Channel>>,
     listeners: RefCell<Vec<Listener>>,
     released: Cell<bool>,
     pending: RefCell<Option<Promise>>,
@@ -97,8 +103,8 @@ impl Live {
         let seq = self.seq.get().wrapping_add(1);
         self.seq.set(seq);
         let m = browser::message_object(&self.tab_id, seq, kind, extra);
-        for (c, _) in self.channels.borrow().iter() {
-            let _ = c.post_message(&m);
+        for c in self.channels.borrow().iter() {
+            let _ = c.channel.post_message(&m);
         }
     }
 
@@ -121,7 +127,10 @@ fn emit(me: &Rc<Live>, change: Change) {
     };
     if let Some(f) = cb {
         if let Err(e) = f.call1(&JsValue::UNDEFINED, &detail) {
-            me.note(&format!("a tab-guard callback threw: {}", browser::error_text(&e)));
+            me.note(&format!(
+                "a tab-guard callback threw: {}",
+                browser::error_text(&e)
+            ));
         }
     }
     if change.announce_primary {
@@ -133,7 +142,9 @@ fn on_message(me: &Rc<Live>, ev: &MessageEvent) {
     if !is_live(me) {
         return;
     }
-    let Some(m) = browser::message(&ev.data()) else { return };
+    let Some(m) = browser::message(&ev.data()) else {
+        return;
+    };
     let reaction = {
         let mut core = me.core.borrow_mut();
         core.on_message(&m, browser::mono(), || lease::read(me))
@@ -154,7 +165,12 @@ fn on_message(me: &Rc<Live>, ev: &MessageEvent) {
     }
 }
 
-fn listen(me: &Rc<Live>, target: Option<EventTarget>, kind: &'static str, handler: fn(&Rc<Live>, &Event)) {
+fn listen(
+    me: &Rc<Live>,
+    target: Option<EventTarget>,
+    kind: &'static str,
+    handler: fn(&Rc<Live>, &Event),
+) {
     let Some(target) = target else { return };
     let weak: Weak<Live> = Rc::downgrade(me);
     let f = Closure::<dyn FnMut(Event)>::new(move |ev: Event| {
@@ -162,7 +178,10 @@ fn listen(me: &Rc<Live>, target: Option<EventTarget>, kind: &'static str, handle
             handler(&me, &ev);
         }
     });
-    if target.add_event_listener_with_callback(kind, f.as_ref().unchecked_ref()).is_ok() {
+    if target
+        .add_event_listener_with_callback(kind, f.as_ref().unchecked_ref())
+        .is_ok()
+    {
         me.listeners.borrow_mut().push(Listener { target, kind, f });
     }
 }
@@ -177,7 +196,8 @@ fn on_page_hide(me: &Rc<Live>, ev: &Event) {
         me.core.borrow_mut().unloading = true;
         lease::stop_beating(me);
         lease::clear(me);
-        me.hidden.set(browser::get(ev, "persisted").as_bool() == Some(true));
+        me.hidden
+            .set(browser::get(ev, "persisted").as_bool() == Some(true));
     }
 }
 
@@ -198,7 +218,10 @@ fn on_page_show(me: &Rc<Live>, ev: &Event) {
 
 fn on_storage(me: &Rc<Live>, ev: &Event) {
     let key = browser::get(ev, "key").as_string();
-    if is_live(me) && key.is_some_and(|k| me.names.contains(&k)) && me.core.borrow().role() == Role::Secondary {
+    if is_live(me)
+        && key.is_some_and(|k| me.names.contains(&k))
+        && me.core.borrow().role() == Role::Secondary
+    {
         lease::check(me);
     }
 }
@@ -233,7 +256,9 @@ fn teardown(me: &Rc<Live>) {
         lease::clear(me);
     }
     for l in me.listeners.borrow_mut().drain(..) {
-        let _ = l.target.remove_event_listener_with_callback(l.kind, l.f.as_ref().unchecked_ref());
+        let _ = l
+            .target
+            .remove_event_listener_with_callback(l.kind, l.f.as_ref().unchecked_ref());
     }
 }
 
@@ -258,8 +283,12 @@ fn reject(message: &str) -> Promise {
 /// localStorage). Never rejects for missing browser APIs; rejects only on bad
 /// options. A second call resolves the current role.
 #[wasm_bindgen(js_name = acquireTabGuard, unchecked_return_type = "Promise<TabGuardRole>")]
-pub fn acquire_tab_guard(#[wasm_bindgen(unchecked_param_type = "TabGuardOptions")] options: JsValue) -> Promise {
-    let opts = match check_options(&browser::whole(&options), |k| browser::arg(&browser::get(&options, k))) {
+pub fn acquire_tab_guard(
+    #[wasm_bindgen(unchecked_param_type = "TabGuardOptions")] options: JsValue,
+) -> Promise {
+    let opts = match check_options(&browser::whole(&options), |k| {
+        browser::arg(&browser::get(&options, k))
+    }) {
         Ok(o) => o,
         Err(message) => return reject(&message),
     };
@@ -270,7 +299,11 @@ pub fn acquire_tab_guard(#[wasm_bindgen(unchecked_param_type = "TabGuardOptions"
         return pending.unwrap_or_else(|| Promise::resolve(&JsValue::from_str(&role)));
     }
     let locks = locks::lock_manager();
-    let ls = if locks.is_some() { None } else { browser::writable_storage() };
+    let ls = if locks.is_some() {
+        None
+    } else {
+        browser::writable_storage()
+    };
     let mechanism = match (&locks, &ls) {
         (Some(_), _) => Mechanism::WebLocks,
         (None, Some(_)) => Mechanism::LocalStorage,
@@ -278,12 +311,23 @@ pub fn acquire_tab_guard(#[wasm_bindgen(unchecked_param_type = "TabGuardOptions"
     };
     let session = |k: &str| browser::local_storage().and_then(|s| browser::ls_get(&s, k));
     let user = opts.user_id.clone().or_else(|| session(SESSION_USER_KEY));
-    let device = opts.device_id.clone().or_else(|| session(SESSION_DEVICE_KEY));
+    let device = opts
+        .device_id
+        .clone()
+        .or_else(|| session(SESSION_DEVICE_KEY));
     let scope = Scope::new(&browser::origin(), user.as_deref(), device.as_deref());
     let names: Vec<String> = scope.names().into_iter().map(str::to_owned).collect();
     let tab_id = browser::random_id();
     let prev_state = prev.map(|g| g.core.borrow().state.clone());
-    let core = Guard::new(prev_state.as_ref(), mechanism, scope, tab_id.clone(), opts.auto_takeover, browser::now(), browser::mono());
+    let core = Guard::new(
+        prev_state.as_ref(),
+        mechanism,
+        scope,
+        tab_id.clone(),
+        opts.auto_takeover,
+        browser::now(),
+        browser::mono(),
+    );
     let callbacks = Callbacks {
         on_primary: browser::function(&options, "onPrimary"),
         on_secondary: browser::function(&options, "onSecondary"),
@@ -312,12 +356,19 @@ pub fn acquire_tab_guard(#[wasm_bindgen(unchecked_param_type = "TabGuardOptions"
     });
     CURRENT.with(|c| *c.borrow_mut() = Some(me.clone()));
     if mechanism == Mechanism::None {
-        let change = me.core.borrow_mut().become_role(Role::Unsupported, Cause::Acquired, None, browser::now());
+        let change = me.core.borrow_mut().become_role(
+            Role::Unsupported,
+            Cause::Acquired,
+            None,
+            browser::now(),
+        );
         emit(&me, change);
         return Promise::resolve(&JsValue::from_str("unsupported"));
     }
     for name in me.names.clone() {
-        let Some(c) = browser::channel(&name) else { continue };
+        let Some(c) = browser::channel(&name) else {
+            continue;
+        };
         let weak = Rc::downgrade(&me);
         let f = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
             if let Some(me) = weak.upgrade() {
@@ -325,9 +376,14 @@ pub fn acquire_tab_guard(#[wasm_bindgen(unchecked_param_type = "TabGuardOptions"
             }
         });
         c.set_onmessage(Some(f.as_ref().unchecked_ref()));
-        me.channels.borrow_mut().push((c, f));
+        me.channels.borrow_mut().push(Channel {
+            channel: c,
+            _on_message: f,
+        });
     }
-    me.core.borrow_mut().note_environment(me.has_channel(), browser::secure_context());
+    me.core
+        .borrow_mut()
+        .note_environment(me.has_channel(), browser::secure_context());
     let win: Option<EventTarget> = browser::window().map(Into::into);
     listen(&me, win.clone(), "pagehide", on_page_hide);
     listen(&me, win.clone(), "pageshow", on_page_show);
@@ -380,15 +436,17 @@ pub fn take_over_tab_guard() -> Promise {
 /// waiting and timers stop. Returns true if a guard was held or waiting.
 #[wasm_bindgen(js_name = releaseTabGuard)]
 pub fn release_tab_guard() -> bool {
-    let Some(me) = current_live().filter(|g| !g.released.get()) else { return false };
+    let Some(me) = current_live().filter(|g| !g.released.get()) else {
+        return false;
+    };
     let was_primary = me.core.borrow().role() == Role::Primary;
     teardown(&me);
     if was_primary {
         me.post("released", &[]);
     }
-    for (c, _) in me.channels.borrow_mut().drain(..) {
-        c.set_onmessage(None);
-        c.close();
+    for c in me.channels.borrow_mut().drain(..) {
+        c.channel.set_onmessage(None);
+        c.channel.close();
     }
     let change = me.core.borrow_mut().release(browser::now());
     emit(&me, change);
@@ -404,5 +462,7 @@ pub fn get_tab_guard_state() -> JsValue {
 
 /// The guard's state in the core's model (idle when never acquired).
 pub(crate) fn current() -> TabGuard {
-    current_live().map(|g| g.core.borrow().state.clone()).unwrap_or_default()
+    current_live()
+        .map(|g| g.core.borrow().state.clone())
+        .unwrap_or_default()
 }

@@ -9,8 +9,7 @@
 //    externref table export: tests pass, the package fails at runtime);
 // 3. copy the hand-written loader (index.js / index.d.ts) into pkg/;
 // 3b. bundle loader + wasm-bindgen glue + our JS snippets into one minified
-//     pkg/index.js with esbuild (a snippet's dynamic import() becomes a lazily
-//     loaded file beside it); the glue's doc comments live on in crypto_health.d.ts;
+//     pkg/index.js with esbuild; the glue's doc comments live on in crypto_health.d.ts;
 // 4. rewrite pkg/package.json (name, main/module/types -> loader, files);
 // 5. print raw + gzipped sizes, write target/size.json, and fail if what an
 //    import loads (wasm + pkg/index.js) gzipped exceeds the budget (100 KiB);
@@ -143,33 +142,26 @@ function copyLoader() {
 
 // ------------------------------------------------------------- 3b. one JS file
 // The loader, the wasm-bindgen glue and our snippets (console tap, fetch tap,
-// environment) become one minified ES module, pkg/index.js, with no static
-// imports: every page view loads all of it, and one gzip stream shares its
-// dictionary (as separate files they cost ~18 KB gzipped, bundled ~7 KB). The
-// tab guard is opt-in and the largest snippet: it is minified on its own into
-// pkg/guard-impl.js, which index.js imports only on first use (js/guard-lazy.js
-// takes guard.js's place in the bundle). The glue and the snippets are then
-// removed from pkg/ so that nothing can load a second copy of the module
-// state; crypto_health.d.ts stays for the types.
+// environment) become one minified ES module, pkg/index.js, with no imports:
+// every page view loads all of it, and one gzip stream shares its dictionary
+// (as separate files they cost ~18 KB gzipped, bundled ~7 KB). The glue and
+// the snippets are then removed from pkg/ so that nothing can load a second
+// copy of the module state; crypto_health.d.ts stays for the types.
 function bundleJs() {
   const bin = path.join(ROOT, 'node_modules', '.bin', process.platform === 'win32' ? 'esbuild.cmd' : 'esbuild');
   if (!existsSync(bin)) fail(`${rel(bin)} missing: run \`npm ci\` (or scripts/setup.sh) first`);
   const entry = path.join(PKG_DIR, 'index.js');
   const snippets = path.join(PKG_DIR, 'snippets');
   const before = [entry, GLUE, ...listJs(snippets)].reduce((n, f) => n + statSync(f).size, 0);
-  const [guard] = listJs(snippets).filter((f) => path.basename(f) === 'guard.js');
-  if (!guard) fail('the guard snippet (js/guard.js) is missing from pkg/snippets');
-  const guardImpl = path.join(PKG_DIR, 'guard-impl.js');
   const tmp = path.join(PKG_DIR, 'index.bundle.tmp');
   const meta = path.join(PKG_DIR, 'meta.tmp');
-  const common = ['--minify', '--format=esm', '--legal-comments=none', '--log-level=warning'];
-  run(rel(bin), [rel(guard), ...common, `--outfile=${rel(guardImpl)}`]);
-  copyFileSync(path.join(CRATE_DIR, 'js', 'guard-lazy.js'), guard);
   run(rel(bin), [
     rel(entry),
     '--bundle',
-    ...common,
-    '--external:./guard-impl.js', // stays a dynamic import() of the file beside index.js
+    '--minify',
+    '--format=esm',
+    '--legal-comments=none',
+    '--log-level=warning',
     // wasm-bindgen lists a snippet module once per extern block: same key, same value.
     '--log-override:duplicate-object-key=silent',
     `--metafile=${rel(meta)}`,
@@ -177,7 +169,7 @@ function bundleJs() {
   ]);
   const out = Object.values(JSON.parse(readFileSync(meta, 'utf8')).outputs)[0];
   const imports = out.imports.map((i) => `${i.kind} ${i.path}`);
-  if (imports.join() !== 'dynamic-import ./guard-impl.js') fail(`unexpected imports in the bundle: ${imports.join(', ') || 'none'}`);
+  if (imports.length) fail(`unexpected imports in the bundle: ${imports.join(', ')}`);
   renameSync(tmp, entry);
   rmSync(meta, { force: true });
   rmSync(GLUE, { force: true });

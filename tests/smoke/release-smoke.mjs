@@ -132,37 +132,47 @@ async function main() {
     // Let queued console events arrive.
     await page.evaluate(() => new Promise((res) => setTimeout(res, 50)));
 
-    // The tab guard ships as its own file, loaded on first use (scripts/build.mjs).
-    const guardLoads = () => requested.filter((u) => /\/pkg\/guard-impl\.js$/.test(u)).length;
-    const guardBefore = guardLoads();
+    // The tab guard is part of the wasm: no extra file, and its locks are really held and freed.
     const g = await page.evaluate(async () => {
       const m = window.__cryptoHealth;
       const opts = { userId: '@smoke:hs', deviceId: 'SMOKE' };
       const rejection = (p) => p.then((v) => `resolved ${v}`, (e) => (e instanceof Error ? e.message : `non-Error ${e}`));
+      const held = async () => (await navigator.locks.query()).held.map((l) => l.name).filter((n) => n.startsWith('crypto-health:tab-guard:')).sort();
       try {
         const early = await rejection(m.takeOverTabGuard());
-        // Released before its code has arrived: that acquire must not take the lock.
+        // Released before the lock was granted: that acquire must not keep the lock.
         const first = m.acquireTabGuard(opts);
         const released = m.releaseTabGuard();
         const firstRole = await first;
-        const idleRole = m.getTabGuardState().role;
+        const releasedRole = m.getTabGuardState().role;
+        await new Promise((r) => setTimeout(r, 50));
+        const heldAfterEarlyRelease = await held();
         const role = await m.acquireTabGuard(opts);
         const state = m.getTabGuardState();
+        const heldWhilePrimary = await held();
         const releasedAgain = m.releaseTabGuard();
+        await new Promise((r) => setTimeout(r, 50));
+        const heldAfterRelease = await held();
         const badOptions = await rejection(m.acquireTabGuard({ userId: 42 }));
-        return { early, released, firstRole, idleRole, role, mechanism: state.mechanism, held: state.role, releasedAgain, badOptions };
+        return {
+          early, released, firstRole, releasedRole, heldAfterEarlyRelease, role, mechanism: state.mechanism, held: state.role,
+          lockName: state.lockName, origin: location.origin, heldWhilePrimary, releasedAgain, heldAfterRelease, badOptions,
+        };
       } catch (e) {
         return { error: String(e && e.stack ? e.stack : e) };
       }
     });
-    check('the tab guard code is not loaded until the guard is used', guardBefore === 0, `${guardBefore} loads`);
     check('takeOverTabGuard before any acquire rejects with an Error', g.early === 'takeOverTabGuard: call acquireTabGuard first', show(g));
     check('acquireTabGuard with bad options rejects with an Error naming the option', g.badOptions === 'acquireTabGuard: userId must be a string', show(g));
-    check('acquire + release before the guard code arrived: release true, acquire resolves secondary, state idle',
-      g.released === true && g.firstRole === 'secondary' && g.idleRole === 'idle', show(g));
-    check('the next acquire takes the Web Lock (primary), release frees it',
-      g.role === 'primary' && g.mechanism === 'web-locks' && g.held === 'primary' && g.releasedAgain === true, show(g));
-    check('pkg/guard-impl.js was fetched once', guardLoads() === 1, `${guardLoads()} loads`);
+    check('acquire + release at once (before the lock is granted): release true, acquire resolves secondary, state released, no lock kept',
+      g.released === true && g.firstRole === 'secondary' && g.releasedRole === 'released' && g.heldAfterEarlyRelease?.length === 0, show(g));
+    const prefix = `crypto-health:tab-guard:${g.origin}`;
+    check('the next acquire takes the Web Locks (primary: the origin lock and the user/device lock), release frees them',
+      g.role === 'primary' && g.mechanism === 'web-locks' && g.held === 'primary' && g.releasedAgain === true &&
+        g.lockName === `${prefix}|@smoke:hs|SMOKE` && show(g.heldWhilePrimary) === show([`${prefix}||`, g.lockName].sort()) &&
+        g.heldAfterRelease?.length === 0, show(g));
+    const otherJs = requested.filter((u) => /\/pkg\/.*\.js(\?|$)/.test(u) && !/\/pkg\/index\.js(\?|$)/.test(u));
+    check('the package loads no JS file besides pkg/index.js (the guard lives in the wasm)', otherJs.length === 0, show(otherJs));
 
     for (const s of r.steps) check(`page: ${s.name}`, s.ok, s.error);
     if (r.error && !r.steps.some((s) => !s.ok)) check('page script', false, r.error);

@@ -8,6 +8,9 @@
 //   takeover_crash   crash the primary's renderer (CDP Page.crash, no unload)
 //   steal            takeOverTabGuard() in the secondary; the old primary sees onStolen
 //   reload           reload the only tab: it must come back primary
+//   login_*          tab A acquires before login, the session appears, tab B opens (and the
+//                    reverse: after login, then logout): one primary though the tabs' lock
+//                    labels differ (origin only vs. origin + user + device)
 //   throttled        (fallback) primary's timers throttled to 1/min, secondary's clock +1 h
 // Pass/fail: exactly one primary, takeover happens, onStolen seen. Timings are measured
 // and reported (target/tabs/results.json + a table), not asserted.
@@ -41,6 +44,8 @@ async function main() {
   const server = await startServer({ root: path.join(ROOT, 'tests', 'tabs'), pkgDir: PKG_DIR, port: 0 });
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   const url = `${server.url}index.html?auto=1`;
+  // The guard's user and device from Cinny's session in localStorage, not from options.
+  const sessionUrl = `${server.url}index.html?auto=1&session=1`;
   const runs = [];
   const started = Date.now();
   try {
@@ -67,6 +72,11 @@ async function main() {
       for (let i = 0; i < Math.max(1, Math.ceil(ROUNDS / 2)); i += 1) await rec('steal', () => S.stealTakeover(browser, url, { fallback }));
       for (let i = 0; i < Math.max(1, Math.ceil(ROUNDS / 2)); i += 1) await rec('reload', () => S.reloadStaysPrimary(browser, url, { fallback }));
       if (fallback) for (let i = 0; i < 2; i += 1) await rec('throttled', () => S.throttledPrimaryKeepsLease(browser, url));
+      for (const order of ['before_login', 'after_login']) {
+        for (let i = 0; i < Math.max(1, Math.ceil(ROUNDS / 2)); i += 1) {
+          await rec(`login_${order}`, () => S.loginOrderOnePrimary(browser, sessionUrl, { order, fallback, settleMs: fallback ? 1200 : 0 }));
+        }
+      }
     }
   } finally {
     await browser.close().catch(() => {});

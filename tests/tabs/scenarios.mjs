@@ -282,3 +282,74 @@ export async function reloadStaysPrimary(browser, url, { fallback = false } = {}
     await context.close().catch(() => {});
   }
 }
+
+/**
+ * One device, one primary, whatever the order of login and tab opening. The page
+ * must take its user and device from Cinny's session in localStorage (tests/tabs:
+ * `session=1`). order 'before_login': tab A acquires with no session stored, then
+ * the session appears (login in A), then tab B opens and acquires. order
+ * 'after_login': the session is stored, A acquires, the session goes (logout), B
+ * opens and acquires. The two tabs label the lock differently (origin only vs.
+ * origin + user + device); exactly one may be primary, now and `settleMs` later,
+ * and when the primary closes the other (autoTakeover) takes over.
+ * Returns { order, lockNames, roles, primaries, primariesLater, takeover_ms, ok }.
+ */
+export async function loginOrderOnePrimary(browser, url, { order = 'before_login', fallback = false, settleMs = 0 } = {}) {
+  const context = await openContext(browser, { fallback });
+  const origin = new URL(url).origin;
+  const setSession = (p, on) => p.evaluate((set) => {
+    if (set) {
+      localStorage.setItem('cinny_user_id', '@login:localhost');
+      localStorage.setItem('cinny_device_id', 'LOGINDEVICE');
+    } else {
+      localStorage.removeItem('cinny_user_id');
+      localStorage.removeItem('cinny_device_id');
+    }
+  }, on);
+  const firstRole = async (p) => waitFor(async () => { const l = await log(p); return l && l.length ? l : null; }, 15000);
+  try {
+    const a = await context.newPage();
+    if (order === 'after_login') {
+      await a.goto(`${origin}/blank-for-session`, { waitUntil: 'load' }).catch(() => {});
+      await setSession(a, true);
+    }
+    await a.goto(url, { waitUntil: 'load' });
+    if (!(await firstRole(a))) return { order, ok: false, error: 'tab A reported no role within 15 s' };
+    await setSession(a, order === 'before_login');
+    const b = await context.newPage();
+    await b.goto(url, { waitUntil: 'load' });
+    if (!(await firstRole(b))) return { order, ok: false, error: 'tab B reported no role within 15 s' };
+    const names = await Promise.all([a, b].map((p) => p.evaluate(() => window.__cryptoHealth.getTabGuardState().lockName)));
+    const first = summarize(await Promise.all([a, b].map(log)));
+    let later = first;
+    if (settleMs > 0) {
+      await sleep(settleMs);
+      later = summarize(await Promise.all([a, b].map(log)));
+    }
+    // The primary closes: the other tab (autoTakeover) takes over across the two labels.
+    const [pa, pb] = first.roles[0] === 'primary' ? [a, b] : [b, a];
+    const t0 = Date.now();
+    await pa.close({ runBeforeUnload: false });
+    const taken = await waitFor(async () => {
+      const l = await log(pb);
+      return l && l.find((e) => e.role === 'primary' && e.t >= t0 - 5);
+    }, 15000);
+    const prefix = `crypto-health:tab-guard:${origin}|`;
+    const scoped = `${prefix}@login:localhost|LOGINDEVICE`;
+    const expected = order === 'before_login' ? [`${prefix}|`, scoped] : [scoped, `${prefix}|`];
+    return {
+      order,
+      mechanism: first.mechanism,
+      lockNames: names,
+      roles: first.roles,
+      primaries: first.primaries,
+      primariesLater: later.primaries,
+      conflicts: later.conflicts,
+      takeover_ms: taken ? taken.t - t0 : null,
+      // The labels really differ (the case that used to give two primaries), one tab leads, the other takes over.
+      ok: names[0] === expected[0] && names[1] === expected[1] && first.primaries === 1 && later.primaries === 1 && !!taken,
+    };
+  } finally {
+    await context.close().catch(() => {});
+  }
+}

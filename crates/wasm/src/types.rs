@@ -174,7 +174,7 @@ export interface TabGuardChange extends TabGuardState {
 }
 
 export interface TabGuardOptions {
-  /** Scope of the lock (with the origin and deviceId); default: Cinny's `cinny_user_id`. */
+  /** Names the lock (`lockName`: origin, userId, deviceId); default: Cinny's `cinny_user_id`. Every tab of the origin also holds the origin's lock first, so one device has one primary whatever the order of login and tab opening. */
   userId?: string;
   /** Default: Cinny's `cinny_device_id`. */
   deviceId?: string;

@@ -251,13 +251,12 @@ pub fn redact<'a>(input: &'a str, counts: &mut RedactionCounts) -> Cow<'a, str> 
         if is_word(c) {
             // Matchers only run at word starts: linear, and gives `\b` for free.
             let wend = run(b, i, is_word);
-            js.advance(b, i);
             let prev = if i == 0 || i == last_end { b' ' } else { b[i - 1] };
-            let mut found = match_word(b, i, wend, prev, &js);
+            let mut found = match_word(b, i, wend, prev, &mut js);
             if found.is_none() {
                 // `\npassword=`, `%3Faccess_token%3D`: the word really starts after the escape.
                 if let Some((j, decoded)) = after_escape(b, i, wend) {
-                    found = match_word(b, j, wend, decoded, &js);
+                    found = match_word(b, j, wend, decoded, &mut js);
                 }
             }
             match found {
@@ -315,9 +314,11 @@ fn after_escape(b: &[u8], i: usize, wend: usize) -> Option<(usize, u8)> {
     (j < wend).then_some((j, b' '))
 }
 
-fn match_word(b: &[u8], i: usize, wend: usize, prev: u8, js: &JsonState) -> Option<Hit> {
+fn match_word(b: &[u8], i: usize, wend: usize, prev: u8, js: &mut JsonState) -> Option<Hit> {
     let word = &b[i..wend];
     if let Some((f, kend)) = read_key(b, i) {
+        // Brought up to date only where a key needs it; it only moves forward.
+        js.advance(b, i);
         if f.2 != Shape::Query || matches!(prev, b'?' | b'&' | b'#') {
             if let Some(found) = match_field(b, kend, f, js) {
                 return Some(found);
@@ -356,21 +357,48 @@ fn match_word(b: &[u8], i: usize, wend: usize, prev: u8, js: &JsonState) -> Opti
 
 type Field = (&'static str, SecretKind, Shape);
 
+const _: () = assert!(FIELDS.len() <= 32, "read_key keeps its candidates in a u32");
+
+/// For each first byte (either case), the `FIELDS` that start with it, as a bit set:
+/// most words are rejected on this one lookup.
+const KEY_START: [u32; 128] = {
+    let mut t = [0u32; 128];
+    let mut i = 0;
+    while i < FIELDS.len() {
+        let c = FIELDS[i].0.as_bytes()[0];
+        t[c as usize] |= 1 << i;
+        t[c.to_ascii_uppercase() as usize] |= 1 << i;
+        i += 1;
+    }
+    t
+};
+
 /// A key name at `i` (letters, digits, `_`, `-`, `%5F`), normalised and looked up.
+/// The candidates narrow byte by byte, so a word costs what it shares with a key.
 fn read_key(b: &[u8], i: usize) -> Option<(&'static Field, usize)> {
-    let mut norm = [0u8; MAX_KEY_BYTES];
-    let mut n = 0;
-    let mut k = i;
+    let mut cand = KEY_START.get(usize::from(*b.get(i)?)).copied().unwrap_or(0);
+    if cand == 0 {
+        return None;
+    }
+    let mut n = 1;
+    let mut k = i + 1;
     while k < b.len() {
         let c = b[k];
         if c.is_ascii_alphanumeric() {
-            *norm.get_mut(n)? = c.to_ascii_lowercase();
-            n += 1;
-            k += 1;
-            // Stop as soon as no key starts this way: most words end here after a byte or two.
-            if !FIELDS.iter().any(|f| f.0.as_bytes().starts_with(&norm[..n])) {
+            let c = c.to_ascii_lowercase();
+            let mut left = cand;
+            while left != 0 {
+                let j = left.trailing_zeros() as usize;
+                left &= left - 1;
+                if FIELDS[j].0.as_bytes().get(n) != Some(&c) {
+                    cand &= !(1 << j);
+                }
+            }
+            if cand == 0 {
                 return None;
             }
+            n += 1;
+            k += 1;
         } else if c == b'_' || c == b'-' {
             k += 1;
         } else if let Some((b'_', m)) = pct(b, k) {
@@ -382,8 +410,15 @@ fn read_key(b: &[u8], i: usize) -> Option<(&'static Field, usize)> {
             return None;
         }
     }
-    let name = &norm[..n];
-    FIELDS.iter().find(|f| f.0.as_bytes() == name).map(|f| (f, k))
+    let mut left = cand;
+    while left != 0 {
+        let j = left.trailing_zeros() as usize;
+        left &= left - 1;
+        if FIELDS[j].0.len() == n {
+            return Some((&FIELDS[j], k));
+        }
+    }
+    None
 }
 
 /// `key=value`, `key: "value"`, `"key":"value"`, `'key': 'value'`, `\"key\":\"value\"`,
@@ -409,6 +444,15 @@ fn match_field(b: &[u8], kend: usize, f: &Field, js: &JsonState) -> Option<Hit> 
     if shape != Shape::Query {
         if let Some(q) = open_quote(b, k) {
             let outer = js.in_str_at(b, k);
+            // A plain `"` inside a JSON string that JSON structure follows
+            // closes that string: `{"m":"password:", "n":1}` has no value to take.
+            let closes = outer && q.qc == b'"' && q.levels == 0 && !q.encoded && {
+                let next = skip_space(b, q.start);
+                matches!(b.get(next), None | Some(b',' | b':' | b'}' | b']'))
+            };
+            if closes || (encoded && !q.encoded) {
+                return None;
+            }
             return quoted_value(b, &q, kind, outer);
         }
     }
@@ -535,6 +579,9 @@ fn match_authorization(b: &[u8], wend: usize) -> Option<Hit> {
         return None;
     }
     let end = credentials_end(b, start);
+    if is_key_at(b, start, end) {
+        return None; // `Authorization: token password: x`: that key's value goes instead
+    }
     (end > start).then(|| hit(start, end, SecretKind::Authorization))
 }
 
@@ -557,10 +604,19 @@ fn match_bearer(b: &[u8], wend: usize) -> Option<Hit> {
     } else {
         core.len() >= 3 && core.iter().any(u8::is_ascii_alphanumeric)
     };
-    if marker_len(b, start).is_some() {
+    // `Bearer password: x`: the word is the next key, whose value goes instead.
+    if marker_len(b, start).is_some() || is_key_at(b, start, end) {
         return None;
     }
     token_like.then(|| hit(start, end, SecretKind::Authorization))
+}
+
+/// `start..end` is a key name (plus `=` that credentials may end in).
+fn is_key_at(b: &[u8], start: usize, end: usize) -> bool {
+    let w = &b[start..end];
+    w.eq_ignore_ascii_case(b"authorization")
+        || w.eq_ignore_ascii_case(b"bearer")
+        || read_key(b, start).is_some_and(|(_, e)| e <= end && b[e..end].iter().all(|&c| c == b'='))
 }
 
 fn synapse_prefix(p: &[u8]) -> Option<SecretKind> {
@@ -795,7 +851,10 @@ fn quoted_value(b: &[u8], q: &Quote, kind: SecretKind, outer: bool) -> Option<Hi
         if c == b'\\' {
             bs += 1;
         } else if c == qc {
-            if let Some(delim) = closing_backslashes(bs, levels) {
+            // A quote glued to a word (`"a=\"b\"c"`) is content: a closing quote
+            // is followed by structure or space, and guessing short would leak the rest.
+            let glued = b.get(j + 1).is_some_and(u8::is_ascii_alphanumeric);
+            if let Some(delim) = closing_backslashes(bs, levels).filter(|_| !glued) {
                 let end = j - delim;
                 // `token= "password": "x"`: the "value" is really the next secret
                 // key; skip it so the scan redacts that key's value instead.
@@ -912,11 +971,13 @@ fn credentials_end(b: &[u8], start: usize) -> usize {
 /// Length of a `[REDACTED:<kind>]` marker at `i`.
 fn marker_len(b: &[u8], i: usize) -> Option<usize> {
     let rest = b.get(i..)?.strip_prefix(MARKER_PREFIX)?;
-    SecretKind::ALL.iter().find_map(|k| {
-        let name = k.as_str().as_bytes();
-        (rest.starts_with(name) && rest.get(name.len()) == Some(&b']'))
-            .then_some(MARKER_PREFIX.len() + name.len() + 1)
-    })
+    // One look at the name (kinds are lowercase, digits and `_`), then one comparison.
+    let n = run(&rest[..rest.len().min(24)], 0, |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_');
+    if rest.get(n) != Some(&b']') {
+        return None;
+    }
+    let name = &rest[..n];
+    SecretKind::ALL.iter().any(|k| k.as_str().as_bytes() == name).then_some(MARKER_PREFIX.len() + n + 1)
 }
 
 /// `%XX` at `k`, or double-encoded `%25XX`: (the byte it stands for, length).

@@ -40,6 +40,32 @@ function methodOf(input, init) {
 }
 
 /**
+ * The clone's body as text, or null when it is longer than MAX_BODY bytes. Reads
+ * at most MAX_BODY + one chunk, then cancels the clone: the tee then pulls only
+ * what the app itself reads, so an endless body costs us a bounded amount and
+ * the app still gets all of it.
+ */
+function readCapped(clone) {
+  const body = clone.body;
+  if (body === null) return Promise.resolve('');
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  let bytes = 0;
+  let text = '';
+  const stop = () => { try { reader.cancel().catch(() => {}); } catch (_) { /* already released */ } };
+  function pump() {
+    return reader.read().then(({ done, value }) => {
+      if (done) return text + decoder.decode();
+      bytes += value.byteLength;
+      if (bytes > MAX_BODY) { stop(); return null; }
+      text += decoder.decode(value, { stream: true });
+      return pump();
+    }, (e) => { stop(); throw e; });
+  }
+  return pump();
+}
+
+/**
  * Install the tap. `beforeUpload(body) -> null | { status, statusText, contentType, body }`
  * (null: send it; an object: answer with it), `afterExchange(info, body)`.
  * Returns false when already installed or when there is no fetch to wrap.
@@ -74,9 +100,8 @@ export function httpInstall(beforeUpload, afterExchange, breakUploadStorm) {
           // read ~1 ms in Chromium (tests/bench), so a 2xx is never cloned.
           if (!upload || resp.ok || len > MAX_BODY) { after(info, null); return; }
           // Clone synchronously, before the app can consume the body.
-          const c = resp.clone();
-          c.text().then(
-            (text) => after(info, text.length > MAX_BODY ? null : text),
+          readCapped(resp.clone()).then(
+            (text) => after(info, text),
             () => { info.bodyError = true; after(info, null); },
           );
         } catch (_) {

@@ -3,57 +3,108 @@
 // the wasm side traps. Rules: the original console method is called exactly
 // once, first, with the caller's `this` and arguments; capture errors are
 // swallowed and counted; a console call made while capturing is not captured
-// again (no recursion); only lines passing the prefilter cross into wasm.
+// again (no recursion); only lines passing the prefilter cross into wasm; an
+// argument costs a bounded number of property reads whatever its size.
 
 const LEVELS = ['debug', 'log', 'info', 'warn', 'error'];
 const MAX_RENDER = 16 * 1024; // chars kept of one rendered line
-const MAX_NODES = 200; // object properties visited per argument
+const MAX_PART = 4 * 1024; // chars kept of one string inside an object
+const MAX_ITEMS = 8; // array elements looked at per array
+const MAX_DEPTH = 2; // objects inside objects
+
+// Rendering never runs the app's code and is bounded before it starts. It
+// never enumerates keys (a 1e6-key object costs what an empty one does), never
+// calls getters, toString or toJSON, and reads only own data properties by
+// name through Object.getOwnPropertyDescriptor: `message` and `name` of an
+// Error, and the few fields where the SDK and Synapse put their text (errcode,
+// error, message, msg, reason, body, data, cause, err). Typed arrays render as
+// their type and length, through getters taken from the platform at load.
+// Residual: a Proxy cannot be detected in JS, so its getOwnPropertyDescriptor
+// trap can still run (only that trap, and at most a few times per argument).
+const FIELDS = ['errcode', 'error', 'message', 'msg', 'reason', 'body', 'err', 'data', 'cause'];
+const gopd = Object.getOwnPropertyDescriptor;
+const isView = ArrayBuffer.isView;
+const taProto = Object.getPrototypeOf(Uint8Array.prototype);
+const taLength = (gopd(taProto, 'length') || {}).get;
+const taTag = (gopd(taProto, Symbol.toStringTag) || {}).get;
+const dvLength = (gopd(DataView.prototype, 'byteLength') || {}).get;
+const quote = JSON.stringify; // on a string only: no app code
 
 let tap = null;
 
-function renderError(e) {
-  let name = 'Error';
-  let message = '';
-  try { name = String(e.name); } catch (_) { /* throwing getter */ }
-  try { message = String(e.message); } catch (_) { /* throwing getter */ }
-  return name + ': ' + message;
+/** An own data property's value, or undefined (accessors and traps that throw skipped). */
+function own(o, key) {
+  const d = gopd(o, key);
+  return d !== undefined && 'value' in d ? d.value : undefined;
 }
 
-function renderObject(o) {
-  let nodes = 0;
-  const seen = new WeakSet();
-  try {
-    const json = JSON.stringify(o, function (_key, v) {
-      if (++nodes > MAX_NODES) return '[…]';
-      switch (typeof v) {
-        case 'bigint': return v.toString() + 'n';
-        case 'symbol': return v.toString();
-        case 'function': return '[function ' + (v.name || 'anonymous') + ']';
-        case 'object':
-          if (v === null) return v;
-          if (v instanceof Error) return renderError(v);
-          if (seen.has(v)) return '[Circular]';
-          seen.add(v);
-          return v;
-        default: return v;
-      }
-    });
-    return json === undefined ? String(json) : json;
-  } catch (_) {
-    try { return Object.prototype.toString.call(o); } catch (_) { return '[object]'; }
+function cut(s, max) {
+  return s.length > max ? s.slice(0, max) + '…' : s;
+}
+
+function renderView(v) {
+  const tag = taTag.call(v);
+  return tag === undefined ? 'DataView(' + dvLength.call(v) + ')' : tag + '(' + taLength.call(v) + ')';
+}
+
+/** `name: message` of an Error-like object (own string `message`), else null. */
+function renderError(o, depth) {
+  const message = own(o, 'message');
+  if (typeof message !== 'string') return null;
+  const name = own(o, 'name');
+  let out = (typeof name === 'string' ? cut(name, 64) : 'Error') + ': ' + cut(message, MAX_PART);
+  if (depth < MAX_DEPTH) {
+    const data = own(o, 'data'); // MatrixError: the homeserver's JSON body
+    if (data !== null && typeof data === 'object') out += ' ' + renderObject(data, depth + 1);
+    const cause = own(o, 'cause');
+    if (cause !== undefined) out += ' cause: ' + renderValue(cause, depth + 1);
+  }
+  return out;
+}
+
+function renderObject(o, depth) {
+  if (isView(o)) return renderView(o);
+  if (Array.isArray(o)) {
+    const len = own(o, 'length');
+    const n = Math.min(typeof len === 'number' ? len : 0, MAX_ITEMS);
+    let out = '[';
+    for (let i = 0; i < n; i++) out += (i > 0 ? ',' : '') + (depth < MAX_DEPTH ? renderValue(own(o, i), depth + 1) : '…');
+    return out + (len > n ? ',…]' : ']');
+  }
+  const e = renderError(o, depth);
+  if (e !== null) return e;
+  let out = '';
+  for (const k of FIELDS) {
+    const v = own(o, k);
+    if (v === undefined) continue;
+    let r;
+    if (typeof v === 'string') r = quote(cut(v, MAX_PART));
+    else if (v !== null && typeof v === 'object') {
+      if (depth >= MAX_DEPTH) continue;
+      r = renderObject(v, depth + 1);
+    } else r = renderValue(v, depth + 1);
+    out += (out === '' ? '{' : ',') + '"' + k + '":' + r;
+  }
+  return out === '' ? '{…}' : out + '}';
+}
+
+function renderValue(a, depth) {
+  switch (typeof a) {
+    case 'string': return a;
+    case 'number': case 'boolean': case 'undefined': case 'bigint': return String(a);
+    case 'symbol': return 'Symbol()';
+    case 'function': return '[function]';
+    default:
+      if (a === null) return 'null';
+      return renderObject(a, depth);
   }
 }
 
 export function renderArg(a) {
-  switch (typeof a) {
-    case 'string': return a;
-    case 'number': case 'boolean': case 'undefined': case 'bigint': return String(a);
-    case 'symbol': return a.toString();
-    case 'function': return '[function ' + (a.name || 'anonymous') + ']';
-    default:
-      if (a === null) return 'null';
-      if (a instanceof Error) return renderError(a);
-      return renderObject(a);
+  try {
+    return renderValue(a, 0);
+  } catch (_) {
+    return '[object]'; // a revoked Proxy, a throwing trap
   }
 }
 
@@ -61,9 +112,13 @@ export function renderArgs(args) {
   let out = '';
   for (let i = 0; i < args.length && out.length < MAX_RENDER; i++) {
     if (i > 0) out += ' ';
-    out += renderArg(args[i]);
+    const a = args[i];
+    const part = typeof a === 'string' ? a : renderArg(a);
+    // Cut each part before joining: slicing a joined rope would flatten a huge string.
+    const room = MAX_RENDER - out.length;
+    out += part.length > room ? part.slice(0, room) : part;
   }
-  return out.length > MAX_RENDER ? out.slice(0, MAX_RENDER) : out;
+  return out;
 }
 
 function capture(level, args) {
@@ -116,11 +171,13 @@ export function tapInstall(sink, needles, windowEvents) {
   for (const level of LEVELS) {
     const original = con[level];
     if (typeof original !== 'function') continue;
+    // The original runs first and exactly once; whatever capture does, it
+    // neither throws into the caller nor changes what the original returned.
     const wrapper = function () {
       try {
         return original.apply(this, arguments);
       } finally {
-        capture(level, arguments);
+        try { capture(level, arguments); } catch (_) { /* counted inside when it can be */ }
       }
     };
     t.originals[level] = original;

@@ -1,15 +1,28 @@
 //! Secret redaction for logs and reports before they are shown or shared.
 //!
-//! A single forward byte scan, no regex (wasm size budget). Every match
-//! starts and ends on an ASCII byte, so slicing can never split a UTF-8
-//! character. Text with nothing to redact is returned borrowed, unallocated.
+//! Hand-written rather than a regex crate: one forward byte scan that tries
+//! its matchers only at word starts. Every matcher either redacts what it
+//! scanned or looks at a bounded prefix, so the cost stays linear in the input
+//! whatever it holds (no backtracking), and a regex engine would weigh more in
+//! the wasm bundle than the whole core. Every match starts and ends on an
+//! ASCII byte, so slicing never splits a UTF-8 character. Text with nothing to
+//! redact is returned borrowed, unallocated.
 //!
 //! Keys and prefixes are kept so lines stay readable; only values go:
 //! `access_token=[REDACTED:access_token]&timeout=30000`.
+//!
+//! The same secret reaches a log in many spellings, so each shape is matched
+//! as a class: JSON (also escaped inside a JSON string, and after an escape such
+//! as `\n` that glues a letter to the key), Python dicts and bytes reprs
+//! (`{b'password': b'…'}`), Rust `Debug`, query strings, URL-encoded and
+//! double-encoded keys (`access%5Ftoken=`, `%253Ftoken%253D`), YAML/INI
+//! (`password: …`), headers. A JSON line stays a JSON line: a replaced span
+//! never runs past the end of the JSON string it starts in and never cuts an
+//! escape, and a bare JSON number is replaced by a quoted marker.
 
 use std::borrow::Cow;
 
-/// What kind of secret was removed; used as report keys (serde-free: see `as_str()`).
+/// What kind of secret was removed; used as report keys (see `as_str()`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SecretKind {
     AccessToken,
@@ -19,10 +32,22 @@ pub enum SecretKind {
     RecoveryKey,
     Authorization,
     Macaroon,
+    /// OpenID Connect ID tokens (MAS / MSC3861 deployments), also bare JWTs.
+    IdToken,
+    /// OAuth 2.0 authorization `code` in a redirect or token request.
+    AuthorizationCode,
+    /// OAuth `client_secret`, also the 3PID `client_secret`.
+    ClientSecret,
+    /// Homeserver configuration secrets: `registration_shared_secret`,
+    /// appservice `as_token` / `hs_token`, `macaroon_secret_key`, `form_secret`.
+    ServerSecret,
+    /// End-to-end encryption private material: the `secret` of `m.secret.send`,
+    /// `private_key`, megolm `session_key`, pickles and pickle keys.
+    E2eeSecret,
 }
 
 impl SecretKind {
-    pub const ALL: [SecretKind; 7] = [
+    pub const ALL: [SecretKind; 12] = [
         SecretKind::AccessToken,
         SecretKind::RefreshToken,
         SecretKind::LoginToken,
@@ -30,6 +55,11 @@ impl SecretKind {
         SecretKind::RecoveryKey,
         SecretKind::Authorization,
         SecretKind::Macaroon,
+        SecretKind::IdToken,
+        SecretKind::AuthorizationCode,
+        SecretKind::ClientSecret,
+        SecretKind::ServerSecret,
+        SecretKind::E2eeSecret,
     ];
 
     #[must_use]
@@ -42,6 +72,11 @@ impl SecretKind {
             SecretKind::RecoveryKey => "recovery_key",
             SecretKind::Authorization => "authorization",
             SecretKind::Macaroon => "macaroon",
+            SecretKind::IdToken => "id_token",
+            SecretKind::AuthorizationCode => "authorization_code",
+            SecretKind::ClientSecret => "client_secret",
+            SecretKind::ServerSecret => "server_secret",
+            SecretKind::E2eeSecret => "e2ee_secret",
         }
     }
 }
@@ -49,7 +84,7 @@ impl SecretKind {
 /// Per-kind counts, accumulated across calls.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RedactionCounts {
-    counts: [u32; 7],
+    counts: [u32; SecretKind::ALL.len()],
 }
 
 impl RedactionCounts {
@@ -88,35 +123,116 @@ const MARKER_PREFIX: &[u8] = b"[REDACTED:";
 /// Deepest `\"`-escaping we follow (JSON inside JSON inside ...); deeper is garbage.
 const MAX_ESCAPE_LEVELS: u32 = 8;
 
-/// Field names whose string value is a secret (compared ASCII-case-insensitively,
-/// so camelCase `accessToken` / `loginToken` hit the no-underscore spellings).
-const FIELDS: [(&[u8], SecretKind); 13] = [
-    (b"access_token", SecretKind::AccessToken),
-    (b"accesstoken", SecretKind::AccessToken),
-    (b"refresh_token", SecretKind::RefreshToken),
-    (b"refreshtoken", SecretKind::RefreshToken),
-    (b"login_token", SecretKind::LoginToken),
-    (b"logintoken", SecretKind::LoginToken),
+/// Longest key name we read (bytes, escapes included); longer words are not keys.
+const MAX_KEY_BYTES: usize = 48;
+
+/// Which value shapes a key takes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// Quoted values, `key=value`, and also unquoted `key: value` / `key = value`
+    /// to the end of the line (YAML, INI, logfmt), and bare JSON numbers.
+    Any,
+    /// Quoted values and `key=value` only: the key is a common word in prose
+    /// (`token: expired`, `secret: rotated`).
+    Assigned,
+    /// `?key=value` / `&key=value` only (`code` is everywhere else too).
+    Query,
+}
+
+/// Key names, lowercased with `_` and `-` dropped, so `access_token`,
+/// `accessToken`, `Access-Token` and `access%5Ftoken` are one entry.
+const FIELDS: &[(&str, SecretKind, Shape)] = &[
+    ("accesstoken", SecretKind::AccessToken, Shape::Any),
+    ("refreshtoken", SecretKind::RefreshToken, Shape::Any),
+    ("logintoken", SecretKind::LoginToken, Shape::Any),
     // m.login.token bodies and `?token=` links carry login tokens.
-    (b"token", SecretKind::LoginToken),
-    (b"password", SecretKind::Password),
-    (b"new_password", SecretKind::Password),
-    (b"newpassword", SecretKind::Password),
-    // Same kind as `report::secret_key`, so both paths count it alike.
-    (b"passphrase", SecretKind::Password),
-    (b"recovery_key", SecretKind::RecoveryKey),
-    (b"recoverykey", SecretKind::RecoveryKey),
+    ("token", SecretKind::LoginToken, Shape::Assigned),
+    ("password", SecretKind::Password, Shape::Any),
+    ("newpassword", SecretKind::Password, Shape::Any),
+    ("oldpassword", SecretKind::Password, Shape::Any),
+    ("passwd", SecretKind::Password, Shape::Any),
+    // Same kind as the report's context-key check, so both paths count it alike.
+    ("passphrase", SecretKind::Password, Shape::Any),
+    ("recoverykey", SecretKind::RecoveryKey, Shape::Any),
+    ("idtoken", SecretKind::IdToken, Shape::Any),
+    ("code", SecretKind::AuthorizationCode, Shape::Query),
+    ("clientsecret", SecretKind::ClientSecret, Shape::Any),
+    ("registrationsharedsecret", SecretKind::ServerSecret, Shape::Any),
+    ("astoken", SecretKind::ServerSecret, Shape::Any),
+    ("hstoken", SecretKind::ServerSecret, Shape::Any),
+    ("macaroonsecretkey", SecretKind::ServerSecret, Shape::Any),
+    ("formsecret", SecretKind::ServerSecret, Shape::Any),
+    ("workerreplicationsecret", SecretKind::ServerSecret, Shape::Any),
+    ("secret", SecretKind::E2eeSecret, Shape::Assigned),
+    ("privatekey", SecretKind::E2eeSecret, Shape::Any),
+    ("sessionkey", SecretKind::E2eeSecret, Shape::Any),
+    ("picklekey", SecretKind::E2eeSecret, Shape::Any),
+    ("pickle", SecretKind::E2eeSecret, Shape::Assigned),
+    ("decryptionkey", SecretKind::E2eeSecret, Shape::Any),
 ];
 
+/// The secret kind of a field name (`"accessToken"`, `"client_secret"`, ...),
+/// or `None`: what a report's key/value context should be checked against.
+#[must_use]
+pub fn field_kind(name: &str) -> Option<SecretKind> {
+    match read_key(name.as_bytes(), 0) {
+        Some((f, end)) if end == name.len() => Some(f.1),
+        _ => None,
+    }
+}
+
 enum Hit {
-    /// Replace `start..end` with a marker, continue at `end`.
+    /// Replace `start..end` with a marker, continue at `end`. With `wrap`, the
+    /// marker is put between two copies of that quote (a bare JSON number).
     Redact {
         start: usize,
         end: usize,
         kind: SecretKind,
+        wrap: Option<(usize, usize)>,
     },
-    /// Value is already a marker; continue after it without counting.
+    /// Nothing to redact up to here (a marker, a pagination token); continue there.
     Skip(usize),
+}
+
+fn hit(start: usize, end: usize, kind: SecretKind) -> Hit {
+    Hit::Redact { start, end, kind, wrap: None }
+}
+
+/// Whether a position sits inside a `"…"` string at the outer JSON level,
+/// tracked lazily over the input (each byte looked at once, plus short
+/// look-aheads from a copy). Raw line breaks reset it: JSON strings never hold one.
+#[derive(Clone, Copy, Default)]
+struct JsonState {
+    pos: usize,
+    in_str: bool,
+    esc: bool,
+}
+
+impl JsonState {
+    fn advance(&mut self, b: &[u8], to: usize) {
+        let to = to.min(b.len());
+        while self.pos < to {
+            let c = b[self.pos];
+            if c == b'\n' || c == b'\r' {
+                self.in_str = false;
+                self.esc = false;
+            } else if self.esc {
+                self.esc = false;
+            } else if c == b'\\' {
+                self.esc = true;
+            } else if c == b'"' {
+                self.in_str = !self.in_str;
+            }
+            self.pos += 1;
+        }
+    }
+
+    /// In a string at `to` (>= `self.pos`), without moving `self`.
+    fn in_str_at(&self, b: &[u8], to: usize) -> bool {
+        let mut s = *self;
+        s.advance(b, to);
+        s.in_str
+    }
 }
 
 /// Replace every secret with `[REDACTED:<kind>]`, counting each replacement.
@@ -127,19 +243,31 @@ pub fn redact<'a>(input: &'a str, counts: &mut RedactionCounts) -> Cow<'a, str> 
     // A match starting exactly here follows a marker (`]`) on a second pass;
     // treat it as a boundary now too so redaction is idempotent.
     let mut last_end = usize::MAX;
+    let mut js = JsonState::default();
     let mut i = 0;
     while i < b.len() {
         let c = b[i];
         if is_word(c) {
             // Matchers only run at word starts: linear, and gives `\b` for free.
             let wend = run(b, i, is_word);
-            match match_word(b, i, wend, i == last_end) {
-                Some(Hit::Redact { start, end, kind }) => {
+            let prev = if i == 0 || i == last_end { b' ' } else { b[i - 1] };
+            let mut found = match_word(b, i, wend, prev, &mut js);
+            if found.is_none() {
+                // `\npassword=`, `%3Faccess_token%3D`: the word really starts after the escape.
+                if let Some((j, decoded)) = after_escape(b, i, wend) {
+                    found = match_word(b, j, wend, decoded, &mut js);
+                }
+            }
+            match found {
+                Some(Hit::Redact { start, end, kind, wrap }) => {
                     let s = out.get_or_insert_with(|| String::with_capacity(input.len()));
-                    s.push_str(input.get(copied..start).unwrap_or_default());
+                    s.push_str(&input[copied..start]);
+                    let q = wrap.map_or("", |(a, z)| &input[a..z]);
+                    s.push_str(q);
                     s.push_str("[REDACTED:");
                     s.push_str(kind.as_str());
                     s.push(']');
+                    s.push_str(q);
                     copied = end;
                     counts.add(kind);
                     last_end = end;
@@ -157,24 +285,43 @@ pub fn redact<'a>(input: &'a str, counts: &mut RedactionCounts) -> Cow<'a, str> 
     }
     match out {
         Some(mut s) => {
-            s.push_str(input.get(copied..input.len()).unwrap_or_default());
+            s.push_str(&input[copied..]);
             Cow::Owned(s)
         }
         None => Cow::Borrowed(input),
     }
 }
 
-fn match_word(b: &[u8], i: usize, wend: usize, after_marker: bool) -> Option<Hit> {
-    let word = &b[i..wend];
-    let prev = if i == 0 || after_marker {
-        b' '
-    } else {
-        b[i - 1]
+/// A word glued to an escape before it: `\n`, `\t`, `\u00e9`, `\xe9` (JSON,
+/// Python) or `%3F`, `%253F` (URL-encoded, double-encoded). Returns where the
+/// real word starts and the character the escape stands for.
+fn after_escape(b: &[u8], i: usize, wend: usize) -> Option<(usize, u8)> {
+    let prev = *b.get(i.checked_sub(1)?)?;
+    let j = match prev {
+        b'\\' => match b[i] {
+            b'n' | b't' | b'r' | b'b' | b'f' => i + 1,
+            b'u' if (i + 1..i + 5).all(|p| b.get(p).is_some_and(u8::is_ascii_hexdigit)) => i + 5,
+            b'x' if (i + 1..i + 3).all(|p| b.get(p).is_some_and(u8::is_ascii_hexdigit)) => i + 3,
+            _ => return None,
+        },
+        b'%' => {
+            let (decoded, n) = pct(b, i - 1)?;
+            return (i - 1 + n < wend).then_some((i - 1 + n, decoded));
+        }
+        _ => return None,
     };
+    (j < wend).then_some((j, b' '))
+}
 
-    if let Some(kind) = field_kind(word) {
-        if let Some(hit) = match_field(b, wend, kind) {
-            return Some(hit);
+fn match_word(b: &[u8], i: usize, wend: usize, prev: u8, js: &mut JsonState) -> Option<Hit> {
+    let word = &b[i..wend];
+    if let Some((f, kend)) = read_key(b, i) {
+        // Brought up to date only where a key needs it; it only moves forward.
+        js.advance(b, i);
+        if f.2 != Shape::Query || matches!(prev, b'?' | b'&' | b'#') {
+            if let Some(found) = match_field(b, kend, f, js) {
+                return Some(found);
+            }
         }
     }
     if word.eq_ignore_ascii_case(b"authorization") {
@@ -183,7 +330,9 @@ fn match_word(b: &[u8], i: usize, wend: usize, after_marker: bool) -> Option<Hit
     if word.eq_ignore_ascii_case(b"bearer") {
         return match_bearer(b, wend);
     }
-    if word.len() >= 4 && word[3] == b'_' {
+    // A Matrix id (`@syt_bot:hs`, `#syl_lounge:hs`) keeps its localpart.
+    let sigil = matches!(prev, b'@' | b'#' | b'!' | b'$' | b'+');
+    if word.len() >= 4 && word[3] == b'_' && !sigil {
         if let Some(kind) = synapse_prefix(&word[..3]) {
             return match_synapse(b, i, kind);
         }
@@ -192,7 +341,11 @@ fn match_word(b: &[u8], i: usize, wend: usize, after_marker: bool) -> Option<Hit
         }
     }
     // Inside a longer base64 blob is not a token start.
-    if word.starts_with(b"MDAx") && !matches!(prev, b'+' | b'/' | b'-') {
+    let in_blob = matches!(prev, b'+' | b'/' | b'-' | b'=');
+    if word.starts_with(b"eyJ") && !in_blob {
+        return match_jwt(b, i);
+    }
+    if word.starts_with(b"MDAx") && !in_blob {
         return match_macaroon(b, i);
     }
     if word.starts_with(b"Es") && !matches!(prev, b'+' | b'/') {
@@ -201,56 +354,215 @@ fn match_word(b: &[u8], i: usize, wend: usize, after_marker: bool) -> Option<Hit
     None
 }
 
-fn field_kind(w: &[u8]) -> Option<SecretKind> {
-    if !(5..=13).contains(&w.len()) {
-        return None;
-    }
-    FIELDS
-        .iter()
-        .find(|(k, _)| w.eq_ignore_ascii_case(k))
-        .map(|&(_, kind)| kind)
-}
+type Field = (&'static str, SecretKind, Shape);
 
-/// `key=value`, `key: "value"`, `"key":"value"`, `'key': 'value'`, `\"key\":\"value\"`.
-fn match_field(b: &[u8], wend: usize, kind: SecretKind) -> Option<Hit> {
-    let mut k = skip_quote(b, wend);
-    k = skip_hspace(b, k);
-    let sep = *b.get(k)?;
-    if sep != b':' && sep != b'=' {
-        // Prose ("the token was rejected") lands here.
+const _: () = assert!(FIELDS.len() <= 32, "read_key keeps its candidates in a u32");
+
+/// For each first byte (either case), the `FIELDS` that start with it, as a bit set:
+/// most words are rejected on this one lookup.
+const KEY_START: [u32; 128] = {
+    let mut t = [0u32; 128];
+    let mut i = 0;
+    while i < FIELDS.len() {
+        let c = FIELDS[i].0.as_bytes()[0];
+        t[c as usize] |= 1 << i;
+        t[c.to_ascii_uppercase() as usize] |= 1 << i;
+        i += 1;
+    }
+    t
+};
+
+/// A key name at `i` (letters, digits, `_`, `-`, `%5F`), normalised and looked up.
+/// The candidates narrow byte by byte, so a word costs what it shares with a key.
+fn read_key(b: &[u8], i: usize) -> Option<(&'static Field, usize)> {
+    let mut cand = KEY_START.get(usize::from(*b.get(i)?)).copied().unwrap_or(0);
+    if cand == 0 {
         return None;
     }
-    k += 1;
-    if sep == b'=' && b.get(k) == Some(&b'=') {
-        // `token == x` is a comparison, not an assignment.
-        return None;
+    let mut n = 1;
+    let mut k = i + 1;
+    while k < b.len() {
+        let c = b[k];
+        if c.is_ascii_alphanumeric() {
+            let c = c.to_ascii_lowercase();
+            let mut left = cand;
+            while left != 0 {
+                let j = left.trailing_zeros() as usize;
+                left &= left - 1;
+                if FIELDS[j].0.as_bytes().get(n) != Some(&c) {
+                    cand &= !(1 << j);
+                }
+            }
+            if cand == 0 {
+                return None;
+            }
+            n += 1;
+            k += 1;
+        } else if c == b'_' || c == b'-' {
+            k += 1;
+        } else if let Some((b'_', m)) = pct(b, k) {
+            k += m;
+        } else {
+            break;
+        }
+        if k - i > MAX_KEY_BYTES {
+            return None;
+        }
     }
-    let after_sep = k;
-    k = skip_hspace(b, k);
-    // Rust `Debug` of an `Option<String>` field (matrix-rust-sdk logs).
-    if b[k..].starts_with(b"Some(") {
-        k += 5;
-    }
-    if let Some((q, qc, levels)) = open_quote(b, k) {
-        return quoted_value(b, q + 1, qc, levels, kind);
-    }
-    // Unquoted only for query-string shape; `key: word` is too often prose.
-    if sep == b'=' && k == after_sep {
-        return bare_value(b, k, kind);
+    let mut left = cand;
+    while left != 0 {
+        let j = left.trailing_zeros() as usize;
+        left &= left - 1;
+        if FIELDS[j].0.len() == n {
+            return Some((&FIELDS[j], k));
+        }
     }
     None
 }
 
-/// `Authorization: <scheme> <credentials>` (header, JSON or Python dict).
-fn match_authorization(b: &[u8], wend: usize) -> Option<Hit> {
-    let mut k = skip_quote(b, wend);
-    k = skip_hspace(b, k);
-    if !matches!(b.get(k), Some(b':' | b'=')) {
+/// `key=value`, `key: "value"`, `"key":"value"`, `'key': 'value'`, `\"key\":\"value\"`,
+/// `b'key': b'value'`, `key%3Dvalue`, `"key": 123`, `key: value` (YAML).
+fn match_field(b: &[u8], kend: usize, f: &Field, js: &JsonState) -> Option<Hit> {
+    let (_, kind, shape) = *f;
+    let (mut k, key_quote) = close_key_quote(b, kend);
+    k = skip_space(b, k);
+    let (sep, after_sep, encoded) = read_sep(b, k)?;
+    if sep == b'=' && b.get(after_sep) == Some(&b'=') {
+        // `token == x` is a comparison, not an assignment.
         return None;
     }
-    k = skip_hspace(b, k + 1);
-    if let Some((q, _, _)) = open_quote(b, k) {
-        k = q + 1;
+    let direct = matches!(b.get(after_sep), Some(&c) if c != b' ' && c != b'\t');
+    if shape == Shape::Query && !(sep == b'=' && direct) {
+        return None;
+    }
+    k = skip_space(b, after_sep);
+    // Rust `Debug` of an `Option<String>` field (matrix-rust-sdk logs).
+    if b[k..].starts_with(b"Some(") {
+        k += 5;
+    }
+    if shape != Shape::Query {
+        if let Some(q) = open_quote(b, k) {
+            let outer = js.in_str_at(b, k);
+            // A plain `"` inside a JSON string that JSON structure follows
+            // closes that string: `{"m":"password:", "n":1}` has no value to take.
+            let closes = outer && q.qc == b'"' && q.levels == 0 && !q.encoded && {
+                let next = skip_space(b, q.start);
+                matches!(b.get(next), None | Some(b',' | b':' | b'}' | b']'))
+            };
+            if closes || (encoded && !q.encoded) {
+                return None;
+            }
+            return quoted_value(b, &q, kind, outer);
+        }
+    }
+    if sep == b'=' && k == after_sep {
+        return bare_value(b, k, kind, encoded);
+    }
+    if shape != Shape::Any || encoded {
+        // Prose ("the token was rejected", "token: expired") lands here.
+        return None;
+    }
+    if let Some(quote) = key_quote {
+        if let Some(end) = number_end(b, k) {
+            return Some(Hit::Redact { start: k, end, kind, wrap: Some(quote) });
+        }
+    }
+    if is_not_a_value(&b[k..]) {
+        return None;
+    }
+    line_value(b, k, kind, js.in_str_at(b, k))
+}
+
+/// Skips an optional (backslash-escaped, URL-encoded) quote closing a key;
+/// returns where the key's text ends and that quote's byte range.
+fn close_key_quote(b: &[u8], k: usize) -> (usize, Option<(usize, usize)>) {
+    let q = run(b, k, |c| c == b'\\');
+    if matches!(b.get(q), Some(b'"' | b'\'')) {
+        return (q + 1, Some((k, q + 1)));
+    }
+    if let Some((b'"' | b'\'', n)) = pct(b, k) {
+        return (k + n, None);
+    }
+    (k, None)
+}
+
+/// `:` or `=`, plain or URL-encoded: (separator, position after, encoded).
+fn read_sep(b: &[u8], k: usize) -> Option<(u8, usize, bool)> {
+    match b.get(k)? {
+        &c @ (b':' | b'=') => Some((c, k + 1, false)),
+        b'%' => match pct(b, k)? {
+            (c @ (b':' | b'='), n) => Some((c, k + n, true)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// JSON/Python/YAML literals and structures after `key:` are not secret values.
+fn is_not_a_value(v: &[u8]) -> bool {
+    let word_end = run(v, 0, is_word);
+    let word = &v[..word_end];
+    const LITERALS: [&[u8]; 8] = [b"null", b"true", b"false", b"None", b"True", b"False", b"undefined", b"nil"];
+    matches!(v.first(), None | Some(b'{' | b'[' | b'(' | b'<' | b',' | b';' | b'}' | b']'))
+        || (word_end > 0 && LITERALS.contains(&word))
+}
+
+/// A bare number (JSON/Python) that ends where a value ends.
+fn number_end(b: &[u8], k: usize) -> Option<usize> {
+    let first = *b.get(k)?;
+    if !(first.is_ascii_digit() || first == b'-') {
+        return None;
+    }
+    let end = run(b, k + 1, |c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-'));
+    let next = b.get(end).copied().unwrap_or(b' ');
+    let ends = next.is_ascii_whitespace() || matches!(next, b',' | b'}' | b']' | b')');
+    (ends && b[k..end].iter().any(u8::is_ascii_digit)).then_some(end)
+}
+
+/// `key: value` / `key = value` without quotes: the rest of the line, stopping at
+/// a JSON-escaped line break and, inside a JSON string, at its closing quote.
+fn line_value(b: &[u8], start: usize, kind: SecretKind, in_str: bool) -> Option<Hit> {
+    if let Some(n) = marker_len(b, start) {
+        return Some(Hit::Skip(start + n));
+    }
+    // `end` only ever moves past whole characters and whole escapes.
+    let mut j = start;
+    let mut end = start;
+    while let Some(&c) = b.get(j) {
+        match c {
+            b'\n' | b'\r' => break,
+            b'\\' => {
+                let r = run(b, j, |c| c == b'\\');
+                if matches!(b.get(r), Some(b'n' | b'r')) {
+                    break; // a JSON-escaped line break
+                }
+                // An odd run escapes the next (ASCII) character, a quote included.
+                let odd = (r - j) % 2 == 1;
+                j = if odd && b.get(r).is_some_and(u8::is_ascii) { r + 1 } else { r };
+                end = j;
+                continue;
+            }
+            b'"' if in_str => break,
+            b' ' | b'\t' => {}
+            _ => end = j + 1,
+        }
+        j += 1;
+    }
+    span(b, start, end, kind)
+}
+
+/// `Authorization: <scheme> <credentials>` (header, JSON, Python dict or
+/// bytes, URL-encoded `Authorization%3A%20Bearer%20…`).
+fn match_authorization(b: &[u8], wend: usize) -> Option<Hit> {
+    let (mut k, _) = close_key_quote(b, wend);
+    k = skip_space(b, k);
+    let (_, after, _) = read_sep(b, k)?;
+    k = skip_space(b, after);
+    if b.get(k) == Some(&b'[') {
+        k += 1; // Twisted: `{b'Authorization': [b'Bearer …']}`
+    }
+    if let Some(q) = open_quote(b, k) {
+        k = q.start;
     }
     let scheme_end = run(b, k, |c| c.is_ascii_alphabetic());
     let scheme = &b[k..scheme_end];
@@ -261,34 +573,49 @@ fn match_authorization(b: &[u8], wend: usize) -> Option<Hit> {
     {
         return None;
     }
-    let start = skip_hspace(b, scheme_end);
+    let start = skip_space(b, scheme_end);
     if start == scheme_end {
         return None;
     }
     let end = credentials_end(b, start);
-    (end > start).then_some(Hit::Redact {
-        start,
-        end,
-        kind: SecretKind::Authorization,
-    })
+    if is_key_at(b, start, end) {
+        return None; // `Authorization: token password: x`: that key's value goes instead
+    }
+    (end > start).then(|| hit(start, end, SecretKind::Authorization))
 }
 
 /// `Bearer <tok>` outside a header; the value must look like a token so
-/// prose ("Bearer tokens are required") survives.
+/// prose ("Bearer tokens are required", `Bearer realm=`) survives.
 fn match_bearer(b: &[u8], wend: usize) -> Option<Hit> {
-    let start = skip_hspace(b, wend);
+    let start = skip_space(b, wend);
     if start == wend {
         return None;
     }
     let end = credentials_end(b, start);
     let tok = &b[start..end];
-    let token_like =
-        tok.len() >= 24 || (tok.len() >= 8 && tok.iter().any(|c| !c.is_ascii_alphabetic()));
-    token_like.then_some(Hit::Redact {
-        start,
-        end,
-        kind: SecretKind::Authorization,
-    })
+    let core_len = tok.len() - tok.iter().rev().take_while(|&&c| c == b'=').count();
+    let core = &tok[..core_len];
+    let letters = core.iter().all(u8::is_ascii_alphabetic);
+    // Prose is one lowercase or Capitalised word; a token is anything else.
+    let mixed_case = core.len() > 1 && core[1..].iter().any(u8::is_ascii_uppercase) && core.iter().any(u8::is_ascii_lowercase);
+    let token_like = if letters {
+        core.len() >= 24 || (core.len() >= 6 && mixed_case)
+    } else {
+        core.len() >= 3 && core.iter().any(u8::is_ascii_alphanumeric)
+    };
+    // `Bearer password: x`: the word is the next key, whose value goes instead.
+    if marker_len(b, start).is_some() || is_key_at(b, start, end) {
+        return None;
+    }
+    token_like.then(|| hit(start, end, SecretKind::Authorization))
+}
+
+/// `start..end` is a key name (plus `=` that credentials may end in).
+fn is_key_at(b: &[u8], start: usize, end: usize) -> bool {
+    let w = &b[start..end];
+    w.eq_ignore_ascii_case(b"authorization")
+        || w.eq_ignore_ascii_case(b"bearer")
+        || read_key(b, start).is_some_and(|(_, e)| e <= end && b[e..end].iter().all(|&c| c == b'='))
 }
 
 fn synapse_prefix(p: &[u8]) -> Option<SecretKind> {
@@ -311,11 +638,11 @@ fn match_synapse(b: &[u8], i: usize, kind: SecretKind) -> Option<Hit> {
     while end > body && !b[end - 1].is_ascii_alphanumeric() {
         end -= 1;
     }
-    (end - body >= 8).then_some(Hit::Redact {
-        start: i,
-        end,
-        kind,
-    })
+    // `syl_lounge:example.org` is a room alias or user id, not a token.
+    if b.get(end) == Some(&b':') && b.get(end + 1).is_some_and(u8::is_ascii_alphanumeric) {
+        return Some(Hit::Skip(end));
+    }
+    (end - body >= 8).then(|| hit(i, end, kind))
 }
 
 /// Matrix Authentication Service tokens (MSC3861 deployments).
@@ -333,11 +660,23 @@ fn match_mas(word: &[u8], i: usize, wend: usize, kind: SecretKind) -> Option<Hit
         && word[34] == b'_'
         && word[4..34].iter().all(u8::is_ascii_alphanumeric)
         && word[35..].iter().all(u8::is_ascii_alphanumeric);
-    ok.then_some(Hit::Redact {
-        start: i,
-        end: wend,
-        kind,
-    })
+    ok.then(|| hit(i, wend, kind))
+}
+
+/// A JWT (`eyJ` is base64url of `{"`): header.payload.signature. In Matrix logs
+/// that is an OIDC ID token or a MAS-issued token.
+fn match_jwt(b: &[u8], i: usize) -> Option<Hit> {
+    let b64url = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'-';
+    let h = run(b, i, b64url);
+    if b.get(h) != Some(&b'.') || !b[h + 1..].starts_with(b"eyJ") {
+        return None;
+    }
+    let p = run(b, h + 1, b64url);
+    if b.get(p) != Some(&b'.') {
+        return None;
+    }
+    let end = run(b, p + 1, b64url);
+    (end - i >= 24).then(|| hit(i, end, SecretKind::IdToken))
 }
 
 /// Base64url macaroon: `MDAx` is base64 of the "001" length prefix of its first packet.
@@ -346,15 +685,12 @@ fn match_macaroon(b: &[u8], i: usize) -> Option<Hit> {
         c.is_ascii_alphanumeric() || c == b'_' || c == b'-'
     });
     let end = run(b, body, |c| c == b'=');
-    (end - i >= 40).then_some(Hit::Redact {
-        start: i,
-        end,
-        kind: SecretKind::Macaroon,
-    })
+    (end - i >= 40).then(|| hit(i, end, SecretKind::Macaroon))
 }
 
 /// Secret-storage recovery key: 48 base58 chars starting `Es` (0x8B01 prefix),
-/// plain or as 12 space-separated groups of 4.
+/// plain or as 12 groups of 4, the groups separated by spaces, tabs or dashes
+/// (one or a few), the key possibly wrapped once onto the next line.
 fn match_recovery(b: &[u8], i: usize) -> Option<Hit> {
     // A base64 blob continuing past the base58 run is not a key.
     let ends_here = |p: usize| {
@@ -363,34 +699,147 @@ fn match_recovery(b: &[u8], i: usize) -> Option<Hit> {
         })
     };
     let first = run(b, i, is_base58);
-    let hit = |end| Hit::Redact {
-        start: i,
-        end,
-        kind: SecretKind::RecoveryKey,
-    };
-    if first - i >= 48 && ends_here(first) {
-        return Some(hit(first));
-    }
-    if first - i != 4 {
+    if !ends_here(first) {
         return None;
     }
-    // Take up to 12 groups; 8+ still redacts a truncated key, which is
-    // nearly as sensitive, while prose rarely has 8 four-letter words in a row.
-    let mut p = first;
-    let mut groups = 1;
-    while groups < 12 && b.get(p) == Some(&b' ') {
-        let g = run(b, p + 1, is_base58);
-        if g - (p + 1) != 4 || !ends_here(g) {
-            break;
-        }
-        p = g;
-        groups += 1;
+    let found = |end| hit(i, end, SecretKind::RecoveryKey);
+    let len = first - i;
+    if len >= 48 {
+        return Some(found(first));
     }
-    (groups >= 8 && ends_here(p)).then(|| hit(p))
+    if len == 4 {
+        // Take up to 12 groups; 8+ on one line still redacts a truncated key,
+        // which is nearly as sensitive, while prose rarely has 8 four-letter
+        // words in a row. Across a line break only the whole key counts.
+        let (mut p, mut groups, mut wrapped) = (first, 1, false);
+        let mut before_break = None;
+        while groups < 12 {
+            let Some((g, brk)) = group_separator(b, p) else { break };
+            if brk && wrapped {
+                break;
+            }
+            let e = run(b, g, is_base58);
+            if e - g != 4 || !ends_here(e) {
+                break;
+            }
+            if brk {
+                wrapped = true;
+                before_break = Some((p, groups));
+            }
+            p = e;
+            groups += 1;
+        }
+        if groups == 12 || (!wrapped && groups >= 8) {
+            return Some(found(p));
+        }
+        return match before_break {
+            Some((p, n)) if n >= 8 => Some(found(p)),
+            _ => None,
+        };
+    }
+    // A plain key wrapped once: the two pieces make a valid key (prefix and
+    // parity checked, so two base58-looking words on two lines are not one).
+    if len >= 8 {
+        if let Some((g, true)) = group_separator(b, first) {
+            let e = run(b, g, is_base58);
+            if len + (e - g) == 48 && ends_here(e) && valid_recovery_key(b[i..first].iter().chain(&b[g..e])) {
+                return Some(found(e));
+            }
+        }
+    }
+    None
 }
 
-/// Value in quotes, possibly backslash-escaped `levels` times (JSON in a string).
-fn quoted_value(b: &[u8], start: usize, qc: u8, levels: u32, kind: SecretKind) -> Option<Hit> {
+/// Base58-decodes 48 characters and checks the secret-storage key format
+/// (matrix-spec, "Key representation"): 0x8B 0x01, 32 key bytes, a parity byte
+/// that makes the XOR of all 35 bytes zero.
+fn valid_recovery_key<'a>(chars: impl Iterator<Item = &'a u8>) -> bool {
+    const ALPHABET: &[u8] = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+    // Big-endian accumulator: 48 base58 digits need at most 36 bytes.
+    let mut n = [0u8; 36];
+    for c in chars {
+        let Some(d) = ALPHABET.iter().position(|a| a == c) else { return false };
+        let mut carry = d as u32;
+        for byte in n.iter_mut().rev() {
+            let v = u32::from(*byte) * 58 + carry;
+            *byte = v as u8;
+            carry = v >> 8;
+        }
+        if carry != 0 {
+            return false;
+        }
+    }
+    n[0] == 0 && n[1] == 0x8B && n[2] == 0x01 && n[1..].iter().fold(0, |a, b| a ^ b) == 0
+}
+
+/// Between two recovery-key groups: 1-3 of space/tab/dash, or one line break
+/// (raw or JSON `\n`, `\r\n`) with spaces around it. (next, crossed a break).
+fn group_separator(b: &[u8], p: usize) -> Option<(usize, bool)> {
+    let hs = |c: u8| c == b' ' || c == b'\t';
+    let q = run(b, p, |c| hs(c) || c == b'-');
+    let brk = if b.get(q) == Some(&b'\r') && b.get(q + 1) == Some(&b'\n') {
+        2
+    } else if matches!(b.get(q), Some(b'\n' | b'\r')) {
+        1
+    } else if b[q..].starts_with(b"\\r\\n") {
+        4
+    } else if b[q..].starts_with(b"\\n") {
+        2
+    } else {
+        0
+    };
+    if brk == 0 {
+        return (1..=3).contains(&(q - p)).then_some((q, false));
+    }
+    let r = run(b, q + brk, hs);
+    (q - p <= 8 && r - (q + brk) <= 8).then_some((r, true))
+}
+
+struct Quote {
+    /// First byte of the value.
+    start: usize,
+    /// The quote byte.
+    qc: u8,
+    /// Backslash-escaping depth of the quote (JSON in a JSON string).
+    levels: u32,
+    /// `%22…%22`: the value ends at the next encoded quote or delimiter.
+    encoded: bool,
+}
+
+/// An opening quote at `k`: after `n` backslashes, after a Python bytes `b`,
+/// or URL-encoded.
+fn open_quote(b: &[u8], mut k: usize) -> Option<Quote> {
+    if b.get(k) == Some(&b'b') && matches!(b.get(k + 1), Some(b'\'' | b'"')) {
+        k += 1;
+    }
+    if let Some((qc @ (b'"' | b'\''), n)) = pct(b, k) {
+        return Some(Quote { start: k + n, qc, levels: 0, encoded: true });
+    }
+    let q = run(b, k, |c| c == b'\\');
+    let qc = *b.get(q)?;
+    if qc != b'"' && qc != b'\'' {
+        return None;
+    }
+    let mut n = q - k;
+    let mut levels = 0;
+    while n % 2 == 1 {
+        n = (n - 1) / 2;
+        levels += 1;
+        if levels > MAX_ESCAPE_LEVELS {
+            return None;
+        }
+    }
+    Some(Quote { start: q + 1, qc, levels, encoded: false })
+}
+
+/// Value in quotes, possibly backslash-escaped `levels` times (JSON in a
+/// string). `outer`: the quote opened inside a `"…"` string, so a bare `"`
+/// ends that string and the value with it (`"msg": "user's password: 'x"`).
+fn quoted_value(b: &[u8], q: &Quote, kind: SecretKind, outer: bool) -> Option<Hit> {
+    if q.encoded {
+        return bare_value(b, q.start, kind, true);
+    }
+    let (start, qc, levels) = (q.start, q.qc, q.levels);
     let mut j = start;
     let mut bs = 0usize;
     let end = loop {
@@ -401,18 +850,23 @@ fn quoted_value(b: &[u8], start: usize, qc: u8, levels: u32, kind: SecretKind) -
         if c == b'\\' {
             bs += 1;
         } else if c == qc {
-            if let Some(delim) = closing_backslashes(bs, levels) {
+            // A quote glued to a word (`"a=\"b\"c"`) is content: a closing quote
+            // is followed by structure or space, and guessing short would leak the rest.
+            let glued = b.get(j + 1).is_some_and(u8::is_ascii_alphanumeric);
+            if let Some(delim) = closing_backslashes(bs, levels).filter(|_| !glued) {
                 let end = j - delim;
                 // `token= "password": "x"`: the "value" is really the next secret
                 // key; skip it so the scan redacts that key's value instead.
-                if b.get(skip_hspace(b, j + 1)) == Some(&b':')
-                    && field_kind(&b[start..end]).is_some()
+                if b.get(skip_space(b, j + 1)) == Some(&b':')
+                    && read_key(b, start).is_some_and(|(_, e)| e == end)
                 {
                     return None;
                 }
                 break end;
             }
             bs = 0;
+        } else if c == b'"' && outer && bs % 2 == 0 {
+            break j - bs;
         } else if c == b'\n' || c == b'\r' {
             // Strings never span raw line breaks; stop the damage at the line.
             break j;
@@ -421,6 +875,9 @@ fn quoted_value(b: &[u8], start: usize, qc: u8, levels: u32, kind: SecretKind) -
         }
         j += 1;
     };
+    if kind == SecretKind::LoginToken && is_stream_token(&b[start..end]) {
+        return Some(Hit::Skip(end));
+    }
     span(b, start, end, kind)
 }
 
@@ -438,19 +895,48 @@ fn closing_backslashes(bs: usize, levels: u32) -> Option<usize> {
     None
 }
 
+/// Bytes that end a query-string value (plain or, when `encoded`, as `%XX`).
+fn ends_bare(c: u8) -> bool {
+    c <= b' '
+        || matches!(
+            c,
+            b'&' | b'"' | b'\'' | b')' | b']' | b'>' | b',' | b'#' | b'\\' | b';' | b'}' | b'<'
+        )
+}
+
 /// Query-string style value: up to a delimiter that cannot be in a token.
-fn bare_value(b: &[u8], start: usize, kind: SecretKind) -> Option<Hit> {
+fn bare_value(b: &[u8], start: usize, kind: SecretKind, encoded: bool) -> Option<Hit> {
     if let Some(n) = marker_len(b, start) {
         return Some(Hit::Skip(start + n));
     }
-    let end = run(b, start, |c| {
-        !(c <= b' '
-            || matches!(
-                c,
-                b'&' | b'"' | b'\'' | b')' | b']' | b'>' | b',' | b'#' | b'\\' | b';' | b'}' | b'<'
-            ))
-    });
+    let mut end = start;
+    while let Some(&c) = b.get(end) {
+        if ends_bare(c) {
+            break;
+        }
+        if encoded {
+            if let Some((d, _)) = pct(b, end) {
+                if ends_bare(d) || d == b'%' {
+                    break;
+                }
+            }
+        }
+        end += 1;
+    }
+    if kind == SecretKind::LoginToken && is_stream_token(&b[start..end]) {
+        // A pagination / sync token (`t47409-4357353_219380_26003_2265`) is not a credential.
+        return Some(Hit::Skip(end));
+    }
     span(b, start, end, kind)
+}
+
+/// Synapse stream tokens: `s72594_4483_1934`, `t47409-4357353_219380_26003_2265`,
+/// `m1~2.3`: a letter, then only digits and `_-~.`.
+fn is_stream_token(v: &[u8]) -> bool {
+    v.len() >= 2
+        && matches!(v[0], b's' | b't' | b'm')
+        && v[1].is_ascii_digit()
+        && v[1..].iter().all(|&c| c.is_ascii_digit() || matches!(c, b'_' | b'-' | b'~' | b'.'))
 }
 
 fn span(b: &[u8], start: usize, end: usize, kind: SecretKind) -> Option<Hit> {
@@ -460,58 +946,66 @@ fn span(b: &[u8], start: usize, end: usize, kind: SecretKind) -> Option<Hit> {
     if marker_len(b, start) == Some(end - start) {
         return Some(Hit::Skip(end));
     }
-    Some(Hit::Redact { start, end, kind })
+    Some(hit(start, end, kind))
 }
 
-/// RFC 6750 b64token, plus JSON-escaped `\/`.
+/// RFC 6750 b64token, plus JSON-escaped `\/` and URL-encoded `%2B %2F %3D`.
 fn credentials_end(b: &[u8], start: usize) -> usize {
-    let end = token_run(b, start, |c| {
-        c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
-    });
+    let b64token = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
+    let mut end = start;
+    loop {
+        end = token_run(b, end, b64token);
+        match pct(b, end) {
+            Some((b'+' | b'/' | b'=', n)) => end += n,
+            _ => break,
+        }
+    }
+    // A sentence's full stop is not part of the token.
+    while end > start && b[end - 1] == b'.' {
+        end -= 1;
+    }
     run(b, end, |c| c == b'=')
 }
 
 /// Length of a `[REDACTED:<kind>]` marker at `i`.
 fn marker_len(b: &[u8], i: usize) -> Option<usize> {
     let rest = b.get(i..)?.strip_prefix(MARKER_PREFIX)?;
-    SecretKind::ALL.iter().find_map(|k| {
-        let name = k.as_str().as_bytes();
-        (rest.starts_with(name) && rest.get(name.len()) == Some(&b']'))
-            .then_some(MARKER_PREFIX.len() + name.len() + 1)
-    })
-}
-
-/// Skips an optional (possibly backslash-escaped) quote closing a key.
-fn skip_quote(b: &[u8], k: usize) -> usize {
-    let q = run(b, k, |c| c == b'\\');
-    if matches!(b.get(q), Some(b'"' | b'\'')) {
-        q + 1
-    } else {
-        k
-    }
-}
-
-/// An opening quote at `k` after `n` backslashes: (quote index, quote byte, escape depth).
-fn open_quote(b: &[u8], k: usize) -> Option<(usize, u8, u32)> {
-    let q = run(b, k, |c| c == b'\\');
-    let qc = *b.get(q)?;
-    if qc != b'"' && qc != b'\'' {
+    // One look at the name (kinds are lowercase, digits and `_`), then one comparison.
+    let n = run(&rest[..rest.len().min(24)], 0, |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_');
+    if rest.get(n) != Some(&b']') {
         return None;
     }
-    let mut n = q - k;
-    let mut levels = 0;
-    while n % 2 == 1 {
-        n = (n - 1) / 2;
-        levels += 1;
-        if levels > MAX_ESCAPE_LEVELS {
-            return None;
-        }
-    }
-    Some((q, qc, levels))
+    let name = &rest[..n];
+    SecretKind::ALL.iter().any(|k| k.as_str().as_bytes() == name).then_some(MARKER_PREFIX.len() + n + 1)
 }
 
-fn skip_hspace(b: &[u8], k: usize) -> usize {
-    run(b, k, |c| c == b' ' || c == b'\t')
+/// `%XX` at `k`, or double-encoded `%25XX`: (the byte it stands for, length).
+fn pct(b: &[u8], k: usize) -> Option<(u8, usize)> {
+    if b.get(k) != Some(&b'%') {
+        return None;
+    }
+    let hex = |p: usize| b.get(p).and_then(|&c| (c as char).to_digit(16)).map(|d| d as u8);
+    let x = (hex(k + 1)? << 4) | hex(k + 2)?;
+    if x == b'%' {
+        if let (Some(h), Some(l)) = (hex(k + 3), hex(k + 4)) {
+            return Some(((h << 4) | l, 5));
+        }
+    }
+    Some((x, 3))
+}
+
+/// Spaces and tabs, also as `%20` / `%2520`.
+fn skip_space(b: &[u8], mut k: usize) -> usize {
+    loop {
+        match b.get(k) {
+            Some(b' ' | b'\t') => k += 1,
+            Some(b'%') => match pct(b, k) {
+                Some((b' ', n)) => k += n,
+                _ => return k,
+            },
+            _ => return k,
+        }
+    }
 }
 
 fn run(b: &[u8], mut k: usize, f: impl Fn(u8) -> bool) -> usize {
@@ -610,7 +1104,12 @@ mod tests {
                 "password",
                 "recovery_key",
                 "authorization",
-                "macaroon"
+                "macaroon",
+                "id_token",
+                "authorization_code",
+                "client_secret",
+                "server_secret",
+                "e2ee_secret"
             ]
         );
         for (i, k) in SecretKind::ALL.iter().enumerate() {
@@ -1268,6 +1767,233 @@ mod tests {
         for p in &patterns {
             let mut c = RedactionCounts::default();
             let _ = redact(p, &mut c);
+        }
+    }
+
+    // ---- issue 16: secret classes the scanner used to miss, and over-redaction.
+
+    /// `input` with exactly these secrets replaced (in order) by `kinds` markers.
+    #[track_caller]
+    fn assert_redacts_all(input: &str, secrets: &[(&str, SecretKind)]) -> String {
+        let mut c = RedactionCounts::default();
+        let out = redact(input, &mut c).into_owned();
+        let mut want = input.to_owned();
+        for (s, k) in secrets {
+            assert!(want.contains(s), "bad test input: {input}");
+            want = want.replacen(s, &marker(*k), 1);
+        }
+        assert_eq!(out, want, "input: {input}");
+        assert_eq!(c.total() as usize, secrets.len(), "input: {input}");
+        assert_idempotent(input);
+        out
+    }
+
+    #[track_caller]
+    fn assert_json(s: &str) {
+        assert!(serde_json::from_str::<serde_json::Value>(s).is_ok(), "not JSON: {s}");
+    }
+
+    #[test]
+    fn keys_glued_to_an_escape() {
+        let out = assert_redacts_all(
+            r#"{"msg":"login failed\npassword=hunter2 correct"}"#,
+            &[("hunter2", Password)],
+        );
+        assert_json(&out);
+        assert_redacted(r#"{"m":"a\tpassword: \"pw x\""}"#, r#"pw x"#, Password);
+        assert_redacted(r#""caf\u00e9access_token=tok123abc&x""#, "tok123abc", AccessToken);
+        assert_redacted(&format!(r#""\n{SYT}""#), SYT, AccessToken);
+        assert_redacted(&format!(r#""\r\n{RK_GROUPED}""#), RK_GROUPED, RecoveryKey);
+        assert_redacted(r"b'\xe9password=hunter2'", "hunter2", Password);
+        assert_redacted(r#"{"a":"x\tsecret=c2VjcmV0"}"#, "c2VjcmV0", E2eeSecret);
+    }
+
+    #[test]
+    fn url_encoded_and_double_encoded() {
+        assert_redacted("https://hs/x?access%5Ftoken=tok123abc&x=1", "tok123abc", AccessToken);
+        assert_redacted("https://hs/x?access%255Ftoken=tok123abc&x=1", "tok123abc", AccessToken);
+        assert_redacted(
+            "redirect=https%3A%2F%2Fhs%2Fx%3Faccess_token%3Dtok123abc%26x%3D1",
+            "tok123abc",
+            AccessToken,
+        );
+        assert_redacted(
+            "next=https%253A%252F%252Fhs%252Fx%253Faccess_token%253Dtok123abc%2526x%253D1",
+            "tok123abc",
+            AccessToken,
+        );
+        assert_redacted("h=Authorization%3A%20Bearer%20tok123abc%0D%0A", "tok123abc", Authorization);
+        assert_redacted("h=Authorization%253A%2520Bearer%2520tok%2B1%2F2%3D%3D&x", "tok%2B1%2F2%3D%3D", Authorization);
+        assert_redacted("body=%7B%22password%22%3A%22hunter2%22%7D", "hunter2", Password);
+        assert_redacted("%26password%3Dhunter2%26x", "hunter2", Password);
+    }
+
+    #[test]
+    fn python_bytes_repr() {
+        assert_redacted("{b'password': b'hunter2 x', b'user': b'alice'}", "hunter2 x", Password);
+        assert_redacted(r#"{b'password': b"it's"}"#, "it's", Password);
+        assert_redacted(
+            "Headers({b'Authorization': [b'Bearer tok123abc'], b'Host': [b'hs']})",
+            "tok123abc",
+            Authorization,
+        );
+        assert_redacted(&format!("{{b'access_token': b'{SYT}'}}"), SYT, AccessToken);
+        assert_redacted(r#"b'{"password": "hunter2"}'"#, "hunter2", Password);
+    }
+
+    /// base58 of 0x8B 0x01, 32 bytes, parity: a key that decodes.
+    fn valid_key(seed: u8) -> String {
+        const ALPHABET: &[u8] = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+        let mut bytes = vec![0x8B, 0x01];
+        bytes.extend((0..32).map(|i: u8| i.wrapping_mul(37).wrapping_add(seed)));
+        bytes.push(bytes.iter().fold(0, |a, b| a ^ b));
+        let mut digits: Vec<u8> = Vec::new(); // little-endian base58
+        for &byte in &bytes {
+            let mut carry = u32::from(byte);
+            for d in digits.iter_mut() {
+                let v = u32::from(*d) * 256 + carry;
+                *d = (v % 58) as u8;
+                carry = v / 58;
+            }
+            while carry > 0 {
+                digits.push((carry % 58) as u8);
+                carry /= 58;
+            }
+        }
+        digits.iter().rev().map(|&d| ALPHABET[d as usize] as char).collect()
+    }
+
+    #[test]
+    fn recovery_key_spellings() {
+        let doubled = RK_GROUPED.replace(' ', "  ");
+        assert_redacted(&format!("key {doubled} ok"), &doubled, RecoveryKey);
+        let dashed = RK_GROUPED.replace(' ', "-");
+        assert_redacted(&format!("key {dashed} ok"), &dashed, RecoveryKey);
+        let (a, z) = RK_GROUPED.split_at(29);
+        for brk in ["\n", "\r\n", "\\n", " \n  "] {
+            let wrapped = format!("{}{brk}{}", a.trim_end(), z);
+            assert_redacted(&format!("Recovery key: {wrapped}\nnext"), &wrapped, RecoveryKey);
+        }
+        for seed in [1u8, 77, 200] {
+            let k = valid_key(seed);
+            assert_eq!((k.len(), &k[..2]), (48, "Es"), "{k}");
+            let wrapped = format!("{}\n{}", &k[..30], &k[30..]);
+            assert_redacted(&format!("key:\n{wrapped}\n"), &wrapped, RecoveryKey);
+        }
+        // Seven groups, a break, and prose: not a key; nor two base58 words
+        // that only add up to 48 characters.
+        assert_unchanged("EsTc LW2K PGiF wKEA 3As5 g5c4 BXwk\nEsta casa tiene seis");
+        assert_unchanged("EsXw7eKxqfT8xQYk7gWoo1r9wQtH6D6yYxGX3GMkkHi4\r\nxsyt");
+    }
+
+    #[test]
+    fn short_bearer_and_header_tokens() {
+        assert_redacted("retry with Bearer abc123", "abc123", Authorization);
+        assert_redacted("Bearer tok-1.", "tok-1", Authorization);
+        assert_redacted("Bearer AbCdEfGh", "AbCdEfGh", Authorization);
+        assert_redacted("Authorization: Bearer x", "x", Authorization);
+        assert_redacted("X-Access-Token: tok123", "tok123", AccessToken);
+        assert_unchanged("Bearer auth is used; Bearer ... Bearer realm=\"x\"");
+    }
+
+    #[test]
+    fn yaml_ini_and_numbers() {
+        assert_redacted("password: hunter2 with spaces\nuser: bob", "hunter2 with spaces", Password);
+        assert_redacted("password = hunter2\n", "hunter2", Password);
+        assert_redacted("  registration_shared_secret: 'Zk3qP9xV'", "Zk3qP9xV", ServerSecret);
+        assert_redacted("macaroon_secret_key: Zk3qP9xVb2Lm\r\n", "Zk3qP9xVb2Lm", ServerSecret);
+        assert_redacted("form_secret = \"Zk3q P9xV\"", "Zk3q P9xV", ServerSecret);
+        assert_redacted("as_token: Zk3qP9xVb2LmN7sT4wRy", "Zk3qP9xVb2LmN7sT4wRy", ServerSecret);
+        assert_redacted("hs_token: \"Zk3qP9xVb2LmN7sT4wRy\"", "Zk3qP9xVb2LmN7sT4wRy", ServerSecret);
+        assert_redacted("password:hunter2", "hunter2", Password);
+        // A bare JSON number becomes a quoted marker: the line stays JSON.
+        let mut c = RedactionCounts::default();
+        assert_eq!(redact(r#"{"password": 123456, "x": 1}"#, &mut c), r#"{"password": "[REDACTED:password]", "x": 1}"#);
+        assert_eq!(redact(r#"{"password":-42.5e3}"#, &mut c), r#"{"password":"[REDACTED:password]"}"#);
+        assert_eq!(redact(r#"{\"password\":7}"#, &mut c), r#"{\"password\":\"[REDACTED:password]\"}"#);
+        assert_eq!(redact("{'password': 1234}", &mut c), "{'password': '[REDACTED:password]'}");
+        assert_eq!(c.get(Password), 4);
+        for n in ["password: null", "password: None,", "\"password\": true", "password: {", "token: expired", "secret: rotated", "pickle: failed"] {
+            assert_unchanged(n);
+        }
+    }
+
+    #[test]
+    fn oidc_server_and_e2ee_kinds() {
+        let jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl";
+        assert_redacted(&format!("id_token={jwt}&state=x"), jwt, IdToken);
+        assert_redacted(&format!("{{\"id_token\": \"{jwt}\"}}"), jwt, IdToken);
+        assert_redacted(&format!("got {jwt} back"), jwt, IdToken);
+        assert_redacted("https://app/cb?state=abc&code=Zk3qP9xVb2Lm&x=1", "Zk3qP9xVb2Lm", AuthorizationCode);
+        assert_redacted("https://app/cb?code=Zk3qP9xVb2Lm", "Zk3qP9xVb2Lm", AuthorizationCode);
+        assert_redacted("grant_type=authorization_code&code=Zk3qP9&redirect_uri=x", "Zk3qP9", AuthorizationCode);
+        assert_redacted("cb%3Fcode%3DZk3qP9%26state", "Zk3qP9", AuthorizationCode);
+        assert_redacted("client_secret=Zk3qP9xV&client_id=x", "Zk3qP9xV", ClientSecret);
+        assert_redacted("{\"clientSecret\": \"Zk3qP9xV\"}", "Zk3qP9xV", ClientSecret);
+        assert_redacted(
+            r#"{"type":"m.secret.send","content":{"request_id":"r1","secret":"c2VjcmV0IGtleSBtYXRlcmlhbA"}}"#,
+            "c2VjcmV0IGtleSBtYXRlcmlhbA",
+            E2eeSecret,
+        );
+        assert_redacted(r#"{"private_key":"c2VjcmV0"}"#, "c2VjcmV0", E2eeSecret);
+        assert_redacted(
+            r#"{"algorithm":"m.megolm.v1.aes-sha2","room_id":"!r:hs","session_id":"SID","session_key":"AgAAAAAQcQ6X"}"#,
+            "AgAAAAAQcQ6X",
+            E2eeSecret,
+        );
+        assert_redacted("initRustCrypto({pickleKey: 'Zk3qP9xV'})", "Zk3qP9xV", E2eeSecret);
+        assert_redacted("{\"pickle\":\"Zk3qP9xVb2Lm\"}", "Zk3qP9xVb2Lm", E2eeSecret);
+        assert_redacted("decryption_key: Zk3qP9xVb2Lm", "Zk3qP9xVb2Lm", E2eeSecret);
+        assert_eq!(field_kind("accessToken"), Some(AccessToken));
+        assert_eq!(field_kind("client_secret"), Some(ClientSecret));
+        assert_eq!(field_kind("session_key"), Some(E2eeSecret));
+        assert_eq!(field_kind("session_id"), None);
+        assert_eq!(field_kind("key"), None);
+    }
+
+    #[test]
+    fn identifiers_keep_their_localpart() {
+        for id in [
+            "@syt_notifications:example.org",
+            "#syl_lounge_chat:example.org",
+            "invite @syr_someone_else_here:example.org to !syt_roomroomroom:example.org",
+            "https://hs/_matrix/client/v3/rooms/!r:hs/messages?from=t47409-4357353_219380_26003_2265&dir=b",
+            "token=t47409-4357353_219380_26003_2265",
+            "\"token\": \"s72594_4483_1934\"",
+            "exit code=1",
+            "{\"errcode\":\"M_FORBIDDEN\",\"code\":403}",
+            "\"session_id\":\"SID\",\"sender_key\":\"Xw7eKxqfT8xQ+Yk7gWOo1r9wQtH6D6yYxGX3GMkkHi4\"",
+        ] {
+            assert_unchanged(id);
+        }
+        // A real token after a sigil-free space is still a token.
+        assert_redacted(&format!("@alice:example.org {SYT}"), SYT, AccessToken);
+    }
+
+    #[test]
+    fn json_line_in_json_line_out() {
+        let cases = [
+            r#"{"msg": "user's password: 'hunter2", "level": "INFO"}"#,
+            r#"{"msg": "password: hunter2 and more", "level": "INFO"}"#,
+            r#"{"msg": "config password = a\"b", "level": "INFO"}"#,
+            r#"{"msg": "token='abc", "level": "INFO", "password": 12}"#,
+            r#"{"msg": "login failed\npassword=hunter2 correct", "n": 1}"#,
+            r#"{"m": "Authorization: Bearer abc123\\", "level": "INFO"}"#,
+            r#"{"m": "{\"password\": \"x\\\"y\", \"k\": 1}", "level": "INFO"}"#,
+            r#"{"m": "recovery key EsTc LW2K PGiF wKEA 3As5 g5c4\nBXwk qeeJ ZJV8 Q9fu gUMN UE4d", "l": 1}"#,
+            r#"[{"password":"a"},{"secret":"b","x":"password: c"}]"#,
+        ];
+        for line in cases {
+            assert_json(line);
+            let mut c = RedactionCounts::default();
+            let out = redact(line, &mut c);
+            assert!(c.total() >= 1, "nothing redacted in {line}");
+            assert_json(&out);
+            let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+            if let Some(level) = v.get("level") {
+                assert_eq!(level, "INFO", "{out}");
+            }
+            assert_idempotent(line);
         }
     }
 }

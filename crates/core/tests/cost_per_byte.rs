@@ -1,0 +1,126 @@
+//! The work per byte of a hostile line stays within a small factor (3) of a
+//! plain line of the same length: a ratio of two measurements taken side by
+//! side, not a time limit. Lines are built to make a scanner backtrack or
+//! rescan (long runs that almost match, escapes, encodings, near-keys).
+//!
+//! Its own test binary, and its tests take one lock, so no other test thread
+//! competes with the measurement.
+
+use crypto_health_core::evidence::redact::{redact, RedactionCounts};
+use crypto_health_core::{classify, Config, Journal};
+use std::sync::Mutex;
+use std::time::Instant;
+
+static ALONE: Mutex<()> = Mutex::new(());
+
+/// Hostile time per byte / plain time per byte.
+const BOUND: f64 = 3.0;
+
+
+const LEN: usize = 16 * 1024;
+
+fn fill(piece: &str) -> String {
+    let mut s = piece.repeat(LEN / piece.len().max(1) + 1);
+    s.truncate(s.char_indices().map(|(i, _)| i).take_while(|&i| i <= LEN).last().unwrap_or(0));
+    s
+}
+
+/// Lines built to make a scanner backtrack or rescan, each `LEN` bytes.
+fn hostile_lines() -> Vec<(&'static str, String)> {
+    vec![
+        ("letters", fill("a")),
+        ("dash-words", fill("a-")),
+        ("key-prefixes", fill("acc-pas-reg-")),
+        ("Es", fill("Es")),
+        ("EsTc groups", fill("EsTc ")),
+        ("backslashes", fill("\\")),
+        ("escaped keys", fill("\\npassword")),
+        ("unicode escapes", fill("\\u00e9")),
+        ("percent", fill("%25")),
+        ("encoded keys", fill("%253Faccess%255Ftoken")),
+        ("quotes", fill("\"'")),
+        ("key colon", fill("password:")),
+        ("key spaces", format!("password:{}x", " ".repeat(LEN - 11))),
+        ("unclosed value", format!("\"password\":\"{}", "x".repeat(LEN - 12))),
+        ("token=", fill("token=")),
+        ("Bearer", fill("Bearer ")),
+        ("syt_", fill("syt_")),
+        ("MDAx-", fill("MDAx-")),
+        ("eyJ.", fill("eyJ.")),
+        ("markers", fill("[REDACTED:")),
+        ("nested escapes", format!("\"password\":{}\"x\"", "\\".repeat(LEN - 15))),
+        ("python bytes", fill("b'b'b'")),
+        ("mixed", fill("{\"a\":\"\\n%3F'b'Some(Es \\u00e9password: '")),
+    ]
+}
+
+/// Plain text of the same length: SDK log lines, no secrets.
+fn plain_line() -> String {
+    fill("FetchHttpApi: --> GET https://hs/_matrix/client/v3/sync?filter=0&timeout=30000 Sync connection lost, retrying in 5s. ")
+}
+
+/// Time of `iters` calls.
+fn time(f: &dyn Fn(), iters: u32) -> f64 {
+    let t = Instant::now();
+    for _ in 0..iters {
+        f();
+    }
+    t.elapsed().as_secs_f64()
+}
+
+/// Worst hostile/plain time ratio of `work` over the hostile set, with its name.
+/// Plain and hostile runs alternate and each keeps its best round, so a busy
+/// machine slows both alike and the ratio stays what a quiet one would give.
+fn worst_ratio(prefix: &str, work: fn(&str)) -> (f64, &'static str, Vec<(&'static str, f64)>) {
+    let plain = format!("{prefix}{}", plain_line());
+    let iters = 16;
+    let mut all = Vec::new();
+    let mut worst = (0.0, "");
+    for (name, line) in hostile_lines() {
+        assert!(line.len() <= LEN && line.len() > LEN - 64, "{name}: {}", line.len());
+        let line = format!("{prefix}{line}");
+        let mut r = f64::MAX;
+        // A figure over the bound is measured again (four times at most): one
+        // descheduled round must not decide, a real cost shows every time.
+        for _ in 0..5 {
+            let (mut p, mut h) = (f64::MAX, f64::MAX);
+            for _ in 0..7 {
+                p = p.min(time(&|| work(&plain), iters));
+                h = h.min(time(&|| work(&line), iters));
+            }
+            r = r.min(h / p);
+            if r <= BOUND {
+                break;
+            }
+        }
+        all.push((name, (r * 100.0).round() / 100.0));
+        if r > worst.0 {
+            worst = (r, name);
+        }
+    }
+    (worst.0, worst.1, all)
+}
+
+/// Redaction: a hostile line costs at most 3x a plain one of the same length.
+#[test]
+fn redact_cost_per_byte_is_bounded() {
+    let _alone = ALONE.lock().unwrap_or_else(|e| e.into_inner());
+    let (worst, name, all) = worst_ratio("", |s| {
+        let _ = redact(std::hint::black_box(s), &mut RedactionCounts::default());
+    });
+    eprintln!("redact hostile/plain ratios: {all:?}");
+    assert!(worst <= BOUND, "{name}: {worst:.2}x a plain line ({all:?})");
+}
+
+/// Classification plus storage of a matching line (what a captured line costs the journal).
+#[test]
+fn observe_cost_per_byte_is_bounded() {
+    let _alone = ALONE.lock().unwrap_or_else(|e| e.into_inner());
+    let (worst, name, all) = worst_ratio("[MembershipManager] Reached maximum (10) retries cause by: ", |s| {
+        let mut j = Journal::new(Config::default());
+        j.observe("error", std::hint::black_box(s), 1);
+        std::hint::black_box(classify(s));
+    });
+    eprintln!("observe hostile/plain ratios: {all:?}");
+    assert!(worst <= BOUND, "{name}: {worst:.2}x a plain line ({all:?})");
+}

@@ -78,7 +78,7 @@ pub fn build_crypto_diag_report(mx: JsValue, extra: JsValue) -> Result<String, J
 }
 
 /// Build the report and save it as `<prefix>-<UTC timestamp>.json`
-/// (prefix `lotus-crypto-diag` unless `installCryptoDiagLog({ reportPrefix })`
+/// (prefix `crypto-health-report` unless `installCryptoDiagLog({ reportPrefix })`
 /// set another). Returns the file name.
 #[wasm_bindgen(js_name = downloadCryptoDiagReport)]
 pub fn download_crypto_diag_report(mx: JsValue, extra: JsValue) -> Result<String, JsError> {

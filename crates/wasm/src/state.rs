@@ -9,7 +9,7 @@ use crate::prelude::*;
 use core::cell::RefCell;
 use wasm_bindgen::prelude::*;
 
-pub const DEFAULT_REPORT_PREFIX: &str = "lotus-crypto-diag";
+pub const DEFAULT_REPORT_PREFIX: &str = "crypto-health-report";
 
 pub struct State {
     pub journal: Journal,

@@ -14,7 +14,7 @@ export interface InstallOptions {
   maxMessageBytes?: number;
   /** Also record window `error` and `unhandledrejection` events (default true). */
   windowEvents?: boolean;
-  /** Report file name prefix (default `lotus-crypto-diag`). */
+  /** Report file name prefix (default `crypto-health-report`). */
   reportPrefix?: string;
 }
 

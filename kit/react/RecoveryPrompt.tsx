@@ -72,7 +72,7 @@ function backupLine(b: BackupCheck, where: string): { tone: Tone; text: string }
 
 function Section({ title, children }: { title: string; children: ReactNode }) {
   return (
-    <Box direction="Column" gap="100">
+    <Box direction="Column" gap="100" shrink="No">
       <Text size="L400">{title}</Text>
       {children}
     </Box>
@@ -189,136 +189,139 @@ export function RecoveryPrompt({
           {rec ? rec.title : "This device's encryption is stuck and needs a fresh login"}
         </Text>
       </Header>
-      <Box
-        direction="Column"
-        gap="400"
-        style={{ padding: config.space.S400, maxHeight: '75vh', overflowY: 'auto' }}
-      >
-        <Section title="What happened">
-          <Text size="T300" data-testid="recovery-what">
-            {`The server keeps rejecting this device's encryption key upload${times}.`}
-            {proof ? (
-              <>
-                {' It already holds one-time key '}
-                <code style={monoStyle}>{`${proof.algorithm}:${proof.keyId}`}</code>
-                {keyText}
-                {proof.diverged === false ? '' : ' with a different value than this device now has'}
-                .
-              </>
+      {/* The scrolling box is a plain block: inside a height-capped flex column the
+          sections would shrink and overlap instead of scrolling. */}
+      <div style={{ maxHeight: '75vh', overflowY: 'auto' }}>
+        <Box direction="Column" gap="400" style={{ padding: config.space.S400 }}>
+          <Section title="What happened">
+            <Text size="T300" data-testid="recovery-what">
+              {`The server keeps rejecting this device's encryption key upload${times}.`}
+              {proof ? (
+                <>
+                  {' It already holds one-time key '}
+                  <code style={monoStyle}>{`${proof.algorithm}:${proof.keyId}`}</code>
+                  {keyText}
+                  {proof.diverged === false
+                    ? ''
+                    : ' with a different value than this device now has'}
+                  .
+                </>
+              ) : null}
+              {
+                ' Until this is fixed, others may fail to start new encrypted sessions with this device: messages sent to you can arrive unreadable here and calls can miss keys.'
+              }
+            </Text>
+          </Section>
+
+          <Section title="Why">
+            {facts ? (
+              <List items={facts} testId="recovery-why" />
+            ) : (
+              <Text size="T300" data-testid="recovery-why">
+                {DEFAULT_WHY}
+              </Text>
+            )}
+          </Section>
+
+          <Section title="First: your key backup">
+            <Note
+              tone={line ? line.tone : 'muted'}
+              testId="recovery-backup"
+              status={backup ? backup.status : 'checking'}
+            >
+              <Text size="T300">{line ? line.text : 'Checking key backup…'}</Text>
+              {rec && rec.backupWarning ? <Text size="T300">{rec.backupWarning}</Text> : null}
+            </Note>
+            <Box as="label" gap="200" alignItems="Center" style={{ cursor: 'pointer' }}>
+              <Checkbox
+                variant="Primary"
+                size="300"
+                checked={haveKey}
+                onClick={() => setHaveKey((v) => !v)}
+                aria-label="I have my recovery key or passphrase"
+                data-testid="recovery-have-key"
+              />
+              <Text as="span" size="T300">
+                I have my recovery key or passphrase (needed to read old messages in the new
+                session).
+              </Text>
+            </Box>
+          </Section>
+
+          <Section title={'What "log out and back in" costs'}>
+            {rec && rec.blastRadius ? (
+              <Text size="T300" data-testid="recovery-costs">
+                {rec.blastRadius}
+              </Text>
+            ) : (
+              <List items={DEFAULT_COSTS} testId="recovery-costs" />
+            )}
+          </Section>
+
+          <Section title="Steps">
+            <List items={steps} ordered />
+          </Section>
+
+          <Box gap="200" wrap="Wrap" alignItems="Center">
+            {onLogout ? (
+              <Button
+                variant={backupOk ? 'Primary' : 'Critical'}
+                fill="Solid"
+                size="400"
+                radii="300"
+                disabled={!canLogout}
+                onClick={onLogout}
+                title={
+                  canLogout
+                    ? undefined
+                    : 'Check key backup and confirm you have your recovery key first'
+                }
+                data-testid="recovery-logout"
+              >
+                <Text as="span" size="B400">
+                  {backupOk ? 'Log out and back in' : 'Log out anyway'}
+                </Text>
+              </Button>
             ) : null}
-            {
-              ' Until this is fixed, others may fail to start new encrypted sessions with this device: messages sent to you can arrive unreadable here and calls can miss keys.'
-            }
-          </Text>
-        </Section>
-
-        <Section title="Why">
-          {facts ? (
-            <List items={facts} testId="recovery-why" />
-          ) : (
-            <Text size="T300" data-testid="recovery-why">
-              {DEFAULT_WHY}
-            </Text>
-          )}
-        </Section>
-
-        <Section title="First: your key backup">
-          <Note
-            tone={line ? line.tone : 'muted'}
-            testId="recovery-backup"
-            status={backup ? backup.status : 'checking'}
-          >
-            <Text size="T300">{line ? line.text : 'Checking key backup…'}</Text>
-            {rec && rec.backupWarning ? <Text size="T300">{rec.backupWarning}</Text> : null}
-          </Note>
-          <Box as="label" gap="200" alignItems="Center" style={{ cursor: 'pointer' }}>
-            <Checkbox
-              variant="Primary"
-              size="300"
-              checked={haveKey}
-              onClick={() => setHaveKey((v) => !v)}
-              aria-label="I have my recovery key or passphrase"
-              data-testid="recovery-have-key"
-            />
-            <Text as="span" size="T300">
-              I have my recovery key or passphrase (needed to read old messages in the new session).
-            </Text>
-          </Box>
-        </Section>
-
-        <Section title={'What "log out and back in" costs'}>
-          {rec && rec.blastRadius ? (
-            <Text size="T300" data-testid="recovery-costs">
-              {rec.blastRadius}
-            </Text>
-          ) : (
-            <List items={DEFAULT_COSTS} testId="recovery-costs" />
-          )}
-        </Section>
-
-        <Section title="Steps">
-          <List items={steps} ordered />
-        </Section>
-
-        <Box gap="200" wrap="Wrap" alignItems="Center">
-          {onLogout ? (
             <Button
-              variant={backupOk ? 'Primary' : 'Critical'}
-              fill="Solid"
+              variant="Secondary"
+              fill="Soft"
               size="400"
               radii="300"
-              disabled={!canLogout}
-              onClick={onLogout}
-              title={
-                canLogout
-                  ? undefined
-                  : 'Check key backup and confirm you have your recovery key first'
-              }
-              data-testid="recovery-logout"
+              outlined
+              onClick={download}
+              disabled={!api}
+              data-testid="recovery-download"
             >
               <Text as="span" size="B400">
-                {backupOk ? 'Log out and back in' : 'Log out anyway'}
+                Download report
               </Text>
             </Button>
-          ) : null}
-          <Button
-            variant="Secondary"
-            fill="Soft"
-            size="400"
-            radii="300"
-            outlined
-            onClick={download}
-            disabled={!api}
-            data-testid="recovery-download"
-          >
-            <Text as="span" size="B400">
-              Download report
-            </Text>
-          </Button>
-          <Button
-            variant="Secondary"
-            fill="None"
-            size="400"
-            radii="300"
-            onClick={onDismiss}
-            data-testid="recovery-dismiss"
-          >
-            <Text as="span" size="B400">
-              Not now
-            </Text>
-          </Button>
-          {saved ? (
-            <Text size="T200" priority="300">
-              {saved}
-            </Text>
-          ) : null}
+            <Button
+              variant="Secondary"
+              fill="None"
+              size="400"
+              radii="300"
+              onClick={onDismiss}
+              data-testid="recovery-dismiss"
+            >
+              <Text as="span" size="B400">
+                Not now
+              </Text>
+            </Button>
+            {saved ? (
+              <Text size="T200" priority="300">
+                {saved}
+              </Text>
+            ) : null}
+          </Box>
+          <Text size="T200" priority="300">
+            {`Detected from ${
+              proof && proof.source === 'console' ? 'console lines' : 'the keys/upload responses'
+            }${event.at ? ` at ${event.at}` : ''}. ${detailsAt} has the details.`}
+          </Text>
         </Box>
-        <Text size="T200" priority="300">
-          {`Detected from ${
-            proof && proof.source === 'console' ? 'console lines' : 'the keys/upload responses'
-          }${event.at ? ` at ${event.at}` : ''}. ${detailsAt} has the details.`}
-        </Text>
-      </Box>
+      </div>
     </Dialog>
   );
 }

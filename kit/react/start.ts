@@ -1,8 +1,9 @@
 // The app-entry start for a client such as Cinny: one call at load, not awaited before the
 // first render. It loads the package, installs the console and fetch taps (storm breaker
 // on unless `breakUploadStorm: false`), asks for persistent storage, checks the crypto
-// store and acquires the tab guard; TabGuardGate holds only the Matrix client back until
-// the tab's role is known. Never rejects and never throws into the app.
+// store and acquires the tab guard, starting after the app's first frame; TabGuardGate holds
+// only the Matrix client back until the tab's role is known. Never rejects and never throws
+// into the app.
 import { startCryptoHealth } from 'crypto-health';
 import type { HttpTapOptions, InstallOptions, StorageState, TabGuardOptions } from 'crypto-health';
 import type { KitApi } from './api';
@@ -10,6 +11,11 @@ import type { KitApi } from './api';
 export interface BootOptions extends InstallOptions, HttpTapOptions {
   /** Install the fetch tap (default true). */
   httpTap?: boolean;
+  /**
+   * Start right away instead of after the app's first frame (default false). The
+   * promise exists at once either way, so TabGuardGate waits for it.
+   */
+  immediate?: boolean;
   /**
    * The tab guard: its options (for Cinny the session's user and device id), `true` for
    * the defaults, `false` for none. Default `true`. Without `onStolen`, a tab that
@@ -28,6 +34,25 @@ export interface BootResult {
 
 let booting: Promise<BootResult> | null = null;
 
+// After the app's first frame (or 100 ms, for tabs that start hidden and get no frames):
+// fetching and compiling the wasm then never competes with the first render.
+function afterFirstFrame(): Promise<void> {
+  return new Promise((resolve) => {
+    let done = false;
+    const go = () => {
+      if (done) return;
+      done = true;
+      resolve();
+    };
+    try {
+      requestAnimationFrame(() => setTimeout(go, 0));
+    } catch {
+      // no requestAnimationFrame (workers, tests): the timer below
+    }
+    setTimeout(go, 100);
+  });
+}
+
 function reload(): void {
   try {
     window.location.reload();
@@ -37,7 +62,8 @@ function reload(): void {
 }
 
 async function run(options: BootOptions): Promise<BootResult> {
-  const { tabGuard = true, ...rest } = options;
+  const { tabGuard = true, immediate = false, ...rest } = options;
+  if (!immediate) await afterFirstFrame();
   let started;
   try {
     started = await startCryptoHealth({ breakUploadStorm: true, ...rest, tabGuard: false });

@@ -10,10 +10,14 @@
 // 3. copy the hand-written loader (index.js / index.d.ts) into pkg/;
 // 3b. bundle loader + wasm-bindgen glue + our JS snippets into one minified
 //     pkg/index.js with esbuild; the glue's doc comments live on in crypto_health.d.ts;
-// 4. rewrite pkg/package.json (name, main/module/types -> loader, files);
+// 3c. compile the React kit (kit/react, folds components) into pkg/react/ with
+//     esbuild + tsc declarations: the `crypto-health/react` subpath export, with
+//     react and folds as peer dependencies; the main entry never loads it;
+// 4. rewrite pkg/package.json (name, main/module/types -> loader, exports, files);
 // 5. print raw + gzipped sizes, write target/size.json, and fail if what an
-//    import loads (wasm + pkg/index.js) gzipped exceeds the budget (100 KiB);
-//    with --warn-size (used by `npm start`) an over-budget build only warns.
+//    import loads (wasm + pkg/index.js) gzipped exceeds the ceiling (goal 100 KiB);
+//    with --warn-size (used by `npm start`) an over-budget build only warns;
+//    with --kit-only only step 3c runs, into an existing pkg/.
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -22,6 +26,8 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync, constants as zc } from 'node:zlib';
 
 const WARN_ONLY = process.argv.includes('--warn-size');
+// --kit-only: recompile just the React kit into an existing pkg/ (kit development).
+const KIT_ONLY = process.argv.includes('--kit-only');
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const rel = (p) => path.relative(ROOT, p) || '.';
 
@@ -193,6 +199,57 @@ function jsFiles() {
   return [entry, ...all.filter((f) => f !== entry).sort()];
 }
 
+// --------------------------------------------------------- 3c. the React kit
+// The kit imports the package as 'crypto-health'; inside the package that is the
+// entry beside it ('../index.js'), so an app gets one module instance either way.
+const KIT_DIR = path.join(ROOT, 'kit', 'react');
+const KIT_OUT = path.join(PKG_DIR, 'react');
+const KIT_PEERS = { react: '>=17.0.0', folds: '>=2.6.0 <3' };
+
+async function buildKit() {
+  const esbuild = await import('esbuild');
+  mkdirSync(KIT_OUT, { recursive: true });
+  const self = {
+    name: 'crypto-health-self',
+    setup(b) {
+      b.onResolve({ filter: /^crypto-health$/ }, () => ({ path: '../index.js', external: true }));
+    },
+  };
+  await esbuild.build({
+    entryPoints: [path.join(KIT_DIR, 'index.ts')],
+    outfile: path.join(KIT_OUT, 'index.js'),
+    bundle: true,
+    format: 'esm',
+    target: 'es2020',
+    jsx: 'transform', // React.createElement, as the kit's sources import React
+    external: ['react', 'react-dom', 'folds'],
+    plugins: [self],
+    legalComments: 'none',
+    logLevel: 'warning',
+  });
+  // Declarations with Cinny's compiler options; 'crypto-health' resolves to pkg/index.d.ts.
+  const tmp = path.join(ROOT, 'target', 'kit-dts');
+  mkdirSync(tmp, { recursive: true });
+  const tsconfig = path.join(tmp, 'tsconfig.json');
+  writeFileSync(tsconfig, `${JSON.stringify({
+    compilerOptions: {
+      jsx: 'react', target: 'ES2016', module: 'ES2020', moduleResolution: 'Node', strict: true,
+      esModuleInterop: true, skipLibCheck: true, lib: ['ES2016', 'DOM'],
+      declaration: true, emitDeclarationOnly: true, outDir: KIT_OUT, rootDir: KIT_DIR,
+      baseUrl: ROOT, paths: { 'crypto-health': [path.join(PKG_DIR, 'index.d.ts')] },
+    },
+    files: [path.join(KIT_DIR, 'index.ts')],
+  }, null, 2)}\n`);
+  const tsc = path.join(ROOT, 'node_modules', '.bin', process.platform === 'win32' ? 'tsc.cmd' : 'tsc');
+  if (!existsSync(tsc)) fail(`${rel(tsc)} missing: run \`npm ci\` (or scripts/setup.sh) first`);
+  run(rel(tsc), ['-p', rel(tsconfig)]);
+  for (const f of readdirSync(KIT_OUT).filter((n) => n.endsWith('.d.ts'))) {
+    const file = path.join(KIT_OUT, f);
+    writeFileSync(file, readFileSync(file, 'utf8').replace(/from 'crypto-health'/g, "from '../index.js'"));
+  }
+  log(`kit compiled: ${rel(path.join(KIT_OUT, 'index.js'))} + ${readdirSync(KIT_OUT).filter((n) => n.endsWith('.d.ts')).length} declaration files`);
+}
+
 // ---------------------------------------------------------- 4. pkg/package.json
 function rewritePackageJson() {
   const file = path.join(PKG_DIR, 'package.json');
@@ -204,7 +261,17 @@ function rewritePackageJson() {
   pkg.module = 'index.js';
   pkg.types = 'index.d.ts';
   delete pkg.sideEffects; // wasm-bindgen lists the removed snippets there; the entry has side effects anyway
-  pkg.files = [`${OUT_NAME}_bg.wasm`, `${OUT_NAME}.d.ts`, 'index.d.ts', ...jsFiles().map((f) => path.basename(f))];
+  // `crypto-health/react` is the kit; older resolvers (TypeScript's "node") find
+  // react/index.js and react/index.d.ts by path, so both layouts agree.
+  pkg.exports = {
+    '.': { types: './index.d.ts', default: './index.js' },
+    './react': { types: './react/index.d.ts', default: './react/index.js' },
+    './package.json': './package.json',
+  };
+  // Only the kit needs them; the main entry has no dependencies at all.
+  pkg.peerDependencies = KIT_PEERS;
+  pkg.peerDependenciesMeta = Object.fromEntries(Object.keys(KIT_PEERS).map((k) => [k, { optional: true }]));
+  pkg.files = [`${OUT_NAME}_bg.wasm`, `${OUT_NAME}.d.ts`, 'index.d.ts', ...jsFiles().map((f) => path.basename(f)), 'react/'];
   writeFileSync(file, `${JSON.stringify(pkg, null, 2)}\n`);
   log(`rewrote ${rel(file)}: name=${pkg.name} main=${pkg.main} files=${pkg.files.join(',')}`);
 }
@@ -223,6 +290,8 @@ function reportSizes() {
   const [entry, ...chunks] = jsFiles();
   const js = sizeOf(entry);
   const lazy = chunks.map(sizeOf);
+  // The kit (crypto-health/react) is what an app bundles only where it imports it.
+  const kit = existsSync(path.join(KIT_OUT, 'index.js')) ? sizeOf(path.join(KIT_OUT, 'index.js')) : null;
   const totalGzip = wasm.gzip + js.gzip;
   const ok = totalGzip <= BUDGET_GZIP_BYTES;
   const kib = (n) => `${(n / 1024).toFixed(1)} KiB`;
@@ -231,6 +300,7 @@ function reportSizes() {
   console.log(row('wasm', wasm));
   console.log(row('js', js));
   for (const c of lazy) console.log(row('lazy', c));
+  if (kit) console.log(row('kit', kit));
   console.log(
     `  loaded at import (wasm + js) gzipped: ${totalGzip} B (${kib(totalGzip)}) / budget ${BUDGET_GZIP_BYTES} B (${kib(BUDGET_GZIP_BYTES)}): ${ok ? 'OK' : 'OVER BUDGET'}`,
   );
@@ -242,6 +312,7 @@ function reportSizes() {
     wasm,
     js,
     lazy,
+    kit,
     total_gzip: totalGzip,
     total_raw: wasm.raw + js.raw,
     budget_gzip: BUDGET_GZIP_BYTES,
@@ -260,8 +331,15 @@ function reportSizes() {
   }
 }
 
-function main() {
+async function main() {
   if (!existsSync(path.join(CRATE_DIR, 'Cargo.toml'))) fail(`${rel(CRATE_DIR)}/Cargo.toml not found`);
+  if (KIT_ONLY) {
+    if (!existsSync(path.join(PKG_DIR, 'index.d.ts'))) fail('--kit-only needs a built pkg/');
+    rmSync(KIT_OUT, { recursive: true, force: true });
+    await buildKit();
+    log('done (kit only)');
+    return;
+  }
   rmSync(PKG_DIR, { recursive: true, force: true }); // no files left from an earlier build
   wasmPackBuild();
   const rawWasm = statSync(WASM).size;
@@ -269,9 +347,10 @@ function main() {
   log(`wasm-opt: ${rawWasm} B -> ${statSync(WASM).size} B`);
   copyLoader();
   bundleJs();
+  await buildKit();
   rewritePackageJson();
   reportSizes();
   log('done');
 }
 
-main();
+await main();

@@ -16,6 +16,9 @@
 #            Vite as a Cinny fork builds it, driven in Chromium: card, report download, prompt)
 #   e2e      npm run e2e (tests/e2e/run.mjs)                   (a real Synapse on loopback + scenarios;
 #            figures in target/e2e/summary.json)
+#   cinny    node tests/cinny/run.mjs                          (integrations/cinny's patch on upstream Cinny
+#            v4.12.6: its tsc/eslint/prettier, vite build, driven in Chromium against a real Synapse;
+#            figures and screenshots in target/cinny/; node_modules cached in target/cinny-cache/)
 # Stops at the first failing stage; always ends with a plain `N passed, M failed` line.
 set -uo pipefail
 
@@ -29,7 +32,7 @@ export PATH="$HOME/.cargo/bin:$ROOT/node_modules/.bin:$PATH"
 export CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}"
 export WASM_BINDGEN_TEST_WEBDRIVER_JSON="${WASM_BINDGEN_TEST_WEBDRIVER_JSON:-$ROOT/scripts/webdriver.json}"
 
-STAGES=(native browser build smoke tabs http bench kit e2e)
+STAGES=(native browser build smoke tabs http bench kit e2e cinny)
 passed=0
 failed=0
 skipped=0
@@ -46,6 +49,7 @@ stage_cmd() {
     bench)   node tests/bench/bench.mjs --quick ;;
     kit)     node tests/kit/kit-build.mjs ;;
     e2e)     node tests/e2e/run.mjs ;;
+    cinny)   node tests/cinny/run.mjs ;;
   esac
 }
 

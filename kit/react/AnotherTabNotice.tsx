@@ -1,9 +1,10 @@
 // "Open in another tab" notice: shown while this tab is the tab guard's secondary
 // (another tab runs encryption for this device). "Use here" takes the guard over.
-import React, { useState } from 'react';
+// A folds Dialog centred on the app's background, like Cinny's splash screens.
+import React, { ReactElement, ReactNode, useState } from 'react';
+import { Box, Button, Dialog, Text, color, config } from 'folds';
 import { KitApi, attempt } from './api';
-import { useCryptoHealthApi, useTabGuard } from './hooks';
-import * as s from './styles';
+import { useBoot, useCryptoHealthApi, useTabGuard } from './hooks';
 
 export interface AnotherTabNoticeProps {
   api?: KitApi | null;
@@ -16,7 +17,11 @@ export interface AnotherTabNoticeProps {
   onTakeOver?: (role: string) => void;
 }
 
-export function AnotherTabNotice({ api: given, appName = 'This app', onTakeOver }: AnotherTabNoticeProps) {
+export function AnotherTabNotice({
+  api: given,
+  appName = 'This app',
+  onTakeOver,
+}: AnotherTabNoticeProps) {
   const loaded = useCryptoHealthApi();
   const api = given ?? loaded.api;
   const { state, takeOver } = useTabGuard(api);
@@ -35,42 +40,91 @@ export function AnotherTabNotice({ api: given, appName = 'This app', onTakeOver 
   };
 
   return (
-    <div role="alert" style={{ ...s.panel('warning'), ...s.row, justifyContent: 'space-between' }} data-testid="another-tab-notice">
-      <div>
-        <strong>{appName} is open in another tab.</strong>{' '}
-        Encryption for this device runs in one tab at a time: two tabs writing the same encryption store is how its
-        keys fall out of step with the server. This tab is paused.
-        {result ? <div style={s.small}>{result}</div> : null}
-      </div>
-      {takeOver ? (
-        <button type="button" style={s.primaryButton} onClick={useHere} disabled={busy} data-testid="use-here">
-          {busy ? 'Taking over…' : 'Use here'}
-        </button>
-      ) : null}
-    </div>
+    <Box
+      grow="Yes"
+      alignItems="Center"
+      justifyContent="Center"
+      style={{
+        minHeight: '100%',
+        height: '100vh',
+        padding: config.space.S400,
+        backgroundColor: color.Background.Container,
+        color: color.Background.OnContainer,
+      }}
+    >
+      <Dialog
+        variant="Surface"
+        role="alert"
+        data-testid="another-tab-notice"
+        style={{ maxWidth: '28rem' }}
+      >
+        <Box direction="Column" gap="400" style={{ padding: config.space.S400 }}>
+          <Text size="H4">{`${appName} is open in another tab`}</Text>
+          <Text size="T300">
+            Encryption for this device runs in one tab at a time: two tabs writing the same
+            encryption store is how its keys fall out of step with the server. This tab is paused.
+          </Text>
+          {result ? (
+            <Text size="T200" style={{ color: color.Critical.Main }}>
+              {result}
+            </Text>
+          ) : null}
+          {takeOver ? (
+            <Button
+              variant="Primary"
+              fill="Solid"
+              size="400"
+              radii="300"
+              onClick={useHere}
+              disabled={busy}
+              data-testid="use-here"
+            >
+              <Text as="span" size="B400">
+                {busy ? 'Taking over…' : 'Use here'}
+              </Text>
+            </Button>
+          ) : null}
+        </Box>
+      </Dialog>
+    </Box>
   );
 }
 
 export interface TabGuardGateProps extends AnotherTabNoticeProps {
-  children?: React.ReactNode;
+  children?: ReactNode;
+  /** Shown while the tab's role is still being settled (a few ms after load). */
+  fallback?: ReactNode;
 }
 
 /**
  * Renders `children` (e.g. Cinny's ClientRoot, which creates and starts the Matrix
  * client) unless this tab is the tab guard's secondary; then only the notice. After
- * "Use here" the role turns primary and the children mount here. Builds without a
- * tab guard, or a package that failed to load, render the children unchanged.
+ * "Use here" the role turns primary and the children mount here. Until the app's
+ * bootCryptoHealth() has settled the role, `fallback` is shown: only the client waits,
+ * not the rest of the app. Builds without a tab guard, or a package that failed to
+ * load, render the children unchanged.
  */
-export function TabGuardGate({ children, ...notice }: TabGuardGateProps) {
+export function TabGuardGate({
+  children,
+  fallback = null,
+  ...notice
+}: TabGuardGateProps): ReactElement | null {
+  // React renders any node a component returns; the JSX types want an element.
+  const pass = (node: ReactNode) => (node ?? null) as ReactElement | null;
+  const boot = useBoot();
   const loaded = useCryptoHealthApi();
   const api = notice.api ?? loaded.api;
   const { state } = useTabGuard(api); // re-renders on role changes
-  if (!api && !loaded.error) return null; // the shared load promise: a few ms
+  if (!boot.done) return pass(fallback);
+  if (!api && !loaded.error) return pass(fallback); // the shared load promise: settled already
   // Read the role now, not from the hook's last poll: the render that first has `api`
   // must not mount the children in a secondary tab.
-  const current = api && typeof api.getTabGuardState === 'function' ? attempt(() => api.getTabGuardState!(), state) : state;
+  const current =
+    api && typeof api.getTabGuardState === 'function'
+      ? attempt(() => api.getTabGuardState!(), state)
+      : state;
   if (current && current.role === 'secondary') return <AnotherTabNotice {...notice} api={api} />;
-  return <>{children}</>;
+  return pass(children);
 }
 
 export default AnotherTabNotice;

@@ -1,11 +1,21 @@
-// The Crypto Diagnostics card for Settings → Developer tools: live per-KE counts,
-// persistent storage, tab-guard role, one-time-key health, latest findings and
-// captured lines, and the report download. Plain React + the crypto-health package.
-import React, { useEffect, useState } from 'react';
+// The Crypto Diagnostics section for Settings → Developer Tools: live per-KE counts,
+// persistent storage and the crypto store (checked again under the live client), the
+// tab-guard role, one-time-key health, latest findings and captured lines, and the
+// report download. Built from folds like Cinny's own Developer Tools sections.
+import React, { useState } from 'react';
+import { Box, Button, Text } from 'folds';
 import type { DiagEntry, Finding, KeClass, StorageState } from 'crypto-health';
-import { KitApi, MatrixClientLike, OtkHealth, TabGuardState, attempt, field, latestOtkConflict } from './api';
-import { Counts, useCryptoHealthApi, useDiagnosticsSnapshot } from './hooks';
-import * as s from './styles';
+import {
+  KitApi,
+  MatrixClientLike,
+  OtkHealth,
+  TabGuardState,
+  attempt,
+  field,
+  latestOtkConflict,
+} from './api';
+import { Counts, useCryptoHealthApi, useDiagnosticsSnapshot, useStorageState } from './hooks';
+import { Note, SettingCard, Tile, Tone, ToneBadge, monoStyle } from './ui';
 
 const CLASSES: { ke: KeClass; what: string }[] = [
   { ke: 'KE-1', what: 'one-time key upload rejected: crypto store diverged from the server' },
@@ -19,9 +29,11 @@ export interface CryptoDiagnosticsCardProps {
   api?: KitApi | null;
   /** The MatrixClient (optional): ids, sync state and crypto versions go into the report. */
   mx?: MatrixClientLike;
-  /** The storage state `startCryptoHealth()` returned at app entry; asked again here when omitted. */
+  /** The storage state `startCryptoHealth()` returned at app entry, shown until asked again. */
   storage?: StorageState | null;
+  /** Written into the report as `versions.app`. */
   appVersion?: string;
+  /** Written into the report as `versions.sdk`. */
   sdkVersion?: string;
   /** How often the counts are re-read (ms). */
   pollMs?: number;
@@ -33,12 +45,18 @@ function time(ms: unknown): string {
   return typeof ms === 'number' && ms > 0 ? new Date(ms).toLocaleTimeString() : '—';
 }
 
+function isoTime(iso: string | null | undefined): string {
+  if (!iso) return '—';
+  const ms = Date.parse(iso);
+  return Number.isNaN(ms) ? iso : new Date(ms).toLocaleTimeString();
+}
+
 function size(bytes: number | null | undefined): string {
   if (typeof bytes !== 'number') return '?';
   return bytes >= 1e9 ? `${(bytes / 1e9).toFixed(1)} GB` : `${(bytes / 1e6).toFixed(1)} MB`;
 }
 
-function overallTone(counts: Counts, findings: Finding[], otk: OtkHealth | null): s.Tone {
+function overallTone(counts: Counts, findings: Finding[], otk: OtkHealth | null): Tone {
   if (findings.some((f) => f.level === 'critical')) return 'critical';
   if (otk && (otk.outcome === 'diverged' || otk.outcome === 'unrecoverable')) return 'critical';
   if ((counts['KE-1']?.failures ?? 0) > 0) return 'critical';
@@ -48,227 +66,408 @@ function overallTone(counts: Counts, findings: Finding[], otk: OtkHealth | null)
   return 'ok';
 }
 
-function StorageRow({ storage }: { storage: StorageState | null }) {
-  if (!storage) return <span style={s.small}>checking…</span>;
-  const tone: s.Tone = storage.status === 'persisted' ? 'ok' : storage.status === 'not_persisted' ? 'warning' : 'muted';
-  const store = storage.cryptoStore;
+function levelTone(level: string): Tone {
+  if (level === 'critical') return 'critical';
+  if (level === 'warning') return 'warning';
+  return 'info';
+}
+
+function classTone(ke: KeClass, counts: Counts): Tone {
+  const c = counts[ke];
+  if ((c?.failures ?? 0) > 0) return ke === 'KE-1' ? 'critical' : 'warning';
+  return (c?.count ?? 0) > 0 ? 'info' : 'muted';
+}
+
+function storageTone(status: string): Tone {
+  if (status === 'persisted') return 'ok';
+  if (status === 'not_persisted') return 'warning';
+  return 'muted';
+}
+
+function StorageTile({ storage }: { storage: StorageState | null }) {
+  if (!storage) return <Tile title="Persistent storage" description="Checking…" />;
+  const parts: string[] = [];
+  if (storage.requested) parts.push('asked this session');
+  if (storage.estimate) {
+    parts.push(`${size(storage.estimate.usage)} used of ${size(storage.estimate.quota)}`);
+  }
+  parts.push(...storage.notes);
+  if (storage.status === 'not_persisted') {
+    parts.push(
+      "the browser may evict this site's data under storage pressure; losing the crypto store under a live session is how KE-1 starts"
+    );
+  }
   return (
-    <span>
-      <span style={s.badge(tone)} data-testid="storage-status">
-        {storage.status.replace('_', ' ')}
-      </span>
-      {storage.requested ? <span style={s.small}>(asked this session) </span> : null}
-      {storage.estimate ? (
-        <span style={s.small}>
-          {size(storage.estimate.usage)} used of {size(storage.estimate.quota)}.{' '}
-        </span>
-      ) : null}
-      {store && store.present !== null ? (
-        <span style={s.small}>Crypto store {store.present ? 'present' : 'MISSING'}. </span>
-      ) : null}
-      {storage.notes.length > 0 ? <div style={s.small}>{storage.notes.join('; ')}</div> : null}
-      {storage.status === 'not_persisted' ? (
-        <div style={s.small}>
-          The browser may evict this site&apos;s data under storage pressure; losing the crypto store under a live
-          session is how KE-1 starts.
-        </div>
-      ) : null}
-    </span>
+    <Tile
+      title="Persistent storage"
+      description={parts.join('; ') || undefined}
+      after={
+        <ToneBadge tone={storageTone(storage.status)} testId="storage-status">
+          {storage.status.replace('_', ' ')}
+        </ToneBadge>
+      }
+    />
   );
 }
 
-function GuardRow({ api, guard }: { api: KitApi; guard: TabGuardState | null }) {
+type StoreTileProps = {
+  storage: StorageState | null;
+  evicted: boolean;
+  onRecheck: () => void;
+};
+
+function StoreTile({ storage, evicted, onRecheck }: StoreTileProps) {
+  const store = storage ? storage.cryptoStore : null;
+  const present = store ? store.present : null;
+  // "missing" is the eviction finding (a session without its store); no store and no
+  // session is a login that has not happened yet.
+  let label = 'unknown';
+  let tone: Tone = 'muted';
+  if (evicted) {
+    label = 'evicted';
+    tone = 'critical';
+  } else if (present === true) {
+    label = 'present';
+    tone = 'ok';
+  } else if (present === false) {
+    label = 'none yet';
+  }
+  let now = 'unknown';
+  if (present === true) now = 'present';
+  if (present === false) now = 'absent';
+  const parts = [
+    `Rust crypto IndexedDB ${now}, checked at ${isoTime(store ? store.checkedAt : null)}`,
+  ];
+  if (store && store.seenAt) parts.push(`first seen ${isoTime(store.seenAt)}`);
+  if (evicted)
+    parts.push('it was gone at app load while the session stayed (crypto_store_missing)');
+  return (
+    <Tile
+      title="Crypto store"
+      description={<span data-testid="store-checked">{parts.join('; ')}</span>}
+      after={
+        <Box gap="200" alignItems="Center">
+          <ToneBadge tone={tone} testId="crypto-store">
+            {label}
+          </ToneBadge>
+          <Button
+            variant="Secondary"
+            fill="Soft"
+            size="300"
+            radii="300"
+            outlined
+            onClick={onRecheck}
+            data-testid="store-recheck"
+          >
+            <Text size="B300">Check again</Text>
+          </Button>
+        </Box>
+      }
+    />
+  );
+}
+
+function GuardTile({ api, guard }: { api: KitApi; guard: TabGuardState | null }) {
   if (typeof api.getTabGuardState !== 'function') {
-    return <span style={s.badge('muted')} data-testid="tab-guard-role">not in this build</span>;
+    return (
+      <Tile
+        title="This tab"
+        after={
+          <ToneBadge tone="muted" testId="tab-guard-role">
+            not in this build
+          </ToneBadge>
+        }
+      />
+    );
   }
   if (!guard || !guard.role || guard.role === 'idle' || guard.role === 'released') {
-    return <span style={s.badge('muted')} data-testid="tab-guard-role">not acquired</span>;
+    return (
+      <Tile
+        title="This tab"
+        after={
+          <ToneBadge tone="muted" testId="tab-guard-role">
+            not acquired
+          </ToneBadge>
+        }
+      />
+    );
   }
-  const tone: s.Tone = guard.role === 'primary' ? 'ok' : guard.role === 'secondary' ? 'warning' : 'muted';
+  let tone: Tone = 'muted';
+  if (guard.role === 'primary') tone = 'ok';
+  if (guard.role === 'secondary') tone = 'warning';
+  const bits = [`via ${guard.mechanism}`];
+  if (typeof guard.takeovers === 'number') bits.push(`${guard.takeovers} takeover(s)`);
+  if (typeof guard.conflicts === 'number') bits.push(`${guard.conflicts} conflict(s)`);
   return (
-    <span>
-      <span style={s.badge(tone)} data-testid="tab-guard-role">
-        {guard.role}
-      </span>
-      <span style={s.small}>
-        via {guard.mechanism}
-        {typeof guard.takeovers === 'number' ? `, ${guard.takeovers} takeover(s)` : ''}
-        {typeof guard.conflicts === 'number' ? `, ${guard.conflicts} conflict(s)` : ''}
-      </span>
-    </span>
+    <Tile
+      title="This tab"
+      description={`Runs encryption for this device ${
+        guard.role === 'primary' ? 'here' : 'elsewhere'
+      }; ${bits.join(', ')}`}
+      after={
+        <ToneBadge tone={tone} testId="tab-guard-role">
+          {guard.role}
+        </ToneBadge>
+      }
+    />
   );
 }
 
-function OtkRow({ api, otk, entries }: { api: KitApi; otk: OtkHealth | null; entries: DiagEntry[] }) {
+function otkTone(outcome: string): Tone {
+  if (outcome === 'healthy') return 'ok';
+  if (outcome === 'retrying') return 'warning';
+  return 'critical';
+}
+
+function OtkTile({
+  api,
+  otk,
+  entries,
+}: {
+  api: KitApi;
+  otk: OtkHealth | null;
+  entries: DiagEntry[];
+}) {
   if (typeof api.otkHealth !== 'function' || !otk) {
     // Package builds without the HTTP tap: what the console tap captured.
     const conflict = latestOtkConflict(entries);
+    const text = conflict
+      ? `console: ${String(field(conflict, 'algorithm'))}:${String(
+          field(conflict, 'key_id')
+        )} (counter ${String(field(conflict, 'counter'))}) already on the server${
+          field(conflict, 'diverged') === true ? ' with a different key' : ''
+        }, ${conflict.repeats + 1}×`
+      : 'only console evidence is available';
     return (
-      <span data-testid="otk-health">
-        <span style={s.badge(conflict ? 'critical' : 'muted')}>{conflict ? 'conflict seen' : 'no HTTP tap in this build'}</span>
-        {conflict ? (
-          <span style={s.small}>
-            console: {String(field(conflict, 'algorithm'))}:{String(field(conflict, 'key_id'))} (counter{' '}
-            {String(field(conflict, 'counter'))}) already on the server
-            {field(conflict, 'diverged') === true ? ' with a different key' : ''}, {conflict.repeats + 1}×
+      <Tile
+        title="One-time keys"
+        description={text}
+        after={
+          <span data-testid="otk-health">
+            <ToneBadge tone={conflict ? 'critical' : 'muted'}>
+              {conflict ? 'conflict seen' : 'no HTTP tap in this build'}
+            </ToneBadge>
           </span>
-        ) : (
-          <span style={s.small}>only console evidence is available</span>
-        )}
-      </span>
+        }
+      />
     );
   }
-  const tone: s.Tone = otk.outcome === 'healthy' ? 'ok' : otk.outcome === 'retrying' ? 'warning' : 'critical';
   const u = otk.uploads;
   const parts: string[] = [`phase ${otk.phase}`];
   parts.push(
     u.requests === 0
       ? 'no keys/upload seen yet'
-      : `keys/upload: ${u.requests} sent, ${u.accepted} accepted, ${u.conflicts} conflict(s), ${u.rejected} other rejection(s)`,
+      : `keys/upload: ${u.requests} sent, ${u.accepted} accepted, ${u.conflicts} conflict(s), ${u.rejected} other rejection(s)`
   );
   if (otk.breaker && otk.breaker.enabled && otk.breaker.savedRequests > 0) {
     parts.push(`${otk.breaker.savedRequests} held back by the storm breaker`);
   }
   if (otk.proof) {
-    parts.push(`${otk.proof.algorithm}:${otk.proof.keyId} (counter ${String(otk.proof.counter)}, from ${otk.proof.source})`);
+    parts.push(
+      `${otk.proof.algorithm}:${otk.proof.keyId} (counter ${String(otk.proof.counter)}, from ${
+        otk.proof.source
+      })`
+    );
   }
-  if (otk.trigger && otk.trigger.kind !== 'unknown') parts.push(`likely ${otk.trigger.kind.replace('_', ' ')}`);
-  if (otk.identity && otk.identity.replacedBy) parts.push('device identity keys replaced on the server');
+  if (otk.trigger && otk.trigger.kind !== 'unknown') {
+    parts.push(`likely ${otk.trigger.kind.replace('_', ' ')}`);
+  }
+  if (otk.identity && otk.identity.replacedBy)
+    parts.push('device identity keys replaced on the server');
   return (
-    <span data-testid="otk-health" data-outcome={otk.outcome}>
-      <span style={s.badge(tone)}>{otk.outcome}</span>
-      <span style={s.small}>{parts.join('; ')}</span>
-    </span>
+    <Tile
+      title="One-time keys"
+      description={parts.join('; ')}
+      after={
+        <span data-testid="otk-health" data-outcome={otk.outcome}>
+          <ToneBadge tone={otkTone(otk.outcome)}>{otk.outcome}</ToneBadge>
+        </span>
+      }
+    />
   );
 }
 
-export function CryptoDiagnosticsCard(props: CryptoDiagnosticsCardProps) {
-  const { mx, appVersion, sdkVersion, pollMs = 1000, maxFindings = 5, maxEntries = 5 } = props;
-  const loaded = useCryptoHealthApi();
-  const api = props.api ?? loaded.api;
-  const { snapshot, refresh } = useDiagnosticsSnapshot(api, mx, pollMs);
-  const [storage, setStorage] = useState<StorageState | null>(props.storage ?? null);
-  const [saved, setSaved] = useState<string | null>(null);
+function FindingsCard({ findings }: { findings: Finding[] }) {
+  return (
+    <SettingCard testId="findings">
+      {findings.length === 0 ? (
+        <Tile title="Findings" description="No findings." />
+      ) : (
+        findings.map((f) => (
+          <Note key={f.id} tone={levelTone(f.level)}>
+            <Text size="T300" data-finding={f.id}>
+              <b>{f.title}</b>
+            </Text>
+            <Text size="T200">{f.detail}</Text>
+            <Text size="T200" priority="300">
+              {`${f.id} · ${f.at}`}
+            </Text>
+          </Note>
+        ))
+      )}
+    </SettingCard>
+  );
+}
 
-  useEffect(() => {
-    if (props.storage) {
-      setStorage(props.storage);
-      return undefined;
-    }
-    if (!api) return undefined;
-    let live = true;
-    // persisted() first, persist() only if needed; never rejects.
-    api.requestPersistentStorage().then((st) => live && setStorage(st), () => undefined);
-    return () => {
-      live = false;
-    };
-  }, [api, props.storage]);
+function LinesCard({ entries }: { entries: DiagEntry[] }) {
+  return (
+    <SettingCard>
+      <details>
+        <summary>
+          <Text as="span" size="T300">
+            {`Latest captured lines (${entries.length})`}
+          </Text>
+        </summary>
+        <Box direction="Column" gap="200" style={{ marginTop: '0.5rem' }}>
+          {entries.map((e) => (
+            <Box key={`${e.ts}-${e.signature}-${e.repeats}`} direction="Column" gap="100">
+              <Text size="T200" priority="300">
+                {`${time(e.ts)} ${e.ke} ${e.signature}${e.repeats > 0 ? ` ×${e.repeats + 1}` : ''}`}
+              </Text>
+              <div style={monoStyle}>
+                {e.message.length > 240 ? `${e.message.slice(0, 240)}…` : e.message}
+              </div>
+            </Box>
+          ))}
+        </Box>
+      </details>
+    </SettingCard>
+  );
+}
+
+export function CryptoDiagnosticsCard({
+  api: given,
+  mx,
+  storage: givenStorage,
+  appVersion,
+  sdkVersion,
+  pollMs = 1000,
+  maxFindings = 5,
+  maxEntries = 5,
+}: CryptoDiagnosticsCardProps) {
+  const loaded = useCryptoHealthApi();
+  const api = given ?? loaded.api;
+  const { snapshot, refresh } = useDiagnosticsSnapshot(api, mx, pollMs);
+  const { storage, recheck } = useStorageState(api, givenStorage, mx);
+  const [saved, setSaved] = useState<string | null>(null);
 
   if (!api) {
     return (
-      <section style={s.card} data-testid="crypto-diagnostics-card" data-state="loading">
-        <h3 style={{ margin: 0 }}>Crypto Diagnostics</h3>
-        <p style={s.small}>{loaded.error ? `crypto-health failed to load: ${loaded.error}` : 'Loading…'}</p>
-      </section>
+      <Box direction="Column" gap="100" data-testid="crypto-diagnostics-card" data-state="loading">
+        <Text size="L400">Crypto Diagnostics</Text>
+        <SettingCard>
+          <Tile
+            title="crypto-health"
+            description={
+              loaded.error ? `crypto-health failed to load: ${loaded.error}` : 'Loading…'
+            }
+          />
+        </SettingCard>
+      </Box>
     );
   }
 
   const { counts, entries, findings, otk, guard } = snapshot;
   const tone = overallTone(counts, findings, otk);
-  const newestFindings = findings.slice().sort((a, b) => b.ts - a.ts).slice(0, maxFindings);
-  const keEntries = entries.filter((e) => e.ke !== null).slice(-maxEntries).reverse();
+  const newestFindings = findings
+    .slice()
+    .sort((a, b) => b.ts - a.ts)
+    .slice(0, maxFindings);
+  const keEntries = entries
+    .filter((e) => e.ke !== null)
+    .slice(-maxEntries)
+    .reverse();
 
   const download = () => {
-    const name = attempt(() => api.downloadCryptoDiagReport(mx, { appVersion, sdkVersion }), null as string | null);
+    const name = attempt(
+      () => api.downloadCryptoDiagReport(mx, { appVersion, sdkVersion }),
+      null as string | null
+    );
     setSaved(name ? `Saved ${name}` : 'The report could not be saved from this page.');
+  };
+  const refreshAll = () => {
+    refresh();
+    recheck();
   };
 
   return (
-    <section style={s.card} data-testid="crypto-diagnostics-card" data-state="ready" data-tone={tone}>
-      <div style={{ ...s.row, justifyContent: 'space-between' }}>
-        <h3 style={{ margin: 0 }}>Crypto Diagnostics</h3>
-        <span style={s.badge(tone)} data-testid="overall">
-          {tone === 'ok' ? 'healthy' : tone}
-        </span>
-      </div>
-
-      <div style={s.row} data-testid="ke-counts">
-        {CLASSES.map(({ ke, what }) => {
-          const c = counts[ke];
-          const failures = c?.failures ?? 0;
-          const t: s.Tone = failures > 0 ? (ke === 'KE-1' ? 'critical' : 'warning') : (c?.count ?? 0) > 0 ? 'info' : 'muted';
-          return (
-            <span key={ke} style={s.badge(t)} title={`${ke}: ${what}. Last seen ${time(c?.lastSeen)}`} data-testid={`ke-badge-${ke}`}>
-              {ke}: {c?.count ?? 0}
-            </span>
-          );
-        })}
-      </div>
-
-      <div style={s.row}>
-        <span style={s.label}>Persistent storage</span>
-        <span style={s.value}>
-          <StorageRow storage={storage} />
-        </span>
-      </div>
-      <div style={s.row}>
-        <span style={s.label}>This tab</span>
-        <span style={s.value}>
-          <GuardRow api={api} guard={guard} />
-        </span>
-      </div>
-      <div style={s.row}>
-        <span style={s.label}>One-time keys</span>
-        <span style={s.value}>
-          <OtkRow api={api} otk={otk} entries={entries} />
-        </span>
-      </div>
-
-      <div data-testid="findings">
-        {newestFindings.length === 0 ? (
-          <p style={s.small}>No findings.</p>
-        ) : (
-          newestFindings.map((f) => (
-            <div key={f.id} style={s.panel(f.level === 'critical' ? 'critical' : f.level === 'warning' ? 'warning' : 'info')}>
-              <strong>{f.title}</strong>
-              <div>{f.detail}</div>
-              <div style={s.small}>
-                {f.id} · {f.at}
-              </div>
-            </div>
-          ))
-        )}
-      </div>
-
-      {keEntries.length > 0 ? (
-        <details>
-          <summary style={s.small}>Latest captured lines ({keEntries.length})</summary>
-          {keEntries.map((e, i) => (
-            <div key={`${i}-${e.ts}`} style={{ margin: '6px 0' }}>
-              <span style={s.small}>
-                {time(e.ts)} {e.ke} {e.signature}
-                {e.repeats > 0 ? ` ×${e.repeats + 1}` : ''}
-              </span>
-              <div style={s.mono}>{e.message.length > 240 ? `${e.message.slice(0, 240)}…` : e.message}</div>
-            </div>
+    <Box
+      direction="Column"
+      gap="100"
+      data-testid="crypto-diagnostics-card"
+      data-state="ready"
+      data-tone={tone}
+    >
+      <Text size="L400">Crypto Diagnostics</Text>
+      <SettingCard tone={tone}>
+        <Tile
+          title="End-to-end encryption health"
+          description="Errors captured on this device, by class. Hover a count for what it means."
+          after={
+            <ToneBadge tone={tone} testId="overall">
+              {tone === 'ok' ? 'healthy' : tone}
+            </ToneBadge>
+          }
+        />
+        <Box gap="200" wrap="Wrap" data-testid="ke-counts">
+          {CLASSES.map(({ ke, what }) => (
+            <ToneBadge
+              key={ke}
+              tone={classTone(ke, counts)}
+              title={`${ke}: ${what}. Last seen ${time(counts[ke]?.lastSeen)}`}
+              testId={`ke-badge-${ke}`}
+            >
+              {`${ke}: ${counts[ke]?.count ?? 0}`}
+            </ToneBadge>
           ))}
-        </details>
-      ) : null}
-
-      <div style={{ marginTop: 10 }}>
-        <button type="button" style={s.primaryButton} onClick={download} data-testid="download-report">
-          Download report
-        </button>
-        <button type="button" style={s.button} onClick={refresh}>
-          Refresh
-        </button>
-        {saved ? <span style={s.small}>{saved}</span> : null}
-      </div>
-      <p style={s.small}>
-        The report holds captured error lines, counts, storage and session ids; tokens, passwords and recovery keys
-        are removed before anything is stored.
-      </p>
-    </section>
+        </Box>
+      </SettingCard>
+      <SettingCard>
+        <StorageTile storage={storage} />
+        <StoreTile
+          storage={storage}
+          evicted={findings.some((f) => f.id === 'crypto_store_missing')}
+          onRecheck={recheck}
+        />
+        <GuardTile api={api} guard={guard} />
+        <OtkTile api={api} otk={otk} entries={entries} />
+      </SettingCard>
+      <FindingsCard findings={newestFindings} />
+      {keEntries.length > 0 ? <LinesCard entries={keEntries} /> : null}
+      <SettingCard>
+        <Tile
+          title="Diagnostics report"
+          description={
+            saved ??
+            'Captured error lines, counts, storage and session ids; tokens, passwords and recovery keys are removed before anything is stored.'
+          }
+          after={
+            <Box gap="200">
+              <Button
+                variant="Secondary"
+                fill="Soft"
+                size="300"
+                radii="300"
+                outlined
+                onClick={refreshAll}
+              >
+                <Text size="B300">Refresh</Text>
+              </Button>
+              <Button
+                variant="Primary"
+                fill="Solid"
+                size="300"
+                radii="300"
+                onClick={download}
+                data-testid="download-report"
+              >
+                <Text size="B300">Download report</Text>
+              </Button>
+            </Box>
+          }
+        />
+      </SettingCard>
+    </Box>
   );
 }
 

@@ -1,7 +1,15 @@
 // The crypto-health API as the kit sees it: what the package exports, plus the
 // functions still landing (a findings getter), declared optional. Every use is
 // feature-detected at run time, so the kit works with any build.
-import type { CryptoHealthApi, DiagEntry, Finding, OtkHealth, RecoveryNeeded, TabGuardOptions, TabGuardState } from 'crypto-health';
+import type {
+  CryptoHealthApi,
+  DiagEntry,
+  Finding,
+  OtkHealth,
+  RecoveryNeeded,
+  TabGuardOptions,
+  TabGuardState,
+} from 'crypto-health';
 
 export type { OtkHealth, RecoveryNeeded, TabGuardState };
 
@@ -28,7 +36,7 @@ export const TAB_GUARD_EVENT = 'crypto-health:tab-guard';
 export function attempt<T>(fn: () => T, fallback: T): T {
   try {
     return fn();
-  } catch (_) {
+  } catch {
     return fallback;
   }
 }

@@ -28,17 +28,29 @@ function method(obj: unknown, name: string): Fn | null {
   return typeof f === 'function' ? (f as Fn).bind(obj) : null;
 }
 
-export async function checkKeyBackup(mx: unknown): Promise<BackupCheck> {
-  const out: BackupCheck = { status: 'unknown', activeVersion: null, serverVersion: null, hasDecryptionKey: null, note: null };
+/** Where the app keeps key backup (Cinny: Settings → Devices, "Encryption Backup"). */
+export const DEFAULT_BACKUP_SETTINGS = 'Settings → Devices';
+
+export async function checkKeyBackup(
+  mx: unknown,
+  settings: string = DEFAULT_BACKUP_SETTINGS
+): Promise<BackupCheck> {
+  const out: BackupCheck = {
+    status: 'unknown',
+    activeVersion: null,
+    serverVersion: null,
+    hasDecryptionKey: null,
+    note: null,
+  };
   const getCrypto = method(mx, 'getCrypto');
   if (!getCrypto) {
-    out.note = 'No Matrix client here: check Settings → Security (key backup) yourself.';
+    out.note = `No Matrix client here: check key backup in ${settings} yourself.`;
     return out;
   }
   let crypto: unknown;
   try {
     crypto = getCrypto();
-  } catch (_) {
+  } catch {
     crypto = null;
   }
   if (!crypto) {

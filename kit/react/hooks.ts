@@ -2,7 +2,7 @@
 // call may throw into the app, so every read goes through `attempt`.
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { loadCryptoHealth } from 'crypto-health';
-import type { ClassCount, DiagEntry, Finding, KeClass } from 'crypto-health';
+import type { ClassCount, DiagEntry, Finding, KeClass, StorageState } from 'crypto-health';
 import {
   KitApi,
   MatrixClientLike,
@@ -14,15 +14,36 @@ import {
   attempt,
   readFindings,
 } from './api';
+import { BootResult, cryptoHealthBooting } from './start';
+
+/** loadCryptoHealth(), as a promise even if the call itself throws. */
+function safeLoad(): Promise<unknown> {
+  try {
+    return Promise.resolve(loadCryptoHealth());
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
 
 /** The package, loaded through its shared init promise (the one the app entry started). */
 export function useCryptoHealthApi(): { api: KitApi | null; error: string | null } {
-  const [state, setState] = useState<{ api: KitApi | null; error: string | null }>({ api: null, error: null });
+  const [state, setState] = useState<{ api: KitApi | null; error: string | null }>({
+    api: null,
+    error: null,
+  });
   useEffect(() => {
     let live = true;
-    loadCryptoHealth().then(
-      (api) => live && setState({ api: api as KitApi, error: null }),
-      (e: unknown) => live && setState({ api: null, error: String(e) }),
+    const boot = cryptoHealthBooting();
+    const load: Promise<KitApi> = boot
+      ? boot.then((b) => (b.api ? b.api : Promise.reject(new Error(b.error ?? 'not loaded'))))
+      : (safeLoad() as Promise<KitApi>);
+    load.then(
+      (api) => {
+        if (live) setState({ api, error: null });
+      },
+      (e: unknown) => {
+        if (live) setState({ api: null, error: String(e) });
+      }
     );
     return () => {
       live = false;
@@ -42,17 +63,24 @@ export interface Snapshot {
   updatedAt: number;
 }
 
-const EMPTY: Snapshot = { counts: {}, entries: [], findings: [], otk: null, guard: null, updatedAt: 0 };
+const EMPTY: Snapshot = {
+  counts: {},
+  entries: [],
+  findings: [],
+  otk: null,
+  guard: null,
+  updatedAt: 0,
+};
 
 // A cheap fingerprint of the counts: entries and findings are re-read only when it moves.
 function countsKey(counts: Counts): string {
-  let key = '';
   const names: (KeClass | 'other')[] = ['KE-1', 'KE-2', 'KE-3', 'KE-4', 'other'];
-  for (const k of names) {
-    const c = counts[k];
-    key += c ? `${k}:${c.count}:${c.lastSeen};` : `${k}:-;`;
-  }
-  return key;
+  return names
+    .map((k) => {
+      const c = counts[k];
+      return c ? `${k}:${c.count}:${c.lastSeen};` : `${k}:-;`;
+    })
+    .join('');
 }
 
 /**
@@ -63,7 +91,7 @@ function countsKey(counts: Counts): string {
 export function useDiagnosticsSnapshot(
   api: KitApi | null,
   mx?: MatrixClientLike,
-  pollMs = 1000,
+  pollMs = 1000
 ): { snapshot: Snapshot; refresh: () => void } {
   const [snapshot, setSnapshot] = useState<Snapshot>(EMPTY);
   const lastKey = useRef<string | null>(null);
@@ -75,20 +103,26 @@ export function useDiagnosticsSnapshot(
       if (!api) return;
       const counts = attempt(() => api.getCryptoDiagCounts() as Counts, {} as Counts);
       const key = countsKey(counts);
-      const otk = typeof api.otkHealth === 'function' ? attempt(() => api.otkHealth() ?? null, null) : null;
-      const guard = typeof api.getTabGuardState === 'function' ? attempt(() => api.getTabGuardState!(), null) : null;
+      const otk =
+        typeof api.otkHealth === 'function' ? attempt(() => api.otkHealth() ?? null, null) : null;
+      const guard =
+        typeof api.getTabGuardState === 'function'
+          ? attempt(() => api.getTabGuardState!(), null)
+          : null;
       const moved = force || key !== lastKey.current;
       lastKey.current = key;
       setSnapshot((prev) => ({
         counts,
-        entries: moved ? attempt(() => api.getCryptoDiagEntries(), [] as DiagEntry[]) : prev.entries,
+        entries: moved
+          ? attempt(() => api.getCryptoDiagEntries(), [] as DiagEntry[])
+          : prev.entries,
         findings: moved ? readFindings(api, mxRef.current) : prev.findings,
         otk,
         guard,
         updatedAt: Date.now(),
       }));
     },
-    [api],
+    [api]
   );
 
   useEffect(() => {
@@ -116,7 +150,10 @@ export function useDiagnosticsSnapshot(
  * it are heard through the `crypto-health:recovery-needed` window event.
  * `dismiss()` hides it until the next storm.
  */
-export function useRecoveryNeeded(api: KitApi | null): { event: RecoveryNeeded | null; dismiss: () => void } {
+export function useRecoveryNeeded(api: KitApi | null): {
+  event: RecoveryNeeded | null;
+  dismiss: () => void;
+} {
   const [event, setEvent] = useState<RecoveryNeeded | null>(null);
 
   useEffect(() => {
@@ -143,12 +180,14 @@ export function useRecoveryNeeded(api: KitApi | null): { event: RecoveryNeeded |
  */
 export function useTabGuard(
   api: KitApi | null,
-  pollMs = 2000,
+  pollMs = 2000
 ): { state: TabGuardState | null; supported: boolean; takeOver: (() => Promise<string>) | null } {
   // Read synchronously on the first render: a gate must not render its children for
   // even one frame in a secondary tab.
   const [state, setState] = useState<TabGuardState | null>(() =>
-    api && typeof api.getTabGuardState === 'function' ? attempt(() => api.getTabGuardState!(), null) : null,
+    api && typeof api.getTabGuardState === 'function'
+      ? attempt(() => api.getTabGuardState!(), null)
+      : null
   );
   const supported = !!api && typeof api.getTabGuardState === 'function';
 
@@ -178,4 +217,67 @@ export function useTabGuard(
         }
       : null;
   return { state, supported, takeOver };
+}
+
+/**
+ * The app's bootCryptoHealth() outcome: `done` once the package is loaded and the tab
+ * role is known. Without a boot call, done as soon as the package is loaded (or failed).
+ */
+export function useBoot(): { done: boolean; result: BootResult | null } {
+  const [state, setState] = useState<{ done: boolean; result: BootResult | null }>({
+    done: false,
+    result: null,
+  });
+  useEffect(() => {
+    let live = true;
+    const boot = cryptoHealthBooting();
+    const settle = (result: BootResult | null) => {
+      if (live) setState({ done: true, result });
+    };
+    if (boot) boot.then(settle, () => settle(null));
+    else
+      safeLoad().then(
+        () => settle(null),
+        () => settle(null)
+      );
+    return () => {
+      live = false;
+    };
+  }, []);
+  return state;
+}
+
+/**
+ * The storage state, with the crypto-store check run again now: the check at app load
+ * can predate the login (no session, no store yet), so a card shown under a live client
+ * asks afresh. `recheck()` repeats it; the state carries the check's time.
+ */
+export function useStorageState(
+  api: KitApi | null,
+  given: StorageState | null | undefined,
+  mx: MatrixClientLike
+): { storage: StorageState | null; recheck: () => void } {
+  const [storage, setStorage] = useState<StorageState | null>(given ?? null);
+  const [round, setRound] = useState(0);
+  useEffect(() => {
+    if (!api) return undefined;
+    let live = true;
+    const ask = async () => {
+      try {
+        if (typeof api.checkCryptoStoreConsistency === 'function')
+          await api.checkCryptoStoreConsistency();
+        // persisted() first, persist() only if needed; never rejects.
+        const st = await api.requestPersistentStorage();
+        if (live) setStorage(st);
+      } catch {
+        if (live && given) setStorage(given);
+      }
+    };
+    ask();
+    return () => {
+      live = false;
+    };
+  }, [api, given, mx, round]);
+  const recheck = useCallback(() => setRound((r) => r + 1), []);
+  return { storage, recheck };
 }

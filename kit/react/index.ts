@@ -1,13 +1,22 @@
-// crypto-health React kit: copy this directory into a Cinny fork at
-// src/app/features/settings/developer-tools/crypto-health/ (see docs/INTEGRATION.md).
+// crypto-health React kit, shipped in the package as `crypto-health/react` (folds + React
+// are the app's own: peer dependencies). See docs/INTEGRATION.md.
+export { bootCryptoHealth, cryptoHealthBooting } from './start';
+export type { BootOptions, BootResult } from './start';
 export { CryptoDiagnosticsCard } from './CryptoDiagnosticsCard';
 export type { CryptoDiagnosticsCardProps } from './CryptoDiagnosticsCard';
 export { RecoveryPrompt, RecoveryPromptHost } from './RecoveryPrompt';
 export type { RecoveryPromptProps, RecoveryPromptHostProps } from './RecoveryPrompt';
 export { AnotherTabNotice, TabGuardGate } from './AnotherTabNotice';
 export type { AnotherTabNoticeProps, TabGuardGateProps } from './AnotherTabNotice';
-export { useCryptoHealthApi, useDiagnosticsSnapshot, useRecoveryNeeded, useTabGuard } from './hooks';
-export { checkKeyBackup } from './backupCheck';
+export {
+  useBoot,
+  useCryptoHealthApi,
+  useDiagnosticsSnapshot,
+  useRecoveryNeeded,
+  useStorageState,
+  useTabGuard,
+} from './hooks';
+export { checkKeyBackup, DEFAULT_BACKUP_SETTINGS } from './backupCheck';
 export type { BackupCheck, BackupStatus } from './backupCheck';
 export { RECOVERY_EVENT, TAB_GUARD_EVENT } from './api';
 export type { KitApi, OtkHealth, RecoveryNeeded, TabGuardState } from './api';

@@ -3,7 +3,7 @@
 // real failure lines through the real capture path.
 import React, { useEffect, useState } from 'react';
 import type { DiagEntry, StorageState } from 'crypto-health';
-import { CryptoDiagnosticsCard, KitApi, RecoveryPromptHost, TabGuardGate } from '../../kit/react';
+import { CryptoDiagnosticsCard, KitApi, RecoveryPromptHost, TabGuardGate } from 'crypto-health/react';
 import { KE1_LINE, SAMPLES, STORM_REPEATS } from './samples';
 
 const APP_VERSION = 'crypto-health demo';

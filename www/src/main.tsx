@@ -5,9 +5,11 @@
 // vite-plugin-top-level-await would build it.
 import React from 'react';
 import { createRoot } from 'react-dom/client';
+import 'folds/dist/style.css';
+import { configClass, varsClass } from 'folds';
 import { startCryptoHealth } from 'crypto-health';
 import type { StorageState } from 'crypto-health';
-import type { KitApi } from '../../kit/react';
+import type { KitApi } from 'crypto-health/react';
 import { DemoApp } from './DemoApp';
 
 function mountApp(api: KitApi | null, storage: StorageState | null) {
@@ -18,7 +20,10 @@ function mountApp(api: KitApi | null, storage: StorageState | null) {
 // Load (one shared init promise), install the console and fetch taps, ask for
 // persistent storage, check the crypto store. If the package cannot load, the app
 // still starts.
-startCryptoHealth({ capacity: 200 })
+// The demo names its reports as the fork it stands in for does (the default is
+// crypto-health-report-<UTC>.json).
+document.body.classList.add(configClass, varsClass);
+startCryptoHealth({ capacity: 200, reportPrefix: 'lotus-crypto-diag' })
   .then(({ api, storage }) => {
     const kit = api as KitApi;
     (globalThis as { cryptoHealth?: unknown }).cryptoHealth = api; // for poking from DevTools

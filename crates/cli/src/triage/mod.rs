@@ -18,6 +18,7 @@ pub use decide::CALL_KEYS_SEND;
 
 pub const USAGE: &str = "  triage [--report FILE] [--har FILE] [--synapse-log FILE]... [--synapse-db DB]
          [--user @u:hs] [--device ID] [--event $id] [--json]
+         (--report or --har; or, for the server alone, --user and --device)
                        walk the runbook's Q1-Q4 and the 6.4 discriminator from a report
                        and/or a HAR capture (plus the server's logs, rotated or gzipped,
                        and its read-only database: a SQLite path or a PostgreSQL URL /
@@ -52,8 +53,10 @@ fn parse_args(args: &[String]) -> Result<Args, Failure> {
             other => return Err(Failure::usage(format!("triage: unknown option `{other}`"))),
         }
     }
-    if a.report.is_none() && a.har.is_none() {
-        return Err(Failure::usage("triage: --report is required (or --har, for a client without crypto-health)"));
+    // No client artifact at all: the server alone, for the device the admin names.
+    let server_only = a.user.is_some() && a.device.is_some() && (a.db.is_some() || !a.logs.is_empty());
+    if a.report.is_none() && a.har.is_none() && !server_only {
+        return Err(Failure::usage("triage: --report is required (or --har, for a client without crypto-health; or --user and --device with --synapse-db/--synapse-log, for the server alone)"));
     }
     Ok(a)
 }

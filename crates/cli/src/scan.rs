@@ -194,7 +194,7 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<(), Failure> {
             .map(|(i, b)| {
                 let st = stale(b.last_seen);
                 let (step, why) = if st {
-                    ("sign_out_stale_device", "the device has not been seen for over a day while messages for it pile up: senders keep encrypting to it; sign the device out (per-device logout)")
+                    ("sign_out_stale_device", "the device has no sighting in the last day (or none recorded) while messages for it pile up: senders keep encrypting to it; sign the device out (per-device logout)")
                 } else {
                     ("check_device_sync", "the device is seen but does not drain its to-device queue: check that its client syncs and processes to-device events; a per-device logout + re-login clears it")
                 };

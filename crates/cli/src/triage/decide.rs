@@ -721,3 +721,7 @@ fn remediations(q1: Answer, f: Option<&Forensics>) -> Vec<Remediation> {
         },
     ]
 }
+
+#[cfg(test)]
+#[path = "decide_tests.rs"]
+mod tests;

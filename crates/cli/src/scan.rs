@@ -95,6 +95,7 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<(), Failure> {
     let log_ms = t0.elapsed().as_millis() as u64;
     let t1 = Instant::now();
     let mut db = db::open(&a.db).map_err(Failure::input)?;
+    let connect_ms = t1.elapsed().as_millis() as u64;
     let e = Failure::input;
 
     // KE-1, per device: the log's conflicts folded, each key checked against its stored row.
@@ -221,7 +222,7 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<(), Failure> {
         "ke1": if log.is_some() { Value::from(ke1_json) } else { Value::Null },
         "otkExhausted": low_json,
         "toDeviceBacklog": backlog_json,
-        "timings": {"logMs": log_ms, "dbMs": db_ms},
+        "timings": {"logMs": log_ms, "dbMs": db_ms, "connectMs": connect_ms},
         "notes": notes,
     });
     if a.json {

@@ -33,6 +33,25 @@ fn describe(e: &postgres::Error) -> String {
 pub fn open(spec: &str) -> Result<Postgres, String> {
     let info = conninfo::resolve(spec)?;
     let label = format!("db postgresql {}", info.label);
+    // TLS only where it can happen: never on a unix socket (PostgreSQL does not offer it there),
+    // never with sslmode=disable. Building the connector loads the system's CA store.
+    let tcp = info.config.get_hosts().iter().any(|h| matches!(h, postgres::config::Host::Tcp(_)));
+    let connected = if !tcp || info.config.get_ssl_mode() == postgres::config::SslMode::Disable {
+        info.config.connect(NoTls)
+    } else {
+        info.config.connect(postgres_native_tls::MakeTlsConnector::new(tls_connector(&info)?))
+    };
+    let mut client = connected.map_err(|e| {
+        let pw = info.password_from.map(|f| format!(" (password from {f})")).unwrap_or_default();
+        format!("--synapse-db {}: cannot connect{pw}: {}", info.label, describe(&e))
+    })?;
+    client
+        .batch_execute(&format!("SET default_transaction_read_only = on; SET statement_timeout = {STATEMENT_TIMEOUT_MS}"))
+        .map_err(|e| format!("--synapse-db {}: {}", info.label, describe(&e)))?;
+    Ok(Postgres { client, label })
+}
+
+fn tls_connector(info: &conninfo::ConnInfo) -> Result<native_tls::TlsConnector, String> {
     let mut tls = native_tls::TlsConnector::builder();
     match info.verify {
         Verify::None => {
@@ -48,19 +67,7 @@ pub fn open(spec: &str) -> Result<Postgres, String> {
         let cert = native_tls::Certificate::from_pem(&pem).map_err(|e| format!("--synapse-db: sslrootcert {}: {e}", p.display()))?;
         tls.add_root_certificate(cert);
     }
-    let tls = tls.build().map_err(|e| format!("--synapse-db: TLS setup: {e}"))?;
-    let connected = match info.config.get_ssl_mode() {
-        postgres::config::SslMode::Disable => info.config.connect(NoTls),
-        _ => info.config.connect(postgres_native_tls::MakeTlsConnector::new(tls)),
-    };
-    let mut client = connected.map_err(|e| {
-        let pw = info.password_from.map(|f| format!(" (password from {f})")).unwrap_or_default();
-        format!("--synapse-db {}: cannot connect{pw}: {}", info.label, describe(&e))
-    })?;
-    client
-        .batch_execute(&format!("SET default_transaction_read_only = on; SET statement_timeout = {STATEMENT_TIMEOUT_MS}"))
-        .map_err(|e| format!("--synapse-db {}: {}", info.label, describe(&e)))?;
-    Ok(Postgres { client, label })
+    tls.build().map_err(|e| format!("--synapse-db: TLS setup: {e}"))
 }
 
 fn cell(row: &Row, i: usize) -> Cell {

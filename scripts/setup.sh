@@ -7,7 +7,9 @@
 #   - wasm-pack
 #   - Debian chromium + chromium-driver (browser tests, release smoke test)
 #   - the root npm devDependencies (binaryen's wasm-opt, playwright-core, ajv, vite, ...)
-#   - matrix-synapse (pinned) in the venv .venv/synapse, for the end-to-end tests
+#   - matrix-synapse (pinned) + psycopg2-binary in the venv .venv/synapse, for the end-to-end tests
+#   - Debian postgresql (server binaries for the private test clusters of scripts/pg-cluster.sh;
+#     no system-wide service is used), libssl-dev + pkg-config (the CLI's PostgreSQL TLS)
 #
 # Expects rustup, cargo, node >= 20 and npm on PATH. Runs as root on the project
 # machines (apt-get is called without sudo when we are root, with sudo otherwise).
@@ -128,7 +130,7 @@ SYNAPSE_VENV=".venv/synapse"
 
 synapse_present() {
   [ -x "$SYNAPSE_VENV/bin/python" ] &&
-    "$SYNAPSE_VENV/bin/python" -c "import sys, importlib.metadata as m, synapse; sys.exit(0 if m.version('matrix-synapse') == '$SYNAPSE_VERSION' else 1)" >/dev/null 2>&1
+    "$SYNAPSE_VENV/bin/python" -c "import sys, importlib.metadata as m, synapse, psycopg2; sys.exit(0 if m.version('matrix-synapse') == '$SYNAPSE_VERSION' else 1)" >/dev/null 2>&1
 }
 
 setup_synapse() {
@@ -153,9 +155,25 @@ setup_synapse() {
     rm -rf "$SYNAPSE_VENV"
     python3 -m venv "$SYNAPSE_VENV"
   fi
-  log "pip install matrix-synapse==$SYNAPSE_VERSION (into $SYNAPSE_VENV; takes a minute)"
-  "$SYNAPSE_VENV/bin/python" -m pip install --disable-pip-version-check --no-input -q "matrix-synapse==$SYNAPSE_VERSION"
+  log "pip install matrix-synapse==$SYNAPSE_VERSION psycopg2-binary (into $SYNAPSE_VENV; takes a minute)"
+  "$SYNAPSE_VENV/bin/python" -m pip install --disable-pip-version-check --no-input -q "matrix-synapse==$SYNAPSE_VERSION" psycopg2-binary
   synapse_present || die "synapse $SYNAPSE_VERSION still not importable from $SYNAPSE_VENV"
+}
+
+# --------------------------------------------------------------------- postgresql
+# Server binaries only: the tests start their own cluster under target/ (scripts/pg-cluster.sh).
+setup_postgresql() {
+  if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v psql >/dev/null 2>&1 &&
+     [ -f /usr/include/openssl/ssl.h ] && command -v pkg-config >/dev/null 2>&1; then
+    log "postgresql + libssl-dev: present"
+    return
+  fi
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  log "apt-get install postgresql libssl-dev pkg-config"
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql libssl-dev pkg-config
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || die "postgresql server binaries still missing after apt-get"
 }
 
 main() {
@@ -164,6 +182,7 @@ main() {
   setup_wasm_pack
   setup_chromium
   setup_npm
+  setup_postgresql
   setup_synapse
   log "done"
 }

@@ -2,10 +2,14 @@
 //!
 //! - `classify [--jsonl]`: one JSON object per input message.
 //! - `redact`: input lines with secrets removed.
-//! - `triage`: the runbook's decision tree from a report plus server evidence.
+//! - `triage`: the runbook's decision tree from a report (or a HAR) plus server evidence.
+//! - `scan`: the whole server at once: every device in the KE-1 state, exhausted one-time keys,
+//!   to-device backlogs.
 
 mod classify;
 mod redact;
+mod scan;
+mod server;
 mod triage;
 
 use std::io::{self, BufRead, Write};
@@ -19,11 +23,12 @@ commands:
                        object per message: {\"ke\", \"signature\", \"severity\", \"fields\"}
   redact               read lines from stdin, print them with secrets redacted
 {TRIAGE}
+{SCAN}
   help                 this text
 ";
 
 fn usage() -> String {
-    USAGE_HEAD.replace("{TRIAGE}", triage::USAGE)
+    USAGE_HEAD.replace("{TRIAGE}", triage::USAGE).replace("{SCAN}", scan::USAGE)
 }
 
 /// A failure the user can act on: message and exit code.
@@ -76,6 +81,7 @@ fn run(args: &[String]) -> Result<(), Failure> {
         Some("classify") => classify::run(&args[1..], &mut out),
         Some("redact") => redact::run(&args[1..], &mut out),
         Some("triage") => triage::run(&args[1..], &mut out),
+        Some("scan") => scan::run(&args[1..], &mut out),
         Some("help" | "--help" | "-h") => {
             out.write_all(usage().as_bytes())?;
             Ok(())

@@ -97,9 +97,15 @@ fn bad_server_inputs_are_clear_errors() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("--synapse-db"), "{}", stderr(&o));
 
-    let o = triage(&["--report", r, "--synapse-db", "postgresql://synapse@db/synapse"]);
+    // PostgreSQL is read now (issue 15); a server that is not there is a clear error that names
+    // where it looked and never prints the password.
+    let o = triage(&["--report", r, "--synapse-db", "postgresql://synapse:pw-never-printed@127.0.0.1:1/synapse?connect_timeout=5"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("PostgreSQL is not supported"));
+    assert!(stderr(&o).contains("synapse@127.0.0.1:1/synapse: cannot connect (password from the connection string)"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("pw-never-printed") && o.stdout.is_empty(), "{}", stderr(&o));
+    let o = triage(&["--report", r, "--synapse-db", "host=127.0.0.1 port=1 dbname=synapse user=ro sslmode=bogus"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("sslmode `bogus`"), "{}", stderr(&o));
 
     let o = triage(&["--report", r, "--synapse-db", &format!("file:{}?mode=rw", other.display())]);
     assert_eq!(o.status.code(), Some(1));

@@ -4,8 +4,9 @@
 use super::forensics::{self, Candidate, Forensics, Verdict};
 use super::model::{Answer, Conclusion, Evidence, Question, Remediation};
 use super::report_facts::{Ke1Proof, ReportFacts};
-use super::synapse_db::{EventRow, FallbackRow, OtkRow};
-use super::synapse_log::SynapseLog;
+use crate::server::db::{EventRow, FallbackRow, OtkRow};
+use crate::server::har::Har;
+use crate::server::log::{Access, SynapseLog};
 use serde_json::{json, Value};
 
 /// What the database said for the subject (each `None`: not asked or table missing).
@@ -42,6 +43,28 @@ const KE4_WINDOW_AFTER_MS: u64 = 10_000;
 /// The MatrixRTC client's local timeout for a delayed-event restart (REFERENCE §5).
 const KE4_LOCAL_TIMEOUT_S: f64 = 2.0;
 const QUOTE_MAX: usize = 400;
+/// The log lines of a call key sent to devices (the runbook's to-device grep).
+pub const CALL_KEYS_SEND: &str = "sendToDevice/io.element.call.encryption_keys";
+
+/// The log windows Q4 reads: around each KE-4 timeout of the report and each failed or slow
+/// delayed-event call of the HAR.
+pub fn q4_windows(r: &ReportFacts, har: Option<&Har>) -> Vec<(u64, u64)> {
+    let mut w: Vec<(u64, u64)> = r.ke4.iter().map(|x| (x.ts.saturating_sub(KE4_WINDOW_BEFORE_MS), x.last_ts.max(x.ts) + KE4_WINDOW_AFTER_MS)).collect();
+    if let Some(h) = har {
+        for c in h.delayed.iter().filter(|c| har_call_failed(c)) {
+            if let Some(t) = c.ts {
+                w.push((t.saturating_sub(KE4_WINDOW_BEFORE_MS), t + c.time_ms as u64 + KE4_WINDOW_AFTER_MS));
+            }
+        }
+    }
+    w
+}
+
+/// A delayed-event call the client would count as a timeout: no answer, a server error, or
+/// longer than the client's local timeout.
+fn har_call_failed(c: &crate::server::har::Call) -> bool {
+    c.status == 0 || c.status >= 500 || c.time_ms >= KE4_LOCAL_TIMEOUT_S * 1000.0
+}
 
 fn quote(s: &str) -> String {
     if s.len() <= QUOTE_MAX {
@@ -93,9 +116,9 @@ fn pick_proof(r: &ReportFacts, log: Option<&SynapseLog>, user: Option<&str>) -> 
         return best;
     }
     if let Some(log) = log {
-        if let Some(c) = log.conflicts_for(user).last() {
+        if let Some(c) = log.conflicts_for(user).max_by_key(|c| c.loc) {
             return Some(Proof {
-                source: log.source(c.line),
+                source: log.source(c.loc),
                 algorithm: c.conflict.algorithm.clone(),
                 key_id: c.conflict.key_id.clone(),
                 counter: c.conflict.counter,
@@ -109,7 +132,7 @@ fn pick_proof(r: &ReportFacts, log: Option<&SynapseLog>, user: Option<&str>) -> 
     best
 }
 
-pub fn decide(r: &ReportFacts, log: Option<&SynapseLog>, db: Option<&DbFacts>, s: &Subject) -> Triage {
+pub fn decide(r: &ReportFacts, log: Option<&SynapseLog>, db: Option<&DbFacts>, har: Option<&Har>, s: &Subject) -> Triage {
     let user = s.user.as_deref();
     let mut notes = Vec::new();
     if let Some(db) = db {
@@ -118,11 +141,11 @@ pub fn decide(r: &ReportFacts, log: Option<&SynapseLog>, db: Option<&DbFacts>, s
         }
     }
     let proof = pick_proof(r, log, user);
-    let (q1, exhaustion) = q1(r, log, db, s, proof.as_ref());
+    let (q1, exhaustion) = q1(r, log, db, har, s, proof.as_ref());
     let forensics = proof.as_ref().and_then(|p| ke1_forensics(r, db, s, p, &mut notes));
-    let q2 = q2(r, log, db, s, q1.answer);
+    let q2 = q2(r, log, db, har, s, q1.answer);
     let q3 = q3(r, log, db, s);
-    let q4 = q4(r, log);
+    let q4 = q4(r, log, har);
     let q64 = q6_4(r, db, q1.answer);
     let conclusions = conclude(r, &q1, exhaustion, forensics.as_ref(), &q2, &q3, &q4, &q64, proof.as_ref());
     let remediations = remediations(q1.answer, forensics.as_ref());
@@ -140,7 +163,7 @@ pub fn decide(r: &ReportFacts, log: Option<&SynapseLog>, db: Option<&DbFacts>, s
 }
 
 // ------------------------------------------------------------------------------------ Q1
-fn q1(r: &ReportFacts, log: Option<&SynapseLog>, db: Option<&DbFacts>, s: &Subject, proof: Option<&Proof>) -> (Question, Answer) {
+fn q1(r: &ReportFacts, log: Option<&SynapseLog>, db: Option<&DbFacts>, har: Option<&Har>, s: &Subject, proof: Option<&Proof>) -> (Question, Answer) {
     let mut q = Question::new("Q1", "Does the KE-1 offending key_id from the 400 exist in e2e_one_time_keys_json with a DIFFERENT value than the client request body?");
     let otks = db.and_then(|d| d.otks.as_ref());
     let have_subject = s.user.is_some() && s.device.is_some();
@@ -206,15 +229,21 @@ fn q1(r: &ReportFacts, log: Option<&SynapseLog>, db: Option<&DbFacts>, s: &Subje
         None => {
             // No conflict text anywhere: is there positive evidence that uploads were fine?
             let mut no_evidence = Vec::new();
-            if let Some(log) = log {
-                let ups: Vec<_> = log.access_for(s.user.as_deref()).filter(|a| a.method == "POST" && a.path.ends_with("/keys/upload")).collect();
-                let bad = ups.iter().filter(|a| a.status == Some(400)).count();
-                if let Some(a) = ups.iter().find(|a| a.status == Some(400)) {
-                    q.evidence.push(Evidence::new(log.source(a.line), quote(&a.quote)));
+            if let (Some(log), Some(u)) = (log, s.user.as_deref()) {
+                if let Some(ups) = log.uploads_of(u) {
+                    if let Some(a) = &ups.first_400 {
+                        q.evidence.push(Evidence::new(log.source(a.loc), quote(&a.quote)));
+                    }
+                    if let (0, Some(a)) = (ups.rejected_400, &ups.last) {
+                        no_evidence.push(Evidence::new(log.source(a.loc), format!("{} keys/upload requests by {u}, none answered 400; last: {}", ups.total, quote(&a.quote))));
+                    }
                 }
-                if !ups.is_empty() && bad == 0 && s.user.is_some() {
-                    let a = ups.last().unwrap();
-                    no_evidence.push(Evidence::new(log.source(a.line), format!("{} keys/upload requests by {}, none answered 400; last: {}", ups.len(), s.user.as_deref().unwrap(), quote(&a.quote))));
+            }
+            if let Some(h) = har {
+                let ok = h.uploads.iter().filter(|u| (200..300).contains(&u.call.status)).count();
+                if ok > 0 && h.uploads.iter().all(|u| u.call.status != 400) {
+                    let last = h.uploads.last().unwrap();
+                    no_evidence.push(Evidence::new(last.call.source(), format!("{ok} keys/upload calls in the HAR, none answered 400; last: {}", last.call.describe())));
                 }
             }
             if let Some(o) = &r.otk_health {
@@ -226,7 +255,11 @@ fn q1(r: &ReportFacts, log: Option<&SynapseLog>, db: Option<&DbFacts>, s: &Subje
             }
             let console = r.count("KE-1");
             let http_conflicts = r.otk_health.as_ref().and_then(|o| o.get("conflicts").or_else(|| o.get("uploads").and_then(|u| u.get("conflicts")))).and_then(Value::as_u64).unwrap_or(0);
-            if r.upload_400s > 0 || http_conflicts > 0 {
+            let har_400s = har.map_or(0, |h| h.uploads.iter().filter(|u| u.call.status == 400).count() as u64);
+            if let Some(u) = har.and_then(|h| h.uploads.iter().find(|u| u.call.status == 400)) {
+                q.evidence.push(Evidence::new(u.call.source(), u.call.describe()));
+            }
+            if r.upload_400s > 0 || http_conflicts > 0 || har_400s > 0 {
                 q.answer = Answer::Unknown;
                 q.evidence.push(Evidence::new("report", format!("{} keys/upload 400 line(s) without the conflict text", r.upload_400s)));
                 q.finding = "keys/upload failed, but no conflict text names a key id".into();
@@ -313,7 +346,7 @@ fn ke1_forensics(r: &ReportFacts, db: Option<&DbFacts>, s: &Subject, p: &Proof, 
 }
 
 // ------------------------------------------------------------------------------------ Q2
-fn q2(r: &ReportFacts, log: Option<&SynapseLog>, db: Option<&DbFacts>, s: &Subject, q1: Answer) -> Question {
+fn q2(r: &ReportFacts, log: Option<&SynapseLog>, db: Option<&DbFacts>, har: Option<&Har>, s: &Subject, q1: Answer) -> Question {
     let mut q = Question::new("Q2", "During the same call, are io.element.call.encryption_keys to-device events present for our device id (device_inbox / Synapse to-device logs)?");
     for x in r.ke2_missing.iter().take(3) {
         q.evidence.push(Evidence::new(&x.source, quote(&x.message)));
@@ -333,8 +366,15 @@ fn q2(r: &ReportFacts, log: Option<&SynapseLog>, db: Option<&DbFacts>, s: &Subje
         q.evidence.push(Evidence::new(src, format!("queued for {}: {desc}", s.device.as_deref().unwrap_or("?"))));
     }
     if let Some(log) = log {
-        for (n, l) in log.mentions("sendToDevice/io.element.call.encryption_keys").take(2) {
+        for (n, l) in log.mentions(CALL_KEYS_SEND).take(2) {
             q.evidence.push(Evidence::new(log.source(*n), quote(l)));
+        }
+    }
+    if let Some(h) = har {
+        let sent: Vec<_> = h.to_device.iter().filter(|(_, t, _)| t == "io.element.call.encryption_keys").collect();
+        if let Some((c, _, _)) = sent.first() {
+            let devices: usize = sent.iter().map(|(_, _, n)| n).sum();
+            q.evidence.push(Evidence::new(c.source(), format!("this client sent io.element.call.encryption_keys {} time(s) to {devices} device(s) in the HAR; first: {}", sent.len(), c.describe())));
         }
     }
     let missing = !r.ke2_missing.is_empty();
@@ -414,8 +454,11 @@ fn q3(r: &ReportFacts, log: Option<&SynapseLog>, db: Option<&DbFacts>, s: &Subje
 }
 
 // ------------------------------------------------------------------------------------ Q4
-fn q4(r: &ReportFacts, log: Option<&SynapseLog>) -> Question {
+fn q4(r: &ReportFacts, log: Option<&SynapseLog>, har: Option<&Har>) -> Question {
     let mut q = Question::new("Q4", "KE-4: do delayed-event timeouts coincide with homeserver latency spikes in the same minute?");
+    if let Some(h) = har.filter(|h| r.ke4.is_empty() && !h.delayed.is_empty()) {
+        return q4_har(q, h, log);
+    }
     if r.ke4.is_empty() {
         q.finding = "no KE-4 timeout in the report: not applicable".into();
         q.details = json!({"applicable": false});
@@ -431,7 +474,7 @@ fn q4(r: &ReportFacts, log: Option<&SynapseLog>) -> Question {
         return q;
     };
     let mut covered = 0;
-    let mut slow: Vec<&super::synapse_log::Access> = Vec::new();
+    let mut slow: Vec<&Access> = Vec::new();
     let mut worst = 0.0f64;
     for x in &r.ke4 {
         if !log.covers(x.ts, KE4_WINDOW_BEFORE_MS) {
@@ -439,10 +482,10 @@ fn q4(r: &ReportFacts, log: Option<&SynapseLog>) -> Question {
         }
         covered += 1;
         let (from, to) = (x.ts.saturating_sub(KE4_WINDOW_BEFORE_MS), x.last_ts.max(x.ts) + KE4_WINDOW_AFTER_MS);
-        for a in log.access.iter().filter(|a| a.ts.is_some_and(|t| t >= from && t <= to)) {
+        for a in log.window_access.iter().filter(|a| a.ts.is_some_and(|t| t >= from && t <= to)) {
             let secs = a.secs.unwrap_or(0.0);
             worst = worst.max(secs);
-            if secs >= KE4_LOCAL_TIMEOUT_S && !slow.iter().any(|s| s.line == a.line) {
+            if secs >= KE4_LOCAL_TIMEOUT_S && !slow.iter().any(|s| s.loc == a.loc) {
                 slow.push(a);
             }
         }
@@ -454,13 +497,63 @@ fn q4(r: &ReportFacts, log: Option<&SynapseLog>) -> Question {
     } else if !slow.is_empty() {
         q.answer = Answer::Yes;
         for a in slow.iter().take(3) {
-            q.evidence.push(Evidence::new(log.source(a.line), quote(&a.quote)));
+            q.evidence.push(Evidence::new(log.source(a.loc), quote(&a.quote)));
         }
         q.finding = format!("{} request(s) took ≥ {KE4_LOCAL_TIMEOUT_S} s (the client's local timeout) around the timeouts: homeserver responsiveness/load — independent of KE-1..KE-3", slow.len());
     } else {
         q.answer = Answer::No;
-        q.evidence.push(Evidence::new(log.source(log.lines), format!("every request within the timeout windows finished in ≤ {worst:.3} s")));
+        q.evidence.push(Evidence::new(log.source(log.end()), format!("every request within the timeout windows finished in ≤ {worst:.3} s")));
         q.finding = "the homeserver answered fast while the client timed out: client MembershipManager retry behaviour — independent".into();
+    }
+    q
+}
+
+/// Q4 from a HAR's delayed-event calls (a client without crypto-health): their status and the
+/// server's share of their time (`timings.wait`), checked against the log when there is one.
+fn q4_har(mut q: Question, h: &Har, log: Option<&SynapseLog>) -> Question {
+    let calls = &h.delayed;
+    let failed: Vec<_> = calls.iter().filter(|c| har_call_failed(c)).collect();
+    let server_slow: Vec<_> = calls.iter().filter(|c| c.wait_ms.is_some_and(|w| w >= KE4_LOCAL_TIMEOUT_S * 1000.0)).collect();
+    let worst_ms = calls.iter().map(|c| c.time_ms).fold(0.0f64, f64::max);
+    let worst_wait = calls.iter().filter_map(|c| c.wait_ms).fold(0.0f64, f64::max);
+    q.details = json!({"applicable": true, "source": "har", "harDelayedCalls": calls.len(), "timeouts": failed.len(), "serverSlow": server_slow.len(), "worstMs": worst_ms, "worstWaitMs": worst_wait});
+    if failed.is_empty() {
+        q.answer = Answer::No;
+        let last = calls.last().unwrap();
+        q.evidence.push(Evidence::new(last.source(), format!("{} delayed-event call(s) in the HAR, every one answered, the slowest in {worst_ms:.0} ms; last: {}", calls.len(), last.describe())));
+        q.finding = format!("no delayed-event timeout in this capture: the homeserver answered every delayed-event call within the client's {KE4_LOCAL_TIMEOUT_S} s timeout");
+        return q;
+    }
+    for c in failed.iter().take(3) {
+        q.evidence.push(Evidence::new(c.source(), c.describe()));
+    }
+    if !server_slow.is_empty() {
+        q.answer = Answer::Yes;
+        q.finding = format!("the homeserver took ≥ {KE4_LOCAL_TIMEOUT_S} s to answer {} delayed-event call(s) (HAR timings.wait, up to {worst_wait:.0} ms): homeserver responsiveness/load — independent of KE-1..KE-3", server_slow.len());
+        return q;
+    }
+    if let Some(log) = log {
+        let slow: Vec<&Access> = log.window_access.iter().filter(|a| a.secs.unwrap_or(0.0) >= KE4_LOCAL_TIMEOUT_S).collect();
+        if let Some(a) = slow.first() {
+            q.answer = Answer::Yes;
+            q.evidence.push(Evidence::new(log.source(a.loc), quote(&a.quote)));
+            q.finding = format!("{} request(s) took ≥ {KE4_LOCAL_TIMEOUT_S} s on the server around the failed delayed-event calls: homeserver latency", slow.len());
+        } else if log.window_access.is_empty() {
+            q.finding = "the log does not cover the failed calls' time (or the clocks differ)".into();
+            q.to_settle.push("a Synapse log slice for the call window (check both clocks are UTC)".into());
+        } else {
+            q.answer = Answer::No;
+            q.evidence.push(Evidence::new(log.source(log.end()), format!("{} request(s) logged around the failed calls, none took ≥ {KE4_LOCAL_TIMEOUT_S} s", log.window_access.len())));
+            q.finding = "the homeserver answered fast while the client's delayed-event calls failed: client MembershipManager retry behaviour — independent".into();
+        }
+        return q;
+    }
+    if failed.iter().all(|c| c.status != 0) {
+        q.answer = Answer::No;
+        q.finding = format!("the failed delayed-event calls were answered with a short server wait (≤ {worst_wait:.0} ms): the time went elsewhere (network, client), not to homeserver load");
+    } else {
+        q.finding = "delayed-event calls got no answer in the HAR: the browser does not say whether the server was slow".into();
+        q.to_settle.push("--synapse-log for the call window: Synapse's request durations".into());
     }
     q
 }
@@ -543,6 +636,7 @@ fn conclude(r: &ReportFacts, q1: &Question, exhaustion: Answer, f: Option<&Foren
     };
     let ke4 = match (q4.details.get("applicable").and_then(Value::as_bool), q4.answer) {
         (Some(false), _) => Conclusion { ke: "KE-4", status: "not_seen", summary: q4.finding.clone() },
+        _ if q4.details.get("timeouts").and_then(Value::as_u64) == Some(0) => Conclusion { ke: "KE-4", status: "not_seen", summary: q4.finding.clone() },
         (_, Answer::Yes) => Conclusion { ke: "KE-4", status: "homeserver_latency", summary: q4.finding.clone() },
         (_, Answer::No) => Conclusion { ke: "KE-4", status: "client_retry", summary: q4.finding.clone() },
         _ => Conclusion { ke: "KE-4", status: "unknown", summary: q4.finding.clone() },
@@ -623,3 +717,7 @@ fn remediations(q1: Answer, f: Option<&Forensics>) -> Vec<Remediation> {
         },
     ]
 }
+
+#[cfg(test)]
+#[path = "decide_tests.rs"]
+mod tests;

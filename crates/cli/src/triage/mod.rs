@@ -6,24 +6,29 @@ mod decide;
 mod forensics;
 mod model;
 mod report_facts;
-mod synapse_db;
-mod synapse_log;
 
+use crate::server::{db, har, log};
 use crate::Failure;
 use crypto_health_core::Report;
 use decide::{DbFacts, Subject, Triage};
 use serde_json::{json, Value};
 use std::io::Write;
 
-pub const USAGE: &str = "  triage --report FILE [--synapse-log FILE] [--synapse-db SQLITE_PATH]
+pub use decide::CALL_KEYS_SEND;
+
+pub const USAGE: &str = "  triage [--report FILE] [--har FILE] [--synapse-log FILE]... [--synapse-db DB]
          [--user @u:hs] [--device ID] [--event $id] [--json]
+         (--report or --har; or, for the server alone, --user and --device)
                        walk the runbook's Q1-Q4 and the 6.4 discriminator from a report
-                       (plus the server's log and read-only database), print answers with
-                       evidence, conclusions per KE class and ranked remediations";
+                       and/or a HAR capture (plus the server's logs, rotated or gzipped,
+                       and its read-only database: a SQLite path or a PostgreSQL URL /
+                       key=value string), print answers with evidence, conclusions per
+                       KE class and ranked remediations";
 
 struct Args {
-    report: String,
-    log: Option<String>,
+    report: Option<String>,
+    har: Option<String>,
+    logs: Vec<String>,
     db: Option<String>,
     user: Option<String>,
     device: Option<String>,
@@ -32,14 +37,14 @@ struct Args {
 }
 
 fn parse_args(args: &[String]) -> Result<Args, Failure> {
-    let mut a = Args { report: String::new(), log: None, db: None, user: None, device: None, event: None, json: false };
-    let mut report = None;
+    let mut a = Args { report: None, har: None, logs: Vec::new(), db: None, user: None, device: None, event: None, json: false };
     let mut it = args.iter();
     while let Some(k) = it.next() {
         let mut val = |name: &str| it.next().cloned().ok_or_else(|| Failure::usage(format!("triage: {name} needs a value")));
         match k.as_str() {
-            "--report" => report = Some(val("--report")?),
-            "--synapse-log" => a.log = Some(val("--synapse-log")?),
+            "--report" => a.report = Some(val("--report")?),
+            "--har" => a.har = Some(val("--har")?),
+            "--synapse-log" => a.logs.push(val("--synapse-log")?),
             "--synapse-db" => a.db = Some(val("--synapse-db")?),
             "--user" => a.user = Some(val("--user")?),
             "--device" => a.device = Some(val("--device")?),
@@ -48,7 +53,11 @@ fn parse_args(args: &[String]) -> Result<Args, Failure> {
             other => return Err(Failure::usage(format!("triage: unknown option `{other}`"))),
         }
     }
-    a.report = report.ok_or_else(|| Failure::usage("triage: --report is required"))?;
+    // No client artifact at all: the server alone, for the device the admin names.
+    let server_only = a.user.is_some() && a.device.is_some() && (a.db.is_some() || !a.logs.is_empty());
+    if a.report.is_none() && a.har.is_none() && !server_only {
+        return Err(Failure::usage("triage: --report is required (or --har, for a client without crypto-health; or --user and --device with --synapse-db/--synapse-log, for the server alone)"));
+    }
     Ok(a)
 }
 
@@ -66,19 +75,20 @@ fn file_name(p: &str) -> String {
 
 pub fn run(args: &[String], out: &mut impl Write) -> Result<(), Failure> {
     let a = parse_args(args)?;
-    let text = read_text("--report", &a.report)?;
-    let report = Report::from_json(&text).map_err(|e| Failure::input(format!("--report {}: {e}", a.report)))?;
-    let raw: Value = serde_json::from_str(&text).map_err(|e| Failure::input(format!("--report {}: {e}", a.report)))?;
-    let facts = report_facts::extract(&report, &raw);
-
-    let log = match &a.log {
+    let mut facts = match &a.report {
+        Some(path) => {
+            let text = read_text("--report", path)?;
+            let report = Report::from_json(&text).map_err(|e| Failure::input(format!("--report {path}: {e}")))?;
+            let raw: Value = serde_json::from_str(&text).map_err(|e| Failure::input(format!("--report {path}: {e}")))?;
+            report_facts::extract(&report, &raw)
+        }
+        None => report_facts::ReportFacts::empty(),
+    };
+    let har = match &a.har {
         Some(p) => {
-            let t = read_text("--synapse-log", p)?;
-            let l = synapse_log::parse(p, &t);
-            if l.parsed == 0 {
-                return Err(Failure::input(format!("--synapse-log {p}: no Synapse log line in {} lines (expected `YYYY-MM-DD HH:MM:SS,mmm - logger - line - LEVEL - request - message`)", l.lines)));
-            }
-            Some(l)
+            let h = har::read(p).map_err(Failure::input)?;
+            facts.add_har(&h);
+            Some(h)
         }
         None => None,
     };
@@ -88,14 +98,24 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<(), Failure> {
         device: a.device.clone().or_else(|| facts.device_id.clone()),
         event: a.event.clone(),
     };
+    let event = subject.event.clone().or_else(|| facts.ke3.iter().find_map(|x| x.fields.get("event_id").and_then(Value::as_str).map(String::from)));
+
+    let log = if a.logs.is_empty() {
+        None
+    } else {
+        let mut mentions = vec![CALL_KEYS_SEND.to_string()];
+        mentions.extend(event.clone());
+        let q = log::LogQuery { user: subject.user.clone(), windows: decide::q4_windows(&facts, har.as_ref()), mentions, conflict_window: None };
+        Some(log::read_files(&a.logs, &q).map_err(Failure::input)?)
+    };
 
     let db = match &a.db {
-        Some(spec) => Some(gather_db(spec, &subject, &facts)?),
+        Some(spec) => Some(gather_db(spec, &subject, event.as_deref())?),
         None => None,
     };
 
-    let t = decide::decide(&facts, log.as_ref(), db.as_ref(), &subject);
-    let doc = to_json(&t, &a, &subject, &facts, log.as_ref(), db.as_ref());
+    let t = decide::decide(&facts, log.as_ref(), db.as_ref(), har.as_ref(), &subject);
+    let doc = to_json(&t, &a, &subject, &facts, log.as_ref(), db.as_ref(), har.as_ref());
     if a.json {
         serde_json::to_writer_pretty(&mut *out, &doc).map_err(|e| Failure::input(e.to_string()))?;
         out.write_all(b"\n")?;
@@ -105,9 +125,9 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<(), Failure> {
     Ok(())
 }
 
-fn gather_db(spec: &str, s: &Subject, facts: &report_facts::ReportFacts) -> Result<DbFacts, Failure> {
-    let mut db = synapse_db::open(spec).map_err(Failure::input)?;
-    let mut f = DbFacts { source: format!("db {}", file_name(&db.path)), ..Default::default() };
+fn gather_db(spec: &str, s: &Subject, event: Option<&str>) -> Result<DbFacts, Failure> {
+    let mut db = db::open(spec).map_err(Failure::input)?;
+    let mut f = DbFacts { source: db.label.clone(), ..Default::default() };
     let e = Failure::input;
     if let (Some(u), Some(d)) = (s.user.as_deref(), s.device.as_deref()) {
         f.otks = db.one_time_keys(u, d).map_err(e)?;
@@ -118,9 +138,8 @@ fn gather_db(spec: &str, s: &Subject, facts: &report_facts::ReportFacts) -> Resu
     if let Some(u) = s.user.as_deref() {
         f.devices = db.devices(u).map_err(e)?;
     }
-    let event = s.event.clone().or_else(|| facts.ke3.iter().find_map(|x| x.fields.get("event_id").and_then(Value::as_str).map(String::from)));
     if let Some(ev) = event {
-        f.event = db.event(&ev).map_err(e)?;
+        f.event = db.event(ev).map_err(e)?;
     }
     f.missing = db.missing.clone();
     if let Some(v) = db.schema_version {
@@ -129,7 +148,7 @@ fn gather_db(spec: &str, s: &Subject, facts: &report_facts::ReportFacts) -> Resu
     Ok(f)
 }
 
-fn to_json(t: &Triage, a: &Args, s: &Subject, facts: &report_facts::ReportFacts, log: Option<&synapse_log::SynapseLog>, db: Option<&DbFacts>) -> Value {
+fn to_json(t: &Triage, a: &Args, s: &Subject, facts: &report_facts::ReportFacts, log: Option<&log::SynapseLog>, db: Option<&DbFacts>, har: Option<&har::Har>) -> Value {
     json!({
         "triage": 1,
         "subject": {
@@ -137,8 +156,10 @@ fn to_json(t: &Triage, a: &Args, s: &Subject, facts: &report_facts::ReportFacts,
             "reportGeneratedAt": facts.generated_at,
         },
         "inputs": {
-            "report": file_name(&a.report),
-            "synapseLog": log.map(|l| json!({"file": file_name(&l.path), "lines": l.lines, "parsed": l.parsed,
+            "report": a.report.as_deref().map(file_name),
+            "har": har.map(|h| json!({"file": h.file_name(), "entries": h.entries, "keysUpload": h.uploads.len(),
+                "keysUpload400": h.uploads.iter().filter(|u| u.call.status == 400).count(), "delayedEvents": h.delayed.len(), "sendToDevice": h.to_device.len()})),
+            "synapseLog": log.map(|l| json!({"file": l.file_name(l.files.len().saturating_sub(1)), "files": (0..l.files.len()).map(|i| l.file_name(i)).collect::<Vec<_>>(), "lines": l.lines, "parsed": l.parsed,
                 "from": l.first_ts.map(crypto_health_core::support::text::iso8601), "to": l.last_ts.map(crypto_health_core::support::text::iso8601)})),
             "synapseDb": db.map(|d| json!({"source": d.source, "missingTables": d.missing,
                 "devices": d.devices.as_ref().map(|v| v.iter().map(|(id, name, seen)| json!({"deviceId": id, "displayName": name, "lastSeen": seen})).collect::<Vec<_>>())})),

@@ -1,6 +1,8 @@
 //! What the client report says, pulled out once: ids, the KE-1 proof, KE-2..4 sightings, and the
 //! optional `otkHealth` section (read leniently from the raw JSON: it may be absent).
 
+use crate::server::har::Har;
+use crypto_health_core::evidence::redact::{redact, RedactionCounts};
 use crypto_health_core::Report;
 use serde_json::{Map, Value};
 
@@ -72,6 +74,58 @@ impl ReportFacts {
 
 fn s(fields: &Map<String, Value>, k: &str) -> Option<String> {
     fields.get(k).and_then(Value::as_str).map(String::from)
+}
+
+impl ReportFacts {
+    /// No report: a HAR and the server are all there is (a client without crypto-health).
+    pub fn empty() -> Self {
+        ReportFacts {
+            user_id: None,
+            device_id: None,
+            ke1: Vec::new(),
+            upload_400s: 0,
+            ke2_missing: Vec::new(),
+            ke2_delivered: Vec::new(),
+            ke3: Vec::new(),
+            ke4: Vec::new(),
+            counts: Vec::new(),
+            capture_installed: false,
+            lines_seen: 0,
+            findings: Vec::new(),
+            persisted: None,
+            generated_at: String::new(),
+            otk_health: None,
+        }
+    }
+
+    /// The HAR's failed keys/upload calls as KE-1 proofs: the 400 quotes the stored key, the
+    /// request body holds the client's own key (exact JSON).
+    pub fn add_har(&mut self, har: &Har) {
+        self.user_id = self.user_id.take().or_else(|| har.user.clone());
+        self.device_id = self.device_id.take().or_else(|| har.device.clone());
+        for u in &har.uploads {
+            let Some(c) = &u.conflict else { continue };
+            let old_key = c.old_key.clone();
+            let new_key = u.request_key.clone().or_else(|| c.new_key.clone());
+            let diverged = match (&old_key, &new_key) {
+                (Some(o), Some(n)) => Some(crypto_health_core::otk::conflict::keys_differ(o, n)),
+                _ => c.diverged,
+            };
+            let mut counts = RedactionCounts::default();
+            let text = u.error_text.as_deref().unwrap_or_default();
+            self.ke1.push(Ke1Proof {
+                source: format!("{} {} ({})", har.file_name(), u.call.source(), u.call.describe()),
+                algorithm: Some(c.algorithm.clone()),
+                key_id: Some(c.key_id.clone()),
+                counter: c.counter,
+                old_key,
+                new_key,
+                diverged,
+                quote: format!("request one_time_keys [{}] → 400: {}", u.otk_ids.join(", "), redact(text, &mut counts)),
+            });
+        }
+        self.upload_400s += har.uploads.iter().filter(|u| u.call.status == 400 && u.conflict.is_none()).count() as u64;
+    }
 }
 
 pub fn extract(report: &Report, raw: &Value) -> ReportFacts {

@@ -64,7 +64,7 @@ setup_wasm_bindgen() {
     log "wasm-bindgen-cli $want: present"
   else
     log "cargo install wasm-bindgen-cli --version $want (installed: ${have:-none}; takes a few minutes)"
-    # No --locked: the registry lags the CLI's lock file (REFERENCE §8).
+    # No --locked: the registry lags the CLI's lock file, and --locked then fails.
     cargo install wasm-bindgen-cli --version "$want" --force
   fi
 }
@@ -122,7 +122,7 @@ setup_npm() {
 }
 
 # ------------------------------------------------------------------------ synapse
-# A real homeserver for the end-to-end tests (`npm run e2e`, REFERENCE §8): matrix-synapse
+# A real homeserver for the end-to-end tests (`npm run e2e`): matrix-synapse
 # from PyPI, pinned, in a venv at .venv/synapse (git-ignored). Skipped when the venv
 # imports the pinned version. CRYPTO_HEALTH_SKIP_SYNAPSE=1 skips the step entirely.
 SYNAPSE_VERSION="1.163.2"

@@ -1,4 +1,4 @@
-// The demo page built with Cinny's bundler setup (REFERENCE §6): Vite 5.4,
+// The demo page built with Cinny's bundler setup (cinnyapp/cinny vite.config.js, src/client/initMatrix.ts): Vite 5.4,
 // @rollup/plugin-wasm and vite-plugin-top-level-await (not vite-plugin-wasm), and
 // crypto-health excluded from dependency pre-bundling. JSX/TSX is compiled by
 // Vite's own esbuild with the classic runtime, as Cinny's tsconfig ("jsx": "react")

@@ -64,7 +64,7 @@ export function uploadBody() {
   });
 }
 
-// Synapse's answer to a re-uploaded one-time key (REFERENCE §1).
+// Synapse's answer to a re-uploaded one-time key (element-hq/synapse synapse/handlers/e2e_keys.py).
 export const CONFLICT_BODY = JSON.stringify({
   errcode: 'M_UNKNOWN',
   error: 'One time key signed_curve25519:AAAAAAAAAA0 already exists. Old key: {"key":"Xw7eKxqfT8xQ+Yk7gWOo1r9wQtH6D6yYxGX3GMkkHi4","signatures":{"@alice:example.org":{"ed25519:DEVICEID":"c2lnMQ"}}}; ' +

@@ -19,7 +19,7 @@ import { reportValidator } from '../lib/report-schema.mjs';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const PKG = path.join(ROOT, 'pkg');
 
-// Synapse 1.163's answer to a re-uploaded one-time key (REFERENCE §1).
+// Synapse 1.163's answer to a re-uploaded one-time key (element-hq/synapse synapse/handlers/e2e_keys.py).
 const CONFLICT = JSON.stringify({
   errcode: 'M_UNKNOWN',
   error: 'One time key signed_curve25519:AAAAAAAAAA0 already exists. Old key: {"key":"Xw7eKxqfT8xQ+Yk7gWOo1r9wQtH6D6yYxGX3GMkkHi4","signatures":{"@alice:localhost":{"ed25519:DEV":"c2lnMQ"}}}; ' +

@@ -1,5 +1,5 @@
 // Debian's Chromium for every browser test, and the flags it needs on the project machines
-// (REFERENCE §8): root (no sandbox), no internet (no background networking, component updates,
+// (these machines): root (no sandbox), no internet (no background networking, component updates,
 // sync or QUIC), no GPU. Playwright adds --headless itself; direct spawns add it.
 export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 export const CHROMIUM_ARGS = [

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Release-build smoke test: loads the optimised pkg/ (after `npm run build`) in Debian's
-// Chromium and exercises it end to end. The wasm-opt trap (REFERENCE §8) only shows at
+// Chromium and exercises it end to end. The wasm-opt trap (Debian's wasm-opt 108 drops the externref table export) only shows at
 // run time, so this is the test that catches a broken release build.
 //
 //   node tests/smoke/release-smoke.mjs
@@ -21,7 +21,7 @@ const FIXTURE_DIR = path.join(ROOT, 'tests', 'smoke');
 const PKG_DIR = path.resolve(ROOT, process.env.CRYPTO_HEALTH_PKG_DIR ?? 'pkg');
 const SCHEMA_FILE = path.join(ROOT, 'schema', 'report.schema.json');
 
-// A real KE-1 line (REFERENCE §1): Synapse's 400 for a re-uploaded one-time key.
+// A real KE-1 line (element-hq/synapse synapse/handlers/e2e_keys.py): Synapse's 400 for a re-uploaded one-time key.
 const KE1_LINE =
   'Failed to process outgoing request 0: M_UNKNOWN: MatrixError: [400] One time key signed_curve25519:AAAAAAAAAA0 already exists. ' +
   'Old key: {"key":"Xw7eKxqfT8xQ+Yk7gWOo1r9wQtH6D6yYxGX3GMkkHi4","signatures":{"@a:localhost":{"ed25519:DEV":"sig1"}}}; ' +

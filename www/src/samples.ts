@@ -1,4 +1,4 @@
-// Recorded real failure texts (REFERENCE §1–§5, crates/core/tests/signatures.rs) for
+// Recorded real failure texts (upstream: element-hq/synapse synapse/handlers/e2e_keys.py, matrix-org/matrix-js-sdk src/models/event.ts and src/matrixrtc/MembershipManager.ts, livekit/client-sdk-js src/e2ee/worker/FrameCryptor.ts, crates/core/tests/signatures.rs) for
 // the demo's replay buttons. Each is logged through `console` exactly as the SDK,
 // crypto-wasm or LiveKit logs it, so the real capture path handles it.
 
@@ -10,7 +10,7 @@ export interface Sample {
   line: string;
 }
 
-// Synapse's 400 body for a re-uploaded one-time key (REFERENCE §1): old key as
+// Synapse's 400 body for a re-uploaded one-time key (element-hq/synapse synapse/handlers/e2e_keys.py): old key as
 // canonical JSON, new key as Python repr. Counter 13 (`AAAAAAAAAA0`): a first batch
 // from a re-created account under the same device id.
 export const KE1_SYNAPSE_ERROR =
@@ -18,7 +18,7 @@ export const KE1_SYNAPSE_ERROR =
   'Old key: {"key":"Xw7eKxqfT8xQ+Yk7gWOo1r9wQtH6D6yYxGX3GMkkHi4","signatures":{"@alice:localhost":{"ed25519:ABCDEFGHIJ":"c2lnMQ"}}}; ' +
   "new key: {'key': 'bq0KZ2mXj7QvUqk1cfF8eWm5cJmWl3gNn7sHh1Rk9Gk', 'signatures': {'@alice:localhost': {'ed25519:ABCDEFGHIJ': 'c2lnMg'}}}";
 
-// How matrix-js-sdk's OutgoingRequestsManager logs it (REFERENCE §3).
+// How matrix-js-sdk's OutgoingRequestsManager logs it (matrix-org/matrix-js-sdk src/rust-crypto/OutgoingRequestsManager.ts).
 export const KE1_LINE = `Failed to process outgoing request 0: M_UNKNOWN: MatrixError: [400] ${KE1_SYNAPSE_ERROR} (http://localhost:8008/_matrix/client/v3/keys/upload)`;
 
 export const SAMPLES: Sample[] = [

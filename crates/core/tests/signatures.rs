@@ -1,5 +1,5 @@
 //! Every signature, positive and negative, on texts in the real formats
-//! (REFERENCE §1–§5). A new row in the table needs a case here.
+//! (upstream: element-hq/synapse synapse/handlers/e2e_keys.py, matrix-org/matrix-js-sdk src/models/event.ts and src/matrixrtc/MembershipManager.ts, livekit/client-sdk-js src/e2ee/worker/FrameCryptor.ts). A new row in the table needs a case here.
 
 use crypto_health_core::evidence::signature::{prefilter_needles, SIGNATURES};
 use crypto_health_core::{classify, prefilter};

@@ -10,7 +10,7 @@
 //  - Hooks into wasm are called synchronously but never re-entered from our
 //    own callbacks; recovery listeners run on a microtask, outside wasm.
 
-// One test for every watched endpoint (REFERENCE §1, §5); the core decides exactly.
+// One test for every watched endpoint (Synapse keys/upload, MSC4140 delayed_events, sendToDevice); the core decides exactly.
 const WATCH = /\/_matrix\/client\/[^?#]*(?:\/keys\/upload|\/sendToDevice\/|delayed_events)|org\.matrix\.msc4140\.delay=/;
 const UPLOAD = /\/_matrix\/client\/[^/?#]+\/keys\/upload(?:[/?#]|$)/;
 const MAX_BODY = 256 * 1024; // response bytes we are willing to read from a clone

@@ -2,9 +2,9 @@
 // plus crypto-health installed at entry the way docs/INTEGRATION.md tells a fork to. The
 // scenarios in tests/e2e/scenarios drive it through `window.e2e`.
 //
-// Like Cinny: the session lives in localStorage (cinny_* keys, REFERENCE §6), the sync store is
+// Like Cinny: the session lives in localStorage (cinny_* keys, cinnyapp/cinny vite.config.js, src/client/initMatrix.ts), the sync store is
 // IndexedDB `web-sync-store`, the rust crypto store is the SDK's default `matrix-js-sdk::*`, and in
-// "production" the SDK logger is disabled (REFERENCE §4).
+// "production" the SDK logger is disabled (matrix-js-sdk's logger; Cinny before May 2025 called logger.disableAll() in src/client/initMatrix.ts).
 import { startCryptoHealth } from 'crypto-health';
 import * as sdk from 'matrix-js-sdk';
 import { logger } from 'matrix-js-sdk/lib/logger.js';

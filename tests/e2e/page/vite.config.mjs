@@ -1,4 +1,4 @@
-// The end-to-end test page, built the way Cinny builds (REFERENCE §6): Vite 5.4 with
+// The end-to-end test page, built the way Cinny builds (cinnyapp/cinny vite.config.js, src/client/initMatrix.ts): Vite 5.4 with
 // @rollup/plugin-wasm and vite-plugin-top-level-await, the package excluded from optimizeDeps.
 // `crypto-health` resolves to the release pkg/ built by `npm run build`.
 import path from 'node:path';

@@ -35,7 +35,7 @@ export async function run({ synapse, log, outDir, artifacts, exec }) {
   check(concl(a.doc, 'KE-1').status === 'confirmed', 'KE-1 confirmed', a.doc.conclusions);
   const f = a.doc.forensics.ke1;
   check(f && f.verdict === 'previous_identity', 'forensics: previous identity', f);
-  check(f.newKeySignedBy.some((s) => s.includes('e2e_device_keys_json')), 'the server already holds the new identity (REFERENCE §1)', f);
+  check(f.newKeySignedBy.some((s) => s.includes('e2e_device_keys_json')), 'the server already holds the new identity (element-hq/synapse synapse/handlers/e2e_keys.py)', f);
   const firstSafe = a.doc.remediations.filter((r) => r.firstSafe).map((r) => r.id);
   check(firstSafe.length === 1 && firstSafe[0] === 'device_relogin', 'first safe remediation: device_relogin', a.doc.remediations);
   check(!a.doc.remediations.find((r) => r.id === 'otk_row_surgery').applies, 'row surgery never applies by default');

@@ -8,11 +8,11 @@ use crate::report::finding::{Finding, Level};
 use crate::support::text::iso8601;
 use serde_json::json;
 
-/// IndexedDB names used by matrix-js-sdk with rust crypto (REFERENCE §6).
+/// IndexedDB names used by matrix-js-sdk with rust crypto (cinnyapp/cinny vite.config.js, src/client/initMatrix.ts).
 pub const RUST_CRYPTO_DB: &str = "matrix-js-sdk::matrix-sdk-crypto";
 pub const RUST_CRYPTO_META_DB: &str = "matrix-js-sdk::matrix-sdk-crypto-meta";
 pub const SYNC_DB: &str = "matrix-js-sdk:web-sync-store";
-/// The legacy (pre-rust) crypto store as Cinny names it (REFERENCE §6).
+/// The legacy (pre-rust) crypto store as Cinny names it (cinnyapp/cinny vite.config.js, src/client/initMatrix.ts).
 pub const LEGACY_CRYPTO_DB: &str = "crypto-store";
 pub const KNOWN_DATABASES: [&str; 4] = [RUST_CRYPTO_DB, RUST_CRYPTO_META_DB, SYNC_DB, LEGACY_CRYPTO_DB];
 

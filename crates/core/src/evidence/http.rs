@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-/// The SDK's local timeout for delayed-event calls (REFERENCE §5, KE-4).
+/// The SDK's local timeout for delayed-event calls (matrix-org/matrix-js-sdk src/matrixrtc/MembershipManager.ts, KE-4).
 pub const DELAYED_EVENT_LOCAL_TIMEOUT_MS: u64 = 2000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,5 +1,5 @@
 //! The KE signature table. Signatures are data: one row per failure text from
-//! REFERENCE §1–§5. Adding a signature is one row here plus a case in
+//! upstream: element-hq/synapse synapse/handlers/e2e_keys.py, matrix-org/matrix-js-sdk src/models/event.ts and src/matrixrtc/MembershipManager.ts, livekit/client-sdk-js src/e2ee/worker/FrameCryptor.ts. Adding a signature is one row here plus a case in
 //! `tests/signatures.rs`. Rows are tried in order; the first match wins, so
 //! specific rows come before their general fallback (KE-3 before `decrypt.other`).
 

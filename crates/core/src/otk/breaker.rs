@@ -3,7 +3,7 @@
 //! server's last 400 instead of reaching the server. One probe goes through on
 //! a backoff schedule (30 s → 2 min → 10 min, then every 10 min); any changed
 //! body always goes through. The server stays authoritative: a probe's answer
-//! decides whether the storm is over (seeds/mls-resilience.txt).
+//! decides whether the storm is over (the recovery contract: the server is authoritative, retries are bounded with backoff, divergence is surfaced).
 
 
 

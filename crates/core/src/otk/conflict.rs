@@ -1,4 +1,4 @@
-//! The KE-1 proof: Synapse's one-time-key conflict text, parsed (REFERENCE §1).
+//! The KE-1 proof: Synapse's one-time-key conflict text, parsed (element-hq/synapse synapse/handlers/e2e_keys.py).
 //!
 //! `One time key <alg>:<id> already exists. Old key: <canonical JSON>; new key: <Python repr>`
 //! Synapse rejects only when the values differ after dropping `signatures`,

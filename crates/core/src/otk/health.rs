@@ -1,5 +1,5 @@
 //! One-time-key health per device: the KE-1 loop detector, its proof, the
-//! likely trigger and the recovery contract (seeds/mls-resilience.txt: the
+//! likely trigger and the recovery contract (the
 //! server is authoritative, divergence is surfaced, never silent).
 //!
 //! Phases: healthy → failing (a conflict) → storm (`storm_threshold` conflicts
@@ -129,7 +129,7 @@ pub struct Trigger {
     pub facts: Vec<String>,
 }
 
-/// Runbook remediation 1, the only real remedy for this state (REFERENCE §3).
+/// Runbook remediation 1, the only real remedy for this state (matrix-org/matrix-js-sdk src/rust-crypto/OutgoingRequestsManager.ts).
 #[derive(Clone, Debug, PartialEq)]
 #[derive(serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -465,7 +465,7 @@ impl Monitor {
         })]
     }
 
-    /// Which way the store diverged, from the evidence at hand (REFERENCE §2).
+    /// Which way the store diverged, from the evidence at hand (vodozemac's KeyId: a per-account counter from 0, unpadded base64 of 8 big-endian bytes).
     pub fn assess_trigger(&self, c: &OtkConflict) -> Trigger {
         let mut facts = Vec::new();
         let replaced = self.identity.replaced_by.is_some();

@@ -1,4 +1,4 @@
-//! One-time key ids and the counter behind them (REFERENCE §2).
+//! One-time key ids and the counter behind them (vodozemac's KeyId: a per-account counter from 0, unpadded base64 of 8 big-endian bytes).
 //!
 //! vodozemac numbers keys from 0 per account and names each with the unpadded
 //! standard base64 of the 8 big-endian counter bytes (11 chars); libolm used a

@@ -1,4 +1,4 @@
-//! The `keys/upload` exchange as the HTTP tap sees it (REFERENCE §1, §3): what
+//! The `keys/upload` exchange as the HTTP tap sees it (element-hq/synapse synapse/handlers/e2e_keys.py; matrix-org/matrix-js-sdk src/rust-crypto/OutgoingRequestsManager.ts): what
 //! the device sent (identity, one-time and fallback key ids) and what the
 //! server answered, reduced to the facts the OTK health monitor needs.
 

@@ -1,6 +1,6 @@
 // crypto-health package entry. Wraps the wasm-bindgen `--target web` module
 // with one shared init promise: overlapping callers never instantiate twice
-// (REFERENCE §6: Cinny's Vite setup needs an explicit, shared init()).
+// (cinnyapp/cinny vite.config.js, src/client/initMatrix.ts: Cinny's Vite setup needs an explicit, shared init()).
 
 import init, * as wasm from './crypto_health.js';
 

@@ -234,13 +234,13 @@ fn report_is_complete_and_has_no_secrets() {
 
 #[wasm_bindgen_test]
 async fn persistent_storage_with_and_without_the_api() {
-    let r = JsFuture::from(request_persistent_storage()).await.unwrap();
+    let r = request_persistent_storage().await;
     let status = get(&r, "status").as_string().unwrap();
     assert!(status == "persisted" || status == "not_persisted", "{status}");
     assert!(get(&get(&r, "estimate"), "quota").as_f64().unwrap() > 0.0);
 
     js("Object.defineProperty(navigator, 'storage', { value: undefined, configurable: true });", &JsValue::NULL);
-    let r = JsFuture::from(request_persistent_storage()).await.unwrap();
+    let r = request_persistent_storage().await;
     js("delete navigator.storage;", &JsValue::NULL);
     assert_eq!(get(&r, "status").as_string().as_deref(), Some("unsupported"));
     assert!(get(&r, "persisted").is_null());
@@ -266,7 +266,7 @@ async fn crypto_store_consistency_detects_eviction() {
     js_async(DELETE_DB, &meta).await;
 
     // Session, no store, never seen: a warning naming the store.
-    let f = JsFuture::from(check_crypto_store_consistency()).await.unwrap();
+    let f = check_crypto_store_consistency().await;
     assert_eq!(get(&f, "id").as_string().as_deref(), Some("crypto_store_missing"));
     assert_eq!(get(&f, "level").as_string().as_deref(), Some("warning"));
     assert!(get(&f, "detail").as_string().unwrap().contains("matrix-js-sdk::matrix-sdk-crypto"));
@@ -274,11 +274,11 @@ async fn crypto_store_consistency_detects_eviction() {
     // Store present: consistent, and remembered.
     js_async(OPEN_DB, &main).await;
     js_async(OPEN_DB, &meta).await;
-    assert!(JsFuture::from(check_crypto_store_consistency()).await.unwrap().is_null());
+    assert!(check_crypto_store_consistency().await.is_null());
 
     // Store gone after we saw it: eviction, critical.
     js_async(DELETE_DB, &main).await;
-    let f = JsFuture::from(check_crypto_store_consistency()).await.unwrap();
+    let f = check_crypto_store_consistency().await;
     assert_eq!(get(&f, "level").as_string().as_deref(), Some("critical"));
     assert_eq!(get(&f, "title").as_string().as_deref(), Some("crypto store evicted: KE-1 will follow"));
 

@@ -149,9 +149,15 @@ fn logging_from_inside_capture_does_not_recurse() {
     reset();
     let rec = counting("warn");
     install_crypto_diag_log(JsValue::UNDEFINED).unwrap();
-    // Rendering this argument logs again; the inner call must go straight to the original.
+    // Rendering this argument logs again: the tap runs no app code (no toJSON,
+    // no getters), but reading an own property descriptor still reaches a
+    // Proxy's trap. The inner call must go straight to the original.
     js(
-        "const sneaky = { toJSON() { console.warn('inner ' + arg); return 'x'; } };
+        "let once = true;
+         const sneaky = new Proxy({}, { getOwnPropertyDescriptor(t, k) {
+           if (once) { once = false; console.warn('inner ' + arg); }
+           return Reflect.getOwnPropertyDescriptor(t, k);
+         } });
          console.warn(arg, sneaky);",
         &KE1.into(),
     );

@@ -178,7 +178,10 @@ fn split_fields<'a>(f: &Finders, l: &'a [u8]) -> Option<Fields<'a>> {
     Some(Fields { ts: parse_ts(ts), logger, request, message: rest })
 }
 
-fn parse_access(msg: &str) -> Option<(Option<String>, Option<f64>, Option<u16>, String, String)> {
+/// (user, seconds, status, method, path) of an access line.
+type AccessFields = (Option<String>, Option<f64>, Option<u16>, String, String);
+
+fn parse_access(msg: &str) -> Option<AccessFields> {
     let pr = msg.find("Processed request: ")?;
     let user = msg[..pr].rfind('{').and_then(|o| {
         let c = msg[o..pr].find('}')? + o;
@@ -287,7 +290,7 @@ impl<'q> State<'q> {
                 kept.push((loc, strip_queries(&String::from_utf8_lossy(l))));
             }
         }
-        if l.first().is_none_or(|b| !b.is_ascii_digit()) {
+        if !l.first().is_some_and(u8::is_ascii_digit) {
             return;
         }
         let Some(p) = split_fields(&self.f, l) else { return };
@@ -333,7 +336,7 @@ impl<'q> State<'q> {
             }
         } else if self.f.exists.find(p.message).is_some() {
             if let Some((from, to)) = self.q.conflict_window {
-                if p.ts.is_none_or(|t| t < from || t > to) {
+                if !p.ts.is_some_and(|t| t >= from && t <= to) {
                     return;
                 }
             }

@@ -266,7 +266,7 @@ mod tests {
         std::fs::set_permissions(&pgpass, std::fs::Permissions::from_mode(0o600)).unwrap();
         std::env::set_var("PGPASSFILE", &pgpass);
         let url = format!("postgresql://synapse@127.0.0.1:{}/unit?sslmode=prefer", c.port);
-        let mut d = db::open(&url).unwrap();
+        let d = db::open(&url).unwrap();
         assert_eq!(d.label, format!("db postgresql synapse@127.0.0.1:{}/unit", c.port));
         assert_eq!(d.schema_version, Some(92));
         // A world-readable password file is ignored, as libpq does: the login then fails, clearly.

@@ -4,7 +4,7 @@
 use super::forensics::{self, Candidate, Forensics, Verdict};
 use super::model::{Answer, Conclusion, Evidence, Question, Remediation};
 use super::report_facts::{Ke1Proof, ReportFacts};
-use crate::server::db::{EventRow, FallbackRow, OtkRow};
+use crate::server::db::{DeviceRow, EventRow, FallbackRow, OtkRow};
 use crate::server::har::Har;
 use crate::server::log::{Access, SynapseLog};
 use serde_json::{json, Value};
@@ -16,7 +16,7 @@ pub struct DbFacts {
     pub otks: Option<Vec<OtkRow>>,
     pub fallback: Option<Vec<FallbackRow>>,
     pub device_keys: Option<Option<Value>>,
-    pub devices: Option<Vec<(String, Option<String>, Option<i64>)>>,
+    pub devices: Option<Vec<DeviceRow>>,
     pub inbox: Option<Vec<(String, u64)>>,
     pub event: Option<Option<EventRow>>,
     pub missing: Vec<String>,

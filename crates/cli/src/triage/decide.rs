@@ -40,7 +40,7 @@ pub struct Triage {
 /// Ms the Synapse log and the client clock may disagree by, and the window around a KE-4 timeout.
 const KE4_WINDOW_BEFORE_MS: u64 = 60_000;
 const KE4_WINDOW_AFTER_MS: u64 = 10_000;
-/// The MatrixRTC client's local timeout for a delayed-event restart (REFERENCE §5).
+/// The MatrixRTC client's local timeout for a delayed-event restart (matrix-js-sdk MembershipManager: 2000 ms).
 const KE4_LOCAL_TIMEOUT_S: f64 = 2.0;
 const QUOTE_MAX: usize = 400;
 /// The log lines of a call key sent to devices (the runbook's to-device grep).

@@ -330,7 +330,7 @@ export async function startPostgres({ dir }) {
     psql,
     /** A fresh database as Synapse requires it; returns the `postgres` option of startSynapse. */
     async createDatabase(name) {
-      await psql('postgres', `DROP DATABASE IF EXISTS ${name}`);
+      await psql('postgres', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await psql('postgres', `CREATE DATABASE ${name} OWNER synapse ENCODING 'UTF8' LC_COLLATE='C' LC_CTYPE='C' TEMPLATE template0`);
       return { host, port, user: 'synapse', database: name };
     },

@@ -8,6 +8,7 @@
 //!   one-time key left, and whether their fallback key is used;
 //! - to-device backlog: devices with many queued to-device messages, and whether the device
 //!   still shows up (last seen) or is stale.
+//!
 //! Each list is ranked, and each device gets the first safe step from the runbook.
 
 use crate::server::{db, log};

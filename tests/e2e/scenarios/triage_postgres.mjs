@@ -18,12 +18,16 @@ function check(cond, msg, doc) {
 function comparable(doc, dbLabel) {
   const norm = (s) => String(s).split(dbLabel).join('DB').replace(/homeserver\.log:\d+/g, 'LOG').replace(/ts_added_ms=\d+/g, 'ts_added_ms=T')
     // A log line's own time, object address and listener port differ between two servers.
-    .replace(/\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}/g, 'TIME').replace(/0x[0-9a-f]+/g, '0x…').replace(/site='\d+'/g, "site='…'");
+    .replace(/\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}/g, 'TIME').replace(/0x[0-9a-f]+/g, '0x…').replace(/site='\d+'/g, "site='…'")
+    // ... and so does its request counter (how many requests that server had served).
+    .replace(/ - [A-Z]+-\d+ - /g, ' - REQ - ');
+  // A quoted line is cut at a byte count, so the counter's width moves the cut: compare its head.
+  const quoteHead = (source, text) => (source.includes('homeserver.log') ? norm(text).slice(0, 300) : norm(text));
   return {
     questions: doc.questions.map((q) => ({
       id: q.id, answer: q.answer, finding: norm(q.finding), toSettle: q.toSettle.map(norm),
       details: norm(JSON.stringify({ ...q.details, proofSource: undefined })),
-      evidence: q.evidence.map((e) => `${norm(e.source)} | ${norm(e.text)}`),
+      evidence: q.evidence.map((e) => `${norm(e.source)} | ${quoteHead(e.source, e.text)}`),
     })),
     forensics: doc.forensics.ke1 && norm(JSON.stringify(doc.forensics.ke1)),
     conclusions: doc.conclusions.map((c) => `${c.ke} ${c.status} ${norm(c.summary)}`),

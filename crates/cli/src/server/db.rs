@@ -73,6 +73,9 @@ pub struct SynapseDb {
     pub missing: Vec<String>,
 }
 
+/// A device of a user: (device_id, display_name, last_seen ms).
+pub type DeviceRow = (String, Option<String>, Option<i64>);
+
 #[derive(Clone, Debug)]
 pub struct OtkRow {
     pub algorithm: String,
@@ -208,7 +211,7 @@ impl SynapseDb {
     }
 
     /// Devices of the user: (device_id, display_name, last_seen ms).
-    pub fn devices(&mut self, user: &str) -> Result<Option<Vec<(String, Option<String>, Option<i64>)>>, String> {
+    pub fn devices(&mut self, user: &str) -> Result<Option<Vec<DeviceRow>>, String> {
         if !self.need("devices")? {
             return Ok(None);
         }

@@ -83,6 +83,8 @@ pub const WINDOW_ACCESS_CAP: usize = 20_000;
 /// Distinct conflicting (user, device, key) triples kept; more are counted in `conflicts_dropped`.
 pub const CONFLICT_CAP: usize = 100_000;
 const PENDING_CAP: usize = 10_000;
+/// Bytes of one line that are looked at; the rest of a longer line is skipped (and counted).
+pub const MAX_LINE: usize = 1 << 20;
 
 #[derive(Default)]
 pub struct SynapseLog {
@@ -93,6 +95,8 @@ pub struct SynapseLog {
     pub last_ts: Option<u64>,
     pub conflicts: Vec<Conflict>,
     pub conflicts_dropped: u64,
+    /// Lines longer than [`MAX_LINE`], read only up to it.
+    pub long_lines: u64,
     pub uploads: HashMap<String, Uploads>,
     /// Access lines inside the query's windows, in log order.
     pub window_access: Vec<Access>,
@@ -178,7 +182,10 @@ fn split_fields<'a>(f: &Finders, l: &'a [u8]) -> Option<Fields<'a>> {
     Some(Fields { ts: parse_ts(ts), logger, request, message: rest })
 }
 
-fn parse_access(msg: &str) -> Option<(Option<String>, Option<f64>, Option<u16>, String, String)> {
+/// (user, seconds, status, method, path) of an access line.
+type AccessFields = (Option<String>, Option<f64>, Option<u16>, String, String);
+
+fn parse_access(msg: &str) -> Option<AccessFields> {
     let pr = msg.find("Processed request: ")?;
     let user = msg[..pr].rfind('{').and_then(|o| {
         let c = msg[o..pr].find('}')? + o;
@@ -239,7 +246,7 @@ fn open_reader(path: &str) -> Result<Box<dyn BufRead>, String> {
 
 /// The first timestamp in the first 1000 lines, to order the files.
 fn first_ts_of(path: &str) -> Result<Option<u64>, String> {
-    let mut r = open_reader(path)?;
+    let mut r = open_reader(path)?.take(4 << 20);
     let mut buf = Vec::new();
     for _ in 0..1000 {
         buf.clear();
@@ -287,7 +294,7 @@ impl<'q> State<'q> {
                 kept.push((loc, strip_queries(&String::from_utf8_lossy(l))));
             }
         }
-        if l.first().is_none_or(|b| !b.is_ascii_digit()) {
+        if !l.first().is_some_and(u8::is_ascii_digit) {
             return;
         }
         let Some(p) = split_fields(&self.f, l) else { return };
@@ -333,7 +340,7 @@ impl<'q> State<'q> {
             }
         } else if self.f.exists.find(p.message).is_some() {
             if let Some((from, to)) = self.q.conflict_window {
-                if p.ts.is_none_or(|t| t < from || t > to) {
+                if !p.ts.is_some_and(|t| t >= from && t <= to) {
                     return;
                 }
             }
@@ -377,23 +384,53 @@ impl<'q> State<'q> {
         }
     }
 
+    /// Line by line through the reader's own buffer; a line longer than [`MAX_LINE`] is cut there
+    /// (no Synapse line is that long), so one hostile line cannot take the memory either.
     fn read(&mut self, file: usize, r: &mut dyn BufRead) -> Result<(), std::io::Error> {
-        let mut buf = Vec::with_capacity(4096);
+        let mut buf: Vec<u8> = Vec::with_capacity(4096);
         let mut n = 0;
         let parsed_before = self.log.parsed;
+        let mut pending = false;
+        let mut cut = false;
         loop {
-            buf.clear();
-            if r.read_until(b'\n', &mut buf)? == 0 {
+            let avail = match r.fill_buf() {
+                Ok(a) => a,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if avail.is_empty() {
+                if pending {
+                    n += 1;
+                    self.log.long_lines += u64::from(cut);
+                    self.line(Loc { file, line: n }, &buf);
+                }
                 break;
             }
-            n += 1;
-            if buf.last() == Some(&b'\n') {
-                buf.pop();
+            let (take, end) = match memchr::memchr(b'\n', avail) {
+                Some(i) => (i, true),
+                None => (avail.len(), false),
+            };
+            if end && buf.is_empty() {
+                // The whole line is in the reader's buffer: no copy.
+                n += 1;
+                self.log.long_lines += u64::from(take > MAX_LINE);
+                self.line(Loc { file, line: n }, &avail[..take.min(MAX_LINE)]);
+                r.consume(take + 1);
+                continue;
             }
-            self.line(Loc { file, line: n }, &buf);
-            // A line longer than this is not Synapse's; do not let one hold a huge buffer.
-            if buf.capacity() > 1 << 24 {
-                buf = Vec::with_capacity(4096);
+            let room = MAX_LINE.saturating_sub(buf.len());
+            buf.extend_from_slice(&avail[..take.min(room)]);
+            cut |= take > room;
+            r.consume(if end { take + 1 } else { take });
+            if end {
+                n += 1;
+                self.log.long_lines += u64::from(cut);
+                self.line(Loc { file, line: n }, &buf);
+                buf.clear();
+                pending = false;
+                cut = false;
+            } else {
+                pending = true;
             }
         }
         self.log.lines += n;
@@ -537,6 +574,16 @@ not a log line
         let e = read_files(&[dir.join("junk.log").display().to_string()], &LogQuery::default()).err().unwrap();
         assert!(e.contains("no Synapse log line"), "{e}");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_huge_line_is_cut_not_kept() {
+        let lines: Vec<&str> = LOG.lines().collect();
+        let text = format!("{}\n{}{}\n{}", lines[0], lines[1], "x".repeat(3 * MAX_LINE), lines[2]);
+        let l = parse("h.log", &text, &LogQuery::default());
+        assert_eq!((l.lines, l.parsed, l.long_lines), (3, 3, 1));
+        assert_eq!(l.conflicts.len(), 1, "the conflict at the head of the long line is still read");
+        assert_eq!(l.conflicts[0].user.as_deref(), Some("@ke1:localhost"), "the last line, without a newline, is read");
     }
 
     #[test]

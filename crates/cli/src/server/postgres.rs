@@ -266,9 +266,16 @@ mod tests {
         std::fs::set_permissions(&pgpass, std::fs::Permissions::from_mode(0o600)).unwrap();
         std::env::set_var("PGPASSFILE", &pgpass);
         let url = format!("postgresql://synapse@127.0.0.1:{}/unit?sslmode=prefer", c.port);
-        let mut d = db::open(&url).unwrap();
+        let d = db::open(&url).unwrap();
         assert_eq!(d.label, format!("db postgresql synapse@127.0.0.1:{}/unit", c.port));
         assert_eq!(d.schema_version, Some(92));
+        // PGPASSWORD comes before the password file, as in libpq (a wrong one fails, a right one logs in).
+        std::env::set_var("PGPASSWORD", "wrong-from-env");
+        let e = db::open(&url).err().unwrap();
+        assert!(e.contains("(password from PGPASSWORD)") && e.contains("28P01") && !e.contains("wrong-from-env"), "{e}");
+        std::env::set_var("PGPASSWORD", "pw-from-pgpass");
+        assert!(db::open(&url).is_ok());
+        std::env::remove_var("PGPASSWORD");
         // A world-readable password file is ignored, as libpq does: the login then fails, clearly.
         std::fs::set_permissions(&pgpass, std::fs::Permissions::from_mode(0o644)).unwrap();
         let e = db::open(&url).err().unwrap();

@@ -4,7 +4,7 @@
 use super::forensics::{self, Candidate, Forensics, Verdict};
 use super::model::{Answer, Conclusion, Evidence, Question, Remediation};
 use super::report_facts::{Ke1Proof, ReportFacts};
-use crate::server::db::{EventRow, FallbackRow, OtkRow};
+use crate::server::db::{DeviceRow, EventRow, FallbackRow, OtkRow};
 use crate::server::har::Har;
 use crate::server::log::{Access, SynapseLog};
 use serde_json::{json, Value};
@@ -16,7 +16,7 @@ pub struct DbFacts {
     pub otks: Option<Vec<OtkRow>>,
     pub fallback: Option<Vec<FallbackRow>>,
     pub device_keys: Option<Option<Value>>,
-    pub devices: Option<Vec<(String, Option<String>, Option<i64>)>>,
+    pub devices: Option<Vec<DeviceRow>>,
     pub inbox: Option<Vec<(String, u64)>>,
     pub event: Option<Option<EventRow>>,
     pub missing: Vec<String>,
@@ -40,7 +40,7 @@ pub struct Triage {
 /// Ms the Synapse log and the client clock may disagree by, and the window around a KE-4 timeout.
 const KE4_WINDOW_BEFORE_MS: u64 = 60_000;
 const KE4_WINDOW_AFTER_MS: u64 = 10_000;
-/// The MatrixRTC client's local timeout for a delayed-event restart (matrix-org/matrix-js-sdk src/matrixrtc/MembershipManager.ts).
+/// The MatrixRTC client's local timeout for a delayed-event restart (matrix-js-sdk MembershipManager: 2000 ms).
 const KE4_LOCAL_TIMEOUT_S: f64 = 2.0;
 const QUOTE_MAX: usize = 400;
 /// The log lines of a call key sent to devices (the runbook's to-device grep).

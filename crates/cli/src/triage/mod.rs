@@ -153,7 +153,7 @@ fn to_json(t: &Triage, a: &Args, s: &Subject, facts: &report_facts::ReportFacts,
         "triage": 1,
         "subject": {
             "userId": s.user, "deviceId": s.device, "eventId": s.event,
-            "reportGeneratedAt": facts.generated_at,
+            "reportGeneratedAt": (!facts.generated_at.is_empty()).then_some(&facts.generated_at),
         },
         "inputs": {
             "report": a.report.as_deref().map(file_name),
@@ -176,7 +176,12 @@ fn to_json(t: &Triage, a: &Args, s: &Subject, facts: &report_facts::ReportFacts,
 fn write_text(out: &mut impl Write, t: &Triage, doc: &Value) -> std::io::Result<()> {
     let subj = &doc["subject"];
     let s = |v: &Value| v.as_str().unwrap_or("?").to_string();
-    writeln!(out, "crypto-health triage — {} {} (report {})", s(&subj["userId"]), s(&subj["deviceId"]), s(&subj["reportGeneratedAt"]))?;
+    let from = match (&doc["inputs"]["report"], &doc["inputs"]["har"]["file"]) {
+        (Value::String(_), _) => format!("report {}", s(&subj["reportGeneratedAt"])),
+        (_, Value::String(h)) => format!("no report; HAR {h}"),
+        _ => "no report: the server alone".to_string(),
+    };
+    writeln!(out, "crypto-health triage — {} {} ({from})", s(&subj["userId"]), s(&subj["deviceId"]))?;
     for q in &t.questions {
         writeln!(out, "\n{} {}\n   answer: {}{}", q.id, q.question, q.answer.as_str().to_uppercase(), if q.finding.is_empty() { String::new() } else { format!(" — {}", q.finding) })?;
         for e in &q.evidence {

@@ -121,7 +121,14 @@ impl ReportFacts {
                 old_key,
                 new_key,
                 diverged,
-                quote: format!("request one_time_keys [{}] → 400: {}", u.otk_ids.join(", "), redact(text, &mut counts)),
+                quote: format!(
+                    "request one_time_keys: {} key(s), {}:{} = {}; answer 400: {}",
+                    u.otk_ids.len(),
+                    c.algorithm,
+                    c.key_id,
+                    u.request_key.as_ref().map(|k| k.to_string()).unwrap_or_else(|| "(not in the request body)".into()),
+                    redact(text, &mut counts)
+                ),
             });
         }
         self.upload_400s += har.uploads.iter().filter(|u| u.call.status == 400 && u.conflict.is_none()).count() as u64;

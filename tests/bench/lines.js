@@ -26,6 +26,54 @@ export const NON_MATCHING = [
   ['Backup: ', 'key backup is enabled, version 12'],
 ];
 
+// Only strings (and a number): what most SDK lines are.
+export const STRING_ONLY = NON_MATCHING.filter((args) => args.every((a) => typeof a !== 'object'));
+
+// 13 non-matching calls, 3 carrying an object as the SDK logs them: a state
+// event, an Error from a failed request, LiveKit's track info.
+class MatrixError extends Error {
+  constructor(errcode, message, httpStatus) {
+    super(`MatrixError: [${httpStatus}] ${message}`);
+    this.name = 'MatrixError';
+    this.errcode = errcode;
+    this.httpStatus = httpStatus;
+    this.data = { errcode, error: message };
+  }
+}
+export const OBJECT_MIX = [
+  ...STRING_ONLY.slice(0, 10),
+  ['Got state event', { type: 'm.room.member', state_key: '@carol:example.org', content: { membership: 'join', displayname: 'Carol' } }],
+  ['Error sending read receipt:', new MatrixError('M_LIMIT_EXCEEDED', 'Too Many Requests', 429)],
+  ['livekit:', 'publishing track', { kind: 'audio', source: 'microphone', muted: false, trackSid: 'TR_AMkSd7oNh3Qj' }],
+];
+
+// Arguments built to make a console capture slow or run the app's code; fresh
+// objects each call of this function (`name`, argument).
+export function hostileArgs() {
+  const getter = {};
+  Object.defineProperty(getter, 'error', { get() { for (let i = 0; i < 1e7; i++); return 'x'; }, enumerable: true });
+  const big = {};
+  for (let i = 0; i < 1e6; i++) big['k' + i] = i;
+  let deep = {};
+  for (let i = 0; i < 1e5; i++) deep = { data: deep, error: 'level ' + i };
+  const wide = Array.from({ length: 1e5 }, (_, i) => ({ error: 'e' + i }));
+  const huge = 'One time key '.padEnd(1 << 24, 'x');
+  const exps = Array.from({ length: 4 }, () => '1e99999999').join(',');
+  return [
+    ['Uint8Array(1e7)', new Uint8Array(1e7)],
+    ['ArrayBuffer(1e7)', new ArrayBuffer(1e7)],
+    ['1e6-key object', big],
+    ['slow getter', getter],
+    ['toJSON', { toJSON() { for (let i = 0; i < 1e7; i++); return {}; } }],
+    ['Proxy', new Proxy({}, { get() { for (let i = 0; i < 1e7; i++); } })],
+    ['1e5-deep object', deep],
+    ['1e5 errors in an array', wide],
+    ['16 MiB string passing the prefilter', huge],
+    ['Array(1e7)', new Array(1e7)],
+    ['KE-1 line, 8 huge exponents in its keys', `One time key signed_curve25519:AAAAAAAAAA0 already exists. Old key: {"key":[${exps}]}; new key: {'key': [${exps}]}`],
+  ];
+}
+
 // Lines the table matches (one per class plus the HTTP debug line).
 export const MATCHING = [
   ['Failed to process outgoing request 0: M_UNKNOWN: MatrixError: [400] One time key signed_curve25519:AAAAAAAAAA0 already exists. ' +

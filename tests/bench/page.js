@@ -3,7 +3,7 @@
 // round (order rotated) and the medians are reported. Results go back to the
 // runner with a POST to /result (the runner keeps no DevTools session on this
 // page: see bench.mjs).
-import { NON_MATCHING, MATCHING, STORM, uploadBody, CONFLICT_BODY } from './lines.js';
+import { NON_MATCHING, MATCHING, STORM, STRING_ONLY, OBJECT_MIX, hostileArgs, uploadBody, CONFLICT_BODY } from './lines.js';
 import { installReference, uninstallReference } from './reference.js';
 
 const Q = new URLSearchParams(location.search);
@@ -52,11 +52,12 @@ function callBatch(level, lines, n) {
 // `stub`: the console method is replaced by a no-op first, so the figures are
 // the wrappers' own cost without the (large, noisy) cost of the browser's console.
 let sunk = 0;
-function consoleBench(api, lines, { levels, rounds, n, stub = false }) {
+// `naive`: the reference renders objects as String(o) (see reference.js).
+function consoleBench(api, lines, { levels, rounds, n, stub = false, naive = false }) {
   const scenarios = {
     none: { on() {}, off() {} },
     ours: { on() { api.installCryptoDiagLog({ windowEvents: false }); }, off() { api.uninstallCryptoDiagLog(); } },
-    reference: { on() { installReference(); }, off() { uninstallReference(); } },
+    reference: { on() { installReference({ objectsAsString: naive }); }, off() { uninstallReference(); } },
   };
   const names = Object.keys(scenarios);
   const out = {};
@@ -83,6 +84,73 @@ function consoleBench(api, lines, { levels, rounds, n, stub = false }) {
     out[level].samples = samples;
   }
   return out;
+}
+
+// Worst single console call (console stubbed, capture on) over hostile
+// arguments; each is logged the way the SDK would, after a prefix string.
+function hostileBench(api) {
+  const native = console.warn;
+  console.warn = function () { sunk++; };
+  api.installCryptoDiagLog({ windowEvents: false });
+  const calls = [];
+  try {
+    for (const [name, arg] of hostileArgs()) {
+      // One call each: the first is the one a page pays (some cost whole seconds today).
+      const t = performance.now();
+      console.warn('[hostile]', arg);
+      calls.push({ name, ms: performance.now() - t });
+    }
+  } finally {
+    api.uninstallCryptoDiagLog();
+    console.warn = native;
+  }
+  const worst = calls.reduce((a, b) => (b.ms > a.ms ? b : a));
+  return { worstMs: worst.ms, worstArg: worst.name, calls };
+}
+
+// An endless keys/upload 400 (no content-length): what the tap holds beyond
+// what the app has read, from the source's own count of bytes pulled. The app
+// first leaves the body unread (the tap reads its clone meanwhile), then reads
+// 16 MiB of it and cancels.
+async function endlessBench(api) {
+  const CHUNK = 64 * 1024;
+  let pulled = 0;
+  const endless = () => new ReadableStream({
+    pull(c) { if (pulled < 512 * 1024 * 1024) { pulled += CHUNK; c.enqueue(new Uint8Array(CHUNK)); } else c.close(); },
+  }, { highWaterMark: 1 });
+  globalThis.fetch = () => Promise.resolve(new Response(endless(), { status: 400, headers: { 'content-type': 'application/json' } }));
+  const run = async (tap) => {
+    pulled = 0;
+    if (tap) api.installHttpTap();
+    try {
+      const resp = await fetch(UPLOAD_URL, { method: 'POST', body: '{"one_time_keys":{}}' });
+      await new Promise((r) => setTimeout(r, 300));
+      const idle = pulled;
+      const reader = resp.body.getReader();
+      let read = 0;
+      while (read < 16 * 1024 * 1024) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        read += value.byteLength;
+      }
+      const held = pulled - read;
+      await reader.cancel();
+      return { idle, held, read };
+    } finally {
+      if (tap) api.uninstallHttpTap();
+    }
+  };
+  try {
+    const none = await run(false);
+    const ours = await run(true);
+    return {
+      none, ours,
+      extraBytes: Math.max(ours.idle - none.idle, ours.held - none.held),
+      appGotAll: ours.read === none.read && ours.read >= 16 * 1024 * 1024,
+    };
+  } finally {
+    globalThis.fetch = realFetch;
+  }
 }
 
 // ----------------------------------------------------------------- fetch
@@ -265,6 +333,13 @@ async function main() {
   note('console, matching');
   out.matching = consoleBench(api, MATCHING, { levels: ['error'], rounds: cfg.rounds, n: 1000 });
   out.matchingStub = consoleBench(api, MATCHING, { levels: ['error'], rounds: cfg.rounds, n: 2000, stub: true });
+  note('console, string-only and object mix vs naive capture');
+  out.stringsStub = consoleBench(api, STRING_ONLY, { levels: ['warn', 'debug'], rounds: cfg.rounds, n: cfg.n * 10, stub: true, naive: true });
+  out.mixStub = consoleBench(api, OBJECT_MIX, { levels: ['warn', 'debug'], rounds: cfg.rounds, n: cfg.n * 10, stub: true, naive: true });
+  note('console, hostile arguments');
+  out.hostile = hostileBench(api);
+  note('fetch tap, endless 400');
+  out.endless = await endlessBench(api);
   note('fetch tap');
   out.fetch = await fetchBench(api, { rounds: QUICK ? 7 : 15, n: QUICK ? 200 : 400 });
   note('report');

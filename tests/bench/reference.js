@@ -2,7 +2,8 @@
 // TypeScript sketch (cryptoDiagLog.ts) describes, written straightforwardly.
 // Pass-through console wrappers; each line is rendered, tested against one
 // regex per signature, and matching lines go into an array ring buffer (200)
-// as { ts, level, ke, signature, message }. Same signatures as the core's table
+// as { ts, level, ke, signature, message }; objects as JSON, or (naive) as
+// String(o). Same signatures as the core's table
 // (crates/core/src/signature.rs), so both captures match the same lines.
 
 const SIGNATURES = [
@@ -25,12 +26,17 @@ const MAX = 200;
 let installed = null;
 export const buffer = [];
 
+// `naive`: objects as String(o) ("[object Object]") instead of JSON, the
+// cheapest capture one could write (issue 16's yardstick).
+let naive = false;
+
 function render(args) {
   const parts = [];
   for (const a of args) {
     if (typeof a === 'string') parts.push(a);
     else if (a instanceof Error) parts.push(`${a.name}: ${a.message}`);
     else if (a !== null && typeof a === 'object') {
+      if (naive) { try { parts.push(String(a)); } catch { parts.push('[object]'); } continue; }
       try { parts.push(JSON.stringify(a)); } catch { parts.push(String(a)); }
     } else parts.push(String(a));
   }
@@ -52,8 +58,9 @@ function record(level, args) {
   }
 }
 
-export function installReference() {
+export function installReference({ objectsAsString = false } = {}) {
   if (installed) return false;
+  naive = objectsAsString;
   installed = {};
   for (const level of LEVELS) {
     const original = console[level];

@@ -5,6 +5,9 @@
 //   detection     a keys/upload 400 storm seen over HTTP with the console silenced
 //   breaker       identical uploads answered locally during a storm; other traffic flows
 //   reload        the identity-reset early warning across a page reload
+//   hostile       an endless streamed 400: the tap reads at most its cap, the app
+//                 gets every byte; hostile console arguments: the original console
+//                 called exactly once per call, no app code run, capture goes on
 //
 //   node tests/http/http-tap.mjs          prints `N passed, M failed`, exits non-zero on failure
 import { createServer } from 'node:http';
@@ -53,6 +56,7 @@ function serve(req, res) {
     req.on('data', (c) => { body += c; });
     req.on('end', () => {
       if (uploadMode === 'conflict') return json(400, CONFLICT);
+      if (uploadMode === 'endless') return endless(res);
       json(200, JSON.stringify({ one_time_key_counts: { signed_curve25519: 50 } }));
     });
     return;
@@ -76,6 +80,26 @@ function serve(req, res) {
   }
   if (url.pathname === '/_matrix/client/v3/sync') return json(200, '{"next_batch":"s1"}');
   json(404, '{"errcode":"M_UNRECOGNIZED"}');
+}
+
+// A 400 streamed without content-length that never ends by itself: 64 KiB
+// chunks as fast as the client pulls them (backpressure honoured), stopped at
+// ENDLESS_MAX or when the client goes away. `endlessSent` counts what left.
+const ENDLESS_MAX = 256 * 1024 * 1024;
+let endlessSent = 0;
+function endless(res) {
+  res.writeHead(400, { 'content-type': 'application/json' });
+  const chunk = Buffer.alloc(64 * 1024, 0x61);
+  endlessSent = 0;
+  const pump = () => {
+    while (!res.destroyed && endlessSent < ENDLESS_MAX) {
+      endlessSent += chunk.length;
+      if (!res.write(chunk)) return res.once('drain', pump);
+    }
+    if (!res.destroyed) res.end();
+  };
+  res.on('close', () => res.removeAllListeners('drain'));
+  pump();
 }
 
 // ---------------------------------------------------------------------- harness
@@ -278,6 +302,94 @@ try {
     check('identity remembered across the reload', r.before.known === 'IDENTITY_ONE', r.before);
     check('identity reset raised at the first upload, before the 400', r.findingsAtSend.includes('device_identity_replaced'), r.findingsAtSend);
     check('outcome unrecoverable, trigger account_recreated', r.after.outcome === 'unrecoverable' && r.after.trigger && r.after.trigger.kind === 'account_recreated', { outcome: r.after.outcome, trigger: r.after.trigger });
+    check('no page errors', errors.length === 0, errors);
+    await ctx.close();
+  }
+
+  // ------------------------------------------------------- hostile: fetch
+  {
+    uploadMode = 'endless';
+    const { ctx, page, errors } = await freshPage(false);
+    const r = await page.evaluate(async () => {
+      const m = await window.__api;
+      m.installHttpTap();
+      const resp = await fetch('/_matrix/client/v3/keys/upload', { method: 'POST', body: '{"one_time_keys":{}}' });
+      // The app does not read for a while: the tap alone must not drain the stream.
+      await new Promise((res) => setTimeout(res, 1500));
+      const reader = resp.body.getReader();
+      let got = 0;
+      let bad = 0;
+      while (got < 8 * 1024 * 1024) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        got += value.byteLength;
+        if (value[0] !== 0x61 || value[value.length - 1] !== 0x61) bad++;
+      }
+      await reader.cancel();
+      await new Promise((res) => setTimeout(res, 100));
+      const report = JSON.parse(m.buildCryptoDiagReport());
+      return { status: resp.status, got, bad, byStatus: report.http.keysUpload.byStatus };
+    });
+    const sentWhileIdle = endlessSent;
+    check('endless 400: the app reads every byte it asks for (8 MiB)', r.status === 400 && r.got >= 8 * 1024 * 1024 && r.bad === 0, r);
+    check('endless 400: the exchange is counted, its body skipped as too big', r.byStatus['400'] === 1, r.byStatus);
+    // The old tap read the clone to its end: the server would send all of ENDLESS_MAX.
+    check('endless 400: the tap stops reading at its cap (the server sent < 64 MiB)', sentWhileIdle < 64 * 1024 * 1024, { sentWhileIdle });
+    check('no page errors', errors.length === 0, errors);
+    await ctx.close();
+    uploadMode = 'ok';
+  }
+
+  // ----------------------------------------------------- hostile: console
+  {
+    const { ctx, page, errors } = await freshPage(false);
+    const r = await page.evaluate(async (conflict) => {
+      const m = await window.__api;
+      const calls = [];
+      console.warn = function (...args) { calls.push({ self: this, n: args.length }); };
+      m.installCryptoDiagLog({ windowEvents: false });
+      const ran = [];
+      const getter = {};
+      Object.defineProperty(getter, 'error', { get() { ran.push('getter'); return 'x'; }, enumerable: true });
+      const tj = { toJSON() { ran.push('toJSON'); return {}; }, toString() { ran.push('toString'); return ''; } };
+      const px = new Proxy({}, {
+        get() { ran.push('proxy get'); }, ownKeys() { ran.push('proxy ownKeys'); return []; },
+        getPrototypeOf() { ran.push('proxy getPrototypeOf'); return null; }, has() { ran.push('proxy has'); return false; },
+      });
+      const throwing = new Proxy({}, { getOwnPropertyDescriptor() { throw new Error('trap'); } });
+      const big = {};
+      for (let i = 0; i < 1e6; i++) big['k' + i] = i;
+      const err = new Error('boom');
+      Object.defineProperty(err, 'name', { get() { ran.push('error name getter'); return 'E'; } });
+      const deep = {};
+      let d = deep;
+      for (let i = 0; i < 1e5; i++) { d.data = {}; d = d.data; }
+      const arr = new Array(1e7);
+      const hostile = [getter, tj, px, throwing, big, new Uint8Array(1e7), new ArrayBuffer(1e7), err, deep, arr, 'x'.repeat(1 << 24), Symbol('s'), 10n, null, undefined];
+      const self = { me: 1 };
+      let worstMs = 0;
+      for (const a of hostile) {
+        const t = performance.now();
+        console.warn.call(self, 'probe', a);
+        worstMs = Math.max(worstMs, performance.now() - t);
+      }
+      // A KE-1 line carried only by an Error argument, then only by a Synapse body.
+      const me = new Error('M_UNKNOWN: MatrixError: [400] ' + conflict.error);
+      me.name = 'MatrixError';
+      console.warn.call(self, 'Failed to process outgoing request 0:', me);
+      console.warn.call(self, 'upload failed', { errcode: conflict.errcode, error: conflict.error.replace('AAAAAAAAAA0', 'AAAAAAAAAA1') });
+      const entries = m.getCryptoDiagEntries();
+      m.uninstallCryptoDiagLog();
+      return {
+        calls: calls.length, selfOk: calls.every((c) => c.self === self), argsOk: calls.every((c) => c.n === 2),
+        expected: hostile.length + 2, ran, worstMs, ke1: entries.filter((e) => e.ke === 'KE-1').length,
+      };
+    }, JSON.parse(CONFLICT));
+    check('hostile console arguments: the original is called exactly once per call, with its this and arguments',
+      r.calls === r.expected && r.selfOk && r.argsOk, r);
+    check('hostile console arguments: no app code runs (getters, toJSON, toString, Proxy get/ownKeys/getPrototypeOf/has)', r.ran.length === 0, r.ran);
+    check('a KE-1 line in an Error argument and in a Synapse body object is captured, after a throwing trap', r.ke1 === 2, r);
+    console.log(`     (worst hostile console call in this run: ${r.worstMs.toFixed(2)} ms; the goal is measured in tests/bench)`);
     check('no page errors', errors.length === 0, errors);
     await ctx.close();
   }

@@ -19,8 +19,11 @@ const MAX_DEPTH = 2; // objects inside objects
 // Error, and the few fields where the SDK and Synapse put their text (errcode,
 // error, message, msg, reason, body, data, cause, err). Typed arrays render as
 // their type and length, through getters taken from the platform at load.
-// Residual: a Proxy cannot be detected in JS, so its getOwnPropertyDescriptor
-// trap can still run (only that trap, and at most a few times per argument).
+// Residuals: a Proxy cannot be detected in JS, so its getOwnPropertyDescriptor
+// trap can still run (only that trap, and at most a few times per argument); an
+// Error's name set on its prototype (TypeError) shows as `Error`; a string
+// argument built by concatenation (a V8 rope) is flattened once when its head
+// is cut, which costs time linear in its length (~1 ns/byte).
 const FIELDS = ['errcode', 'error', 'message', 'msg', 'reason', 'body', 'err', 'data', 'cause'];
 const gopd = Object.getOwnPropertyDescriptor;
 const isView = ArrayBuffer.isView;

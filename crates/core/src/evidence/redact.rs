@@ -261,8 +261,8 @@ pub fn redact<'a>(input: &'a str, counts: &mut RedactionCounts) -> Cow<'a, str> 
             match found {
                 Some(Hit::Redact { start, end, kind, wrap }) => {
                     let s = out.get_or_insert_with(|| String::with_capacity(input.len()));
-                    s.push_str(&input[copied..start]);
-                    let q = wrap.map_or("", |(a, z)| &input[a..z]);
+                    s.push_str(slice(input, copied, start));
+                    let q = wrap.map_or("", |(a, z)| slice(input, a, z));
                     s.push_str(q);
                     s.push_str("[REDACTED:");
                     s.push_str(kind.as_str());
@@ -285,11 +285,18 @@ pub fn redact<'a>(input: &'a str, counts: &mut RedactionCounts) -> Cow<'a, str> 
     }
     match out {
         Some(mut s) => {
-            s.push_str(&input[copied..]);
+            s.push_str(slice(input, copied, input.len()));
             Cow::Owned(s)
         }
         None => Cow::Borrowed(input),
     }
+}
+
+/// `&s[from..to]` without str slicing's panic path (its message formatting
+/// costs the wasm bundle several KiB); matches start and end on ASCII bytes,
+/// so this never falls back.
+fn slice(s: &str, from: usize, to: usize) -> &str {
+    s.get(from..to).unwrap_or_default()
 }
 
 /// A word glued to an escape before it: `\n`, `\t`, `\u00e9`, `\xe9` (JSON,

@@ -45,7 +45,7 @@ const GOALS = [
   { key: 'console_vs_js_reference_ratio', max: 1.0, what: 'capture overhead vs plain-JS capture (warn+debug, non-matching)' },
   { key: 'console_nonmatching_overhead_ratio', max: 1.25, what: 'console call with capture / without (warn+debug, non-matching)' },
   { key: 'storm_heap_growth_bytes', max: 1 * MIB, what: 'JS heap + wasm memory growth, 60 s storm' },
-  { key: 'bundle_gzip_bytes', max: 60 * 1024, what: 'wasm + pkg/index.js (all JS loaded at import), gzip -9' },
+  { key: 'bundle_gzip_bytes', max: 100 * 1024, what: 'wasm + pkg/index.js (all JS loaded at import), gzip -9' },
 ];
 // Beyond this the memory is not "a bit over budget" but unbounded: a harness failure.
 const BROKEN_GROWTH = 16 * MIB;

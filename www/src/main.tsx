@@ -6,7 +6,7 @@
 import React from 'react';
 import { createRoot } from 'react-dom/client';
 import 'folds/dist/style.css';
-import { configClass, varsClass } from 'folds';
+import { configClass, lightTheme, varsClass } from 'folds';
 import { startCryptoHealth } from 'crypto-health';
 import type { StorageState } from 'crypto-health';
 import type { KitApi } from 'crypto-health/react';
@@ -22,7 +22,7 @@ function mountApp(api: KitApi | null, storage: StorageState | null) {
 // still starts.
 // The demo names its reports as the fork it stands in for does (the default is
 // crypto-health-report-<UTC>.json).
-document.body.classList.add(configClass, varsClass);
+document.body.classList.add(configClass, varsClass, lightTheme); // folds' light theme, as Cinny's default
 startCryptoHealth({ capacity: 200, reportPrefix: 'lotus-crypto-diag' })
   .then(({ api, storage }) => {
     const kit = api as KitApi;

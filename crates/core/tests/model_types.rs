@@ -48,6 +48,7 @@ fn interface(ts: &str, name: &str) -> BTreeMap<String, bool> {
             line.clear();
         } else if depth == 1 || (depth == 2 && c == '{') {
             line.push(c);
+        }
     }
     fields
 }

@@ -26,13 +26,16 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync, constants as zc } from 'node:zlib';
 
 const WARN_ONLY = process.argv.includes('--warn-size');
+// --panic-test: a test build into target/pkg-panic with the crate's `panic-test`
+// feature (an export that panics on demand); no kit, no size gate.
+const PANIC_TEST = process.argv.includes('--panic-test');
 // --kit-only: recompile just the React kit into an existing pkg/ (kit development).
 const KIT_ONLY = process.argv.includes('--kit-only');
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const rel = (p) => path.relative(ROOT, p) || '.';
 
 const CRATE_DIR = path.join(ROOT, 'crates', 'wasm');
-const PKG_DIR = path.join(ROOT, 'pkg');
+const PKG_DIR = PANIC_TEST ? path.join(ROOT, 'target', 'pkg-panic') : path.join(ROOT, 'pkg');
 const OUT_NAME = 'crypto_health';
 const PKG_NAME = 'crypto-health';
 const WASM = path.join(PKG_DIR, `${OUT_NAME}_bg.wasm`);
@@ -118,6 +121,7 @@ function wasmPackBuild() {
     path.relative(CRATE_DIR, PKG_DIR),
     '--out-name',
     OUT_NAME,
+    ...(PANIC_TEST ? ['--', '--features', 'panic-test'] : []),
   ], { env: { ...process.env, RUSTFLAGS: remapFlags() } });
   for (const f of [WASM, GLUE]) if (!existsSync(f)) fail(`wasm-pack did not produce ${rel(f)}`);
 }
@@ -347,6 +351,10 @@ async function main() {
   log(`wasm-opt: ${rawWasm} B -> ${statSync(WASM).size} B`);
   copyLoader();
   bundleJs();
+  if (PANIC_TEST) {
+    log(`done (panic-test build in ${rel(PKG_DIR)})`);
+    return;
+  }
   await buildKit();
   rewritePackageJson();
   reportSizes();

@@ -5,7 +5,9 @@
 #   browser  wasm-pack test --headless --chrome crates/wasm   (Debian chromium + chromedriver)
 #   build    node scripts/build.mjs                            (release pkg/, wasm-opt; fails if what an
 #            import loads, wasm + pkg/index.js, exceeds the 180 KiB ceiling gzipped; the goal is 100 KiB: see README "Size")
-#   smoke    node tests/smoke/release-smoke.mjs                (release pkg/ in Chromium)
+#   smoke    node tests/smoke/release-smoke.mjs                (release pkg/ in Chromium), then the
+#            panic-test build (target/pkg-panic) and tests/smoke/panic-smoke.mjs: after a panic capture
+#            stops visibly, the report says so, console and fetch go on
 #   tabs     node tests/tabs/run.mjs                           (multi-tab guard in real Chromium tabs:
 #            one primary, takeover after close/crash, steal, lease fallback; figures in
 #            target/tabs/results.json; TABS_ROUNDS=n for fewer rounds, default 20)
@@ -43,7 +45,7 @@ stage_cmd() {
     native)  cargo test --workspace --exclude crypto-health ;;
     browser) wasm-pack test --headless --chrome crates/wasm ;;
     build)   node scripts/build.mjs ;;
-    smoke)   node tests/smoke/release-smoke.mjs ;;
+    smoke)   node tests/smoke/release-smoke.mjs && node scripts/build.mjs --panic-test && node tests/smoke/panic-smoke.mjs ;;
     tabs)    TABS_ROUNDS="${TABS_ROUNDS:-5}" node tests/tabs/run.mjs ;;
     http)    node tests/http/http-tap.mjs ;;
     bench)   node tests/bench/bench.mjs --quick ;;

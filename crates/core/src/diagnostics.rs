@@ -385,7 +385,7 @@ impl Diagnostics {
                         effects.push(Effect::RememberDevice { user_id, device_id, memory });
                     }
                 }
-                Event::RecoveryNeeded(r) => effects.push(Effect::RecoveryNeeded(Box::new(r))),
+                Event::RecoveryNeeded(r) => effects.push(Effect::RecoveryNeeded(r)),
                 Event::Recovered { .. } => effects.push(Effect::Recovered),
             }
         }

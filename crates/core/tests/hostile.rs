@@ -78,7 +78,7 @@ fn plant() -> impl Strategy<Value = (String, String)> {
         any::<bool>(),
     )
         .prop_filter_map("shape needs a YAML key", |((key, yaml), shape, enc, wide, url, sp, flag)| {
-            let k = encode_key(key, if shape >= 6 && shape <= 8 { enc } else { 0 });
+            let k = encode_key(key, if (6..=8).contains(&shape) { enc } else { 0 });
             let w = wide.clone();
             Some(match shape {
                 0 => (format!("{{\"{key}\"{sp}:{sp}\"{w}\",\"x\":1}}"), wide),

@@ -23,7 +23,7 @@ pub fn install_crypto_diag_log(#[wasm_bindgen(unchecked_param_type = "InstallOpt
     if state::with(|s| s.diag.is_console_installed()).unwrap_or(true) {
         return Ok(false);
     }
-    let sink = Closure::<dyn FnMut(String, String, f64)>::new(|level: String, message: String, ts: f64| {
+    let sink: state::ConsoleSink = Closure::new(|level: String, message: String, ts: f64| {
         let effects = state::with(|s| s.diag.console_line(&level, &message, ts as u64).1);
         carry_out(effects.unwrap_or_default());
     });

@@ -18,11 +18,13 @@ pub struct State {
     pub diag: Diagnostics,
     pub report_prefix: String,
     /// Keeps the console sink closure alive while the tap is installed.
-    pub sink: Option<Closure<dyn FnMut(String, String, f64)>>,
+    pub sink: Option<ConsoleSink>,
     /// Keeps the fetch tap's hooks alive while it is installed.
     pub http_hooks: Option<HttpHooks>,
 }
 
+/// `(level, message, ts)` from js/tap.js.
+pub type ConsoleSink = Closure<dyn FnMut(String, String, f64)>;
 pub type HttpHooks = (Closure<dyn FnMut(String) -> JsValue>, Closure<dyn FnMut(JsValue, Option<String>)>);
 
 impl Default for State {

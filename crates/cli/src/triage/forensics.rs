@@ -215,7 +215,7 @@ mod tests {
         // Tampered key: the signature no longer verifies with anyone.
         let mut bad = old_same.clone();
         bad["key"] = json!("K9");
-        assert!(signed_by(&bad, u, d, &[server.clone()]).unwrap().is_empty());
+        assert!(signed_by(&bad, u, d, std::slice::from_ref(&server)).unwrap().is_empty());
         // No new key, nothing verifies it: unknown.
         let f = analyse("AAAAAAAAAA0", &old, "db", None, u, d, vec![server]);
         assert_eq!(f.verdict, Verdict::Unknown);

@@ -45,10 +45,11 @@ impl MonitorConfig {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[derive(serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Phase {
+    #[default]
     Healthy,
     Failing,
     Storm,
@@ -215,7 +216,7 @@ pub enum Event {
     /// Early warning: raise this finding now.
     Finding(Finding),
     /// Once per storm: prompt the user.
-    RecoveryNeeded(RecoveryNeeded),
+    RecoveryNeeded(Box<RecoveryNeeded>),
     Recovered { at: u64 },
 }
 
@@ -257,11 +258,6 @@ pub struct Monitor {
     last_request: Option<(Option<u64>, Option<u64>)>,
 }
 
-impl Default for Phase {
-    fn default() -> Self {
-        Phase::Healthy
-    }
-}
 
 impl Monitor {
     pub fn new(cfg: MonitorConfig) -> Self {
@@ -452,7 +448,7 @@ impl Monitor {
         self.storms += 1;
         self.recovery_events += 1;
         self.breaker.arm(now);
-        vec![Event::RecoveryNeeded(RecoveryNeeded {
+        vec![Event::RecoveryNeeded(Box::new(RecoveryNeeded {
             user_id: self.user_id.clone(),
             device_id: self.device_id.clone(),
             outcome: self.outcome(),
@@ -462,7 +458,7 @@ impl Monitor {
             storm_started_at: now,
             conflicts_in_window: in_window,
             at: iso8601(now),
-        })]
+        }))]
     }
 
     /// Which way the store diverged, from the evidence at hand (vodozemac's KeyId: a per-account counter from 0, unpadded base64 of 8 big-endian bytes).

@@ -88,7 +88,7 @@ pub fn origin() -> String {
 }
 
 pub fn secure_context() -> bool {
-    window().map_or(true, |w| w.is_secure_context())
+    window().is_none_or(|w| w.is_secure_context())
 }
 
 /// localStorage, if there is one (a getter may throw: sandboxed frames, disabled storage).

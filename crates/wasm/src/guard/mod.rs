@@ -230,7 +230,7 @@ fn on_storage(me: &Rc<Live>, ev: &Event) {
 fn on_wake(me: &Rc<Live>, _: &Event) {
     let doc = browser::window().and_then(|w| w.document());
     let state = doc.and_then(|d| browser::get(&d, "visibilityState").as_string());
-    if state.map_or(true, |s| s == "visible") {
+    if state.is_none_or(|s| s == "visible") {
         lease::beat(me);
     }
 }

@@ -369,6 +369,14 @@ async function buildPhase() {
     byKind[kind] = (byKind[kind] ?? 0) - s.gzip;
   }
   fig('buildAddedGzipBytes', total(b) - total(a));
+  // The entry chunk (what index.html loads before anything renders).
+  const entryOf = (d, sizes) => {
+    const m = /<script[^>]+type="module"[^>]+src="\/?([^"]+\.js)"/.exec(readFileSync(path.join(d, 'index.html'), 'utf8'));
+    return m && sizes[m[1]] ? sizes[m[1]].gzip : null;
+  };
+  const entryA = entryOf(up.dist, a);
+  const entryB = entryOf(dist, b);
+  fig('entryChunkAddedGzipBytes', entryA !== null && entryB !== null ? entryB - entryA : null);
   fig('buildAddedGzipBytesByKind', byKind);
   return { up, app, dist, tarball };
 }

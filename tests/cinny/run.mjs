@@ -369,14 +369,13 @@ async function buildPhase() {
     byKind[kind] = (byKind[kind] ?? 0) - s.gzip;
   }
   fig('buildAddedGzipBytes', total(b) - total(a));
-  // The entry chunk (what index.html loads before anything renders).
-  const entryOf = (d, sizes) => {
-    const m = /<script[^>]+type="module"[^>]+src="\/?([^"]+\.js)"/.exec(readFileSync(path.join(d, 'index.html'), 'utf8'));
-    return m && sizes[m[1]] ? sizes[m[1]].gzip : null;
+  // What index.html loads before anything renders: its module script and modulepreloads.
+  const initialOf = (d, sizes) => {
+    const html = readFileSync(path.join(d, 'index.html'), 'utf8');
+    const files = [...html.matchAll(/<(?:script[^>]+type="module"[^>]+src|link[^>]+rel="modulepreload"[^>]+href)="\/?([^"]+\.js)"/g)].map((m) => m[1]);
+    return files.reduce((n, f) => n + (sizes[f]?.gzip ?? 0), 0);
   };
-  const entryA = entryOf(up.dist, a);
-  const entryB = entryOf(dist, b);
-  fig('entryChunkAddedGzipBytes', entryA !== null && entryB !== null ? entryB - entryA : null);
+  fig('initialJsAddedGzipBytes', initialOf(dist, b) - initialOf(up.dist, a));
   fig('buildAddedGzipBytesByKind', byKind);
   return { up, app, dist, tarball };
 }

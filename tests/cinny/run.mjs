@@ -369,6 +369,13 @@ async function buildPhase() {
     byKind[kind] = (byKind[kind] ?? 0) - s.gzip;
   }
   fig('buildAddedGzipBytes', total(b) - total(a));
+  // What index.html loads before anything renders: its module script and modulepreloads.
+  const initialOf = (d, sizes) => {
+    const html = readFileSync(path.join(d, 'index.html'), 'utf8');
+    const files = [...html.matchAll(/<(?:script[^>]+type="module"[^>]+src|link[^>]+rel="modulepreload"[^>]+href)="\/?([^"]+\.js)"/g)].map((m) => m[1]);
+    return files.reduce((n, f) => n + (sizes[f]?.gzip ?? 0), 0);
+  };
+  fig('initialJsAddedGzipBytes', initialOf(dist, b) - initialOf(up.dist, a));
   fig('buildAddedGzipBytesByKind', byKind);
   return { up, app, dist, tarball };
 }

@@ -862,10 +862,13 @@ fn quoted_value(b: &[u8], q: &Quote, kind: SecretKind, outer: bool) -> Option<Hi
             let glued = b.get(j + 1).is_some_and(u8::is_ascii_alphanumeric);
             if let Some(delim) = closing_backslashes(bs, levels).filter(|_| !glued) {
                 let end = j - delim;
-                // `token= "password": "x"`: the "value" is really the next secret
-                // key; skip it so the scan redacts that key's value instead.
+                // `token= "password": "x"`, `password=b' {'refresh_token': 'x'`:
+                // the "value" ends in the next secret key (its last word, after
+                // any opening brace or quote); skip it so the scan redacts that
+                // key's value instead.
+                let last_word = b[start..end].iter().rposition(|c| matches!(c, b' ' | b'{' | b'\'' | b'"' | b'(' | b'[' | b',')).map_or(start, |p| start + p + 1);
                 if b.get(skip_space(b, j + 1)) == Some(&b':')
-                    && read_key(b, start).is_some_and(|(_, e)| e == end)
+                    && read_key(b, last_word).is_some_and(|(_, e)| e == end)
                 {
                     return None;
                 }

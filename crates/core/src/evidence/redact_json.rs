@@ -38,6 +38,16 @@ pub fn redact_value_capped(v: &mut Value, counts: &mut RedactionCounts, max: usi
         }
         Value::Array(a) => a.iter_mut().for_each(|x| redact_value_capped(x, counts, max)),
         Value::Object(m) => {
+            // Keys are text too: a logged object can carry a secret in a key.
+            if m.keys().any(|k| matches!(redact(k, &mut RedactionCounts::default()), std::borrow::Cow::Owned(_))) {
+                *m = std::mem::take(m)
+                    .into_iter()
+                    .map(|(k, x)| {
+                        let (key, _) = truncate_marked(&redact(&k, counts), max);
+                        (key, x)
+                    })
+                    .collect();
+            }
             for (k, x) in m.iter_mut() {
                 match secret_key(k) {
                     // Any type: a numeric password is still a password.
@@ -73,5 +83,15 @@ mod tests {
         assert!(v["cause"].as_str().unwrap().len() < 400);
         assert_eq!(v["user"], "@alice:example.org");
         assert!(c.total() >= 3);
+    }
+
+    #[test]
+    fn keys_are_redacted_too() {
+        let mut c = RedactionCounts::default();
+        let mut v = json!({"next=https://hs/x?access_token=Zk3qP9xVb2LmN7sT4wRyE6uH key": 1, "@alice:example.org": true});
+        redact_value_capped(&mut v, &mut c, 4096);
+        let text = v.to_string();
+        assert!(!text.contains("Zk3qP9xVb2LmN7sT4wRyE6uH") && text.contains("@alice:example.org"), "{text}");
+        assert_eq!(c.total(), 1);
     }
 }

@@ -206,12 +206,25 @@ struct JsonState {
     pos: usize,
     in_str: bool,
     esc: bool,
+    /// A run of backslashes (`start..end`) a matcher has already counted. It
+    /// is crossed by its parity instead of read again: a value's opening
+    /// quote can follow any number of them (`"password":\\\\…\"x"`), and
+    /// reading each twice made a line of many such keys cost several times
+    /// its length.
+    counted: (usize, usize),
 }
 
 impl JsonState {
     fn advance(&mut self, b: &[u8], to: usize) {
         let to = to.min(b.len());
         while self.pos < to {
+            if self.pos == self.counted.0 && self.pos < self.counted.1 {
+                // Each backslash flips `esc` (escapes the next, or is escaped).
+                let end = self.counted.1.min(to);
+                self.esc ^= (end - self.pos) % 2 == 1;
+                self.pos = end;
+                continue;
+            }
             let c = b[self.pos];
             if c == b'\n' || c == b'\r' {
                 self.in_str = false;
@@ -429,7 +442,7 @@ fn read_key(b: &[u8], i: usize) -> Option<(&'static Field, usize)> {
 
 /// `key=value`, `key: "value"`, `"key":"value"`, `'key': 'value'`, `\"key\":\"value\"`,
 /// `b'key': b'value'`, `key%3Dvalue`, `"key": 123`, `key: value` (YAML).
-fn match_field(b: &[u8], kend: usize, f: &Field, js: &JsonState) -> Option<Hit> {
+fn match_field(b: &[u8], kend: usize, f: &Field, js: &mut JsonState) -> Option<Hit> {
     let (_, kind, shape) = *f;
     let (mut k, key_quote) = close_key_quote(b, kend);
     k = skip_space(b, k);
@@ -449,6 +462,7 @@ fn match_field(b: &[u8], kend: usize, f: &Field, js: &JsonState) -> Option<Hit> 
     }
     if shape != Shape::Query {
         if let Some(q) = open_quote(b, k) {
+            js.counted = q.backslashes;
             let outer = js.in_str_at(b, k);
             // A plain `"` inside a JSON string that JSON structure follows
             // closes that string: `{"m":"password:", "n":1}` has no value to take.
@@ -811,6 +825,8 @@ struct Quote {
     levels: u32,
     /// `%22…%22`: the value ends at the next encoded quote or delimiter.
     encoded: bool,
+    /// Where the backslashes before the quote lie (empty if none).
+    backslashes: (usize, usize),
 }
 
 /// An opening quote at `k`: after `n` backslashes, after a Python bytes `b`,
@@ -820,7 +836,7 @@ fn open_quote(b: &[u8], mut k: usize) -> Option<Quote> {
         k += 1;
     }
     if let Some((qc @ (b'"' | b'\''), n)) = pct(b, k) {
-        return Some(Quote { start: k + n, qc, levels: 0, encoded: true });
+        return Some(Quote { start: k + n, qc, levels: 0, encoded: true, backslashes: (k, k) });
     }
     let q = run(b, k, |c| c == b'\\');
     let qc = *b.get(q)?;
@@ -836,7 +852,7 @@ fn open_quote(b: &[u8], mut k: usize) -> Option<Quote> {
             return None;
         }
     }
-    Some(Quote { start: q + 1, qc, levels, encoded: false })
+    Some(Quote { start: q + 1, qc, levels, encoded: false, backslashes: (k, q) })
 }
 
 /// Value in quotes, possibly backslash-escaped `levels` times (JSON in a

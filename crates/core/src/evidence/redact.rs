@@ -206,11 +206,10 @@ struct JsonState {
     pos: usize,
     in_str: bool,
     esc: bool,
-    /// A run of backslashes (`start..end`) a matcher has already counted. It
-    /// is crossed by its parity instead of read again: a value's opening
-    /// quote can follow any number of them (`"password":\\\\…\"x"`), and
-    /// reading each twice made a line of many such keys cost several times
-    /// its length.
+    /// A run of backslashes (`start..end`) that `open_quote` has counted. A
+    /// value's opening quote can follow any number of them
+    /// (`"password":\\\\…\"x"`); reading them again byte by byte, at the
+    /// next key, made a line of many such keys cost several times its length.
     counted: (usize, usize),
 }
 
@@ -218,21 +217,24 @@ impl JsonState {
     fn advance(&mut self, b: &[u8], to: usize) {
         let to = to.min(b.len());
         while self.pos < to {
-            if self.pos == self.counted.0 && self.pos < self.counted.1 {
-                // Each backslash flips `esc` (escapes the next, or is escaped).
-                let end = self.counted.1.min(to);
-                self.esc ^= (end - self.pos) % 2 == 1;
-                self.pos = end;
-                continue;
-            }
             let c = b[self.pos];
             if c == b'\n' || c == b'\r' {
                 self.in_str = false;
                 self.esc = false;
+            } else if c == b'\\' {
+                // Each backslash flips `esc` (escapes the next, or is escaped),
+                // so a run is crossed by its parity: counted in one tight loop,
+                // or not at all if a matcher has just counted it.
+                let end = if self.counted.0 == self.pos && self.counted.1 > self.pos {
+                    self.counted.1.min(to)
+                } else {
+                    run(&b[..to], self.pos, |c| c == b'\\')
+                };
+                self.esc ^= (end - self.pos) % 2 == 1;
+                self.pos = end;
+                continue;
             } else if self.esc {
                 self.esc = false;
-            } else if c == b'\\' {
-                self.esc = true;
             } else if c == b'"' {
                 self.in_str = !self.in_str;
             }

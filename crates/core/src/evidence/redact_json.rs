@@ -6,6 +6,7 @@
 use crate::evidence::redact::{redact, RedactionCounts, SecretKind};
 use crate::support::text::truncate_marked;
 use serde_json::Value;
+use std::borrow::Cow;
 
 /// Field names whose values are secrets whatever they look like.
 fn secret_key(k: &str) -> Option<SecretKind> {
@@ -38,15 +39,19 @@ pub fn redact_value_capped(v: &mut Value, counts: &mut RedactionCounts, max: usi
         }
         Value::Array(a) => a.iter_mut().for_each(|x| redact_value_capped(x, counts, max)),
         Value::Object(m) => {
-            // Keys are text too: a logged object can carry a secret in a key.
-            if m.keys().any(|k| matches!(redact(k, &mut RedactionCounts::default()), std::borrow::Cow::Owned(_))) {
-                *m = std::mem::take(m)
-                    .into_iter()
-                    .map(|(k, x)| {
-                        let (key, _) = truncate_marked(&redact(&k, counts), max);
-                        (key, x)
-                    })
-                    .collect();
+            // Keys are text too: a parsed Python repr can hold a secret in one
+            // (`{'sig Authorization: Bearer …': {}}`).
+            let renamed: Vec<(String, String)> = m
+                .keys()
+                .filter_map(|k| match redact(k, counts) {
+                    Cow::Owned(r) => Some((k.clone(), truncate_marked(&r, max).0)),
+                    Cow::Borrowed(_) => None,
+                })
+                .collect();
+            for (old, new) in renamed {
+                if let Some(x) = m.remove(&old) {
+                    m.insert(new, x);
+                }
             }
             for (k, x) in m.iter_mut() {
                 match secret_key(k) {
@@ -93,5 +98,14 @@ mod tests {
         let text = v.to_string();
         assert!(!text.contains("Zk3qP9xVb2LmN7sT4wRyE6uH") && text.contains("@alice:example.org"), "{text}");
         assert_eq!(c.total(), 1);
+    }
+
+    #[test]
+    fn secrets_in_keys_are_redacted() {
+        let mut c = RedactionCounts::default();
+        let mut v = json!({"new_key": {"sig Authorization: Bearer Q7Mp1apfjFuCrMzaVbz753z natures": {}, "key": "bq0K"}});
+        redact_value(&mut v, &mut c);
+        assert_eq!(v, json!({"new_key": {"sig Authorization: Bearer [REDACTED:authorization] natures": {}, "key": "bq0K"}}));
+        assert_eq!(c.get(SecretKind::Authorization), 1);
     }
 }

@@ -51,9 +51,20 @@ const GOALS = [
   { key: 'fetch_endless_extra_bytes', max: 1 * MIB, what: 'bytes the fetch tap holds beyond the app on an endless 400 body' },
   { key: 'storm_heap_growth_bytes', max: 1 * MIB, what: 'JS heap + wasm memory growth, 60 s storm' },
   { key: 'bundle_gzip_bytes', max: 100 * 1024, what: 'wasm + pkg/index.js (all JS loaded at import), gzip -9' },
+  // Native, from the core's cost test (crates/core/tests/cost_per_byte.rs, run by the native stage).
+  { key: 'redact_hostile_vs_plain_ratio', max: 3, what: 'redaction time per byte, worst hostile line / plain line (native)' },
+  { key: 'observe_hostile_vs_plain_ratio', max: 3, what: 'journal observe time per byte, worst hostile line / plain line (native)' },
 ];
 // Beyond this the memory is not "a bit over budget" but unbounded: a harness failure.
 const BROKEN_GROWTH = 16 * MIB;
+
+/** The hostile/plain factors the native cost test wrote (target/bench/cost_per_byte.json), if it ran. */
+function nativeCost() {
+  const file = path.join(ROOT, 'target', 'bench', 'cost_per_byte.json');
+  if (!existsSync(file)) return {};
+  const all = JSON.parse(readFileSync(file, 'utf8'));
+  return Object.fromEntries(Object.entries(all).map(([k, v]) => [k, v.value]));
+}
 
 function fail(msg) {
   console.error(`[bench] ERROR: ${msg}`);
@@ -195,6 +206,7 @@ const figures = {
   init_ms: r.init.ms,
   init_first_ms: r.initFirstMs,
   bundle_gzip_bytes: bundle,
+  ...nativeCost(),
 };
 const goals = GOALS.map((g) => {
   const value = figures[g.key];

@@ -69,6 +69,9 @@ pub struct ClassCount {
 /// Identical messages within this many most recent entries fold together: a
 /// storm repeats the same few lines, and must not evict older evidence.
 const FOLD_WINDOW: usize = 8;
+/// An entry's fields hold at most this many times `max_message_bytes` of JSON:
+/// with the message cap, what one entry can hold is bounded whatever the line.
+const FIELDS_BUDGET_FACTOR: usize = 2;
 /// Strings in a finding's evidence are capped like this.
 const MAX_EVIDENCE_STRING: usize = 4096;
 const LEVELS: [&str; 8] = ["debug", "log", "info", "warn", "error", "uncaught", "unhandledrejection", "http"];
@@ -139,7 +142,8 @@ impl Journal {
         }
         let mut fields = Value::Object(c.fields);
         redact_value_capped(&mut fields, &mut self.redactions, self.cfg.max_message_bytes);
-        let Value::Object(fields) = fields else { unreachable!("an object stays an object") };
+        let Value::Object(mut fields) = fields else { unreachable!("an object stays an object") };
+        bound_fields(&mut fields, FIELDS_BUDGET_FACTOR * self.cfg.max_message_bytes);
         let level = LEVELS.iter().find(|l| **l == level).copied().unwrap_or("log");
         self.entries.push_back(Entry {
             ts,
@@ -200,6 +204,27 @@ impl Journal {
 }
 
 
+/// Keep the fields within `budget` bytes of JSON: the largest values give way
+/// first, each replaced by a marker saying how much was cut (keys stay, so a
+/// reader sees which fact was too large).
+fn bound_fields(fields: &mut Map<String, Value>, budget: usize) {
+    let size = |v: &Value| serde_json::to_string(v).map_or(0, |t| t.len());
+    let mut total: usize = fields.iter().map(|(k, v)| k.len() + size(v) + 4).sum();
+    if total <= budget {
+        return;
+    }
+    let mut by_size: Vec<(usize, String)> = fields.iter().map(|(k, v)| (size(v), k.clone())).collect();
+    by_size.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+    for (n, k) in by_size {
+        if total <= budget {
+            break;
+        }
+        let marker = format!("[truncated {n} bytes]");
+        total = total - n + marker.len() + 2;
+        fields.insert(k, Value::String(marker));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,6 +283,19 @@ mod tests {
         let e = j.observe("error", &format!("{KE1} (https://hs/_matrix/client/v3/keys/upload?access_token=syt_YWxpY2U_abcdefghijkl_0a1b2c)"), 1).unwrap();
         assert!(!e.message.contains("syt_YWxpY2U"), "{}", e.message);
         assert!(j.redactions.total() >= 1);
+    }
+
+    #[test]
+    fn fields_are_bounded_whatever_the_line() {
+        let mut j = Journal::new(Config { capacity: 10, max_message_bytes: 512 });
+        // An old key with thousands of members: each string is small, together they are not.
+        let members: Vec<String> = (0..3000).map(|i| format!("\"k{i}\":\"v{i}\"")).collect();
+        let line = format!("Failed to process outgoing request 0: M_UNKNOWN: MatrixError: [400] One time key signed_curve25519:AAAAAAAAAA0 already exists. Old key: {{{}}}; new key: {{'key': 'B'}}", members.join(","));
+        let e = j.observe("error", &line, 1).unwrap();
+        let size = serde_json::to_string(&e.fields).unwrap().len();
+        assert!(size <= 2 * 512 + 64, "fields hold {size} bytes");
+        assert_eq!(e.fields["key_id"], "AAAAAAAAAA0", "small facts stay");
+        assert!(e.fields["old_key"].as_str().is_some_and(|s| s.starts_with("[truncated ")), "{}", e.fields["old_key"]);
     }
 
     #[test]

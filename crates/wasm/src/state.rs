@@ -21,13 +21,17 @@ pub struct State {
     pub sink: Option<Closure<dyn FnMut(String, String, f64)>>,
     /// Keeps the fetch tap's hooks alive while it is installed.
     pub http_hooks: Option<HttpHooks>,
+    /// Keeps the decryption watcher's hook alive (shared by every watched client).
+    pub utd_hook: Option<UtdHook>,
 }
+
+pub type UtdHook = Closure<dyn FnMut(u8, String, Option<String>, Option<String>, Option<String>, Option<bool>)>;
 
 pub type HttpHooks = (Closure<dyn FnMut(String) -> JsValue>, Closure<dyn FnMut(JsValue, Option<String>)>);
 
 impl Default for State {
     fn default() -> Self {
-        State { diag: Diagnostics::default(), report_prefix: DEFAULT_REPORT_PREFIX.to_owned(), sink: None, http_hooks: None }
+        State { diag: Diagnostics::default(), report_prefix: DEFAULT_REPORT_PREFIX.to_owned(), sink: None, http_hooks: None, utd_hook: None }
     }
 }
 
@@ -70,6 +74,7 @@ pub fn install_panic_hook() {
         });
         crate::js::tap_stop();
         crate::js::http_stop();
+        crate::js::decrypt_stop();
         // console_error_panic_hook writes the message and the JS stack with
         // `console.error`; paused, the tap passes that call straight through.
         crate::js::tap_pause(true);

@@ -36,10 +36,16 @@ function onDecrypted(event, err) {
     const id = str(call(event, 'getId'));
     if (id === undefined) return;
     const failed = call(event, 'isDecryptionFailure') === true;
-    if (!failed) { sink(1, id); return; }
+    if (!failed) { sink({ kind: 'decrypted' }, id); return; }
     const content = call(event, 'getWireContent');
     const alg = own(content, 'algorithm');
-    sink(0, id, str(call(event, 'getRoomId')), str(event.decryptionFailureReason), str(own(err, 'message')), content === undefined ? undefined : typeof alg === 'string');
+    sink({
+      kind: 'failed',
+      roomId: str(call(event, 'getRoomId')),
+      code: str(event.decryptionFailureReason),
+      message: str(own(err, 'message')),
+      hasAlgorithm: content === undefined ? undefined : typeof alg === 'string',
+    }, id);
   } catch (_) {
     errors++;
   }
@@ -64,7 +70,7 @@ export function decryptWatch(mx, hook) {
     watched.delete(mx);
     offFrom(mx);
     if (watched.size === 0) {
-      try { if (sink) sink(2, ''); } catch (_) { errors++; }
+      try { if (sink) sink({ kind: 'stopped' }, null); } catch (_) { errors++; }
     }
   };
   watched.set(mx, unsubscribe);

@@ -6,15 +6,20 @@ use crate::{js, state};
 use crypto_health_core::evidence::decryption::Failure;
 use wasm_bindgen::prelude::*;
 
-/// 0: failed, 1: decrypted, 2: no client watched any more.
-fn on_result(kind: u8, event_id: String, room_id: Option<String>, code: Option<String>, message: Option<String>, has_algorithm: Option<bool>) {
+/// `info.kind`: `failed` (with roomId, code, message, hasAlgorithm), `decrypted`,
+/// or `stopped` (no client watched any more).
+fn on_result(info: JsValue, event_id: Option<String>) {
+    let kind = js::prop_str(&info, "kind").unwrap_or_default();
+    let (room_id, code, message) = (js::prop_str(&info, "roomId"), js::prop_str(&info, "code"), js::prop_str(&info, "message"));
+    let has_algorithm = js::prop_bool(&info, "hasAlgorithm");
+    let id = event_id.unwrap_or_default();
     let now = js::now();
-    state::with(|s| match kind {
-        0 => s.diag.decryption_failed(
-            &Failure { event_id: &event_id, room_id: room_id.as_deref(), code: code.as_deref(), message: message.as_deref(), has_algorithm },
+    state::with(|s| match kind.as_str() {
+        "failed" => s.diag.decryption_failed(
+            &Failure { event_id: &id, room_id: room_id.as_deref(), code: code.as_deref(), message: message.as_deref(), has_algorithm },
             now,
         ),
-        1 => s.diag.decrypted(&event_id, now),
+        "decrypted" => s.diag.decrypted(&id, now),
         _ => s.diag.decryption_watch(false),
     });
 }
@@ -27,7 +32,7 @@ fn on_result(kind: u8, event_id: String, room_id: Option<String>, code: Option<S
 pub fn watch_decryption(#[wasm_bindgen(unchecked_param_type = "unknown")] mx: JsValue) -> Result<JsValue, JsError> {
     let hook = state::with(|s| {
         s.utd_hook
-            .get_or_insert_with(|| Closure::<dyn FnMut(u8, String, Option<String>, Option<String>, Option<String>, Option<bool>)>::new(on_result))
+            .get_or_insert_with(|| Closure::<dyn FnMut(JsValue, Option<String>)>::new(on_result))
             .as_ref()
             .clone()
     })

@@ -25,7 +25,8 @@ pub struct State {
     pub utd_hook: Option<UtdHook>,
 }
 
-pub type UtdHook = Closure<dyn FnMut(u8, String, Option<String>, Option<String>, Option<String>, Option<bool>)>;
+/// The same shape as the fetch tap's exchange hook: one closure type, one glue.
+pub type UtdHook = Closure<dyn FnMut(JsValue, Option<String>)>;
 
 pub type HttpHooks = (Closure<dyn FnMut(String) -> JsValue>, Closure<dyn FnMut(JsValue, Option<String>)>);
 

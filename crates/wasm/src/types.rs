@@ -218,7 +218,6 @@ export interface UtdCauseStats {
   lastSeen: number | null;
   /** The longest-failing events still followed (at most 10). */
   events: UtdEvent[];
-  sample: string | null;
 }
 
 /** The report's `decryption` section (watchDecryption). */

@@ -14,8 +14,6 @@
 //! Memory is bounded: at most [`MAX_TRACKED`] events are followed (the oldest
 //! failure is forgotten first), and each cause lists at most [`MAX_EVENTS_PER_CAUSE`].
 
-use crate::evidence::redact::{redact, RedactionCounts};
-use crate::support::text::head;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -25,11 +23,9 @@ pub const GRACE_PERIOD_MS: u64 = 4_000;
 pub const MAX_TRACKED: usize = 1_000;
 /// Event ids listed per cause (the longest-failing first).
 pub const MAX_EVENTS_PER_CAUSE: usize = 10;
-/// Bytes kept of an SDK error text, as a sample per cause.
-const MAX_SAMPLE_BYTES: usize = 300;
 
 /// Why one event cannot be read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Cause {
     /// KE-3: the encrypted content has no `algorithm`.
     MalformedEvent,
@@ -172,8 +168,6 @@ pub struct CauseStats {
     pub last_seen: Option<u64>,
     /// The longest-failing events still followed, at most `MAX_EVENTS_PER_CAUSE`.
     pub events: Vec<UtdEvent>,
-    /// One SDK error text, redacted and cut.
-    pub sample: Option<String>,
 }
 
 /// The report's `decryption` section.
@@ -202,18 +196,36 @@ pub struct DecryptionReport {
     pub causes: BTreeMap<String, CauseStats>,
 }
 
-/// The tracker: bounded, driven by explicit time.
+/// Every cause, in the order of [`Cause`] (the index into the tracker's table).
+const CAUSES: [Cause; 13] = [
+    Cause::MalformedEvent,
+    Cause::MissingRoomKey,
+    Cause::UnknownMessageIndex,
+    Cause::WithheldBySender,
+    Cause::WithheldForUnverifiedDevice,
+    Cause::SentBeforeWeJoined,
+    Cause::HistoricalNoKeyBackup,
+    Cause::HistoricalBackupUnconfigured,
+    Cause::HistoricalWorkingBackup,
+    Cause::VerificationViolation,
+    Cause::UnsignedDevice,
+    Cause::UnknownDevice,
+    Cause::Unknown,
+];
+
+/// The tracker: bounded, driven by explicit time. Plain vectors and a fixed
+/// table rather than maps and sorting: at most a thousand events, and every
+/// map type or sort routine costs the wasm bundle kilobytes.
 #[derive(Clone, Debug, Default)]
 pub struct UtdTracker {
     watching: bool,
-    events: BTreeMap<String, Tracked>,
-    causes: BTreeMap<Cause, CauseStats>,
+    events: Vec<(String, Tracked)>,
+    causes: [Option<CauseStats>; 13],
     late: u64,
     max_late_ms: Option<u64>,
     within_grace: u64,
     decrypted: u64,
     evicted: u64,
-    redactions: RedactionCounts,
 }
 
 impl UtdTracker {
@@ -222,7 +234,11 @@ impl UtdTracker {
     }
 
     pub fn is_active(&self) -> bool {
-        self.watching || !self.events.is_empty() || self.decrypted > 0 || !self.causes.is_empty()
+        self.watching || !self.events.is_empty() || self.decrypted > 0 || self.causes.iter().any(Option::is_some)
+    }
+
+    fn find(&self, event_id: &str) -> Option<usize> {
+        self.events.iter().position(|(id, _)| id == event_id)
     }
 
     pub fn decryption_failed(&mut self, f: &Failure, now: u64) {
@@ -231,22 +247,18 @@ impl UtdTracker {
         }
         self.promote(now);
         let cause = Cause::of(f.code, f.message, f.has_algorithm);
-        if let Some(m) = f.message {
-            let sample = redact(head(m, MAX_SAMPLE_BYTES), &mut self.redactions).into_owned();
-            self.stats(cause).sample = Some(sample);
-        }
-        if !self.events.contains_key(f.event_id) && self.events.len() >= MAX_TRACKED {
-            self.evict_oldest();
-        }
-        let t = self.events.entry(f.event_id.to_owned()).or_insert_with(|| Tracked {
-            cause,
-            room_id: None,
-            code: None,
-            first_failed_at: now,
-            last_failed_at: now,
-            attempts: 0,
-            counted: false,
-        });
+        let i = match self.find(f.event_id) {
+            Some(i) => i,
+            None => {
+                if self.events.len() >= MAX_TRACKED {
+                    self.evict_oldest();
+                }
+                let t = Tracked { cause, room_id: None, code: None, first_failed_at: now, last_failed_at: now, attempts: 0, counted: false };
+                self.events.push((f.event_id.to_owned(), t));
+                self.events.len() - 1
+            }
+        };
+        let t = &mut self.events[i].1;
         let was = (t.counted, t.cause);
         t.attempts += 1;
         t.last_failed_at = now;
@@ -262,10 +274,7 @@ impl UtdTracker {
         // A counted event that now fails for another reason moves to that cause.
         if was.1 != cause {
             self.stats(was.1).count -= 1;
-            let s = self.stats(cause);
-            s.count += 1;
-            *s.codes.entry(code.unwrap_or_default()).or_default() += 1;
-            s.first_seen = Some(s.first_seen.map_or(first, |f| f.min(first)));
+            self.count(cause, code, first, now);
         }
         self.stats(cause).last_seen = Some(now);
     }
@@ -273,7 +282,8 @@ impl UtdTracker {
     pub fn decrypted(&mut self, event_id: &str, now: u64) {
         self.decrypted += 1;
         self.promote(now);
-        let Some(t) = self.events.remove(event_id) else { return };
+        let Some(i) = self.find(event_id) else { return };
+        let (_, t) = self.events.swap_remove(i);
         let waited = now.saturating_sub(t.first_failed_at);
         if t.counted {
             self.stats(t.cause).count -= 1;
@@ -286,40 +296,40 @@ impl UtdTracker {
 
     /// Failures older than the grace period become counted.
     fn promote(&mut self, now: u64) {
-        let mut newly = Vec::new();
-        for t in self.events.values_mut().filter(|t| !t.counted && now.saturating_sub(t.first_failed_at) >= GRACE_PERIOD_MS) {
+        for i in 0..self.events.len() {
+            let t = &mut self.events[i].1;
+            if t.counted || now.saturating_sub(t.first_failed_at) < GRACE_PERIOD_MS {
+                continue;
+            }
             t.counted = true;
-            newly.push((t.cause, t.code.clone(), t.first_failed_at, t.last_failed_at));
-        }
-        for (cause, code, first, last) in newly {
-            let s = self.stats(cause);
-            s.count += 1;
-            *s.codes.entry(code.unwrap_or_default()).or_default() += 1;
-            s.first_seen = Some(s.first_seen.map_or(first, |f| f.min(first)));
-            s.last_seen = Some(s.last_seen.map_or(last, |l| l.max(last)));
+            let (cause, code, first, last) = (t.cause, t.code.clone(), t.first_failed_at, t.last_failed_at);
+            self.count(cause, code, first, last);
         }
     }
 
+    fn count(&mut self, cause: Cause, code: Option<String>, first: u64, last: u64) {
+        let s = self.stats(cause);
+        s.count += 1;
+        *s.codes.entry(code.unwrap_or_default()).or_default() += 1;
+        s.first_seen = Some(s.first_seen.map_or(first, |f| f.min(first)));
+        s.last_seen = Some(s.last_seen.map_or(last, |l| l.max(last)));
+    }
+
     fn evict_oldest(&mut self) {
-        let oldest = self.events.iter().min_by_key(|(_, t)| t.first_failed_at).map(|(id, _)| id.clone());
-        if let Some(id) = oldest {
+        let oldest = (0..self.events.len()).min_by_key(|&i| self.events[i].1.first_failed_at);
+        if let Some(i) = oldest {
             // A counted event stays counted: it did fail, we only stop following it.
-            self.events.remove(&id);
+            self.events.swap_remove(i);
             self.evicted += 1;
         }
     }
 
     fn stats(&mut self, cause: Cause) -> &mut CauseStats {
-        self.causes.entry(cause).or_insert_with(|| CauseStats {
+        self.causes[cause as usize].get_or_insert_with(|| CauseStats {
             kind: cause.kind().to_owned(),
             ke: cause.ke().map(str::to_owned),
             ..Default::default()
         })
-    }
-
-    /// Redactions made in error samples (the report adds them to its own).
-    pub fn redactions(&self) -> &RedactionCounts {
-        &self.redactions
     }
 
     /// The section as of `now` (failures past the grace period are counted).
@@ -329,34 +339,47 @@ impl UtdTracker {
         t.section()
     }
 
-    fn section(&self) -> DecryptionReport {
-        let mut causes = BTreeMap::new();
-        for (cause, stats) in &self.causes {
-            let mut s = stats.clone();
-            let mut evs: Vec<(&String, &Tracked)> = self.events.iter().filter(|(_, t)| t.counted && t.cause == *cause).collect();
-            evs.sort_by_key(|(_, t)| t.first_failed_at);
-            s.events = evs
-                .into_iter()
-                .take(MAX_EVENTS_PER_CAUSE)
-                .map(|(id, t)| UtdEvent {
+    /// The counted events of `cause`, longest-failing first, at most `MAX_EVENTS_PER_CAUSE`
+    /// (picked by repeated minimum: no sort routine in the bundle).
+    fn worst(&self, cause: Cause) -> Vec<UtdEvent> {
+        let mut taken: Vec<usize> = Vec::new();
+        while taken.len() < MAX_EVENTS_PER_CAUSE {
+            let next = (0..self.events.len())
+                .filter(|i| !taken.contains(i) && self.events[*i].1.counted && self.events[*i].1.cause == cause)
+                .min_by_key(|&i| self.events[i].1.first_failed_at);
+            let Some(i) = next else { break };
+            taken.push(i);
+        }
+        taken
+            .into_iter()
+            .map(|i| {
+                let (id, t) = &self.events[i];
+                UtdEvent {
                     event_id: id.clone(),
                     room_id: t.room_id.clone(),
                     code: t.code.clone(),
                     first_failed_at: t.first_failed_at,
                     last_failed_at: t.last_failed_at,
                     attempts: t.attempts,
-                })
-                .collect();
-            // A cause whose every event later decrypted says so with count 0; one never counted is left out.
-            if s.first_seen.is_some() {
-                causes.insert(cause.as_str().to_owned(), s);
-            }
+                }
+            })
+            .collect()
+    }
+
+    fn section(&self) -> DecryptionReport {
+        let mut causes = BTreeMap::new();
+        for cause in CAUSES {
+            // A cause never counted is left out; one whose events all decrypted later stays, with count 0.
+            let Some(stats) = self.causes[cause as usize].as_ref().filter(|s| s.first_seen.is_some()) else { continue };
+            let mut s = stats.clone();
+            s.events = self.worst(cause);
+            causes.insert(cause.as_str().to_owned(), s);
         }
         DecryptionReport {
             watching: self.watching,
             grace_period_ms: GRACE_PERIOD_MS,
             failures: causes.values().map(|c| c.count).sum(),
-            pending: self.events.values().filter(|t| !t.counted).count() as u64,
+            pending: self.events.iter().filter(|(_, t)| !t.counted).count() as u64,
             late_decryptions: self.late,
             max_late_ms: self.max_late_ms,
             decrypted_within_grace: self.within_grace,
@@ -486,7 +509,6 @@ mod tests {
         let m = &r.causes["malformed_event"];
         assert_eq!((m.count, m.kind.as_str(), m.ke.as_deref()), (1, "data", Some("KE-3")));
         assert_eq!((m.events[0].event_id.as_str(), m.events[0].room_id.as_deref()), ("$bad", Some("!room:hs")));
-        assert!(m.sample.as_deref().unwrap().contains("missing field `algorithm`"));
         assert_eq!(r.causes["missing_room_key"].count, 1);
     }
 
@@ -515,16 +537,15 @@ mod tests {
     }
 
     #[test]
-    fn samples_are_redacted_and_cut_and_empty_ids_ignored() {
+    fn error_texts_are_read_never_stored_and_empty_ids_ignored() {
         let mut t = UtdTracker::default();
         let long = format!("bad thing access_token=syt_c2VjcmV0_AbCdEfGhIjKlMnOpQrSt_0a1b2c {}", "x".repeat(5_000));
         t.decryption_failed(&Failure { event_id: "$a", message: Some(&long), ..Default::default() }, 0);
         t.decryption_failed(&Failure { event_id: "", code: Some("UNKNOWN_ERROR"), ..Default::default() }, 0);
         let r = t.report(GRACE_PERIOD_MS);
-        let s = r.causes["unknown"].sample.clone().unwrap();
-        assert!(!s.contains("syt_c2VjcmV0_AbCdEfGhIjKlMnOpQrSt_0a1b2c") && s.len() < 400, "{s}");
-        assert_eq!((r.tracked, r.failures), (1, 1));
-        assert!(t.redactions().total() > 0);
+        let text = serde_json::to_string(&r).unwrap();
+        assert!(!text.contains("syt_c2VjcmV0") && text.len() < 1_000, "{text}");
+        assert_eq!((r.tracked, r.failures, r.causes["unknown"].count), (1, 1, 1));
     }
 
     #[test]

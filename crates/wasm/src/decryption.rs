@@ -44,3 +44,10 @@ pub fn watch_decryption(#[wasm_bindgen(unchecked_param_type = "unknown")] mx: Js
     state::with(|s| s.diag.decryption_watch(true));
     Ok(unsubscribe)
 }
+
+/// The `decryption` section as it stands (per-cause counts, late decryptions), for the card.
+#[wasm_bindgen(js_name = decryptionHealth, unchecked_return_type = "DecryptionSection")]
+pub fn decryption_health() -> JsValue {
+    let now = js::now();
+    state::with(|s| js::to_js(&s.diag.decryption(now))).unwrap_or(JsValue::NULL)
+}

@@ -38,7 +38,7 @@ pub use capture::{
     clear_crypto_diag_entries, get_crypto_diag_counts, get_crypto_diag_entries, get_crypto_diag_findings, install_crypto_diag_log,
     record_crypto_diag_line, uninstall_crypto_diag_log,
 };
-pub use decryption::watch_decryption;
+pub use decryption::{decryption_health, watch_decryption};
 pub use guard::{acquire_tab_guard, get_tab_guard_state, release_tab_guard, take_over_tab_guard};
 pub use http::{install_http_tap, on_recovery_needed, otk_health, uninstall_http_tap};
 pub use report::{build_crypto_diag_report, download_crypto_diag_report};

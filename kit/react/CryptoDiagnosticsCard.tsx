@@ -4,7 +4,7 @@
 // report download. Built from folds like Cinny's own Developer Tools sections.
 import React, { useState } from 'react';
 import { Box, Button, Text } from 'folds';
-import type { DiagEntry, Finding, KeClass, StorageState } from 'crypto-health';
+import type { DecryptionSection, UtdCauseStats, DiagEntry, Finding, KeClass, StorageState } from 'crypto-health';
 import {
   KitApi,
   MatrixClientLike,
@@ -287,6 +287,49 @@ function OtkTile({
   );
 }
 
+/** Why messages fail to decrypt: one badge per cause, KE-3 (malformed data) apart from key problems. */
+function DecryptionTile({ decryption }: { decryption: DecryptionSection | null }) {
+  if (!decryption) return null;
+  const all = decryption.causes as Record<string, UtdCauseStats | undefined>;
+  const causes: [string, UtdCauseStats][] = [];
+  Object.keys(all).forEach((k) => {
+    const c = all[k];
+    if (c && c.count > 0) causes.push([k, c]);
+  });
+  const parts: string[] = [];
+  parts.push(
+    decryption.watching ? `${decryption.failures} undecryptable message(s)` : 'not watching the client'
+  );
+  if (decryption.lateDecryptions > 0) parts.push(`${decryption.lateDecryptions} decrypted late`);
+  if (decryption.pending > 0) parts.push(`${decryption.pending} waiting for keys`);
+  return (
+    <Tile
+      title="Why messages fail to decrypt"
+      description={parts.join('; ')}
+      after={
+        <Box gap="200" wrap="Wrap" data-testid="utd-causes">
+          {causes.length === 0 ? (
+            <ToneBadge tone="ok">none</ToneBadge>
+          ) : (
+            causes.map(([cause, c]) => (
+              <ToneBadge
+                key={cause}
+                tone={c.kind === 'data' ? 'critical' : 'warning'}
+                title={`${c.kind} problem${c.ke ? ` (${c.ke})` : ''}; e.g. ${c.events[0]?.eventId ?? '?'} in ${
+                  c.events[0]?.roomId ?? '?'
+                }`}
+                testId={`utd-cause-${cause}`}
+              >
+                {`${cause.replace(/_/g, ' ')}: ${c.count}`}
+              </ToneBadge>
+            ))
+          )}
+        </Box>
+      }
+    />
+  );
+}
+
 function FindingsCard({ findings }: { findings: Finding[] }) {
   return (
     <SettingCard testId="findings">
@@ -367,7 +410,7 @@ export function CryptoDiagnosticsCard({
     );
   }
 
-  const { counts, entries, findings, otk, guard } = snapshot;
+  const { counts, entries, findings, otk, guard, decryption } = snapshot;
   const tone = overallTone(counts, findings, otk);
   const newestFindings = findings
     .slice()
@@ -431,6 +474,7 @@ export function CryptoDiagnosticsCard({
         />
         <GuardTile api={api} guard={guard} />
         <OtkTile api={api} otk={otk} entries={entries} />
+        <DecryptionTile decryption={decryption} />
       </SettingCard>
       <FindingsCard findings={newestFindings} />
       {keEntries.length > 0 ? <LinesCard entries={keEntries} /> : null}

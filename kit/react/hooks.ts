@@ -2,7 +2,7 @@
 // call may throw into the app, so every read goes through `attempt`.
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { loadCryptoHealth } from 'crypto-health';
-import type { ClassCount, DiagEntry, Finding, KeClass, StorageState } from 'crypto-health';
+import type { ClassCount, DecryptionSection, DiagEntry, Finding, KeClass, StorageState } from 'crypto-health';
 import {
   KitApi,
   MatrixClientLike,
@@ -60,6 +60,8 @@ export interface Snapshot {
   findings: Finding[];
   otk: OtkHealth | null;
   guard: TabGuardState | null;
+  /** Why messages fail to decrypt (watchDecryption); null where the build lacks it. */
+  decryption: DecryptionSection | null;
   updatedAt: number;
 }
 
@@ -69,6 +71,7 @@ const EMPTY: Snapshot = {
   findings: [],
   otk: null,
   guard: null,
+  decryption: null,
   updatedAt: 0,
 };
 
@@ -109,6 +112,10 @@ export function useDiagnosticsSnapshot(
         typeof api.getTabGuardState === 'function'
           ? attempt(() => api.getTabGuardState!(), null)
           : null;
+      const decryption =
+        typeof api.decryptionHealth === 'function'
+          ? attempt(() => (api.decryptionHealth() as DecryptionSection) ?? null, null)
+          : null;
       const moved = force || key !== lastKey.current;
       lastKey.current = key;
       setSnapshot((prev) => ({
@@ -119,6 +126,7 @@ export function useDiagnosticsSnapshot(
         findings: moved ? readFindings(api, mxRef.current) : prev.findings,
         otk,
         guard,
+        decryption,
         updatedAt: Date.now(),
       }));
     },

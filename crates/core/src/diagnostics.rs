@@ -10,6 +10,7 @@
 use crate::environment::crypto_store::{self, StoreFacts, KNOWN_DATABASES, RUST_CRYPTO_DB};
 use crate::environment::tab_guard::TabGuard;
 use crate::evidence::classify::{classify, Classified};
+use crate::evidence::decryption::{Failure, UtdTracker};
 use crate::evidence::http::{endpoint_of, path_of, Endpoint, HttpStats, DELAYED_EVENT_LOCAL_TIMEOUT_MS};
 use crate::evidence::journal::{Config, Entry, Journal};
 use crate::evidence::signature::SIGNATURES;
@@ -124,6 +125,8 @@ pub struct Diagnostics {
     /// the identical body every time; it is then compared, not parsed again.
     upload_memo: Option<(String, crate::otk::upload::UploadRequest)>,
     stopped_after_error: Option<String>,
+    /// Why messages fail to decrypt (the SDK's decryption events).
+    utd: UtdTracker,
 }
 
 impl Diagnostics {
@@ -308,6 +311,21 @@ impl Diagnostics {
         self.http_tap_errors = http_errors;
     }
 
+    /// The SDK's decryption events are watched (or no longer).
+    pub fn decryption_watch(&mut self, on: bool) {
+        self.utd.set_watching(on);
+    }
+
+    /// The SDK failed to decrypt an event (it may succeed later: grace period).
+    pub fn decryption_failed(&mut self, f: &Failure, now: u64) {
+        self.utd.decryption_failed(f, now);
+    }
+
+    /// The SDK decrypted an event (a late decryption if it failed before).
+    pub fn decrypted(&mut self, event_id: &str, now: u64) {
+        self.utd.decrypted(event_id, now);
+    }
+
     /// An internal error stopped capture: said in the report from now on.
     pub fn stopped_after_error(&mut self, what: &str) {
         self.stopped_after_error.get_or_insert_with(|| what.to_owned());
@@ -368,7 +386,14 @@ impl Diagnostics {
             r.findings.push(f);
         }
         r.tab_guard = self.tab_guard.clone();
+        if self.utd.is_active() {
+            r.decryption = Some(self.utd.report(now));
+        }
         r
+    }
+
+    pub fn decryption(&self, now: u64) -> crate::evidence::decryption::DecryptionReport {
+        self.utd.report(now)
     }
 
     // ---------------------------------------------------------------- decisions
@@ -623,6 +648,31 @@ mod tests {
         assert_eq!(r.capture.stopped_after_error, None);
         d.stopped_after_error("panicked at …");
         assert_eq!(d.report(Context::default(), 3).capture.stopped_after_error.as_deref(), Some("panicked at …"));
+    }
+
+    #[test]
+    fn the_decryption_section_follows_the_watcher_and_the_grace_period() {
+        use crate::evidence::decryption::GRACE_PERIOD_MS;
+        let mut d = Diagnostics::default();
+        assert!(d.report(Context::default(), 1).decryption.is_none(), "null until something watches");
+        d.decryption_watch(true);
+        let f = Failure { event_id: "$bad", room_id: Some("!r:hs"), code: Some("UNKNOWN_ERROR"), message: Some("missing field `algorithm` token=syt_c2VjcmV0_AbCdEfGhIjKlMnOpQrSt_0a1b2c"), has_algorithm: Some(false) };
+        d.decryption_failed(&f, 10);
+        d.decryption_failed(&Failure { event_id: "$late", code: Some("MEGOLM_UNKNOWN_INBOUND_SESSION_ID"), ..Default::default() }, 10);
+        let r = d.report(Context::default(), 11);
+        let s = r.decryption.as_ref().unwrap();
+        assert!(s.watching && s.causes.is_empty() && s.pending == 2);
+        d.decrypted("$late", 10 + GRACE_PERIOD_MS + 500);
+        let r = d.report(Context::default(), 10 + GRACE_PERIOD_MS + 600);
+        let s = r.decryption.as_ref().unwrap();
+        assert_eq!((s.failures, s.late_decryptions, s.causes["malformed_event"].events[0].event_id.as_str()), (1, 1, "$bad"));
+        assert_eq!(s.causes["missing_room_key"].count, 0);
+        let text = serde_json::to_string(&r).unwrap();
+        assert!(!text.contains("syt_c2VjcmV0_AbCdEfGhIjKlMnOpQrSt_0a1b2c"), "error texts are read, never stored");
+        // A report written before the section existed still reads.
+        let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        v.as_object_mut().unwrap().remove("decryption");
+        assert!(Report::from_json(&v.to_string()).unwrap().decryption.is_none());
     }
 
     #[test]

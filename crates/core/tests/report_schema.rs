@@ -194,3 +194,34 @@ fn tab_guard_section_validates_and_old_reports_still_parse() {
     let back = Report::from_json(&old.to_string()).unwrap();
     assert_eq!(back.tab_guard, TabGuard::default());
 }
+
+#[test]
+fn decryption_section_validates_and_old_reports_still_parse() {
+    use crypto_health_core::evidence::decryption::{Failure, GRACE_PERIOD_MS};
+    use crypto_health_core::Diagnostics;
+    let mut d = Diagnostics::default();
+    d.decryption_watch(true);
+    let bad = Failure { event_id: "$bad", room_id: Some("!r:hs"), code: Some("UNKNOWN_ERROR"), message: Some("missing field `algorithm`"), has_algorithm: Some(false) };
+    d.decryption_failed(&bad, 1_000);
+    d.decryption_failed(&Failure { event_id: "$k", room_id: None, code: Some("MEGOLM_KEY_WITHHELD"), message: None, has_algorithm: Some(true) }, 1_000);
+    d.decryption_failed(&Failure { event_id: "$late", code: Some("OLM_UNKNOWN_MESSAGE_INDEX"), ..Default::default() }, 1_000);
+    d.decrypted("$late", 1_000 + GRACE_PERIOD_MS + 1);
+    let r = d.report(Context::default(), 1_000 + GRACE_PERIOD_MS + 2);
+    let v: Value = serde_json::from_str(&text_of(&r)).unwrap();
+    validate(&v).unwrap();
+    assert_eq!(v["decryption"]["causes"]["malformed_event"]["events"][0]["roomId"], "!r:hs");
+    assert_eq!(v["decryption"]["lateDecryptions"], 1);
+    assert_eq!(Report::from_json(&v.to_string()).unwrap(), r);
+    // An unknown cause name or field is refused.
+    let mut bad_v = v.clone();
+    bad_v["decryption"]["causes"]["made_up"] = bad_v["decryption"]["causes"]["malformed_event"].clone();
+    assert!(validate(&bad_v).is_err());
+    let mut bad_v = v.clone();
+    bad_v["decryption"]["extra"] = json!(1);
+    assert!(validate(&bad_v).is_err());
+    // Without the section (older reports): valid and read as null.
+    let mut old = v;
+    old.as_object_mut().unwrap().remove("decryption");
+    validate(&old).unwrap();
+    assert!(Report::from_json(&old.to_string()).unwrap().decryption.is_none());
+}

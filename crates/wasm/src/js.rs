@@ -38,6 +38,14 @@ extern "C" {
     pub fn add_recovery_listener(cb: &JsValue) -> JsValue;
 }
 
+#[wasm_bindgen(module = "/js/decrypt.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = decryptWatch)]
+    pub fn decrypt_watch(mx: &JsValue, hook: &JsValue) -> JsValue;
+    #[wasm_bindgen(js_name = decryptStop)]
+    pub fn decrypt_stop();
+}
+
 /// A model value as a plain JS value. Through JSON text on purpose: every
 /// model type then has one serializer in the bundle (serde_json's, which the
 /// report needs anyway) instead of a second one per type for

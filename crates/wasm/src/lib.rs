@@ -5,6 +5,7 @@
 //! - [`capture`]: console / window-error tap (`installCryptoDiagLog`, entries).
 //! - [`http`]: fetch tap and KE-1 health (`installHttpTap`, `otkHealth`, `onRecoveryNeeded`).
 //! - [`storage`]: persistent storage and crypto-store consistency.
+//! - [`decryption`]: why messages fail to decrypt (`watchDecryption`).
 //! - [`report`]: building and downloading the diagnostics report.
 //! - [`guard`]: the multi-tab guard (one tab drives the crypto store).
 //! - [`browser`]: browser facts through web-sys (localStorage, storage
@@ -15,6 +16,7 @@
 
 mod browser;
 mod capture;
+mod decryption;
 mod guard;
 mod http;
 #[doc(hidden)]
@@ -36,6 +38,7 @@ pub use capture::{
     clear_crypto_diag_entries, get_crypto_diag_counts, get_crypto_diag_entries, get_crypto_diag_findings, install_crypto_diag_log,
     record_crypto_diag_line, uninstall_crypto_diag_log,
 };
+pub use decryption::{decryption_health, watch_decryption};
 pub use guard::{acquire_tab_guard, get_tab_guard_state, release_tab_guard, take_over_tab_guard};
 pub use http::{install_http_tap, on_recovery_needed, otk_health, uninstall_http_tap};
 pub use report::{build_crypto_diag_report, download_crypto_diag_report};

@@ -21,15 +21,20 @@ pub struct State {
     pub sink: Option<ConsoleSink>,
     /// Keeps the fetch tap's hooks alive while it is installed.
     pub http_hooks: Option<HttpHooks>,
+    /// Keeps the decryption watcher's hook alive (shared by every watched client).
+    pub utd_hook: Option<UtdHook>,
 }
 
 /// `(level, message, ts)` from js/tap.js.
 pub type ConsoleSink = Closure<dyn FnMut(String, String, f64)>;
+/// The same shape as the fetch tap's exchange hook: one closure type, one glue.
+pub type UtdHook = Closure<dyn FnMut(JsValue, Option<String>)>;
+
 pub type HttpHooks = (Closure<dyn FnMut(String) -> JsValue>, Closure<dyn FnMut(JsValue, Option<String>)>);
 
 impl Default for State {
     fn default() -> Self {
-        State { diag: Diagnostics::default(), report_prefix: DEFAULT_REPORT_PREFIX.to_owned(), sink: None, http_hooks: None }
+        State { diag: Diagnostics::default(), report_prefix: DEFAULT_REPORT_PREFIX.to_owned(), sink: None, http_hooks: None, utd_hook: None }
     }
 }
 
@@ -72,6 +77,7 @@ pub fn install_panic_hook() {
         });
         crate::js::tap_stop();
         crate::js::http_stop();
+        crate::js::decrypt_stop();
         // console_error_panic_hook writes the message and the JS stack with
         // `console.error`; paused, the tap passes that call straight through.
         crate::js::tap_pause(true);

@@ -191,4 +191,50 @@ export interface TabGuardOptions {
   onPrimaryGone?: (change: TabGuardChange) => void;
 }
 
+export type UtdCause =
+  | 'malformed_event' | 'missing_room_key' | 'unknown_message_index' | 'withheld_by_sender'
+  | 'withheld_for_unverified_device' | 'sent_before_we_joined' | 'historical_no_key_backup'
+  | 'historical_backup_unconfigured' | 'historical_working_backup' | 'verification_violation'
+  | 'unsigned_device' | 'unknown_device' | 'unknown';
+
+export interface UtdEvent {
+  eventId: string;
+  roomId: string | null;
+  /** matrix-js-sdk's DecryptionFailureCode at the last attempt. */
+  code: string | null;
+  firstFailedAt: number;
+  lastFailedAt: number;
+  attempts: number;
+}
+
+export interface UtdCauseStats {
+  /** Events that failed past the grace period and have not decrypted since. */
+  count: number;
+  /** data: the event itself is bad (KE-3); key: this device lacks the room key; trust: the sender is not trusted. */
+  kind: 'data' | 'key' | 'trust' | 'unknown';
+  ke: KeClass | null;
+  codes: Record<string, number>;
+  firstSeen: number | null;
+  lastSeen: number | null;
+  /** The longest-failing events still followed (at most 10). */
+  events: UtdEvent[];
+}
+
+/** The report's `decryption` section (watchDecryption). */
+export interface DecryptionSection {
+  watching: boolean;
+  gracePeriodMs: number;
+  failures: number;
+  /** Failed less than the grace period ago: not counted yet. */
+  pending: number;
+  /** Decrypted after the grace period: counted here, not as failures. */
+  lateDecryptions: number;
+  maxLateMs: number | null;
+  decryptedWithinGrace: number;
+  decrypted: number;
+  tracked: number;
+  maxTracked: number;
+  evicted: number;
+  causes: Partial<Record<UtdCause, UtdCauseStats>>;
+}
 "#;

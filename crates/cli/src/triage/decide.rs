@@ -7,7 +7,7 @@ use super::report_facts::{Ke1Proof, ReportFacts};
 use crate::server::db::{DeviceRow, EventRow, FallbackRow, OtkRow};
 use crate::server::har::Har;
 use crate::server::log::{Access, SynapseLog};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 /// What the database said for the subject (each `None`: not asked or table missing).
 #[derive(Default)]
@@ -415,12 +415,21 @@ fn q3(r: &ReportFacts, log: Option<&SynapseLog>, db: Option<&DbFacts>, s: &Subje
     if let Some((_, x)) = &from_report {
         q.evidence.push(Evidence::new(&x.source, quote(&x.message)));
     }
+    // The report's UTD causes: which undecryptable events are data problems, which key problems.
+    let causes: Map<String, Value> = r.utd.iter().flat_map(|u| &u.causes).filter(|(_, c)| c.count > 0).map(|(k, c)| (k.clone(), json!({"count": c.count, "kind": c.kind}))).collect();
+    let key_problems: u64 = r.utd.iter().flat_map(|u| u.causes.values()).filter(|c| c.kind != "data").map(|c| c.count).sum();
     let Some(event) = event else {
-        q.finding = "no KE-3 event in the report and no --event: not applicable".into();
-        q.details = json!({"applicable": false});
+        q.finding = if key_problems > 0 {
+            let list: Vec<String> = causes.iter().map(|(k, c)| format!("{k}: {}", c["count"])).collect();
+            format!("no KE-3 event in the report and no --event: not applicable; its {key_problems} undecryptable event(s) are key or trust problems ({}), not malformed data", list.join(", "))
+        } else {
+            "no KE-3 event in the report and no --event: not applicable".into()
+        };
+        q.details = json!({"applicable": false, "utdCauses": causes, "keyProblems": key_problems});
         return q;
     };
-    q.details = json!({"applicable": true, "eventId": event});
+    let room = from_report.as_ref().filter(|(e, _)| *e == event).and_then(|(_, x)| x.fields.get("room_id").and_then(Value::as_str).map(String::from));
+    q.details = json!({"applicable": true, "eventId": event, "roomId": room, "utdCauses": causes, "keyProblems": key_problems});
     if let Some(log) = log {
         for (n, l) in log.mentions(&event).take(2) {
             q.evidence.push(Evidence::new(log.source(*n), quote(l)));
@@ -434,7 +443,8 @@ fn q3(r: &ReportFacts, log: Option<&SynapseLog>, db: Option<&DbFacts>, s: &Subje
             match alg {
                 Some(Value::Null) | None => {
                     q.answer = Answer::Yes;
-                    q.finding = "the stored event has no content.algorithm: a malformed event was persisted (sender or federation) — a data problem, independent of KE-1".into();
+                    q.details["roomId"] = row.room_id.clone().into();
+                    q.finding = format!("the stored event {event} in {} has no content.algorithm: a malformed event was persisted (sender or federation) — a data problem, not a key problem, independent of KE-1", row.room_id);
                 }
                 Some(_) => {
                     q.answer = Answer::No;

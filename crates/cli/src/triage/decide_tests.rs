@@ -483,3 +483,55 @@ fn quotes_are_cut_on_a_char_boundary() {
     assert!(q.contains("more bytes]") && q.len() < long.len());
     assert_eq!(quote("short"), "short");
 }
+
+// ------------------------------------------------------------------------------------ Q3 from UTD causes
+fn utd_report(with_ke3: bool) -> (crypto_health_core::Report, Value) {
+    use crypto_health_core::evidence::decryption::{Failure, GRACE_PERIOD_MS};
+    let mut d = crypto_health_core::Diagnostics::default();
+    d.decryption_watch(true);
+    if with_ke3 {
+        let f = Failure { event_id: "$bad", room_id: Some("!r:hs"), code: Some("UNKNOWN_ERROR"), message: Some("missing field `algorithm`"), has_algorithm: Some(false) };
+        d.decryption_failed(&f, T);
+    }
+    d.decryption_failed(&Failure { event_id: "$k1", room_id: Some("!r:hs"), code: Some("MEGOLM_UNKNOWN_INBOUND_SESSION_ID"), ..Default::default() }, T);
+    d.decryption_failed(&Failure { event_id: "$k2", room_id: Some("!r:hs"), code: Some("HISTORICAL_MESSAGE_USER_NOT_JOINED"), ..Default::default() }, T);
+    let r = d.report(crypto_health_core::Context::default(), T + GRACE_PERIOD_MS);
+    let raw = serde_json::to_value(&r).unwrap();
+    (r, raw)
+}
+
+#[test]
+fn q3_reads_the_decryption_section() {
+    // KE-3 among the UTD causes: the event and room come from the section; the database settles it.
+    let (report, raw) = utd_report(true);
+    let r = crate::triage::report_facts::extract(&report, &raw);
+    assert_eq!(r.ke3.len(), 1);
+    assert_eq!(r.ke3[0].source, "report decryption.causes.malformed_event.events[0]");
+    let mut d = db(vec![]);
+    d.event = Some(Some(EventRow { event_type: Some("m.room.encrypted".into()), sender: Some("@b:hs".into()), room_id: "!r:hs".into(), json: r#"{"content":{"ciphertext":"x"}}"#.into() }));
+    let t = decide(&r, None, Some(&d), None, &subject());
+    let q3 = q(&t, "Q3");
+    assert_eq!((q3.answer, ke(&t, "KE-3")), (Answer::Yes, "data_problem"));
+    assert_eq!((q3.details["eventId"].as_str(), q3.details["roomId"].as_str()), (Some("$bad"), Some("!r:hs")));
+    assert!(q3.finding.contains("$bad") && q3.finding.contains("!r:hs") && q3.finding.contains("data problem"), "{}", q3.finding);
+    assert_eq!(q3.details["keyProblems"], 2);
+    assert_eq!(q3.details["utdCauses"]["malformed_event"]["kind"], "data");
+    assert!(q3.evidence.iter().any(|e| e.source.starts_with("report decryption.causes.malformed_event")));
+    // Without a database: the room is still named from the report, the answer waits for the database.
+    let t = decide(&r, None, None, None, &subject());
+    assert_eq!((q(&t, "Q3").answer, q(&t, "Q3").details["roomId"].as_str()), (Answer::Unknown, Some("!r:hs")));
+    // Only key problems: not applicable, and the finding says they are key problems.
+    let (report, raw) = utd_report(false);
+    let r = crate::triage::report_facts::extract(&report, &raw);
+    assert!(r.ke3.is_empty());
+    let t = decide(&r, None, None, None, &subject());
+    let q3 = q(&t, "Q3");
+    assert_eq!((q3.details["applicable"].as_bool(), ke(&t, "KE-3")), (Some(false), "not_seen"));
+    assert!(q3.finding.contains("2 undecryptable event(s) are key or trust problems") && q3.finding.contains("sent_before_we_joined: 1"), "{}", q3.finding);
+    // A report without the section reads as before.
+    let mut raw = raw;
+    raw.as_object_mut().unwrap().remove("decryption");
+    let old = crypto_health_core::Report::from_json(&raw.to_string()).unwrap();
+    let r = crate::triage::report_facts::extract(&old, &raw);
+    assert!(r.utd.is_none() && r.ke3.is_empty());
+}

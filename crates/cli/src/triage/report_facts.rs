@@ -3,6 +3,7 @@
 
 use crate::server::har::Har;
 use crypto_health_core::evidence::redact::{redact, RedactionCounts};
+use crypto_health_core::evidence::decryption::DecryptionReport;
 use crypto_health_core::Report;
 use serde_json::{Map, Value};
 
@@ -47,6 +48,8 @@ pub struct ReportFacts {
     pub generated_at: String,
     /// The `otkHealth` section (HTTP-level KE-1 detector), when the report has one.
     pub otk_health: Option<Value>,
+    /// The `decryption` section (why messages fail to decrypt), when the report has one.
+    pub utd: Option<DecryptionReport>,
 }
 
 impl ReportFacts {
@@ -95,6 +98,7 @@ impl ReportFacts {
             persisted: None,
             generated_at: String::new(),
             otk_health: None,
+            utd: None,
         }
     }
 
@@ -152,7 +156,30 @@ pub fn extract(report: &Report, raw: &Value) -> ReportFacts {
         persisted: report.storage.persisted,
         generated_at: report.generated_at.clone(),
         otk_health: raw.get("otkHealth").filter(|v| v.is_object()).cloned(),
+        utd: report.decryption.clone(),
     };
+    // KE-3 from the SDK's own decryption results: the event and its room, even with the SDK logger off.
+    if let Some(m) = f.utd.as_ref().and_then(|u| u.causes.get("malformed_event")) {
+        for (i, e) in m.events.iter().enumerate() {
+            let mut fields = Map::new();
+            fields.insert("event_id".into(), e.event_id.clone().into());
+            fields.insert("room_id".into(), e.room_id.clone().into());
+            fields.insert("code".into(), e.code.clone().into());
+            f.ke3.push(Sighting {
+                source: format!("report decryption.causes.malformed_event.events[{i}]"),
+                ts: e.first_failed_at,
+                last_ts: e.last_failed_at,
+                fields,
+                message: format!(
+                    "undecryptable, malformed (no content.algorithm): {} in {} ({}, {} attempt(s))",
+                    e.event_id,
+                    e.room_id.as_deref().unwrap_or("an unknown room"),
+                    e.code.as_deref().unwrap_or("no code"),
+                    e.attempts
+                ),
+            });
+        }
+    }
     for (i, e) in report.entries.iter().enumerate() {
         let fields = e.fields.clone();
         let source = format!("report entries[{i}] ({})", e.signature);

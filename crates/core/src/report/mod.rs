@@ -5,6 +5,7 @@
 pub mod finding;
 
 use crate::report::finding::Finding;
+use crate::evidence::decryption::DecryptionReport;
 use crate::evidence::http::HttpStats;
 use crate::otk::health::OtkHealth;
 use crate::evidence::journal::{ClassCount, Config, Entry, Journal};
@@ -157,6 +158,9 @@ pub struct Report {
     /// The multi-tab guard; absent from reports written before it existed.
     #[serde(default)]
     pub tab_guard: TabGuard,
+    /// Why messages fail to decrypt (UTD causes); null when nothing watched the SDK's decryptions.
+    #[serde(default)]
+    pub decryption: Option<DecryptionReport>,
 }
 
 impl Report {
@@ -198,6 +202,7 @@ impl Report {
             otk_health: None,
             http: None,
             tab_guard: TabGuard::default(),
+            decryption: None,
         }
     }
 

@@ -8,6 +8,7 @@ export type CryptoHealthApi = typeof CryptoHealth;
 
 export type { KeClass, InstallOptions, DiagEntry, ClassCount, StorageState, Finding, Classification, HttpTapOptions, OtkHealth, OtkProof, OtkTrigger, OtkRecommendation, RecoveryNeeded } from './crypto_health.js';
 import type { InstallOptions, StorageState, Finding, HttpTapOptions } from './crypto_health.js';
+export type { UtdCause, UtdEvent, UtdCauseStats, DecryptionSection } from './crypto_health.js';
 export type { TabGuardRole, TabGuardOptions, TabGuardState, TabGuardChange, TabGuardEvent } from './crypto_health.js';
 import type { TabGuardRole, TabGuardOptions } from './crypto_health.js';
 
@@ -18,6 +19,8 @@ export function startCryptoHealth(options?: InstallOptions & HttpTapOptions & {
   httpTap?: boolean;
   /** Acquire the multi-tab guard too: `true` (default options) or its options. Default off. */
   tabGuard?: boolean | TabGuardOptions;
+  /** A MatrixClient: watch its decryption results (watchDecryption) for the report's `decryption` section. */
+  mx?: unknown;
 }): Promise<{
   api: CryptoHealthApi;
   installed: boolean;
@@ -26,4 +29,6 @@ export function startCryptoHealth(options?: InstallOptions & HttpTapOptions & {
   finding: Finding | null;
   /** The guard's role when `tabGuard` was asked for, else null. */
   tabGuard: TabGuardRole | null;
+  /** Stops the decryption watcher; null when no `mx` was given or it is not a client. */
+  unwatchDecryption: (() => void) | null;
 }>;

@@ -27,9 +27,11 @@ export function loadCryptoHealth(moduleOrPath) {
  * and the fetch tap (`httpTap: false` to skip it; `breakUploadStorm` is passed
  * on), ask for persistent storage, check the crypto store and, with
  * `tabGuard: true` (or the guard's options; default off), acquire the
- * multi-tab guard. Never rejects once loaded: resolves
- * `{ api, installed, httpTap, storage, finding, tabGuard }`, `tabGuard` being
- * the role (`primary` | `secondary` | `unsupported`) or null when not asked.
+ * multi-tab guard. With `mx` (the MatrixClient, once it exists), also watch
+ * its decryption results (why messages fail to decrypt). Never rejects once
+ * loaded: resolves `{ api, installed, httpTap, storage, finding, tabGuard,
+ * unwatchDecryption }`, `tabGuard` being the role (`primary` | `secondary` |
+ * `unsupported`) or null when not asked, `unwatchDecryption` a function or null.
  */
 export async function startCryptoHealth(options) {
   const api = await loadCryptoHealth(options && options.moduleOrPath);
@@ -48,5 +50,9 @@ export async function startCryptoHealth(options) {
       tabGuard = await api.acquireTabGuard(guard === true ? undefined : guard);
     } catch (_) { /* bad guard options: no guard */ }
   }
-  return { api, installed, httpTap, storage, finding, tabGuard };
+  let unwatchDecryption = null;
+  if (options && options.mx) {
+    try { unwatchDecryption = api.watchDecryption(options.mx); } catch (_) { /* not a client: no watcher */ }
+  }
+  return { api, installed, httpTap, storage, finding, tabGuard, unwatchDecryption };
 }

@@ -13,6 +13,7 @@ use crate::evidence::classify::{classify, Classified};
 use crate::evidence::http::{endpoint_of, path_of, Endpoint, HttpStats, DELAYED_EVENT_LOCAL_TIMEOUT_MS};
 use crate::evidence::journal::{Config, Entry, Journal};
 use crate::evidence::signature::SIGNATURES;
+use crate::evidence::widget::CallMonitor;
 use crate::otk::breaker::{Decision, KeptResponse};
 use crate::otk::conflict::{self, OtkConflict};
 use crate::otk::health::{Event, Monitor, MonitorConfig, OtkHealth, RecoveryNeeded, Source};
@@ -124,6 +125,10 @@ pub struct Diagnostics {
     /// the identical body every time; it is then compared, not parsed again.
     upload_memo: Option<(String, crate::otk::upload::UploadRequest)>,
     stopped_after_error: Option<String>,
+    /// The host↔call-frame widget API traffic.
+    call: CallMonitor,
+    /// What the console tap said about frames and its early buffer.
+    tap_frames: (Vec<crate::report::FrameNote>, u64, u64),
 }
 
 impl Diagnostics {
@@ -173,14 +178,26 @@ impl Diagnostics {
     /// A console line (already rendered) or a window error. Returns the entry it
     /// was stored in (or folded into), if it matched a signature.
     pub fn console_line(&mut self, level: &str, message: &str, now: u64) -> (Option<Entry>, Vec<Effect>) {
+        self.console_line_from(level, message, crate::evidence::journal::HOST, now)
+    }
+
+    /// [`console_line`](Self::console_line) for a line logged in `source`: the
+    /// host, or a frame (`frame:` and its id or address).
+    pub fn console_line_from(&mut self, level: &str, message: &str, source: &str, now: u64) -> (Option<Entry>, Vec<Effect>) {
         self.journal.lines_seen += 1;
         let Some(c) = classify(message) else { return (None, Vec::new()) };
         let (counted, effects) = match conflict::parse(message).filter(|_| c.signature.id == OTK_CONFLICT) {
             Some(conflict) => self.conflict(&conflict, Source::Console, now),
             None => (true, Vec::new()),
         };
-        let entry = self.journal.store(level, message, c, now, counted).clone();
+        let entry = self.journal.store_from(level, message, source, c, now, counted).clone();
         (Some(entry), effects)
+    }
+
+    /// One widget API message between the host and a call frame (a `message`
+    /// event's data as JSON text), observed, never answered.
+    pub fn widget_message(&mut self, text: &str, now: u64) {
+        self.call.message(text, &mut self.journal.redactions, now);
     }
 
     /// Does the monitor need what this browser remembers of this device? True
@@ -308,6 +325,17 @@ impl Diagnostics {
         self.http_tap_errors = http_errors;
     }
 
+    /// The frames the console tap adopted or noted, and its early buffer
+    /// (lines fed in at install, lines dropped because it was full).
+    pub fn tap_frames(&mut self, mut frames: Vec<crate::report::FrameNote>, early_lines: u64, early_dropped: u64) {
+        frames.truncate(16);
+        for f in &mut frames {
+            f.source = crate::support::text::truncate_marked(&crate::evidence::redact::redact(&f.source, &mut self.journal.redactions), 256).0;
+            f.via.truncate(64);
+        }
+        self.tap_frames = (frames, early_lines, early_dropped);
+    }
+
     /// An internal error stopped capture: said in the report from now on.
     pub fn stopped_after_error(&mut self, what: &str) {
         self.stopped_after_error.get_or_insert_with(|| what.to_owned());
@@ -364,10 +392,17 @@ impl Diagnostics {
         }
         r.capture.capture_errors += self.tap_errors;
         r.capture.stopped_after_error = self.stopped_after_error.clone();
+        (r.capture.frames, r.capture.early_lines, r.capture.early_dropped) = self.tap_frames.clone();
         if let Some(f) = self.tab_guard.assess(now) {
             r.findings.push(f);
         }
         r.tab_guard = self.tab_guard.clone();
+        if !self.call.is_empty() {
+            let own = self.otk.user_id.as_deref().zip(self.otk.device_id.as_deref()).map(|(u, d)| format!("{u}:{d}"));
+            let call = self.call.evidence(own.as_deref(), now);
+            r.findings.extend(CallMonitor::findings(&call, now));
+            r.call = Some(call);
+        }
         r
     }
 

@@ -5,3 +5,4 @@ pub mod journal;
 pub mod redact;
 pub mod redact_json;
 pub mod signature;
+pub mod widget;

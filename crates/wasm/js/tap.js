@@ -440,7 +440,8 @@ export function tapStats() {
   return {
     seen: t.seen, passed: t.passed, errors: t.errors, dropped: t.dropped, sinkBroken: t.sinkBroken,
     earlyFed: t.earlyFed, earlyDropped: t.earlyDropped, widgetMessages: t.widgetMessages, widgetDropped: t.widgetDropped,
-    frames: t.frames.map((f) => ({ source: f.source, crossOrigin: f.crossOrigin, windows: f.windows, via: f.via })),
+    // One line per frame, tab-separated (the wasm reads it without a deserializer).
+    frames: t.frames.map((f) => [f.source.replace(/[\t\n]/g, ' '), f.crossOrigin, f.windows, f.via].join('\t')).join('\n'),
   };
 }
 

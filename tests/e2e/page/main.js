@@ -152,6 +152,24 @@ window.e2e = {
     return events.map((e) => (e.isDecryptionFailure() ? `UTD:${e.decryptionFailureReason}` : e.getContent()?.body)).filter(Boolean);
   },
 
+  /**
+   * Join a MatrixRTC session in the room with the SDK's own MembershipManager (matrix-js-sdk
+   * src/matrixrtc): a delayed leave event, the membership state event, then periodic restarts.
+   * No SFU is reachable here: the focus is only advertised, no media flows.
+   */
+  joinRtc(roomId, joinConfig = {}) {
+    const room = mx.getRoom(roomId);
+    if (!room) throw new Error(`no room ${roomId}`);
+    const rtc = mx.matrixRTC.getRoomSession(room);
+    rtc.joinRoomSession([{ type: 'livekit', livekit_service_url: 'http://127.0.0.1:9/livekit/jwt', livekit_alias: roomId }], undefined, joinConfig);
+    window.e2e.rtc = rtc;
+    return rtc.isJoined();
+  },
+
+  async leaveRtc() {
+    if (window.e2e.rtc) await window.e2e.rtc.leaveRoomSession(5000);
+  },
+
   report() {
     return api.buildCryptoDiagReport(mx, { appVersion: 'e2e', sdkVersion: '43.0.0' });
   },

@@ -47,6 +47,11 @@ pub struct ReportFacts {
     pub generated_at: String,
     /// The `otkHealth` section (HTTP-level KE-1 detector), when the report has one.
     pub otk_health: Option<Value>,
+    /// From the `call` section (widget API traffic): participants missing keys,
+    /// participants whose keys were delivered to the call, and whom our keys were sent to.
+    pub call_missing: Vec<String>,
+    pub call_delivered: Vec<String>,
+    pub call_sent_to: Vec<String>,
 }
 
 impl ReportFacts {
@@ -95,6 +100,9 @@ impl ReportFacts {
             persisted: None,
             generated_at: String::new(),
             otk_health: None,
+            call_missing: Vec::new(),
+            call_delivered: Vec::new(),
+            call_sent_to: Vec::new(),
         }
     }
 
@@ -152,7 +160,34 @@ pub fn extract(report: &Report, raw: &Value) -> ReportFacts {
         persisted: report.storage.persisted,
         generated_at: report.generated_at.clone(),
         otk_health: raw.get("otkHealth").filter(|v| v.is_object()).cloned(),
+        call_missing: Vec::new(),
+        call_delivered: Vec::new(),
+        call_sent_to: Vec::new(),
     };
+    if let Some(call) = &report.call {
+        for p in &call.participants {
+            if p.missing_keys {
+                f.call_missing.push(p.id.clone());
+            }
+            if p.keys_delivered > 0 {
+                f.call_delivered.push(p.id.clone());
+            }
+            if p.keys_sent_to > 0 {
+                f.call_sent_to.push(p.id.clone());
+            }
+        }
+    }
+    // The measured delayed-event latency (HTTP tap or widget API) is a KE-4 sighting
+    // of its own: a fork that silences the SDK logger still has it.
+    for x in report.findings.iter().filter(|x| x.id == "delayed_events_slow" || x.id == "call_delayed_events_slow") {
+        f.ke4.push(Sighting {
+            source: format!("report findings ({})", x.id),
+            ts: x.ts,
+            last_ts: x.ts,
+            fields: x.evidence.as_object().cloned().unwrap_or_default(),
+            message: x.detail.clone(),
+        });
+    }
     for (i, e) in report.entries.iter().enumerate() {
         let fields = e.fields.clone();
         let source = format!("report entries[{i}] ({})", e.signature);

@@ -88,16 +88,11 @@ pub struct CallEvidence {
     pub pending: u64,
 }
 
-/// What a request was, remembered until its answer arrives.
-#[derive(Clone, Debug)]
-enum Pending {
-    Delayed(String),
-}
-
 #[derive(Debug, Default)]
 pub struct CallMonitor {
     ev: CallEvidence,
-    pending: VecDeque<((bool, String, String), Pending, u64)>,
+    /// Delayed-event requests waiting for their answer: (direction, widget, request id), action, time.
+    pending: VecDeque<((bool, String, String), String, u64)>,
 }
 
 fn str_of<'a>(v: &'a Value, k: &str) -> Option<&'a str> {
@@ -197,7 +192,7 @@ impl CallMonitor {
     #[allow(clippy::too_many_arguments)]
     fn answer(&mut self, from_widget: bool, action: &str, data: &Value, resp: &Value, error: Option<String>, key: (bool, String, String), now: u64) {
         if let Some(i) = self.pending.iter().position(|(k, _, _)| *k == key) {
-            let (_, Pending::Delayed(what), at) = self.pending.remove(i).expect("found");
+            let (_, what, at) = self.pending.remove(i).expect("found");
             let d = self.ev.delayed_events.entry(what).or_default();
             let ms = now.saturating_sub(at);
             d.answered += 1;
@@ -249,7 +244,7 @@ impl CallMonitor {
         if self.pending.len() >= MAX_PENDING {
             self.pending.pop_front();
         }
-        self.pending.push_back((key, Pending::Delayed(what.to_owned()), now));
+        self.pending.push_back((key, what.to_owned(), now));
     }
 
     /// The device whose key this is: the sender and the device the key names
@@ -270,7 +265,7 @@ impl CallMonitor {
     }
 
     /// Call memberships among these events. `own`: the call sent it (no sender:
-    /// the user is in the state key `_@user:server_DEVICE_m.call`).
+    /// user and device are in the state key `_@user:server_DEVICE_m.call`).
     fn member_events(&mut self, events: &[Value], own: bool, now: u64) {
         for e in events.iter().take(MAX_PARTICIPANTS) {
             if !str_of(e, "type").is_some_and(|t| CALL_MEMBER.contains(&t)) {
@@ -278,42 +273,23 @@ impl CallMonitor {
             }
             let content = e.get("content").unwrap_or(&Value::Null);
             let empty = content.as_object().is_none_or(|c| c.is_empty());
-            let member = content.get("member");
-            let device = member.and_then(|m| str_of(m, "device_id")).or_else(|| str_of(content, "device_id"));
-            let user = member.and_then(|m| str_of(m, "user_id")).or_else(|| str_of(e, "sender")).map(str::to_owned).or_else(|| {
-                let sk = str_of(e, "state_key")?.trim_start_matches('_');
-                let sk = sk.strip_suffix("_m.call").unwrap_or(sk);
-                let d = device?;
-                Some(sk.strip_suffix(&format!("_{d}")).unwrap_or(sk).to_owned())
+            let member = content.get("member").unwrap_or(&Value::Null);
+            // The state key names user and device (`_@u:hs_DEV_m.call`, `@u:hs_DEV`); a leave has nothing else.
+            let keyed = str_of(e, "state_key").and_then(|sk| {
+                let sk = sk.trim_start_matches('_');
+                sk.strip_suffix("_m.call").unwrap_or(sk).rsplit_once('_')
             });
-            let (Some(user), Some(device)) = (user, device) else {
-                // A leave (empty content) names the device only in its state key.
-                if empty {
-                    if let Some(sk) = str_of(e, "state_key") {
-                        let sk = sk.trim_start_matches('_');
-                        let sk = sk.strip_suffix("_m.call").unwrap_or(sk);
-                        if let Some((u, d)) = sk.rsplit_once('_') {
-                            let id = identity(u, d);
-                            if let Some(p) = self.ev.participants.iter_mut().find(|p| p.id == id) {
-                                p.left = true;
-                            }
-                        }
-                    }
-                }
-                continue;
-            };
-            let id = identity(&user, device);
+            let device = str_of(member, "device_id").or_else(|| str_of(content, "device_id")).or(keyed.map(|k| k.1));
+            let user = str_of(member, "user_id").or_else(|| str_of(e, "sender")).or(keyed.map(|k| k.0));
+            let (Some(user), Some(device)) = (user, device) else { continue };
+            let id = identity(user, device);
             if own {
                 if !empty {
-                    self.ev.own = Some(id.clone());
+                    self.ev.own = Some(id);
                 }
-                continue;
-            }
-            if let Some(p) = self.participant(&id) {
-                if empty {
-                    p.left = true;
-                } else {
-                    p.left = false;
+            } else if let Some(p) = self.participant(&id) {
+                p.left = empty;
+                if !empty {
                     p.joined_at.get_or_insert(now);
                 }
             }
@@ -350,41 +326,34 @@ impl CallMonitor {
     /// delayed-event actions (KE-4).
     pub fn findings(ev: &CallEvidence, now: u64) -> Vec<Finding> {
         let mut out = Vec::new();
-        let missing: Vec<&Participant> = ev.participants.iter().filter(|p| p.missing_keys).collect();
-        if !missing.is_empty() {
-            let ids: Vec<&str> = missing.iter().map(|p| p.id.as_str()).collect();
+        let ids: Vec<&str> = ev.participants.iter().filter(|p| p.missing_keys).map(|p| p.id.as_str()).collect();
+        if !ids.is_empty() {
             out.push(Finding {
                 id: "call_keys_missing".into(),
                 ke: Some("KE-2".into()),
                 level: Level::Warning,
                 title: "a call member's media keys never reached the call".into(),
-                detail: format!(
-                    "{} participant(s) in the call for over {} s without one {CALL_KEYS} delivered to the call: {}. \
-                     Their media cannot be decrypted (LiveKit logs `missing key … for participant`).",
-                    ids.len(),
-                    KEY_GRACE_MS / 1000,
-                    ids.join(", ")
-                ),
+                detail: format!("{} participant(s) in the call for over 10 s without one call key delivered to the call; their media cannot be decrypted.", ids.len()),
                 ts: now,
                 at: iso8601(now),
                 evidence: json!({"participants": ids, "graceMs": KEY_GRACE_MS}),
             });
         }
-        let bad: u64 = ev.delayed_events.values().map(|d| d.over_local_timeout + d.errors).sum();
+        let (mut bad, mut max_ms) = (0, 0);
+        for d in ev.delayed_events.values() {
+            bad += d.over_local_timeout + d.errors;
+            max_ms = max_ms.max(d.max_ms);
+        }
         if bad > 0 {
-            let max_ms = ev.delayed_events.values().map(|d| d.max_ms).max().unwrap_or(0);
             out.push(Finding {
                 id: "call_delayed_events_slow".into(),
                 ke: Some("KE-4".into()),
                 level: Level::Warning,
                 title: "the call's delayed-event actions are slow or fail".into(),
-                detail: format!(
-                    "{bad} delayed-event action(s) the call asked the host for were answered after more than \
-                     {DELAYED_EVENT_LOCAL_TIMEOUT_MS} ms or with an error (slowest {max_ms} ms)."
-                ),
+                detail: format!("{bad} delayed-event action(s) of the call answered after more than 2000 ms or with an error (slowest {max_ms} ms)."),
                 ts: now,
                 at: iso8601(now),
-                evidence: json!({"delayedEvents": ev.delayed_events, "maxMs": max_ms, "localTimeoutMs": DELAYED_EVENT_LOCAL_TIMEOUT_MS}),
+                evidence: json!({"slowOrFailed": bad, "maxMs": max_ms, "localTimeoutMs": DELAYED_EVENT_LOCAL_TIMEOUT_MS}),
             });
         }
         out
@@ -496,7 +465,7 @@ mod tests {
         assert!(!r.last_error.as_deref().unwrap().contains("syt_YWxpY2U"));
         assert_eq!(ev.pending, 1);
         let f = CallMonitor::findings(&ev, 100_000);
-        assert_eq!((f[0].id.as_str(), f[0].ke.as_deref(), f[0].evidence["maxMs"].as_u64()), ("call_delayed_events_slow", Some("KE-4"), Some(2_600)));
+        assert_eq!((f[0].id.as_str(), f[0].ke.as_deref(), f[0].evidence["maxMs"].as_u64(), f[0].evidence["slowOrFailed"].as_u64()), ("call_delayed_events_slow", Some("KE-4"), Some(2_600), Some(2)));
     }
 
     #[test]

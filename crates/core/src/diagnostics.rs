@@ -326,7 +326,7 @@ impl Diagnostics {
     }
 
     /// The frames the console tap adopted or noted, one a line
-    /// (`source\tcrossOrigin\twindows\tvia`: plain text keeps the bundle
+    /// (`source\tcrossOrigin\twindows\tvia\tlines`: plain text keeps the bundle
     /// small), and its early buffer (lines fed in at install, dropped when full).
     pub fn tap_frames(&mut self, frames: &str, early_lines: u64, early_dropped: u64) {
         let notes = frames
@@ -334,12 +334,13 @@ impl Diagnostics {
             .take(16)
             .filter_map(|l| {
                 let mut it = l.split('\t');
-                let (source, cross, windows, via) = (it.next()?, it.next()?, it.next()?, it.next().unwrap_or(""));
+                let (source, cross, windows, via, lines) = (it.next()?, it.next()?, it.next()?, it.next().unwrap_or(""), it.next().unwrap_or(""));
                 Some(crate::report::FrameNote {
                     source: crate::support::text::truncate_marked(&crate::evidence::redact::redact(source, &mut self.journal.redactions), 256).0,
                     cross_origin: cross == "true",
                     windows: windows.parse().unwrap_or(0),
                     via: via.chars().take(64).collect(),
+                    lines: lines.parse().unwrap_or(0),
                 })
             })
             .collect();
@@ -673,13 +674,13 @@ mod tests {
     #[test]
     fn frames_and_call_evidence_reach_the_report() {
         let mut d = Diagnostics::default();
-        d.tap_frames("frame:/element-call/index.html\tfalse\t1\tinsert\nframe:https://other.example/w\ttrue\t0\t\nbroken", 3, 1);
+        d.tap_frames("frame:/element-call/index.html\tfalse\t1\tinsert\t42\nframe:https://other.example/w\ttrue\t0\t\nbroken", 3, 1);
         let (e, _) = d.console_line_from("warn", "missing key at index 0 for participant @b:hs:BOB", "frame:/element-call/index.html", 5);
         assert_eq!(e.unwrap().source, "frame:/element-call/index.html");
         let r = d.report(Context::default(), 10);
         assert!(r.call.is_none(), "no widget traffic: no call section");
         assert_eq!((r.capture.early_lines, r.capture.early_dropped, r.capture.frames.len()), (3, 1, 2));
-        assert_eq!((r.capture.frames[0].windows, r.capture.frames[1].cross_origin), (1, true));
+        assert_eq!((r.capture.frames[0].windows, r.capture.frames[0].lines, r.capture.frames[1].cross_origin), (1, 42, true));
         let member = r#"{"api":"toWidget","widgetId":"w","requestId":"1","action":"send_event","data":{"type":"org.matrix.msc3401.call.member","sender":"@b:hs","state_key":"_@b:hs_BOB_m.call","content":{"device_id":"BOB"}}}"#;
         d.widget_message(member, 100);
         let r = d.report(Context::default(), 100 + crate::evidence::widget::KEY_GRACE_MS);

@@ -45,7 +45,7 @@ const EARLY_MAX_LINES = 200; // lines kept before the wasm is ready
 const EARLY_MAX_CHARS = 128 * 1024; // and their total size
 const MAX_FRAMES = 16; // frames noted in the stats
 const FRAME_POLL_MS = 10000; // how long a navigating frame's new document is looked for
-const WIDGET_ACTIONS = new Set(['send_to_device', 'send_event', 'update_state', 'org.matrix.msc4157.update_delayed_event', 'org.matrix.msc2876.read_events']);
+const WIDGET_ACTIONS = new Set(['send_to_device', 'send_event', 'update_state', 'org.matrix.msc4157.update_delayed_event']);
 const MAX_WIDGET_CHARS = 256 * 1024;
 const HOST = 'host';
 
@@ -146,6 +146,7 @@ function capture(level, args, source) {
   t.busy = true;
   try {
     t.seen++;
+    if (source !== HOST) t.frameLines.set(source, (t.frameLines.get(source) || 0) + 1);
     const line = renderArgs(args);
     if (t.sink === null) { early(t, level, line, source); return; }
     feed(t, level, line, Date.now(), source);
@@ -188,7 +189,6 @@ function escapeRe(s) {
 function newTap() {
   return {
     sink: null,
-    widgetSink: null,
     prefilter: null,
     consoles: [], // [console, originals, wrappers]
     wrapped: new WeakSet(), // console objects already wrapped
@@ -204,6 +204,7 @@ function newTap() {
     earlyFed: 0,
     listeners: [], // [target, type, fn]
     frames: [], // notes: { source, crossOrigin, windows, via }
+    frameLines: new Map(), // console calls seen per frame source
     observer: null,
     widgetMessages: 0,
     widgetDropped: 0,
@@ -252,7 +253,7 @@ function windowEvents(t, win, source) {
 // read from the event's own data (a structured clone: plain data, no app code).
 function onMessage(ev) {
   const t = tap;
-  if (t === null || t.widgetSink === null || t.sinkBroken || t.busy) return;
+  if (t === null || !t.widgets || t.sinkBroken || t.busy) return;
   t.busy = true;
   try {
     const d = ev.data;
@@ -263,7 +264,7 @@ function onMessage(ev) {
     t.widgetMessages++;
     const text = JSON.stringify(d);
     if (typeof text !== 'string' || text.length > MAX_WIDGET_CHARS) { t.widgetDropped++; return; }
-    t.widgetSink(text, Date.now());
+    t.sink('widget', text, Date.now(), HOST);
   } catch (_) {
     t.errors++;
   } finally {
@@ -389,7 +390,7 @@ export function tapEarly() {
 }
 
 // Returns true when newly installed, false when already installed (idempotent).
-export function tapInstall(sink, widgetSink, needles, winEvents, frames) {
+export function tapInstall(sink, needles, winEvents, frames) {
   if (tap !== null && tap.sink !== null) return false;
   if (tap === null && !tapEarly()) return false;
   const t = tap;
@@ -407,7 +408,7 @@ export function tapInstall(sink, widgetSink, needles, winEvents, frames) {
   }
   if (winEvents && typeof globalThis.addEventListener === 'function') windowEvents(t, globalThis, HOST);
   if (frames) {
-    t.widgetSink = widgetSink;
+    t.widgets = true;
     listen(t, globalThis, 'message', onMessage, { passive: true, capture: true });
     try { watchFrames(t); } catch (_) { t.errors++; }
   }
@@ -441,7 +442,7 @@ export function tapStats() {
     seen: t.seen, passed: t.passed, errors: t.errors, dropped: t.dropped, sinkBroken: t.sinkBroken,
     earlyFed: t.earlyFed, earlyDropped: t.earlyDropped, widgetMessages: t.widgetMessages, widgetDropped: t.widgetDropped,
     // One line per frame, tab-separated (the wasm reads it without a deserializer).
-    frames: t.frames.map((f) => [f.source.replace(/[\t\n]/g, ' '), f.crossOrigin, f.windows, f.via].join('\t')).join('\n'),
+    frames: t.frames.map((f) => [f.source.replace(/[\t\n]/g, ' '), f.crossOrigin, f.windows, f.via, t.frameLines.get(f.source) || 0].join('\t')).join('\n'),
   };
 }
 

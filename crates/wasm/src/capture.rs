@@ -29,14 +29,17 @@ pub fn install_crypto_diag_log(#[wasm_bindgen(unchecked_param_type = "InstallOpt
     }
     // The journal takes its configuration first: the buffered lines go in during tapInstall.
     state::with(|s| s.diag.console_installed(cfg));
+    // One sink for console lines and widget messages (level `widget`, the
+    // message's JSON): one closure type in the bundle.
     let sink = Closure::<dyn FnMut(String, String, f64, String)>::new(|level: String, message: String, ts: f64, source: String| {
+        if level == "widget" {
+            state::with(|s| s.diag.widget_message(&message, ts as u64));
+            return;
+        }
         let effects = state::with(|s| s.diag.console_line_from(&level, &message, &source, ts as u64).1);
         carry_out(effects.unwrap_or_default());
     });
-    let widget_sink = Closure::<dyn FnMut(String, f64)>::new(|text: String, ts: f64| {
-        state::with(|s| s.diag.widget_message(&text, ts as u64));
-    });
-    let installed = js::tap_install(sink.as_ref(), widget_sink.as_ref(), prefilter_needles().into_iter().map(String::from).collect(), window_events, frames);
+    let installed = js::tap_install(sink.as_ref(), prefilter_needles().into_iter().map(String::from).collect(), window_events, frames);
     state::with(|s| {
         if !installed {
             s.diag.console_uninstalled();
@@ -45,7 +48,6 @@ pub fn install_crypto_diag_log(#[wasm_bindgen(unchecked_param_type = "InstallOpt
             s.report_prefix = p;
         }
         s.sink = Some(sink);
-        s.widget_sink = Some(widget_sink);
     });
     Ok(installed)
 }
@@ -57,7 +59,6 @@ pub fn uninstall_crypto_diag_log() -> bool {
     state::with(|s| {
         s.diag.console_uninstalled();
         s.sink = None;
-        s.widget_sink = None;
     });
     was
 }

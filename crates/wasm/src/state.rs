@@ -19,8 +19,6 @@ pub struct State {
     pub report_prefix: String,
     /// Keeps the console sink closure alive while the tap is installed.
     pub sink: Option<Closure<dyn FnMut(String, String, f64, String)>>,
-    /// Keeps the widget-message sink alive while frames are watched.
-    pub widget_sink: Option<Closure<dyn FnMut(String, f64)>>,
     /// Keeps the fetch tap's hooks alive while it is installed.
     pub http_hooks: Option<HttpHooks>,
 }
@@ -29,7 +27,7 @@ pub type HttpHooks = (Closure<dyn FnMut(String) -> JsValue>, Closure<dyn FnMut(J
 
 impl Default for State {
     fn default() -> Self {
-        State { diag: Diagnostics::default(), report_prefix: DEFAULT_REPORT_PREFIX.to_owned(), sink: None, widget_sink: None, http_hooks: None }
+        State { diag: Diagnostics::default(), report_prefix: DEFAULT_REPORT_PREFIX.to_owned(), sink: None, http_hooks: None }
     }
 }
 

@@ -8,6 +8,7 @@
 import { startCryptoHealth } from 'crypto-health';
 import * as sdk from 'matrix-js-sdk';
 import { logger } from 'matrix-js-sdk/lib/logger.js';
+import { openCall } from './call.js';
 
 const status = document.getElementById('status');
 const recoveries = [];
@@ -164,6 +165,13 @@ window.e2e = {
     rtc.joinRoomSession([{ type: 'livekit', livekit_service_url: 'http://127.0.0.1:9/livekit/jwt', livekit_alias: roomId }], undefined, joinConfig);
     window.e2e.rtc = rtc;
     return rtc.isJoined();
+  },
+
+  /** Element Call in a same-origin iframe, driven like Cinny's CallEmbed (./call.js). */
+  openCall(roomId) {
+    const embed = openCall(mx, roomId, document.body);
+    window.e2e.callEmbed = embed;
+    return embed.iframe.src.split('?')[0];
   },
 
   async leaveRtc() {

@@ -142,7 +142,7 @@ impl CallMonitor {
                     let m = str_of(e, "message").unwrap_or("error");
                     truncate_marked(&redact(m, redactions), MAX_ERROR_BYTES).0
                 });
-                self.answer(from_widget, action, data, resp, error, key, now);
+                self.answer(from_widget, action, data, error, key, now);
             }
         }
     }
@@ -170,16 +170,7 @@ impl CallMonitor {
                     }
                 }
             }
-            (false, "send_event") => {
-                self.member_events(std::slice::from_ref(data), false, now);
-                if str_of(data, "type") == Some(CALL_KEYS) {
-                    if let Some(id) = Self::key_sender(data) {
-                        if let Some(p) = self.participant(&id) {
-                            p.keys_offered += 1;
-                        }
-                    }
-                }
-            }
+            (false, "send_event") => self.member_events(std::slice::from_ref(data), false, now),
             (false, "update_state") => {
                 if let Some(Value::Array(events)) = data.get("state") {
                     self.member_events(events, false, now);
@@ -189,8 +180,7 @@ impl CallMonitor {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn answer(&mut self, from_widget: bool, action: &str, data: &Value, resp: &Value, error: Option<String>, key: (bool, String, String), now: u64) {
+    fn answer(&mut self, from_widget: bool, action: &str, data: &Value, error: Option<String>, key: (bool, String, String), now: u64) {
         if let Some(i) = self.pending.iter().position(|(k, _, _)| *k == key) {
             let (_, what, at) = self.pending.remove(i).expect("found");
             let d = self.ev.delayed_events.entry(what).or_default();
@@ -222,17 +212,12 @@ impl CallMonitor {
                     }
                 }
             }
-            (false, "send_to_device" | "send_event") if str_of(data, "type") == Some(CALL_KEYS) && error.is_none() => {
+            (false, "send_to_device") if str_of(data, "type") == Some(CALL_KEYS) && error.is_none() => {
                 if let Some(id) = Self::key_sender(data) {
                     if let Some(p) = self.participant(&id) {
                         p.keys_delivered += 1;
                         p.first_delivered_at.get_or_insert(now);
                     }
-                }
-            }
-            (true, "org.matrix.msc2876.read_events") => {
-                if let Some(Value::Array(events)) = resp.get("events") {
-                    self.member_events(events, false, now);
                 }
             }
             _ => {}
@@ -248,20 +233,14 @@ impl CallMonitor {
     }
 
     /// The device whose key this is: the sender and the device the key names
-    /// (`member.claimed_device_id` for to-device keys, `device_id` in room events).
+    /// (`member.claimed_device_id`, matrix-js-sdk src/matrixrtc/ToDeviceKeyTransport.ts).
     fn key_sender(data: &Value) -> Option<String> {
-        let sender = str_of(data, "sender")?;
-        let content = data.get("content")?;
-        let device = content.get("member").and_then(|m| str_of(m, "claimed_device_id")).or_else(|| str_of(content, "device_id"))?;
-        Some(identity(sender, device))
+        let device = str_of(data.get("content")?.get("member")?, "claimed_device_id")?;
+        Some(identity(str_of(data, "sender")?, device))
     }
 
     fn key_index(content: Option<&Value>) -> Option<u64> {
-        let keys = content?.get("keys")?;
-        match keys {
-            Value::Array(a) => a.first()?.get("index")?.as_u64(),
-            k => k.get("index")?.as_u64(),
-        }
+        content?.get("keys")?.get("index")?.as_u64()
     }
 
     /// Call memberships among these events. `own`: the call sent it (no sender:

@@ -142,6 +142,8 @@ pub struct FrameNote {
     pub windows: u64,
     /// When each was wrapped: `insert`, `document` (while loading), `load`.
     pub via: String,
+    /// Console calls captured in this frame (matching a signature or not).
+    pub lines: u64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -222,19 +222,44 @@ function wrapConsole(t, con, source) {
   for (const level of LEVELS) {
     const original = con[level];
     if (typeof original !== 'function') continue;
-    const wrapper = function () {
-      try {
-        return original.apply(this, arguments);
-      } finally {
-        try { capture(level, arguments, source); } catch (_) { /* counted inside when it can be */ }
-      }
-    };
+    const wrapper = makeWrapper(original, level, source);
     originals[level] = original;
     wrappers[level] = wrapper;
     con[level] = wrapper;
   }
   t.consoles.push([con, originals, wrappers]);
   return true;
+}
+
+// Console calls in progress through our wrappers: a wrapper that calls another
+// of ours (the app re-wrapped in between) captures once, at the outermost.
+let depth = 0;
+
+function makeWrapper(original, level, source) {
+  return function () {
+    depth++;
+    try {
+      return original.apply(this, arguments);
+    } finally {
+      depth--;
+      if (depth === 0) try { capture(level, arguments, source); } catch (_) { /* counted inside when it can be */ }
+    }
+  };
+}
+
+// At install: a host console method the app replaced since the import is
+// wrapped again (what the app put there is the original from now on).
+function rewrapHost(t) {
+  const rec = t.consoles.find((c) => c[0] === globalThis.console);
+  if (rec === undefined) return;
+  const [con, originals, wrappers] = rec;
+  for (const level of LEVELS) {
+    const current = con[level];
+    if (typeof current !== 'function' || current === wrappers[level]) continue;
+    originals[level] = current;
+    wrappers[level] = makeWrapper(current, level, HOST);
+    con[level] = wrappers[level];
+  }
 }
 
 function listen(t, target, type, fn, opts) {
@@ -397,6 +422,7 @@ export function tapInstall(sink, needles, winEvents, frames) {
   t.prefilter = new RegExp(needles.map(escapeRe).join('|'));
   t.sink = sink;
   t.windowEvents = !!winEvents;
+  rewrapHost(t);
   // What was logged before the wasm was ready goes in first, in order.
   const early = t.early;
   t.early = [];

@@ -29,12 +29,10 @@ export async function run(ctx) {
 
   const a = await openPage(ctx);
   artifacts.cleanups.push(() => a.context.close());
-  const frameConsole = []; // what Chromium itself reports from the frame
-  const allConsole = [];
+  const allConsole = []; // the page's console as Playwright sees it, kept for the record
   a.page.on('console', (m) => {
     const url = m.location().url || '';
     allConsole.push(`${m.type()} ${url.replace(/^https?:\/\/[^/]+/, '').slice(0, 80)} ${m.text().slice(0, 300)}`);
-    if (url.includes('/element-call/')) frameConsole.push(m.text());
   });
   // The reference count: Chromium's own console API calls per frame (CDP Runtime.consoleAPICalled,
   // by execution context): every one made in the call frame must be in the tap's count for it.

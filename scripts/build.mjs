@@ -149,6 +149,15 @@ function copyLoader() {
     copyFileSync(src, path.join(PKG_DIR, f));
     log(`copied ${rel(src)} -> ${rel(path.join(PKG_DIR, f))}`);
   }
+  // The loader imports the console tap early: the same module the glue imports,
+  // under wasm-bindgen's snippet path (one module instance, one tap).
+  const tap = listJs(path.join(PKG_DIR, 'snippets')).find((f) => f.endsWith(path.join('js', 'tap.js')));
+  if (!tap) fail('pkg/snippets/**/js/tap.js missing');
+  const entry = path.join(PKG_DIR, 'index.js');
+  const spec = './' + path.relative(PKG_DIR, tap).split(path.sep).join('/');
+  const text = readFileSync(entry, 'utf8');
+  if (!text.includes("'./snippets/tap.js'")) fail('the loader no longer imports ./snippets/tap.js');
+  writeFileSync(entry, text.replace("'./snippets/tap.js'", `'${spec}'`));
 }
 
 // ------------------------------------------------------------- 3b. one JS file

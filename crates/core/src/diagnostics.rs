@@ -14,6 +14,7 @@ use crate::evidence::decryption::{Failure, UtdTracker};
 use crate::evidence::http::{endpoint_of, path_of, Endpoint, HttpStats, DELAYED_EVENT_LOCAL_TIMEOUT_MS};
 use crate::evidence::journal::{Config, Entry, Journal};
 use crate::evidence::signature::SIGNATURES;
+use crate::evidence::widget::CallMonitor;
 use crate::otk::breaker::{Decision, KeptResponse};
 use crate::otk::conflict::{self, OtkConflict};
 use crate::otk::health::{Event, Monitor, MonitorConfig, OtkHealth, RecoveryNeeded, Source};
@@ -127,6 +128,10 @@ pub struct Diagnostics {
     stopped_after_error: Option<String>,
     /// Why messages fail to decrypt (the SDK's decryption events).
     utd: UtdTracker,
+    /// The host↔call-frame widget API traffic.
+    call: CallMonitor,
+    /// What the console tap said about frames and its early buffer.
+    tap_frames: (Vec<crate::report::FrameNote>, u64, u64),
 }
 
 impl Diagnostics {
@@ -176,14 +181,26 @@ impl Diagnostics {
     /// A console line (already rendered) or a window error. Returns the entry it
     /// was stored in (or folded into), if it matched a signature.
     pub fn console_line(&mut self, level: &str, message: &str, now: u64) -> (Option<Entry>, Vec<Effect>) {
+        self.console_line_from(level, message, crate::evidence::journal::HOST, now)
+    }
+
+    /// [`console_line`](Self::console_line) for a line logged in `source`: the
+    /// host, or a frame (`frame:` and its id or address).
+    pub fn console_line_from(&mut self, level: &str, message: &str, source: &str, now: u64) -> (Option<Entry>, Vec<Effect>) {
         self.journal.lines_seen += 1;
         let Some(c) = classify(message) else { return (None, Vec::new()) };
         let (counted, effects) = match conflict::parse(message).filter(|_| c.signature.id == OTK_CONFLICT) {
             Some(conflict) => self.conflict(&conflict, Source::Console, now),
             None => (true, Vec::new()),
         };
-        let entry = self.journal.store(level, message, c, now, counted).clone();
+        let entry = self.journal.store_from(level, message, source, c, now, counted).clone();
         (Some(entry), effects)
+    }
+
+    /// One widget API message between the host and a call frame (a `message`
+    /// event's data as JSON text), observed, never answered.
+    pub fn widget_message(&mut self, text: &str, now: u64) {
+        self.call.message(text, &mut self.journal.redactions, now);
     }
 
     /// Does the monitor need what this browser remembers of this device? True
@@ -326,6 +343,28 @@ impl Diagnostics {
         self.utd.decrypted(event_id, now);
     }
 
+    /// The frames the console tap adopted or noted, one a line
+    /// (`source\tcrossOrigin\twindows\tvia\tlines`: plain text keeps the bundle
+    /// small), and its early buffer (lines fed in at install, dropped when full).
+    pub fn tap_frames(&mut self, frames: &str, early_lines: u64, early_dropped: u64) {
+        let notes = frames
+            .lines()
+            .take(16)
+            .filter_map(|l| {
+                let mut it = l.split('\t');
+                let (source, cross, windows, via, lines) = (it.next()?, it.next()?, it.next()?, it.next().unwrap_or(""), it.next().unwrap_or(""));
+                Some(crate::report::FrameNote {
+                    source: crate::support::text::truncate_marked(&crate::evidence::redact::redact(source, &mut self.journal.redactions), 256).0,
+                    cross_origin: cross == "true",
+                    windows: windows.parse().unwrap_or(0),
+                    via: via.chars().take(64).collect(),
+                    lines: lines.parse().unwrap_or(0),
+                })
+            })
+            .collect();
+        self.tap_frames = (notes, early_lines, early_dropped);
+    }
+
     /// An internal error stopped capture: said in the report from now on.
     pub fn stopped_after_error(&mut self, what: &str) {
         self.stopped_after_error.get_or_insert_with(|| what.to_owned());
@@ -382,12 +421,19 @@ impl Diagnostics {
         }
         r.capture.capture_errors += self.tap_errors;
         r.capture.stopped_after_error = self.stopped_after_error.clone();
+        (r.capture.frames, r.capture.early_lines, r.capture.early_dropped) = self.tap_frames.clone();
         if let Some(f) = self.tab_guard.assess(now) {
             r.findings.push(f);
         }
         r.tab_guard = self.tab_guard.clone();
         if self.utd.is_active() {
             r.decryption = Some(self.utd.report(now));
+        }
+        if !self.call.is_empty() {
+            let own = self.otk.user_id.as_deref().zip(self.otk.device_id.as_deref()).map(|(u, d)| format!("{u}:{d}"));
+            let call = self.call.evidence(own.as_deref(), now);
+            r.findings.extend(CallMonitor::findings(&call, now));
+            r.call = Some(call);
         }
         r
     }
@@ -673,6 +719,23 @@ mod tests {
         let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
         v.as_object_mut().unwrap().remove("decryption");
         assert!(Report::from_json(&v.to_string()).unwrap().decryption.is_none());
+    }
+
+    #[test]
+    fn frames_and_call_evidence_reach_the_report() {
+        let mut d = Diagnostics::default();
+        d.tap_frames("frame:/element-call/index.html\tfalse\t1\tinsert\t42\nframe:https://other.example/w\ttrue\t0\t\nbroken", 3, 1);
+        let (e, _) = d.console_line_from("warn", "missing key at index 0 for participant @b:hs:BOB", "frame:/element-call/index.html", 5);
+        assert_eq!(e.unwrap().source, "frame:/element-call/index.html");
+        let r = d.report(Context::default(), 10);
+        assert!(r.call.is_none(), "no widget traffic: no call section");
+        assert_eq!((r.capture.early_lines, r.capture.early_dropped, r.capture.frames.len()), (3, 1, 2));
+        assert_eq!((r.capture.frames[0].windows, r.capture.frames[0].lines, r.capture.frames[1].cross_origin), (1, 42, true));
+        let member = r#"{"api":"toWidget","widgetId":"w","requestId":"1","action":"send_event","data":{"type":"org.matrix.msc3401.call.member","sender":"@b:hs","state_key":"_@b:hs_BOB_m.call","content":{"device_id":"BOB"}}}"#;
+        d.widget_message(member, 100);
+        let r = d.report(Context::default(), 100 + crate::evidence::widget::KEY_GRACE_MS);
+        assert!(r.call.as_ref().unwrap().participants[0].missing_keys);
+        assert!(r.findings.iter().any(|f| f.id == "call_keys_missing"));
     }
 
     #[test]

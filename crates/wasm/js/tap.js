@@ -5,6 +5,14 @@
 // swallowed and counted; a console call made while capturing is not captured
 // again (no recursion); only lines passing the prefilter cross into wasm; an
 // argument costs a bounded number of property reads whatever its size.
+//
+// Before the wasm is ready (`tapEarly`, called when the package is imported)
+// lines go to a small bounded buffer, handed over once `tapInstall` gives the
+// sink. Same-origin iframes are adopted as they are inserted: their console is
+// wrapped the same way, each line tagged with its source, and widget API
+// `message` events on the host and frame windows are observed (a passive
+// listener: never altered, delayed or re-dispatched). Cross-origin frames are
+// noted and never touched.
 
 const LEVELS = ['debug', 'log', 'info', 'warn', 'error'];
 const MAX_RENDER = 16 * 1024; // chars kept of one rendered line
@@ -32,6 +40,14 @@ const taLength = (gopd(taProto, 'length') || {}).get;
 const taTag = (gopd(taProto, Symbol.toStringTag) || {}).get;
 const dvLength = (gopd(DataView.prototype, 'byteLength') || {}).get;
 const quote = JSON.stringify; // on a string only: no app code
+
+const EARLY_MAX_LINES = 200; // lines kept before the wasm is ready
+const EARLY_MAX_CHARS = 128 * 1024; // and their total size
+const MAX_FRAMES = 16; // frames noted in the stats
+const FRAME_POLL_MS = 10000; // how long a navigating frame's new document is looked for
+const WIDGET_ACTIONS = new Set(['send_to_device', 'send_event', 'update_state', 'org.matrix.msc4157.update_delayed_event']);
+const MAX_WIDGET_CHARS = 256 * 1024;
+const HOST = 'host';
 
 let tap = null;
 
@@ -124,18 +140,37 @@ export function renderArgs(args) {
   return out;
 }
 
-function capture(level, args) {
+function capture(level, args, source) {
   const t = tap;
   if (t === null || t.busy) return;
   t.busy = true;
   try {
     t.seen++;
+    if (source !== HOST) t.frameLines.set(source, (t.frameLines.get(source) || 0) + 1);
     const line = renderArgs(args);
+    if (t.sink === null) { early(t, level, line, source); return; }
+    feed(t, level, line, Date.now(), source);
+  } catch (_) {
+    t.errors++;
+  } finally {
+    t.busy = false;
+  }
+}
+
+// Before the wasm is ready: keep the first lines, bounded in count and size.
+function early(t, level, line, source) {
+  if (t.early.length >= EARLY_MAX_LINES || t.earlyChars + line.length > EARLY_MAX_CHARS) { t.earlyDropped++; return; }
+  t.earlyChars += line.length;
+  t.early.push([level, line, Date.now(), source]);
+}
+
+function feed(t, level, line, ts, source) {
+  try {
     if (!t.prefilter.test(line)) return;
     t.passed++;
     if (t.sinkBroken) { t.dropped++; return; }
     try {
-      t.sink(level, line, Date.now());
+      t.sink(level, line, ts, source);
     } catch (_) {
       // A trap inside wasm (a Rust panic) poisons the instance: stop feeding
       // it, keep the page's logging intact.
@@ -144,8 +179,6 @@ function capture(level, args) {
     }
   } catch (_) {
     t.errors++;
-  } finally {
-    t.busy = false;
   }
 }
 
@@ -153,50 +186,258 @@ function escapeRe(s) {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-// Returns true when newly installed, false when already installed (idempotent).
-export function tapInstall(sink, needles, windowEvents) {
-  if (tap !== null) return false;
-  const con = globalThis.console;
-  if (!con) return false;
-  const t = {
-    sink,
-    prefilter: new RegExp(needles.map(escapeRe).join('|')),
-    originals: {},
-    wrappers: {},
+function newTap() {
+  return {
+    sink: null,
+    prefilter: null,
+    consoles: [], // [console, originals, wrappers]
+    wrapped: new WeakSet(), // console objects already wrapped
     busy: false,
     sinkBroken: false,
     seen: 0,
     passed: 0,
     errors: 0,
     dropped: 0,
-    listeners: [],
+    early: [],
+    earlyChars: 0,
+    earlyDropped: 0,
+    earlyFed: 0,
+    listeners: [], // [target, type, fn]
+    frames: [], // notes: { source, crossOrigin, windows, via }
+    frameLines: new Map(), // console calls seen per frame source
+    observer: null,
+    widgetMessages: 0,
+    widgetDropped: 0,
   };
+}
+
+// Wrap one window's console. The original runs first and exactly once;
+// whatever capture does, it neither throws into the caller nor changes what
+// the original returned.
+function wrapConsole(t, con, source) {
+  if (!con || t.wrapped.has(con)) return false;
+  t.wrapped.add(con);
+  const originals = {};
+  const wrappers = {};
   for (const level of LEVELS) {
     const original = con[level];
     if (typeof original !== 'function') continue;
-    // The original runs first and exactly once; whatever capture does, it
-    // neither throws into the caller nor changes what the original returned.
-    const wrapper = function () {
-      try {
-        return original.apply(this, arguments);
-      } finally {
-        try { capture(level, arguments); } catch (_) { /* counted inside when it can be */ }
-      }
-    };
-    t.originals[level] = original;
-    t.wrappers[level] = wrapper;
+    const wrapper = makeWrapper(original, level, source);
+    originals[level] = original;
+    wrappers[level] = wrapper;
     con[level] = wrapper;
   }
-  if (windowEvents && typeof globalThis.addEventListener === 'function') {
-    const onError = (ev) => { capture('uncaught', [ev && (ev.error !== undefined && ev.error !== null ? ev.error : ev.message)]); };
-    const onRejection = (ev) => { capture('unhandledrejection', [ev && ev.reason]); };
+  t.consoles.push([con, originals, wrappers]);
+  return true;
+}
+
+// Console calls in progress through our wrappers: a wrapper that calls another
+// of ours (the app re-wrapped in between) captures once, at the outermost.
+let depth = 0;
+
+function makeWrapper(original, level, source) {
+  return function () {
+    depth++;
     try {
-      globalThis.addEventListener('error', onError);
-      globalThis.addEventListener('unhandledrejection', onRejection);
-      t.listeners.push(['error', onError], ['unhandledrejection', onRejection]);
-    } catch (_) { /* no window events here */ }
+      return original.apply(this, arguments);
+    } finally {
+      depth--;
+      if (depth === 0) try { capture(level, arguments, source); } catch (_) { /* counted inside when it can be */ }
+    }
+  };
+}
+
+// At install: a host console method the app replaced since the import is
+// wrapped again (what the app put there is the original from now on).
+function rewrapHost(t) {
+  const rec = t.consoles.find((c) => c[0] === globalThis.console);
+  if (rec === undefined) return;
+  const [con, originals, wrappers] = rec;
+  for (const level of LEVELS) {
+    const current = con[level];
+    if (typeof current !== 'function' || current === wrappers[level]) continue;
+    originals[level] = current;
+    wrappers[level] = makeWrapper(current, level, HOST);
+    con[level] = wrappers[level];
   }
+}
+
+function listen(t, target, type, fn, opts) {
+  try {
+    target.addEventListener(type, fn, opts);
+    t.listeners.push([target, type, fn, opts]);
+  } catch (_) { /* no events here */ }
+}
+
+function windowEvents(t, win, source) {
+  listen(t, win, 'error', (ev) => { capture('uncaught', [ev && (ev.error !== undefined && ev.error !== null ? ev.error : ev.message)], source); });
+  listen(t, win, 'unhandledrejection', (ev) => { capture('unhandledrejection', [ev && ev.reason], source); });
+}
+
+// Widget API messages (matrix-widget-api: `{api, widgetId, requestId, action, data, response?}`),
+// read from the event's own data (a structured clone: plain data, no app code).
+function onMessage(ev) {
+  const t = tap;
+  if (t === null || !t.widgets || t.sinkBroken || t.busy) return;
+  t.busy = true;
+  try {
+    const d = ev.data;
+    if (d === null || typeof d !== 'object') return;
+    const api = own(d, 'api');
+    if (api !== 'fromWidget' && api !== 'toWidget') return;
+    if (!WIDGET_ACTIONS.has(own(d, 'action'))) return;
+    t.widgetMessages++;
+    const text = JSON.stringify(d);
+    if (typeof text !== 'string' || text.length > MAX_WIDGET_CHARS) { t.widgetDropped++; return; }
+    t.sink('widget', text, Date.now(), HOST);
+  } catch (_) {
+    t.errors++;
+  } finally {
+    t.busy = false;
+  }
+}
+
+/** `frame:#id`, or `frame:` and its address without query (same origin: the path). */
+function frameSource(iframe) {
+  try {
+    const id = iframe.id;
+    if (typeof id === 'string' && id !== '') return 'frame:#' + cut(id, 64);
+    const u = new URL(iframe.src || 'about:blank', location.href);
+    return 'frame:' + cut(u.origin === location.origin ? u.pathname : u.origin + u.pathname, 200);
+  } catch (_) {
+    return 'frame:?';
+  }
+}
+
+function note(t, iframe, source) {
+  let n = t.frames.find((f) => f.el === iframe);
+  if (n === undefined) {
+    if (t.frames.length >= MAX_FRAMES) return null;
+    n = { el: iframe, source, crossOrigin: false, windows: 0, via: '' };
+    t.frames.push(n);
+  }
+  n.source = source;
+  return n;
+}
+
+// Wrap the frame's current window if it is same-origin and not wrapped yet.
+// `via` says when: `insert` (the initial about:blank window, which Chromium
+// keeps for the first same-origin document when src was set before insertion),
+// `document` (a new document found while it was still loading), `load`.
+function adoptWindow(t, iframe, via) {
+  if (tap !== t) return;
+  const source = frameSource(iframe);
+  const n = note(t, iframe, source);
+  let win;
+  try {
+    win = iframe.contentWindow;
+    if (!win) return;
+    void win.document; // throws for a cross-origin frame
+  } catch (_) {
+    if (n !== null) n.crossOrigin = true;
+    return;
+  }
+  if (n !== null) n.crossOrigin = false;
+  let con;
+  try { con = win.console; } catch (_) { return; }
+  if (!wrapConsole(t, con, source)) return;
+  if (n !== null) { n.windows++; n.via = n.via === '' ? via : n.via + ',' + via; }
+  if (t.windowEvents) windowEvents(t, win, source);
+  listen(t, win, 'message', onMessage, { passive: true, capture: true });
+}
+
+// Look for the frame's next document on every task for a while: a navigation
+// that replaces the window is caught while its document is still loading,
+// before its deferred and module scripts run.
+function pollFrame(t, iframe, doc) {
+  const until = Date.now() + FRAME_POLL_MS;
+  const tick = () => {
+    if (tap !== t || !iframe.isConnected) return;
+    let d = null;
+    try { d = iframe.contentDocument; } catch (_) { d = null; }
+    if (d !== null && d !== doc) {
+      doc = d;
+      adoptWindow(t, iframe, 'document');
+      try {
+        d.addEventListener('readystatechange', () => adoptWindow(t, iframe, 'document'), { once: true });
+      } catch (_) { /* ignore */ }
+    }
+    if (Date.now() < until) setTimeout(tick, 0);
+  };
+  setTimeout(tick, 0);
+}
+
+function watchFrame(t, iframe) {
+  if (t.frameEls.has(iframe)) return;
+  t.frameEls.add(iframe);
+  let doc = null;
+  try { doc = iframe.contentDocument; } catch (_) { doc = null; }
+  adoptWindow(t, iframe, 'insert');
+  listen(t, iframe, 'load', () => adoptWindow(t, iframe, 'load'), { passive: true });
+  pollFrame(t, iframe, doc);
+}
+
+function watchFrames(t) {
+  const doc = globalThis.document;
+  const MO = globalThis.MutationObserver;
+  if (!doc || typeof MO !== 'function') return;
+  t.frameEls = new WeakSet();
+  const visit = (node) => {
+    if (node.nodeType !== 1) return;
+    if (node.tagName === 'IFRAME') watchFrame(t, node);
+    else if (node.firstElementChild !== null) for (const f of node.getElementsByTagName('iframe')) watchFrame(t, f);
+  };
+  t.observer = new MO((records) => {
+    if (tap !== t) return;
+    try {
+      for (const r of records) {
+        if (r.type === 'attributes') { if (r.target.tagName === 'IFRAME') pollFrame(t, r.target, null); continue; }
+        for (const node of r.addedNodes) visit(node);
+      }
+    } catch (_) { t.errors++; }
+  });
+  t.observer.observe(doc, { childList: true, subtree: true, attributes: true, attributeFilter: ['src', 'srcdoc'] });
+  for (const f of doc.getElementsByTagName('iframe')) watchFrame(t, f);
+}
+
+/**
+ * At import, before the wasm is ready: wrap the console and keep lines in a
+ * bounded buffer until `tapInstall` gives the sink. Idempotent.
+ */
+export function tapEarly() {
+  if (tap !== null) return false;
+  const con = globalThis.console;
+  if (!con) return false;
+  const t = newTap();
   tap = t;
+  wrapConsole(t, con, HOST);
+  return true;
+}
+
+// Returns true when newly installed, false when already installed (idempotent).
+export function tapInstall(sink, needles, winEvents, frames) {
+  if (tap !== null && tap.sink !== null) return false;
+  if (tap === null && !tapEarly()) return false;
+  const t = tap;
+  t.prefilter = new RegExp(needles.map(escapeRe).join('|'));
+  t.sink = sink;
+  t.windowEvents = !!winEvents;
+  rewrapHost(t);
+  // What was logged before the wasm was ready goes in first, in order.
+  const early = t.early;
+  t.early = [];
+  t.busy = true;
+  try {
+    for (const [level, line, ts, source] of early) { t.earlyFed++; feed(t, level, line, ts, source); }
+  } finally {
+    t.busy = false;
+  }
+  if (winEvents && typeof globalThis.addEventListener === 'function') windowEvents(t, globalThis, HOST);
+  if (frames) {
+    t.widgets = true;
+    listen(t, globalThis, 'message', onMessage, { passive: true, capture: true });
+    try { watchFrames(t); } catch (_) { t.errors++; }
+  }
   return true;
 }
 
@@ -206,20 +447,29 @@ export function tapUninstall() {
   const t = tap;
   if (t === null) return false;
   tap = null;
-  const con = globalThis.console;
-  for (const level of Object.keys(t.originals)) {
-    if (con[level] === t.wrappers[level]) con[level] = t.originals[level];
+  for (const [con, originals, wrappers] of t.consoles) {
+    try {
+      for (const level of Object.keys(originals)) {
+        if (con[level] === wrappers[level]) con[level] = originals[level];
+      }
+    } catch (_) { /* a frame gone away */ }
   }
-  for (const [type, fn] of t.listeners) {
-    try { globalThis.removeEventListener(type, fn); } catch (_) { /* ignore */ }
+  for (const [target, type, fn, opts] of t.listeners) {
+    try { target.removeEventListener(type, fn, opts); } catch (_) { /* ignore */ }
   }
+  if (t.observer !== null) t.observer.disconnect();
   return true;
 }
 
 export function tapStats() {
   const t = tap;
   if (t === null) return null;
-  return { seen: t.seen, passed: t.passed, errors: t.errors, dropped: t.dropped, sinkBroken: t.sinkBroken };
+  return {
+    seen: t.seen, passed: t.passed, errors: t.errors, dropped: t.dropped, sinkBroken: t.sinkBroken,
+    earlyFed: t.earlyFed, earlyDropped: t.earlyDropped, widgetMessages: t.widgetMessages, widgetDropped: t.widgetDropped,
+    // One line per frame, tab-separated (the wasm reads it without a deserializer).
+    frames: t.frames.map((f) => [f.source.replace(/[\t\n]/g, ' '), f.crossOrigin, f.windows, f.via, t.frameLines.get(f.source) || 0].join('\t')).join('\n'),
+  };
 }
 
 /** After an internal error: stop feeding the wasm; the console keeps working. */

@@ -9,7 +9,10 @@ use wasm_bindgen::prelude::*;
 
 /// Wrap console debug/log/info/warn/error (pass-through) and start keeping
 /// matching lines. Idempotent: a second call changes nothing and returns
-/// `false`. Options: `{ capacity = 200, maxMessageBytes = 4096, windowEvents = true, reportPrefix }`.
+/// `false`. Options: `{ capacity = 200, maxMessageBytes = 4096, windowEvents = true, reportPrefix, frames = true }`.
+/// Lines logged since the package was imported are fed in first; with
+/// `frames`, same-origin iframes' consoles and the widget API messages between
+/// host and frames are observed too.
 #[wasm_bindgen(js_name = installCryptoDiagLog)]
 pub fn install_crypto_diag_log(#[wasm_bindgen(unchecked_param_type = "InstallOptions | undefined")] options: JsValue) -> Result<bool, JsError> {
     js::check_options(&options, "installCryptoDiagLog")?;
@@ -20,17 +23,26 @@ pub fn install_crypto_diag_log(#[wasm_bindgen(unchecked_param_type = "InstallOpt
     };
     let report_prefix = js::prop_str(&options, "reportPrefix").filter(|p| !p.is_empty());
     let window_events = js::prop_bool(&options, "windowEvents").unwrap_or(true);
+    let frames = js::prop_bool(&options, "frames").unwrap_or(true);
     if state::with(|s| s.diag.is_console_installed()).unwrap_or(true) {
         return Ok(false);
     }
-    let sink: state::ConsoleSink = Closure::new(|level: String, message: String, ts: f64| {
-        let effects = state::with(|s| s.diag.console_line(&level, &message, ts as u64).1);
+    // The journal takes its configuration first: the buffered lines go in during tapInstall.
+    state::with(|s| s.diag.console_installed(cfg));
+    // One sink for console lines and widget messages (level `widget`, the
+    // message's JSON): one closure type in the bundle.
+    let sink: state::ConsoleSink = Closure::new(|level: String, message: String, ts: f64, source: String| {
+        if level == "widget" {
+            state::with(|s| s.diag.widget_message(&message, ts as u64));
+            return;
+        }
+        let effects = state::with(|s| s.diag.console_line_from(&level, &message, &source, ts as u64).1);
         carry_out(effects.unwrap_or_default());
     });
-    let installed = js::tap_install(sink.as_ref(), prefilter_needles().into_iter().map(String::from).collect(), window_events);
+    let installed = js::tap_install(sink.as_ref(), prefilter_needles().into_iter().map(String::from).collect(), window_events, frames);
     state::with(|s| {
-        if installed {
-            s.diag.console_installed(cfg);
+        if !installed {
+            s.diag.console_uninstalled();
         }
         if let Some(p) = report_prefix {
             s.report_prefix = p;

@@ -9,7 +9,7 @@ use wasm_bindgen::prelude::*;
 #[wasm_bindgen(module = "/js/tap.js")]
 extern "C" {
     #[wasm_bindgen(js_name = tapInstall)]
-    pub fn tap_install(sink: &JsValue, needles: Vec<String>, window_events: bool) -> bool;
+    pub fn tap_install(sink: &JsValue, needles: Vec<String>, window_events: bool, frames: bool) -> bool;
     #[wasm_bindgen(js_name = tapUninstall)]
     pub fn tap_uninstall() -> bool;
     #[wasm_bindgen(js_name = tapStats)]

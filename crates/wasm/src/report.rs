@@ -42,6 +42,8 @@ fn build(mx: &JsValue, extra: &JsValue) -> Result<String, JsError> {
         if tap.is_object() {
             let errors = js::prop_u64(&tap, "errors").unwrap_or(0) + js::prop_u64(&tap, "dropped").unwrap_or(0);
             s.diag.tap_counters(js::prop_u64(&tap, "seen"), errors, js::prop_u64(&http_tap, "errors").unwrap_or(0));
+            let frames = js::prop_str(&tap, "frames").unwrap_or_default();
+            s.diag.tap_frames(&frames, js::prop_u64(&tap, "earlyFed").unwrap_or(0), js::prop_u64(&tap, "earlyDropped").unwrap_or(0));
         } else {
             s.diag.tap_counters(None, 0, js::prop_u64(&http_tap, "errors").unwrap_or(0));
         }

@@ -25,8 +25,8 @@ pub struct State {
     pub utd_hook: Option<UtdHook>,
 }
 
-/// `(level, message, ts)` from js/tap.js.
-pub type ConsoleSink = Closure<dyn FnMut(String, String, f64)>;
+/// `(level, message, ts, source)` from js/tap.js (level `widget`: a widget API message).
+pub type ConsoleSink = Closure<dyn FnMut(String, String, f64, String)>;
 /// The same shape as the fetch tap's exchange hook: one closure type, one glue.
 pub type UtdHook = Closure<dyn FnMut(JsValue, Option<String>)>;
 

@@ -16,6 +16,8 @@ export interface InstallOptions {
   windowEvents?: boolean;
   /** Report file name prefix (default `crypto-health-report`; the runbook's fork uses `lotus-crypto-diag`). */
   reportPrefix?: string;
+  /** Capture same-origin iframes' consoles and the widget API messages between host and frames (default true). Cross-origin frames are noted, never touched. */
+  frames?: boolean;
 }
 
 export interface DiagEntry {
@@ -29,6 +31,34 @@ export interface DiagEntry {
   repeats: number;
   lastTs: number;
   truncated: boolean;
+  /** `host`, or `frame:` and the frame's id or address (no query). */
+  source: string;
+}
+
+/** A call participant as the widget API traffic showed it (`@user:server:DEVICE`). */
+export interface CallParticipant {
+  id: string;
+  joinedAt: number | null;
+  left: boolean;
+  keysSentTo: number;
+  keysSendFailed: number;
+  keysOffered: number;
+  keysDelivered: number;
+  lastKeyIndex: number | null;
+  firstDeliveredAt: number | null;
+  /** In the call for 10 s without one call key delivered. */
+  missingKeys: boolean;
+}
+
+/** The report's `call` section: host↔call-frame widget API evidence. */
+export interface CallEvidence {
+  messages: number;
+  unreadable: number;
+  widgetIds: string[];
+  own: string | null;
+  participants: CallParticipant[];
+  delayedEvents: Record<'schedule' | 'restart' | 'send' | 'cancel' | 'update' | string, { requests: number; answered: number; errors: number; overLocalTimeout: number; maxMs: number; totalMs: number; lastError: string | null }>;
+  pending: number;
 }
 
 export interface StorageState {

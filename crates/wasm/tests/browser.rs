@@ -315,7 +315,7 @@ fn a_throwing_sink_does_not_break_logging() {
     reset();
     let rec = counting("warn");
     let sink = js("return () => { throw new WebAssembly.RuntimeError('unreachable'); };", &JsValue::NULL);
-    assert!(tap_install(&sink, vec!["One time key ".into()], false));
+    assert!(tap_install(&sink, vec!["One time key ".into()], false, false));
     js("console.warn(arg); console.warn(arg); console.warn('plain');", &KE1.into());
     assert_eq!(calls(&rec), 3);
     let st = tap_stats();

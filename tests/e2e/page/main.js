@@ -8,6 +8,7 @@
 import { startCryptoHealth } from 'crypto-health';
 import * as sdk from 'matrix-js-sdk';
 import { logger } from 'matrix-js-sdk/lib/logger.js';
+import { openCall } from './call.js';
 
 const status = document.getElementById('status');
 const recoveries = [];
@@ -150,6 +151,31 @@ window.e2e = {
     if (!room) return [];
     const events = room.getLiveTimeline().getEvents().filter((e) => e.getType() === 'm.room.message' || e.isEncrypted());
     return events.map((e) => (e.isDecryptionFailure() ? `UTD:${e.decryptionFailureReason}` : e.getContent()?.body)).filter(Boolean);
+  },
+
+  /**
+   * Join a MatrixRTC session in the room with the SDK's own MembershipManager (matrix-js-sdk
+   * src/matrixrtc): a delayed leave event, the membership state event, then periodic restarts.
+   * No SFU is reachable here: the focus is only advertised, no media flows.
+   */
+  joinRtc(roomId, joinConfig = {}) {
+    const room = mx.getRoom(roomId);
+    if (!room) throw new Error(`no room ${roomId}`);
+    const rtc = mx.matrixRTC.getRoomSession(room);
+    rtc.joinRoomSession([{ type: 'livekit', livekit_service_url: 'http://127.0.0.1:9/livekit/jwt', livekit_alias: roomId }], undefined, joinConfig);
+    window.e2e.rtc = rtc;
+    return rtc.isJoined();
+  },
+
+  /** Element Call in a same-origin iframe, driven like Cinny's CallEmbed (./call.js). */
+  openCall(roomId) {
+    const embed = openCall(mx, roomId, document.body);
+    window.e2e.callEmbed = embed;
+    return embed.iframe.src.split('?')[0];
+  },
+
+  async leaveRtc() {
+    if (window.e2e.rtc) await window.e2e.rtc.leaveRoomSession(5000);
   },
 
   report() {

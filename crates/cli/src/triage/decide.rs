@@ -351,7 +351,18 @@ fn q2(r: &ReportFacts, log: Option<&SynapseLog>, db: Option<&DbFacts>, har: Opti
     for x in r.ke2_missing.iter().take(3) {
         q.evidence.push(Evidence::new(&x.source, quote(&x.message)));
     }
-    let delivered = r.ke2_delivered.len();
+    let delivered = r.ke2_delivered.len() + r.call_delivered.len();
+    if !r.call_delivered.is_empty() || !r.call_sent_to.is_empty() || !r.call_missing.is_empty() {
+        q.evidence.push(Evidence::new(
+            "report call.participants",
+            format!(
+                "widget API: keys delivered to the call from {}; our keys sent to {}; missing keys for {}",
+                list_or_none(&r.call_delivered),
+                list_or_none(&r.call_sent_to),
+                list_or_none(&r.call_missing)
+            ),
+        ));
+    }
     if let Some(x) = r.ke2_delivered.first() {
         q.evidence.push(Evidence::new(&x.source, format!("{} (logged after a successful decryption: the call key arrived)", quote(&x.message))));
     }
@@ -378,8 +389,15 @@ fn q2(r: &ReportFacts, log: Option<&SynapseLog>, db: Option<&DbFacts>, har: Opti
         }
     }
     let missing = !r.ke2_missing.is_empty();
-    q.details = json!({"missingKeyLines": r.ke2_missing.len(), "deliveredLines": delivered, "inboxCallKeys": plaintext, "inboxEncrypted": encrypted});
-    if delivered > 0 || plaintext > 0 {
+    q.details = json!({"missingKeyLines": r.ke2_missing.len(), "deliveredLines": delivered, "inboxCallKeys": plaintext, "inboxEncrypted": encrypted, "missingKeysFor": r.call_missing});
+    if !r.call_missing.is_empty() {
+        q.answer = Answer::No;
+        q.finding = format!(
+            "missing keys for participant(s) {}: in the call, yet none of their io.element.call.encryption_keys was ever delivered to the call — their client did not send to this device, or the to-device message never arrived (stale device list / membership)",
+            r.call_missing.join(", ")
+        );
+        q.to_settle.push("the missing participant's report (call.participants: were keys sent to this device?) or a Synapse log of the call window (sendToDevice)".into());
+    } else if delivered > 0 || plaintext > 0 {
         q.answer = Answer::Yes;
         q.finding = if delivered > 0 && missing {
             "call keys arrive and decrypt, yet media keys are missing: KE-2 is downstream of LiveKit/SFU or key-index timing, NOT KE-1 (decouple from crypto)".into()
@@ -405,6 +423,14 @@ fn q2(r: &ReportFacts, log: Option<&SynapseLog>, db: Option<&DbFacts>, har: Opti
         q.to_settle.push("a report captured during the call (KE-2 MissingKey / call key delivered lines)".into());
     }
     q
+}
+
+fn list_or_none(ids: &[String]) -> String {
+    if ids.is_empty() {
+        "none".into()
+    } else {
+        ids.join(", ")
+    }
 }
 
 // ------------------------------------------------------------------------------------ Q3
@@ -500,7 +526,9 @@ fn q4(r: &ReportFacts, log: Option<&SynapseLog>, har: Option<&Har>) -> Question 
             }
         }
     }
-    q.details = json!({"applicable": true, "timeouts": r.ke4.len(), "timeoutsCoveredByLog": covered, "slowRequests": slow.len(), "worstSeconds": worst});
+    // The latency the client measured itself (HTTP tap / widget API), when the report has it.
+    let measured = r.ke4.iter().filter_map(|x| x.fields.get("maxMs").and_then(Value::as_u64)).max();
+    q.details = json!({"applicable": true, "timeouts": r.ke4.len(), "timeoutsCoveredByLog": covered, "slowRequests": slow.len(), "worstSeconds": worst, "clientMaxMs": measured});
     if covered == 0 {
         q.finding = "the log does not cover the timeouts' time (or the clocks differ)".into();
         q.to_settle.push("a Synapse log slice for the call window (check both clocks are UTC)".into());

@@ -404,6 +404,38 @@ fn q4_from_the_report_and_log() {
 }
 
 #[test]
+fn q2_reads_missing_call_keys_from_the_call_section() {
+    let mut r = facts();
+    r.call_delivered.push("@b:hs:BOB".into());
+    r.call_sent_to.push("@b:hs:BOB".into());
+    let t = decide(&r, None, None, None, &subject());
+    assert_eq!((q(&t, "Q2").answer, q(&t, "Q2").finding.as_str()), (Answer::Yes, "call keys reach the device"));
+    r.call_missing.push("@c:hs:CAROL".into());
+    let t = decide(&r, None, None, None, &subject());
+    assert_eq!(q(&t, "Q2").answer, Answer::No);
+    assert!(q(&t, "Q2").finding.contains("missing keys for participant(s) @c:hs:CAROL"), "{}", q(&t, "Q2").finding);
+    assert!(q(&t, "Q2").evidence.iter().any(|e| e.source == "report call.participants" && e.text.contains("missing keys for @c:hs:CAROL")));
+    assert_eq!(q(&t, "Q2").details["missingKeysFor"][0], "@c:hs:CAROL");
+}
+
+#[test]
+fn q4_reads_the_measured_delayed_event_latency() {
+    let mut r = facts();
+    r.ke4.push(Sighting {
+        source: "report findings (delayed_events_slow)".into(),
+        ts: T,
+        last_ts: T,
+        fields: json!({"maxMs": 2650, "overLocalTimeout": 3}).as_object().cloned().unwrap(),
+        message: "3 of 9 delayed-event calls took longer than 2000 ms".into(),
+    });
+    let slow = access("2026-11-21 20:49:07,500", 2.6, 200, "/_matrix/client/unstable/org.matrix.msc4140/delayed_events/d/restart");
+    let t = decide(&r, Some(&log_of(&slow, &r, None)), None, None, &subject());
+    assert_eq!((q(&t, "Q4").answer, ke(&t, "KE-4")), (Answer::Yes, "homeserver_latency"));
+    assert_eq!(q(&t, "Q4").details["clientMaxMs"], 2650);
+    assert!(q(&t, "Q4").evidence.iter().any(|e| e.source == "report findings (delayed_events_slow)"));
+}
+
+#[test]
 fn q4_from_a_har() {
     let path = "/_matrix/client/unstable/org.matrix.msc4140/delayed_events/d1";
     let har = |calls: Vec<Call>| Har { file: "c.har".into(), delayed: calls, ..Default::default() };

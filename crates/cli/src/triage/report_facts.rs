@@ -50,6 +50,11 @@ pub struct ReportFacts {
     pub otk_health: Option<Value>,
     /// The `decryption` section (why messages fail to decrypt), when the report has one.
     pub utd: Option<DecryptionReport>,
+    /// From the `call` section (widget API traffic): participants missing keys,
+    /// participants whose keys were delivered to the call, and whom our keys were sent to.
+    pub call_missing: Vec<String>,
+    pub call_delivered: Vec<String>,
+    pub call_sent_to: Vec<String>,
 }
 
 impl ReportFacts {
@@ -99,6 +104,9 @@ impl ReportFacts {
             generated_at: String::new(),
             otk_health: None,
             utd: None,
+            call_missing: Vec::new(),
+            call_delivered: Vec::new(),
+            call_sent_to: Vec::new(),
         }
     }
 
@@ -157,6 +165,9 @@ pub fn extract(report: &Report, raw: &Value) -> ReportFacts {
         generated_at: report.generated_at.clone(),
         otk_health: raw.get("otkHealth").filter(|v| v.is_object()).cloned(),
         utd: report.decryption.clone(),
+        call_missing: Vec::new(),
+        call_delivered: Vec::new(),
+        call_sent_to: Vec::new(),
     };
     // KE-3 from the SDK's own decryption results: the event and its room, even with the SDK logger off.
     if let Some(m) = f.utd.as_ref().and_then(|u| u.causes.get("malformed_event")) {
@@ -179,6 +190,30 @@ pub fn extract(report: &Report, raw: &Value) -> ReportFacts {
                 ),
             });
         }
+    }
+    if let Some(call) = &report.call {
+        for p in &call.participants {
+            if p.missing_keys {
+                f.call_missing.push(p.id.clone());
+            }
+            if p.keys_delivered > 0 {
+                f.call_delivered.push(p.id.clone());
+            }
+            if p.keys_sent_to > 0 {
+                f.call_sent_to.push(p.id.clone());
+            }
+        }
+    }
+    // The measured delayed-event latency (HTTP tap or widget API) is a KE-4 sighting
+    // of its own: a fork that silences the SDK logger still has it.
+    for x in report.findings.iter().filter(|x| x.id == "delayed_events_slow" || x.id == "call_delayed_events_slow") {
+        f.ke4.push(Sighting {
+            source: format!("report findings ({})", x.id),
+            ts: x.ts,
+            last_ts: x.ts,
+            fields: x.evidence.as_object().cloned().unwrap_or_default(),
+            message: x.detail.clone(),
+        });
     }
     for (i, e) in report.entries.iter().enumerate() {
         let fields = e.fields.clone();

@@ -53,6 +53,20 @@ pub struct Entry {
     pub repeats: u64,
     pub last_ts: u64,
     pub truncated: bool,
+    /// Where the line was logged: `host`, or `frame:` and the frame's id or
+    /// address (without query). Reports written before frames were captured
+    /// read as `host`.
+    #[serde(default = "host")]
+    pub source: String,
+}
+
+/// The source of lines logged by the page itself.
+pub const HOST: &str = "host";
+/// Bytes kept of a source name (a frame's address can be long).
+const MAX_SOURCE_BYTES: usize = 256;
+
+fn host() -> String {
+    HOST.to_owned()
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -113,6 +127,12 @@ impl Journal {
     /// path). Message and fields are redacted before they are kept, and each
     /// field string is capped like the message.
     pub fn store(&mut self, level: &str, message: &str, c: Classified, ts: u64, counted: bool) -> &Entry {
+        self.store_from(level, message, HOST, c, ts, counted)
+    }
+
+    /// [`store`](Self::store) for a line logged in `source` (a frame, or the
+    /// host). Lines from two sources never fold together.
+    pub fn store_from(&mut self, level: &str, message: &str, source: &str, c: Classified, ts: u64, counted: bool) -> &Entry {
         let sig = c.signature;
         if counted {
             self.lines_matched += 1;
@@ -129,8 +149,9 @@ impl Journal {
         // Redact the whole text before cutting it, so a cut never leaves half a token behind.
         let red = redact(message, &mut self.redactions);
         let (msg, truncated) = truncate_marked(&red, self.cfg.max_message_bytes);
+        let source = if source == HOST { host() } else { truncate_marked(&redact(source, &mut self.redactions), MAX_SOURCE_BYTES).0 };
         let n = self.entries.len();
-        if let Some(i) = (n.saturating_sub(FOLD_WINDOW)..n).rev().find(|&i| self.entries[i].signature == sig.id && self.entries[i].message == msg) {
+        if let Some(i) = (n.saturating_sub(FOLD_WINDOW)..n).rev().find(|&i| self.entries[i].signature == sig.id && self.entries[i].message == msg && self.entries[i].source == source) {
             let e = &mut self.entries[i];
             e.repeats += 1;
             e.last_ts = e.last_ts.max(ts);
@@ -156,6 +177,7 @@ impl Journal {
             repeats: 0,
             last_ts: ts,
             truncated,
+            source,
         });
         self.entries.back().expect("just pushed")
     }
@@ -296,6 +318,25 @@ mod tests {
         assert!(size <= 2 * 512 + 64, "fields hold {size} bytes");
         assert_eq!(e.fields["key_id"], "AAAAAAAAAA0", "small facts stay");
         assert!(e.fields["old_key"].as_str().is_some_and(|s| s.starts_with("[truncated ")), "{}", e.fields["old_key"]);
+    }
+
+    #[test]
+    fn frame_lines_keep_their_source_and_do_not_fold_with_the_host() {
+        let mut j = Journal::new(Config::default());
+        let line = "missing key at index 3 for participant @b:hs:DEV";
+        let c = || classify(line).unwrap();
+        assert_eq!(j.store_from("warn", line, HOST, c(), 1, true).source, "host");
+        let src = "frame:/element-call/index.html?access_token=syt_YWxpY2U_abcdefghijkl_0a1b2c";
+        let e = j.store_from("warn", line, src, c(), 2, true);
+        assert!(e.source.starts_with("frame:/element-call/index.html") && !e.source.contains("syt_YWxpY2U"), "{}", e.source);
+        j.store_from("warn", line, src, c(), 3, true);
+        assert_eq!((j.len(), j.entries().nth(1).unwrap().repeats), (2, 1));
+        let long = format!("frame:{}", "x".repeat(10_000));
+        assert!(j.store_from("warn", line, &long, c(), 4, true).source.len() < 400);
+        // A report entry without the field reads as the host's.
+        let mut v = serde_json::to_value(j.entries().next().unwrap()).unwrap();
+        v.as_object_mut().unwrap().remove("source");
+        assert_eq!(serde_json::from_value::<Entry>(v).unwrap().source, "host");
     }
 
     #[test]

@@ -6,3 +6,4 @@ pub mod journal;
 pub mod redact;
 pub mod redact_json;
 pub mod signature;
+pub mod widget;

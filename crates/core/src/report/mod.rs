@@ -120,6 +120,31 @@ pub struct Capture {
     /// Capture stopped after an internal error (what it was); the app went on.
     #[serde(default)]
     pub stopped_after_error: Option<String>,
+    /// Lines logged before the wasm was ready, fed in at install / dropped (buffer full).
+    #[serde(default)]
+    pub early_lines: u64,
+    #[serde(default)]
+    pub early_dropped: u64,
+    /// Iframes the console tap adopted or, cross-origin, only noted.
+    #[serde(default)]
+    pub frames: Vec<FrameNote>,
+}
+
+/// One iframe as the console tap saw it.
+#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct FrameNote {
+    /// `frame:#id` or `frame:` and its address without query.
+    pub source: String,
+    /// Cross-origin: never touched, its lines are not captured.
+    pub cross_origin: bool,
+    /// Windows of this frame whose console was wrapped.
+    pub windows: u64,
+    /// When each was wrapped: `insert`, `document` (while loading), `load`.
+    pub via: String,
+    /// Console calls captured in this frame (matching a signature or not).
+    pub lines: u64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -161,6 +186,9 @@ pub struct Report {
     /// Why messages fail to decrypt (UTD causes); null when nothing watched the SDK's decryptions.
     #[serde(default)]
     pub decryption: Option<DecryptionReport>,
+    /// Widget API evidence from a call frame (null when no call was seen).
+    #[serde(default)]
+    pub call: Option<crate::evidence::widget::CallEvidence>,
 }
 
 impl Report {
@@ -197,12 +225,16 @@ impl Report {
                 evicted: journal.evicted,
                 capture_errors: journal.capture_errors,
                 stopped_after_error: None,
+                early_lines: 0,
+                early_dropped: 0,
+                frames: Vec::new(),
             },
             extra,
             otk_health: None,
             http: None,
             tab_guard: TabGuard::default(),
             decryption: None,
+            call: None,
         }
     }
 

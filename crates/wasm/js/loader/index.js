@@ -3,8 +3,14 @@
 // (cinnyapp/cinny vite.config.js, src/client/initMatrix.ts: Cinny's Vite setup needs an explicit, shared init()).
 
 import init, * as wasm from './crypto_health.js';
+// The console tap (scripts/build.mjs points this at wasm-bindgen's copy of js/tap.js).
+import { tapEarly } from './snippets/tap.js';
 
 export * from './crypto_health.js';
+
+// From the moment the package is imported, console lines go to a small bounded
+// buffer; installCryptoDiagLog() feeds them in once the wasm is ready.
+try { tapEarly(); } catch (_) { /* no console here: capture starts at install */ }
 
 let ready = null;
 

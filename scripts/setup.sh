@@ -35,6 +35,13 @@ setup_rust_target() {
     log "rustup target add wasm32-unknown-unknown"
     rustup target add wasm32-unknown-unknown
   fi
+  # The lint stage: cargo fmt and clippy.
+  if cargo fmt --version >/dev/null 2>&1 && cargo clippy --version >/dev/null 2>&1; then
+    log "rustfmt + clippy: present"
+  else
+    log "rustup component add rustfmt clippy"
+    rustup component add rustfmt clippy
+  fi
 }
 
 # The wasm-bindgen version pinned by the wasm crate (`wasm-bindgen = "=X.Y.Z"`,

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command (`npm test`). Runs scripts/setup.sh (skips what is
 # present), then these stages in order; each stage is one test:
+#   lint     cargo fmt --check; cargo clippy -D warnings (workspace, and the wasm crate on its target)
 #   native   cargo test --workspace --exclude crypto-health   (the wasm crate is browser-only)
 #   browser  wasm-pack test --headless --chrome crates/wasm   (Debian chromium + chromedriver)
 #   build    node scripts/build.mjs                            (release pkg/, wasm-opt; fails if what an
@@ -34,7 +35,7 @@ export PATH="$HOME/.cargo/bin:$ROOT/node_modules/.bin:$PATH"
 export CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}"
 export WASM_BINDGEN_TEST_WEBDRIVER_JSON="${WASM_BINDGEN_TEST_WEBDRIVER_JSON:-$ROOT/scripts/webdriver.json}"
 
-STAGES=(native browser build smoke tabs http bench kit e2e cinny)
+STAGES=(lint native browser build smoke tabs http bench kit e2e cinny)
 passed=0
 failed=0
 skipped=0
@@ -42,6 +43,9 @@ results=()
 
 stage_cmd() {
   case "$1" in
+    lint)    cargo fmt --all -- --check &&
+             cargo clippy --workspace --all-targets --exclude crypto-health -- -D warnings &&
+             cargo clippy -p crypto-health --target wasm32-unknown-unknown --all-targets -- -D warnings ;;
     native)  cargo test --workspace --exclude crypto-health ;;
     browser) wasm-pack test --headless --chrome crates/wasm ;;
     build)   node scripts/build.mjs ;;

@@ -44,8 +44,13 @@ fn parse_args(args: &[String]) -> Result<Args, Failure> {
     let mut it = args.iter();
     while let Some(k) = it.next() {
         let mut val = |name: &str| it.next().cloned().ok_or_else(|| Failure::usage(format!("scan: {name} needs a value")));
-        let time = |name: &str, v: String| log::parse_time_arg(&v).ok_or_else(|| Failure::usage(format!("scan: {name} `{v}`: expected YYYY-MM-DD[THH:MM[:SS]] (UTC) or Unix ms")));
-        let num = |name: &str, v: String| v.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| Failure::usage(format!("scan: {name} `{v}`: expected a number ≥ 0")));
+        let time = |name: &str, v: String| {
+            log::parse_time_arg(&v)
+                .ok_or_else(|| Failure::usage(format!("scan: {name} `{v}`: expected YYYY-MM-DD[THH:MM[:SS]] (UTC) or Unix ms")))
+        };
+        let num = |name: &str, v: String| {
+            v.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| Failure::usage(format!("scan: {name} `{v}`: expected a number ≥ 0")))
+        };
         match k.as_str() {
             "--synapse-db" => db = Some(val("--synapse-db")?),
             "--synapse-log" => a.logs.push(val("--synapse-log")?),
@@ -104,7 +109,16 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<(), Failure> {
         for c in &log.conflicts {
             let user = c.user.clone().unwrap_or_else(|| "?".into());
             let device = c.device.clone().unwrap_or_else(|| "?".into());
-            let d = by_device.entry((user.clone(), device.clone())).or_insert_with(|| Ke1Device { user, device, rejections: 0, first_ts: None, last_ts: None, keys: Vec::new(), source: log.source(c.loc), first_source: log.source(c.first_loc) });
+            let d = by_device.entry((user.clone(), device.clone())).or_insert_with(|| Ke1Device {
+                user,
+                device,
+                rejections: 0,
+                first_ts: None,
+                last_ts: None,
+                keys: Vec::new(),
+                source: log.source(c.loc),
+                first_source: log.source(c.first_loc),
+            });
             d.rejections += c.count;
             if c.first_ts.is_some() && (d.first_ts.is_none() || c.first_ts < d.first_ts) {
                 d.first_ts = c.first_ts;
@@ -124,7 +138,11 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<(), Failure> {
             if d.device == "?" {
                 continue;
             }
-            let conflict = log.as_ref().and_then(|l| l.conflicts.iter().find(|c| c.conflict.algorithm == alg && c.conflict.key_id == id && c.device.as_deref() == Some(d.device.as_str())));
+            let conflict = log.as_ref().and_then(|l| {
+                l.conflicts
+                    .iter()
+                    .find(|c| c.conflict.algorithm == alg && c.conflict.key_id == id && c.device.as_deref() == Some(d.device.as_str()))
+            });
             let new_key = conflict.and_then(|c| c.conflict.new_key.clone());
             if let Some(Some(row)) = db.one_time_key(&d.user, &d.device, alg, id).map_err(e)? {
                 let stored: Option<Value> = serde_json::from_str(&row.key_json).ok();
@@ -138,11 +156,24 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<(), Failure> {
         }
         d.keys.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     }
-    ke1.sort_by(|a, b| b.diverged().cmp(&a.diverged()).then(b.rejections.cmp(&a.rejections)).then(b.last_ts.cmp(&a.last_ts)).then(a.user.cmp(&b.user)).then(a.device.cmp(&b.device)));
+    ke1.sort_by(|a, b| {
+        b.diverged()
+            .cmp(&a.diverged())
+            .then(b.rejections.cmp(&a.rejections))
+            .then(b.last_ts.cmp(&a.last_ts))
+            .then(a.user.cmp(&b.user))
+            .then(a.device.cmp(&b.device))
+    });
 
     let mut low = db.low_otk_devices(a.otk_low).map_err(e)?;
     if let Some(v) = &mut low {
-        v.sort_by(|x, y| (y.fallback_used == Some(true)).cmp(&(x.fallback_used == Some(true))).then(x.signed_otks.cmp(&y.signed_otks)).then(x.user_id.cmp(&y.user_id)).then(x.device_id.cmp(&y.device_id)));
+        v.sort_by(|x, y| {
+            (y.fallback_used == Some(true))
+                .cmp(&(x.fallback_used == Some(true)))
+                .then(x.signed_otks.cmp(&y.signed_otks))
+                .then(x.user_id.cmp(&y.user_id))
+                .then(x.device_id.cmp(&y.device_id))
+        });
     }
     let backlog = db.backlogs(a.backlog_min).map_err(e)?;
     let db_ms = t1.elapsed().as_millis() as u64;
@@ -247,9 +278,26 @@ fn write_text(out: &mut impl Write, doc: &Value) -> std::io::Result<()> {
         Some(v) if v.is_empty() => writeln!(out, "   none in the window")?,
         Some(v) => {
             for d in v {
-                writeln!(out, "   {}. {} {} — {} × 400, {} to {}, stored rows differ: {}  [{}]", s(&d["rank"]), s(&d["userId"]), s(&d["deviceId"]), s(&d["rejections400"]), s(&d["firstSeen"]), s(&d["lastSeen"]), s(&d["storedRowsDiffer"]), s(&d["evidence"]))?;
+                writeln!(
+                    out,
+                    "   {}. {} {} — {} × 400, {} to {}, stored rows differ: {}  [{}]",
+                    s(&d["rank"]),
+                    s(&d["userId"]),
+                    s(&d["deviceId"]),
+                    s(&d["rejections400"]),
+                    s(&d["firstSeen"]),
+                    s(&d["lastSeen"]),
+                    s(&d["storedRowsDiffer"]),
+                    s(&d["evidence"])
+                )?;
                 for k in d["keys"].as_array().into_iter().flatten() {
-                    writeln!(out, "      key {}: {} × 400, stored row differs: {}", s(&k["keyId"]), s(&k["rejections400"]), s(&k["storedRowDiffers"]))?;
+                    writeln!(
+                        out,
+                        "      key {}: {} × 400, stored row differs: {}",
+                        s(&k["keyId"]),
+                        s(&k["rejections400"]),
+                        s(&k["storedRowDiffers"])
+                    )?;
                 }
                 writeln!(out, "      first safe step: {} — {}", s(&d["firstSafeStep"]["id"]), s(&d["firstSafeStep"]["why"]))?;
             }
@@ -261,7 +309,17 @@ fn write_text(out: &mut impl Write, doc: &Value) -> std::io::Result<()> {
         Some(v) if v.is_empty() => writeln!(out, "   none")?,
         Some(v) => {
             for d in v {
-                writeln!(out, "   {}. {} {} — {} left, fallback used: {}\n      first safe step: {} — {}", s(&d["rank"]), s(&d["userId"]), s(&d["deviceId"]), s(&d["signedCurve25519"]), s(&d["fallbackUsed"]), s(&d["firstSafeStep"]["id"]), s(&d["firstSafeStep"]["why"]))?;
+                writeln!(
+                    out,
+                    "   {}. {} {} — {} left, fallback used: {}\n      first safe step: {} — {}",
+                    s(&d["rank"]),
+                    s(&d["userId"]),
+                    s(&d["deviceId"]),
+                    s(&d["signedCurve25519"]),
+                    s(&d["fallbackUsed"]),
+                    s(&d["firstSafeStep"]["id"]),
+                    s(&d["firstSafeStep"]["why"])
+                )?;
             }
         }
     }
@@ -271,7 +329,18 @@ fn write_text(out: &mut impl Write, doc: &Value) -> std::io::Result<()> {
         Some(v) if v.is_empty() => writeln!(out, "   none")?,
         Some(v) => {
             for d in v {
-                writeln!(out, "   {}. {} {} — {} queued, last seen {}{}\n      first safe step: {} — {}", s(&d["rank"]), s(&d["userId"]), s(&d["deviceId"]), s(&d["queued"]), s(&d["lastSeen"]), if d["stale"] == true { " (stale)" } else { "" }, s(&d["firstSafeStep"]["id"]), s(&d["firstSafeStep"]["why"]))?;
+                writeln!(
+                    out,
+                    "   {}. {} {} — {} queued, last seen {}{}\n      first safe step: {} — {}",
+                    s(&d["rank"]),
+                    s(&d["userId"]),
+                    s(&d["deviceId"]),
+                    s(&d["queued"]),
+                    s(&d["lastSeen"]),
+                    if d["stale"] == true { " (stale)" } else { "" },
+                    s(&d["firstSafeStep"]["id"]),
+                    s(&d["firstSafeStep"]["why"])
+                )?;
             }
         }
     }

@@ -37,7 +37,10 @@ fn report(name: &str, lines: &[(u64, &str)]) -> PathBuf {
     for (ts, l) in lines {
         j.observe("error", l, *ts);
     }
-    let ctx = Context { session: Session { user_id: Some("@a:hs".into()), device_id: Some("DEV".into()), homeserver: None }, ..Context::default() };
+    let ctx = Context {
+        session: Session { user_id: Some("@a:hs".into()), device_id: Some("DEV".into()), homeserver: None },
+        ..Context::default()
+    };
     let r = Report::build(&j, ctx, true, 1_795_294_200_000);
     let p = tmp(name);
     std::fs::write(&p, serde_json::to_string(&r).unwrap()).unwrap();
@@ -157,7 +160,15 @@ fn ke3_and_ke4_from_database_and_log() {
         "2026-11-21 20:48:40,000 - synapse.access.http.8008 - 643 - INFO - GET-1 - 127.0.0.1 - 8008 - {@a:hs} Processed request: 0.010sec/0.000sec ru=(0.001sec, 0.000sec) db=(0.001sec/0.001sec/1) 2B 200 \"GET /_matrix/client/v3/sync HTTP/1.1\" \"x\" [0 dbevts]\n",
         "2026-11-21 20:49:09,000 - synapse.access.http.8008 - 643 - INFO - POST-2 - 127.0.0.1 - 8008 - {@a:hs} Processed request: 3.500sec/0.000sec ru=(0.001sec, 0.000sec) db=(3.400sec/0.001sec/1) 2B 200 \"POST /_matrix/client/unstable/org.matrix.msc4140/delayed_events/abc/restart HTTP/1.1\" \"x\" [0 dbevts]\n",
     )).unwrap();
-    let doc = json_of(&triage(&["--json", "--report", r.to_str().unwrap(), "--synapse-db", db.to_str().unwrap(), "--synapse-log", log.to_str().unwrap()]));
+    let doc = json_of(&triage(&[
+        "--json",
+        "--report",
+        r.to_str().unwrap(),
+        "--synapse-db",
+        db.to_str().unwrap(),
+        "--synapse-log",
+        log.to_str().unwrap(),
+    ]));
     assert_eq!(q(&doc, "Q3")["answer"], "yes", "{}", q(&doc, "Q3"));
     assert_eq!(q(&doc, "Q3")["details"]["eventId"], "$ev1");
     assert_eq!(q(&doc, "Q4")["answer"], "yes", "{}", q(&doc, "Q4"));

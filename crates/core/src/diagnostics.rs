@@ -352,9 +352,14 @@ impl Diagnostics {
             .take(16)
             .filter_map(|l| {
                 let mut it = l.split('\t');
-                let (source, cross, windows, via, lines) = (it.next()?, it.next()?, it.next()?, it.next().unwrap_or(""), it.next().unwrap_or(""));
+                let (source, cross, windows, via, lines) =
+                    (it.next()?, it.next()?, it.next()?, it.next().unwrap_or(""), it.next().unwrap_or(""));
                 Some(crate::report::FrameNote {
-                    source: crate::support::text::truncate_marked(&crate::evidence::redact::redact(source, &mut self.journal.redactions), 256).0,
+                    source: crate::support::text::truncate_marked(
+                        &crate::evidence::redact::redact(source, &mut self.journal.redactions),
+                        256,
+                    )
+                    .0,
                     cross_origin: cross == "true",
                     windows: windows.parse().unwrap_or(0),
                     via: via.chars().take(64).collect(),
@@ -611,10 +616,16 @@ mod tests {
     #[test]
     fn a_repeated_body_is_compared_not_reparsed_and_a_changed_one_is_read() {
         let mut d = Diagnostics::default();
-        let with_ed = |ed: &str| format!(r#"{{"device_keys":{{"user_id":"@a:hs","device_id":"DEV","keys":{{"ed25519:DEV":"{ed}"}}}},"one_time_keys":{{}}}}"#);
+        let with_ed = |ed: &str| {
+            format!(r#"{{"device_keys":{{"user_id":"@a:hs","device_id":"DEV","keys":{{"ed25519:DEV":"{ed}"}}}},"one_time_keys":{{}}}}"#)
+        };
         let first = with_ed("ED1");
         let a = d.before_upload(&first, 1);
-        assert!(matches!(&a.effects[..], [Effect::RememberDevice { device_id, memory, .. }] if device_id == "DEV" && memory.ed25519.as_deref() == Some("ED1")), "{:?}", a.effects);
+        assert!(
+            matches!(&a.effects[..], [Effect::RememberDevice { device_id, memory, .. }] if device_id == "DEV" && memory.ed25519.as_deref() == Some("ED1")),
+            "{:?}",
+            a.effects
+        );
         let fp = d.monitor().last_fingerprint;
         d.before_upload(&first, 2);
         assert_eq!((d.monitor().uploads.requests, d.monitor().last_fingerprint), (2, fp));
@@ -702,7 +713,13 @@ mod tests {
         let mut d = Diagnostics::default();
         assert!(d.report(Context::default(), 1).decryption.is_none(), "null until something watches");
         d.decryption_watch(true);
-        let f = Failure { event_id: "$bad", room_id: Some("!r:hs"), code: Some("UNKNOWN_ERROR"), message: Some("missing field `algorithm` token=syt_c2VjcmV0_AbCdEfGhIjKlMnOpQrSt_0a1b2c"), has_algorithm: Some(false) };
+        let f = Failure {
+            event_id: "$bad",
+            room_id: Some("!r:hs"),
+            code: Some("UNKNOWN_ERROR"),
+            message: Some("missing field `algorithm` token=syt_c2VjcmV0_AbCdEfGhIjKlMnOpQrSt_0a1b2c"),
+            has_algorithm: Some(false),
+        };
         d.decryption_failed(&f, 10);
         d.decryption_failed(&Failure { event_id: "$late", code: Some("MEGOLM_UNKNOWN_INBOUND_SESSION_ID"), ..Default::default() }, 10);
         let r = d.report(Context::default(), 11);

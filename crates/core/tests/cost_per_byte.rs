@@ -25,7 +25,6 @@ const BOUND: f64 = 3.0;
 /// keys long): linear is 4, quadratic 16. Asserted.
 const GROWTH_BOUND: f64 = 8.0;
 
-
 const LEN: usize = 16 * 1024;
 
 fn fill(piece: &str) -> String {
@@ -137,7 +136,8 @@ fn observe_cost_per_byte_is_bounded() {
 /// Keep a timing figure for the bench stage (target/bench/cost_per_byte.json).
 fn record(key: &str, worst: f64, name: &str) {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/bench/cost_per_byte.json");
-    let mut all: serde_json::Value = std::fs::read_to_string(path).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_else(|| serde_json::json!({}));
+    let mut all: serde_json::Value =
+        std::fs::read_to_string(path).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_else(|| serde_json::json!({}));
     all[key] = serde_json::json!({ "value": (worst * 100.0).round() / 100.0, "max": BOUND, "worstLine": name });
     let _ = std::fs::create_dir_all(std::path::Path::new(path).parent().unwrap());
     let _ = std::fs::write(path, all.to_string());

@@ -68,16 +68,9 @@ fn encode_key(k: &str, mode: u8) -> String {
 
 /// A fragment carrying one secret, and that secret.
 fn plant() -> impl Strategy<Value = (String, String)> {
-    let keyed = (
-        proptest::sample::select(KEYS),
-        0u8..22,
-        0u8..3,
-        secret(WIDE),
-        secret(URLSAFE),
-        " {0,2}",
-        any::<bool>(),
-    )
-        .prop_filter_map("shape needs a YAML key", |((key, yaml), shape, enc, wide, url, sp, flag)| {
+    let keyed = (proptest::sample::select(KEYS), 0u8..22, 0u8..3, secret(WIDE), secret(URLSAFE), " {0,2}", any::<bool>()).prop_filter_map(
+        "shape needs a YAML key",
+        |((key, yaml), shape, enc, wide, url, sp, flag)| {
             let k = encode_key(key, if (6..=8).contains(&shape) { enc } else { 0 });
             let w = wide.clone();
             Some(match shape {
@@ -112,7 +105,8 @@ fn plant() -> impl Strategy<Value = (String, String)> {
                 21 => (format!("b'\\xe9{key}={url}'"), url),
                 _ => return None,
             })
-        });
+        },
+    );
     let header = (0u8..7, secret(URLSAFE), chars_of(ALNUM, 3..=6)).prop_map(|(shape, t, short)| {
         let short = format!("{short}9");
         match shape {
@@ -125,23 +119,63 @@ fn plant() -> impl Strategy<Value = (String, String)> {
             _ => (format!("authorization: basic {t}"), t),
         }
     });
-    let bare = (0u8..12, chars_of(ALNUM, 20..=20), chars_of(ALNUM, 6..=6), chars_of(B58, 46..=46), chars_of(B64URL, 40..=90), chars_of(B64URL, 10..=40))
+    let bare = (
+        0u8..12,
+        chars_of(ALNUM, 20..=20),
+        chars_of(ALNUM, 6..=6),
+        chars_of(B58, 46..=46),
+        chars_of(B64URL, 40..=90),
+        chars_of(B64URL, 10..=40),
+    )
         .prop_map(|(shape, rnd, crc, b58, blob, seg)| {
             let key = format!("Es{b58}");
             let grouped = key.as_bytes().chunks(4).map(|c| std::str::from_utf8(c).unwrap()).collect::<Vec<_>>();
             match shape {
-                0 => { let t = format!("syt_YWxpY2U_{rnd}_{crc}"); (format!("token {t}."), t) }
-                1 => { let t = format!("syr_Ym9i_{rnd}_{crc}"); (format!("({t})"), t) }
-                2 => { let t = format!("syl_{rnd}_{crc}"); (format!("\\n{t}"), t) }
-                3 => { let t = format!("mat_{}_{crc}", &format!("{rnd}{rnd}")[..30]); (t.clone(), t) }
-                4 => { let t = format!("MDAx{blob}"); (format!("old {t} used"), t) }
-                5 => { let t = format!("eyJ{seg}.eyJ{seg}.{seg}"); (format!("got {t} back"), t) }
+                0 => {
+                    let t = format!("syt_YWxpY2U_{rnd}_{crc}");
+                    (format!("token {t}."), t)
+                }
+                1 => {
+                    let t = format!("syr_Ym9i_{rnd}_{crc}");
+                    (format!("({t})"), t)
+                }
+                2 => {
+                    let t = format!("syl_{rnd}_{crc}");
+                    (format!("\\n{t}"), t)
+                }
+                3 => {
+                    let t = format!("mat_{}_{crc}", &format!("{rnd}{rnd}")[..30]);
+                    (t.clone(), t)
+                }
+                4 => {
+                    let t = format!("MDAx{blob}");
+                    (format!("old {t} used"), t)
+                }
+                5 => {
+                    let t = format!("eyJ{seg}.eyJ{seg}.{seg}");
+                    (format!("got {t} back"), t)
+                }
                 6 => (format!("key {key} ok"), key),
-                7 => { let t = grouped.join(" "); (format!("Recovery key: {t}"), t) }
-                8 => { let t = grouped.join("  "); (format!("[{t}]"), t) }
-                9 => { let t = grouped.join("-"); (format!("key={t}"), t) }
-                10 => { let t = format!("{}\n{}", grouped[..6].join(" "), grouped[6..].join(" ")); (format!("key:\n{t}\n"), t) }
-                _ => { let t = grouped.join(" "); (format!("{{\"m\":\"\\n{t}\"}}"), t) }
+                7 => {
+                    let t = grouped.join(" ");
+                    (format!("Recovery key: {t}"), t)
+                }
+                8 => {
+                    let t = grouped.join("  ");
+                    (format!("[{t}]"), t)
+                }
+                9 => {
+                    let t = grouped.join("-");
+                    (format!("key={t}"), t)
+                }
+                10 => {
+                    let t = format!("{}\n{}", grouped[..6].join(" "), grouped[6..].join(" "));
+                    (format!("key:\n{t}\n"), t)
+                }
+                _ => {
+                    let t = grouped.join(" ");
+                    (format!("{{\"m\":\"\\n{t}\"}}"), t)
+                }
             }
         });
     prop_oneof![6 => keyed, 2 => header, 2 => bare]
@@ -186,9 +220,53 @@ const IDS: &[&str] = &[
 
 /// Fragments that stress the scanner (quotes, escapes, encodings, near-keys).
 const HOSTILE_BITS: &[&str] = &[
-    "\"", "'", "\\", "\\\\", "\\\"", "\\n", "\\u00e9", "\\x", "%", "%25", "%5F", "%3D", "%22", ":", "=", "==", "&", "?",
-    "[", "]", "{", "}", "b'", "Some(", "password", "token", "secret", "Bearer ", "Authorization: ", "Es", "MDAx", "eyJ", "syt_",
-    "[REDACTED:", "[REDACTED:password]", "\n", "\r\n", "\t", " ", "é", "🙂", "\u{0}", "\u{feff}", "1e99", "-", "@", "#",
+    "\"",
+    "'",
+    "\\",
+    "\\\\",
+    "\\\"",
+    "\\n",
+    "\\u00e9",
+    "\\x",
+    "%",
+    "%25",
+    "%5F",
+    "%3D",
+    "%22",
+    ":",
+    "=",
+    "==",
+    "&",
+    "?",
+    "[",
+    "]",
+    "{",
+    "}",
+    "b'",
+    "Some(",
+    "password",
+    "token",
+    "secret",
+    "Bearer ",
+    "Authorization: ",
+    "Es",
+    "MDAx",
+    "eyJ",
+    "syt_",
+    "[REDACTED:",
+    "[REDACTED:password]",
+    "\n",
+    "\r\n",
+    "\t",
+    " ",
+    "é",
+    "🙂",
+    "\u{0}",
+    "\u{feff}",
+    "1e99",
+    "-",
+    "@",
+    "#",
 ];
 
 /// A char boundary of `s` picked by `seed`.
@@ -386,7 +464,8 @@ fn ke4_cause_field_is_redacted() {
 /// next secret key must not hide that key's value.
 #[test]
 fn a_value_that_is_a_key_does_not_hide_the_next_secret() {
-    let input = r#"{"k0":"[Some(==%3D[REDACTED:\u0000\\u00e9🙂password=b' {'refresh_token': 'Q02YAoQ+Ub+%X2Z5J^7*509z'} [Some(","level":"INFO"}"#;
+    let input =
+        r#"{"k0":"[Some(==%3D[REDACTED:\u0000\\u00e9🙂password=b' {'refresh_token': 'Q02YAoQ+Ub+%X2Z5J^7*509z'} [Some(","level":"INFO"}"#;
     let out = redact(input, &mut RedactionCounts::default());
     assert!(!out.contains("Q02YAoQ+"), "{out}");
     assert!(serde_json::from_str::<serde_json::Value>(&out).is_ok(), "{out}");

@@ -18,7 +18,8 @@ fn types_ts() -> String {
 }
 
 fn schema() -> Value {
-    serde_json::from_str(&std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../schema/report.schema.json")).unwrap()).unwrap()
+    serde_json::from_str(&std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../schema/report.schema.json")).unwrap())
+        .unwrap()
 }
 
 /// Top-level field names of `export interface NAME { … }`: (name, optional).
@@ -60,7 +61,12 @@ fn inline_object(ts: &str, iface: &str, key: &str) -> BTreeSet<String> {
     let at = body.find(&format!("\n  {key}: {{")).unwrap_or_else(|| panic!("no inline object {iface}.{key}"));
     let rest = &body[at + key.len() + 6..];
     let end = rest.find('}').unwrap();
-    rest[..end].split(';').filter_map(|p| p.split_once(':')).map(|(k, _)| k.trim().trim_end_matches('?').to_owned()).filter(|k| !k.is_empty()).collect()
+    rest[..end]
+        .split(';')
+        .filter_map(|p| p.split_once(':'))
+        .map(|(k, _)| k.trim().trim_end_matches('?').to_owned())
+        .filter(|k| !k.is_empty())
+        .collect()
 }
 
 fn keys(v: &Value) -> BTreeSet<String> {
@@ -96,7 +102,11 @@ fn busy() -> (Diagnostics, Vec<Effect>) {
         why_unlisted: None,
         seen_at: Some(5),
     };
-    d.crypto_store_probe(probe, StorageProbe { status: Some("not_persisted".into()), persisted: Some(false), usage: Some(1), quota: Some(2), ..Default::default() }, 10);
+    d.crypto_store_probe(
+        probe,
+        StorageProbe { status: Some("not_persisted".into()), persisted: Some(false), usage: Some(1), quota: Some(2), ..Default::default() },
+        10,
+    );
     let mut effects = Vec::new();
     for i in 0..4u64 {
         effects.extend(d.before_upload(UPLOAD, 100 + i).effects);
@@ -112,7 +122,13 @@ fn busy() -> (Diagnostics, Vec<Effect>) {
         };
         effects.extend(d.exchange(&ex, 100 + i));
     }
-    let slow = Exchange { method: "POST", url: "https://hs/_matrix/client/unstable/org.matrix.msc4140/delayed_events/x/restart", status: Some(200), duration_ms: 2500, ..Default::default() };
+    let slow = Exchange {
+        method: "POST",
+        url: "https://hs/_matrix/client/unstable/org.matrix.msc4140/delayed_events/x/restart",
+        status: Some(200),
+        duration_ms: 2500,
+        ..Default::default()
+    };
     d.exchange(&slow, 200);
     d.console_line("warn", "missing key at index 3 for participant @b:hs:BDEV", 300);
     d.tab_guard(TabGuard::from_value(&json!({
@@ -130,7 +146,11 @@ fn values_handed_to_js_match_their_typescript_declarations() {
     same("DiagEntry", keys(&entry), interface(&ts, "DiagEntry"));
     let storage = serde_json::to_value(d.storage().unwrap()).unwrap();
     same("StorageState", keys(&storage), interface(&ts, "StorageState"));
-    same("StorageState.cryptoStore", keys(&storage["cryptoStore"]), inline_object(&ts, "StorageState", "cryptoStore").into_iter().map(|k| (k, false)).collect());
+    same(
+        "StorageState.cryptoStore",
+        keys(&storage["cryptoStore"]),
+        inline_object(&ts, "StorageState", "cryptoStore").into_iter().map(|k| (k, false)).collect(),
+    );
     let counts = serde_json::to_value(d.journal().counts()).unwrap();
     same("ClassCount", keys(&counts["KE-1"]), interface(&ts, "ClassCount"));
     let finding = serde_json::to_value(&d.findings()[0]).unwrap();
@@ -138,7 +158,11 @@ fn values_handed_to_js_match_their_typescript_declarations() {
     let health = serde_json::to_value(d.otk_health()).unwrap();
     same("OtkHealth", keys(&health), interface(&ts, "OtkHealth"));
     for nested in ["uploads", "identity", "breaker", "config"] {
-        same(&format!("OtkHealth.{nested}"), keys(&health[nested]), inline_object(&ts, "OtkHealth", nested).into_iter().map(|k| (k, false)).collect());
+        same(
+            &format!("OtkHealth.{nested}"),
+            keys(&health[nested]),
+            inline_object(&ts, "OtkHealth", nested).into_iter().map(|k| (k, false)).collect(),
+        );
     }
     same("OtkProof", keys(&health["proof"]), interface(&ts, "OtkProof"));
     same("OtkTrigger", keys(&health["trigger"]), interface(&ts, "OtkTrigger"));

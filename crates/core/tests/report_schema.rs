@@ -19,7 +19,11 @@ fn schema() -> Value {
 fn validate(report: &Value) -> Result<(), String> {
     let v = jsonschema::draft202012::new(&schema()).map_err(|e| e.to_string())?;
     let errors: Vec<String> = v.iter_errors(report).map(|e| format!("{} at {}", e, e.instance_path())).collect();
-    if errors.is_empty() { Ok(()) } else { Err(errors.join("\n")) }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors.join("\n"))
+    }
 }
 
 fn full_report() -> Report {
@@ -47,9 +51,17 @@ fn full_report() -> Report {
     };
     j.add_finding(assess(&facts).unwrap());
     let ctx = Context {
-        versions: Versions { app: Some("4.12.1".into()), sdk: Some("41.7.0".into()), crypto: Some("Rust SDK 0.16.0, Vodozemac 0.9.0".into()) },
+        versions: Versions {
+            app: Some("4.12.1".into()),
+            sdk: Some("41.7.0".into()),
+            crypto: Some("Rust SDK 0.16.0, Vodozemac 0.9.0".into()),
+        },
         user_agent: Some("Mozilla/5.0 HeadlessChrome".into()),
-        session: Session { user_id: Some("@alice:localhost".into()), device_id: Some("DEV".into()), homeserver: Some("http://localhost:8008".into()) },
+        session: Session {
+            user_id: Some("@alice:localhost".into()),
+            device_id: Some("DEV".into()),
+            homeserver: Some("http://localhost:8008".into()),
+        },
         sync_state: Some("SYNCING".into()),
         crypto_ready: Some(true),
         storage: Storage {
@@ -57,7 +69,12 @@ fn full_report() -> Report {
             persisted: Some(false),
             requested: true,
             estimate: Some(Estimate { usage: Some(1234), quota: Some(1_000_000_000) }),
-            crypto_store: CryptoStore { present: Some(false), databases: [(RUST_CRYPTO_DB.to_owned(), false)].into_iter().collect(), checked_at: Some("2026-11-21T20:13:37.000Z".into()), seen_at: None },
+            crypto_store: CryptoStore {
+                present: Some(false),
+                databases: [(RUST_CRYPTO_DB.to_owned(), false)].into_iter().collect(),
+                checked_at: Some("2026-11-21T20:13:37.000Z".into()),
+                seen_at: None,
+            },
             notes: vec![],
         },
         extra: (json!({"note": "login with {\"password\":\"hunter2\"}", "refresh_token": "syr_abc_defghijklmnop_12345", "nested": [{"access_token": "abc"}]})),
@@ -170,13 +187,15 @@ fn report_with_a_storm_over_http_validates_and_round_trips() {
 fn tab_guard_section_validates_and_old_reports_still_parse() {
     use crypto_health_core::environment::tab_guard::TabGuard;
     let mut r = full_report();
-    r.tab_guard = TabGuard::from_value(&(json!({
-        "mechanism": "local-storage", "role": "primary", "lockName": "crypto-health:tab-guard:http://127.0.0.1|@alice:localhost|DEV",
-        "tabId": "t1", "autoTakeover": true, "takeovers": 1, "stolen": 1, "conflicts": 1,
-        "since": 1_795_000_000_500u64, "acquiredTs": 1_795_000_000_000u64, "lastTakeoverTs": 1_795_000_000_500u64,
-        "stolenBy": "t2", "events": [{"ts": 1_795_000_000_500u64, "role": "primary", "cause": "takeover", "peer": null}],
-        "notes": ["no Web Locks in this browser: using the localStorage lease"],
-    })));
+    r.tab_guard = TabGuard::from_value(
+        &(json!({
+            "mechanism": "local-storage", "role": "primary", "lockName": "crypto-health:tab-guard:http://127.0.0.1|@alice:localhost|DEV",
+            "tabId": "t1", "autoTakeover": true, "takeovers": 1, "stolen": 1, "conflicts": 1,
+            "since": 1_795_000_000_500u64, "acquiredTs": 1_795_000_000_000u64, "lastTakeoverTs": 1_795_000_000_500u64,
+            "stolenBy": "t2", "events": [{"ts": 1_795_000_000_500u64, "role": "primary", "cause": "takeover", "peer": null}],
+            "notes": ["no Web Locks in this browser: using the localStorage lease"],
+        })),
+    );
     let text = text_of(&r);
     let v: Value = serde_json::from_str(&text).unwrap();
     validate(&v).unwrap();
@@ -201,9 +220,18 @@ fn decryption_section_validates_and_old_reports_still_parse() {
     use crypto_health_core::Diagnostics;
     let mut d = Diagnostics::default();
     d.decryption_watch(true);
-    let bad = Failure { event_id: "$bad", room_id: Some("!r:hs"), code: Some("UNKNOWN_ERROR"), message: Some("missing field `algorithm`"), has_algorithm: Some(false) };
+    let bad = Failure {
+        event_id: "$bad",
+        room_id: Some("!r:hs"),
+        code: Some("UNKNOWN_ERROR"),
+        message: Some("missing field `algorithm`"),
+        has_algorithm: Some(false),
+    };
     d.decryption_failed(&bad, 1_000);
-    d.decryption_failed(&Failure { event_id: "$k", room_id: None, code: Some("MEGOLM_KEY_WITHHELD"), message: None, has_algorithm: Some(true) }, 1_000);
+    d.decryption_failed(
+        &Failure { event_id: "$k", room_id: None, code: Some("MEGOLM_KEY_WITHHELD"), message: None, has_algorithm: Some(true) },
+        1_000,
+    );
     d.decryption_failed(&Failure { event_id: "$late", code: Some("OLM_UNKNOWN_MESSAGE_INDEX"), ..Default::default() }, 1_000);
     d.decrypted("$late", 1_000 + GRACE_PERIOD_MS + 1);
     let r = d.report(Context::default(), 1_000 + GRACE_PERIOD_MS + 2);

@@ -102,7 +102,9 @@ fn ke2_fields() {
     assert_eq!(f, json!({"index":3,"participant":"@bob:localhost:BOBDEVICE","user_id":"@bob:localhost","device_id":"BOBDEVICE"}));
     let f = fields("key set not found for dGVzdGhhc2g= at index 7");
     assert_eq!(f, json!({"index":7,"participant":"dGVzdGhhc2g="}));
-    let f = fields(r#"WARN Received an unexpected encrypted to-device event sender="@bob:localhost" event_type="io.element.call.encryption_keys""#);
+    let f = fields(
+        r#"WARN Received an unexpected encrypted to-device event sender="@bob:localhost" event_type="io.element.call.encryption_keys""#,
+    );
     assert_eq!(f["sender"], "@bob:localhost");
 }
 

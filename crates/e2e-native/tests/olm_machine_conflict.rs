@@ -8,10 +8,10 @@
 //! them the tests fail (they never skip). Build: `cargo test -p crypto-health-e2e-native
 //! --features synapse`.
 
-use crypto_health_core::otk::upload::{parse_request, parse_response};
-use crypto_health_core::otk::health::{Monitor, MonitorConfig, Source};
-use crypto_health_core::report::{Context, Session};
 use crypto_health_core::otk::conflict as otk_conflict;
+use crypto_health_core::otk::health::{Monitor, MonitorConfig, Source};
+use crypto_health_core::otk::upload::{parse_request, parse_response};
+use crypto_health_core::report::{Context, Session};
 use crypto_health_core::{classify, Config, Journal, Report};
 use matrix_sdk_crypto::types::requests::AnyOutgoingRequest;
 use matrix_sdk_crypto::OlmMachine;
@@ -112,7 +112,11 @@ fn report_from(login: &Login, base: &str, lines: &[&str], uploads: &[(&Value, u1
         journal.observe("error", l, t + i as u64);
     }
     let ctx = Context {
-        session: Session { user_id: Some(login.user_id.to_string()), device_id: Some(login.device_id.to_string()), homeserver: Some(base.into()) },
+        session: Session {
+            user_id: Some(login.user_id.to_string()),
+            device_id: Some(login.device_id.to_string()),
+            homeserver: Some(base.into()),
+        },
         crypto_ready: Some(true),
         ..Context::default()
     };
@@ -215,7 +219,10 @@ async fn a_healthy_device_uploads_once() {
     assert!(keys_upload(&m).await.is_none());
     let ed = m.identity_keys().ed25519.to_base64();
     assert_eq!(server_ed25519(&base, &dev.token, &dev.user_id, &dev.device_id).as_deref(), Some(ed.as_str()));
-    write_json("healthy-figures.json", &json!({"user_id": dev.user_id, "device_id": dev.device_id, "identity": ed,
-        "otks": body["one_time_keys"].as_object().unwrap().len()}));
+    write_json(
+        "healthy-figures.json",
+        &json!({"user_id": dev.user_id, "device_id": dev.device_id, "identity": ed,
+        "otks": body["one_time_keys"].as_object().unwrap().len()}),
+    );
     write_json("healthy-report.json", &report_from(&dev, &base, &[], &[(&body, 200, &resp)]));
 }

@@ -59,9 +59,8 @@ fn error_text(e: &JsValue) -> String {
 /// ask `persist()` only if needed (and `ask`), then estimate. Never fails.
 pub async fn persist(ask: bool) -> StorageProbe {
     let mut out = StorageProbe::default();
-    let storage = web_sys::window().map(|w| w.navigator().storage()).filter(|s| {
-        Reflect::get(s, &"persisted".into()).is_ok_and(|f| f.is_function())
-    });
+    let storage =
+        web_sys::window().map(|w| w.navigator().storage()).filter(|s| Reflect::get(s, &"persisted".into()).is_ok_and(|f| f.is_function()));
     let Some(storage) = storage else {
         out.status = Some("unsupported".into());
         let secure = web_sys::window().map(|w| w.is_secure_context());
@@ -110,11 +109,13 @@ pub async fn database_names() -> Result<Vec<String>, String> {
     let idb = web_sys::window().and_then(|w| w.indexed_db().ok().flatten()).ok_or("no IndexedDB in this context")?;
     // Not in every browser (Firefox before 126), and behind web-sys's unstable
     // APIs: looked up and called as a plain method.
-    let databases: Function = Reflect::get(&idb, &"databases".into())
-        .ok()
-        .and_then(|f| f.dyn_into().ok())
-        .ok_or("indexedDB.databases() is not available")?;
-    let promise: js_sys::Promise = databases.call0(&idb).map_err(|e| error_text(&e))?.dyn_into().map_err(|_| "indexedDB.databases() did not answer a promise".to_owned())?;
+    let databases: Function =
+        Reflect::get(&idb, &"databases".into()).ok().and_then(|f| f.dyn_into().ok()).ok_or("indexedDB.databases() is not available")?;
+    let promise: js_sys::Promise = databases
+        .call0(&idb)
+        .map_err(|e| error_text(&e))?
+        .dyn_into()
+        .map_err(|_| "indexedDB.databases() did not answer a promise".to_owned())?;
     let list = JsFuture::from(promise).await.map_err(|e| error_text(&e))?;
     let list: js_sys::Array = list.dyn_into().map_err(|_| "indexedDB.databases() did not answer a list".to_owned())?;
     Ok(list.iter().filter_map(|d| Reflect::get(&d, &"name".into()).ok()?.as_string()).collect())

@@ -14,7 +14,9 @@ use wasm_bindgen::prelude::*;
 /// `frames`, same-origin iframes' consoles and the widget API messages between
 /// host and frames are observed too.
 #[wasm_bindgen(js_name = installCryptoDiagLog)]
-pub fn install_crypto_diag_log(#[wasm_bindgen(unchecked_param_type = "InstallOptions | undefined")] options: JsValue) -> Result<bool, JsError> {
+pub fn install_crypto_diag_log(
+    #[wasm_bindgen(unchecked_param_type = "InstallOptions | undefined")] options: JsValue,
+) -> Result<bool, JsError> {
     js::check_options(&options, "installCryptoDiagLog")?;
     let d = Config::default();
     let cfg = Config {

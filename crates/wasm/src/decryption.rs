@@ -30,13 +30,9 @@ fn on_result(info: JsValue, event_id: Option<String>) {
 /// function that stops watching.
 #[wasm_bindgen(js_name = watchDecryption, unchecked_return_type = "() => void")]
 pub fn watch_decryption(#[wasm_bindgen(unchecked_param_type = "unknown")] mx: JsValue) -> Result<JsValue, JsError> {
-    let hook = state::with(|s| {
-        s.utd_hook
-            .get_or_insert_with(|| Closure::<dyn FnMut(JsValue, Option<String>)>::new(on_result))
-            .as_ref()
-            .clone()
-    })
-    .ok_or_else(|| JsError::new("watchDecryption: called re-entrantly"))?;
+    let hook =
+        state::with(|s| s.utd_hook.get_or_insert_with(|| Closure::<dyn FnMut(JsValue, Option<String>)>::new(on_result)).as_ref().clone())
+            .ok_or_else(|| JsError::new("watchDecryption: called re-entrantly"))?;
     let unsubscribe = js::decrypt_watch(&mx, &hook);
     if unsubscribe.is_null() || unsubscribe.is_undefined() {
         return Err(JsError::new("watchDecryption: mx must be a MatrixClient (an event emitter with on/off)"));

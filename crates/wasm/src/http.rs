@@ -151,7 +151,9 @@ pub fn otk_health() -> JsValue {
 /// once. Also dispatched as `crypto-health:recovery-needed` on `window`.
 /// Returns a function that unsubscribes.
 #[wasm_bindgen(js_name = onRecoveryNeeded, unchecked_return_type = "() => void")]
-pub fn on_recovery_needed(#[wasm_bindgen(unchecked_param_type = "(event: RecoveryNeeded) => void")] callback: JsValue) -> Result<JsValue, JsError> {
+pub fn on_recovery_needed(
+    #[wasm_bindgen(unchecked_param_type = "(event: RecoveryNeeded) => void")] callback: JsValue,
+) -> Result<JsValue, JsError> {
     if !callback.is_function() {
         return Err(JsError::new("onRecoveryNeeded: callback must be a function"));
     }

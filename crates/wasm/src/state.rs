@@ -34,7 +34,13 @@ pub type HttpHooks = (Closure<dyn FnMut(String) -> JsValue>, Closure<dyn FnMut(J
 
 impl Default for State {
     fn default() -> Self {
-        State { diag: Diagnostics::default(), report_prefix: DEFAULT_REPORT_PREFIX.to_owned(), sink: None, http_hooks: None, utd_hook: None }
+        State {
+            diag: Diagnostics::default(),
+            report_prefix: DEFAULT_REPORT_PREFIX.to_owned(),
+            sink: None,
+            http_hooks: None,
+            utd_hook: None,
+        }
     }
 }
 

@@ -91,11 +91,11 @@ fn passes_through_exactly_once_and_captures_ke1() {
     reset();
 }
 
-
 #[wasm_bindgen_test]
 fn install_is_idempotent_and_uninstall_restores() {
     reset();
-    let before: Vec<JsValue> = ["debug", "log", "info", "warn", "error"].iter().map(|l| get(&js("return console;", &JsValue::NULL), l)).collect();
+    let before: Vec<JsValue> =
+        ["debug", "log", "info", "warn", "error"].iter().map(|l| get(&js("return console;", &JsValue::NULL), l)).collect();
     assert!(install_crypto_diag_log(JsValue::UNDEFINED).unwrap());
     let wrapped = get(&js("return console;", &JsValue::NULL), "warn");
     assert!(!Object::is(&wrapped, &before[3]));

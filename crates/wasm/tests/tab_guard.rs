@@ -143,14 +143,12 @@ async fn web_locks_primary_state_report_and_release() {
     assert_eq!(taken.as_string().as_deref(), Some("primary"));
 
     // The lock is really held: another holder cannot get it now.
-    let free = js_async(
-        "return navigator.locks.request(arg, { ifAvailable: true }, (l) => l !== null);",
-        &lock_name("@shape:hs").into(),
-    )
-    .await;
+    let free =
+        js_async("return navigator.locks.request(arg, { ifAvailable: true }, (l) => l !== null);", &lock_name("@shape:hs").into()).await;
     assert_eq!(free.as_bool(), Some(false));
 
-    let report: serde_json::Value = serde_json::from_str(&build_crypto_diag_report(JsValue::UNDEFINED, JsValue::UNDEFINED).unwrap()).unwrap();
+    let report: serde_json::Value =
+        serde_json::from_str(&build_crypto_diag_report(JsValue::UNDEFINED, JsValue::UNDEFINED).unwrap()).unwrap();
     assert_eq!(report["tabGuard"]["role"], "primary");
     assert_eq!(report["tabGuard"]["mechanism"], "web-locks");
     assert_eq!(report["tabGuard"]["events"][0]["cause"], "acquired");

@@ -83,7 +83,9 @@ pub fn resolve(spec: &str) -> Result<ConnInfo, String> {
         "require" => (SslMode::Require, Verify::None),
         "verify-ca" => (SslMode::Require, Verify::Ca),
         "verify-full" => (SslMode::Require, Verify::Full),
-        other => return Err(format!("--synapse-db: sslmode `{other}` is not one of disable, allow, prefer, require, verify-ca, verify-full")),
+        other => {
+            return Err(format!("--synapse-db: sslmode `{other}` is not one of disable, allow, prefer, require, verify-ca, verify-full"))
+        }
     };
     let mut config: Config = s.parse().map_err(|e| format!("--synapse-db: not a PostgreSQL connection string: {e}"))?;
     config.ssl_mode(mode);
@@ -109,7 +111,10 @@ pub fn resolve(spec: &str) -> Result<ConnInfo, String> {
         config.port(port.unwrap_or(5432));
     }
     if config.get_user().is_none() {
-        let u = env("PGUSER").or_else(|| env("USER")).or_else(|| env("LOGNAME")).ok_or("--synapse-db: no user in the connection string, and neither PGUSER nor USER is set")?;
+        let u = env("PGUSER")
+            .or_else(|| env("USER"))
+            .or_else(|| env("LOGNAME"))
+            .ok_or("--synapse-db: no user in the connection string, and neither PGUSER nor USER is set")?;
         config.user(&u);
     }
     if config.get_dbname().is_none() {
@@ -158,7 +163,10 @@ fn pgpass_lookup(host: &str, port: u16, db: &str, user: &str) -> Option<String> 
         use std::os::unix::fs::PermissionsExt;
         if !meta.is_file() || meta.permissions().mode() & 0o077 != 0 {
             if meta.is_file() {
-                eprintln!("crypto-health: password file {} has group or world access; permissions should be u=rw (0600) or less: ignored", path.display());
+                eprintln!(
+                    "crypto-health: password file {} has group or world access; permissions should be u=rw (0600) or less: ignored",
+                    path.display()
+                );
             }
             return None;
         }

@@ -121,9 +121,10 @@ pub struct Backlog {
 
 fn is_postgres(spec: &str) -> bool {
     let l = spec.trim_start().to_ascii_lowercase();
-    l.starts_with("postgres://") || l.starts_with("postgresql://") || l.split_whitespace().any(|kv| {
-        kv.split_once('=').is_some_and(|(k, _)| matches!(k, "host" | "hostaddr" | "dbname" | "user" | "port" | "sslmode"))
-    })
+    l.starts_with("postgres://")
+        || l.starts_with("postgresql://")
+        || l.split_whitespace()
+            .any(|kv| kv.split_once('=').is_some_and(|(k, _)| matches!(k, "host" | "hostaddr" | "dbname" | "user" | "port" | "sslmode")))
 }
 
 /// Open `spec` read-only: a libpq URL or key/value string is PostgreSQL, anything else a SQLite path.
@@ -161,7 +162,9 @@ impl SynapseDb {
     }
 
     fn q(&mut self, table: &str, sql: &str, params: &[Param<'_>]) -> Result<Vec<Vec<Cell>>, String> {
-        self.backend.query(sql, params).map_err(|e| format!("--synapse-db {}: query on {table} failed (schema differs from Synapse 1.16x?): {e}", self.label))
+        self.backend
+            .query(sql, params)
+            .map_err(|e| format!("--synapse-db {}: query on {table} failed (schema differs from Synapse 1.16x?): {e}", self.label))
     }
 
     pub fn one_time_keys(&mut self, user: &str, device: &str) -> Result<Option<Vec<OtkRow>>, String> {
@@ -206,7 +209,11 @@ impl SynapseDb {
         if !self.need("e2e_device_keys_json")? {
             return Ok(None);
         }
-        let rows = self.q("e2e_device_keys_json", "SELECT key_json FROM e2e_device_keys_json WHERE user_id = $1 AND device_id = $2", &[Param::Text(user), Param::Text(device)])?;
+        let rows = self.q(
+            "e2e_device_keys_json",
+            "SELECT key_json FROM e2e_device_keys_json WHERE user_id = $1 AND device_id = $2",
+            &[Param::Text(user), Param::Text(device)],
+        )?;
         Ok(Some(rows.first().and_then(|c| c[0].text()).and_then(|t| serde_json::from_str(&t).ok())))
     }
 
@@ -215,7 +222,11 @@ impl SynapseDb {
         if !self.need("devices")? {
             return Ok(None);
         }
-        let rows = self.q("devices", "SELECT device_id, display_name, last_seen FROM devices WHERE user_id = $1 ORDER BY device_id", &[Param::Text(user)])?;
+        let rows = self.q(
+            "devices",
+            "SELECT device_id, display_name, last_seen FROM devices WHERE user_id = $1 ORDER BY device_id",
+            &[Param::Text(user)],
+        )?;
         Ok(Some(rows.iter().map(|c| (s(c, 0), c[1].text(), c[2].int())).collect()))
     }
 
@@ -232,7 +243,11 @@ impl SynapseDb {
         )?;
         let mut counts: Vec<(String, u64)> = Vec::new();
         for c in rows {
-            let t = c[0].text().and_then(|m| serde_json::from_str::<Value>(&m).ok()).and_then(|v| v.get("type").and_then(Value::as_str).map(String::from)).unwrap_or_else(|| "(unreadable)".into());
+            let t = c[0]
+                .text()
+                .and_then(|m| serde_json::from_str::<Value>(&m).ok())
+                .and_then(|v| v.get("type").and_then(Value::as_str).map(String::from))
+                .unwrap_or_else(|| "(unreadable)".into());
             match counts.iter_mut().find(|(k, _)| *k == t) {
                 Some((_, n)) => *n += 1,
                 None => counts.push((t, 1)),
@@ -276,7 +291,12 @@ impl SynapseDb {
         )?;
         Ok(Some(
             rows.iter()
-                .map(|c| DeviceKeyState { user_id: s(c, 0), device_id: s(c, 1), signed_otks: c[2].int().unwrap_or(0), fallback_used: c[3].bool() })
+                .map(|c| DeviceKeyState {
+                    user_id: s(c, 0),
+                    device_id: s(c, 1),
+                    signed_otks: c[2].int().unwrap_or(0),
+                    fallback_used: c[3].bool(),
+                })
                 .collect(),
         ))
     }
@@ -297,7 +317,14 @@ impl SynapseDb {
         let rows = self.q("device_inbox", sql, &[Param::Int(min)])?;
         Ok(Some(
             rows.iter()
-                .map(|c| Backlog { user_id: s(c, 0), device_id: s(c, 1), queued: c[2].int().unwrap_or(0), min_stream: c[3].int().unwrap_or(0), max_stream: c[4].int().unwrap_or(0), last_seen: c[5].int() })
+                .map(|c| Backlog {
+                    user_id: s(c, 0),
+                    device_id: s(c, 1),
+                    queued: c[2].int().unwrap_or(0),
+                    min_stream: c[3].int().unwrap_or(0),
+                    max_stream: c[4].int().unwrap_or(0),
+                    last_seen: c[5].int(),
+                })
                 .collect(),
         ))
     }
@@ -319,7 +346,12 @@ mod tests {
 
     #[test]
     fn postgres_specs_are_recognised() {
-        for s in ["postgresql://synapse@db:5432/synapse", "postgres://u@h/d", "host=/var/run/postgresql dbname=synapse", "dbname=synapse user=ro"] {
+        for s in [
+            "postgresql://synapse@db:5432/synapse",
+            "postgres://u@h/d",
+            "host=/var/run/postgresql dbname=synapse",
+            "dbname=synapse user=ro",
+        ] {
             assert!(is_postgres(s), "{s}");
         }
         for s in ["homeserver.db", "/srv/synapse/homeserver.db", "file:/x/homeserver.db?mode=ro", "dir with spaces/homeserver.db"] {

@@ -33,7 +33,11 @@ impl Call {
         format!("har entries[{}]", self.index)
     }
     pub fn describe(&self) -> String {
-        let status = if self.status == 0 { format!("no response{}", self.error.as_ref().map(|e| format!(" ({e})")).unwrap_or_default()) } else { self.status.to_string() };
+        let status = if self.status == 0 {
+            format!("no response{}", self.error.as_ref().map(|e| format!(" ({e})")).unwrap_or_default())
+        } else {
+            self.status.to_string()
+        };
         let wait = self.wait_ms.map(|w| format!(", server wait {w:.0} ms")).unwrap_or_default();
         format!("{} {} → {status} in {:.0} ms{wait}", self.method, self.path, self.time_ms)
     }
@@ -109,7 +113,11 @@ pub fn read(path: &str) -> Result<Har, String> {
 }
 
 pub fn from_value(path: &str, v: &Value) -> Result<Har, String> {
-    let entries = v.get("log").and_then(|l| l.get("entries")).and_then(Value::as_array).ok_or_else(|| format!("--har {path}: not a HAR file (no log.entries)"))?;
+    let entries = v
+        .get("log")
+        .and_then(|l| l.get("entries"))
+        .and_then(Value::as_array)
+        .ok_or_else(|| format!("--har {path}: not a HAR file (no log.entries)"))?;
     let mut h = Har { file: path.to_string(), entries: entries.len(), ..Default::default() };
     for (i, e) in entries.iter().enumerate() {
         let req = e.get("request");
@@ -133,7 +141,12 @@ pub fn from_value(path: &str, v: &Value) -> Result<Har, String> {
             error: resp.and_then(|r| r.get("_error")).and_then(Value::as_str).filter(|s| !s.is_empty()).map(String::from),
             path,
         };
-        let body = || req.and_then(|r| r.get("postData")).and_then(|p| p.get("text")).and_then(Value::as_str).and_then(|t| serde_json::from_str::<Value>(t).ok());
+        let body = || {
+            req.and_then(|r| r.get("postData"))
+                .and_then(|p| p.get("text"))
+                .and_then(Value::as_str)
+                .and_then(|t| serde_json::from_str::<Value>(t).ok())
+        };
         if upload {
             let body = body();
             if let Some(dk) = body.as_ref().and_then(|b| b.get("device_keys")) {
@@ -152,7 +165,9 @@ pub fn from_value(path: &str, v: &Value) -> Result<Har, String> {
                 }
             }
             let text = resp.and_then(|r| r.get("content")).and_then(|c| c.get("text")).and_then(Value::as_str);
-            let error_text = text.and_then(|t| serde_json::from_str::<Value>(t).ok()).and_then(|v| v.get("error").and_then(Value::as_str).map(String::from));
+            let error_text = text
+                .and_then(|t| serde_json::from_str::<Value>(t).ok())
+                .and_then(|v| v.get("error").and_then(Value::as_str).map(String::from));
             let conflict = (call.status == 400).then(|| error_text.as_deref().and_then(conflict::parse)).flatten();
             let request_key = conflict.as_ref().and_then(|c| otks?.get(&format!("{}:{}", c.algorithm, c.key_id)).cloned());
             h.uploads.push(Upload { call, otk_ids, conflict, request_key, error_text });
@@ -161,7 +176,9 @@ pub fn from_value(path: &str, v: &Value) -> Result<Har, String> {
         } else {
             let event_type = call.path.split("/sendToDevice/").nth(1).and_then(|t| t.split('/').next()).unwrap_or("?").to_string();
             let targets = body()
-                .and_then(|b| b.get("messages").and_then(Value::as_object).map(|m| m.values().filter_map(Value::as_object).map(|d| d.len()).sum()))
+                .and_then(|b| {
+                    b.get("messages").and_then(Value::as_object).map(|m| m.values().filter_map(Value::as_object).map(|d| d.len()).sum())
+                })
                 .unwrap_or(0);
             h.to_device.push((call, event_type, targets));
         }

@@ -305,7 +305,8 @@ impl<'q> State<'q> {
         }
         if p.logger.starts_with(b"synapse.access.") {
             let upload = self.f.upload.find(p.message).is_some();
-            let in_window = p.ts.is_some_and(|t| self.q.windows.iter().any(|(a, b)| t >= *a && t <= *b)) && self.log.window_access.len() < WINDOW_ACCESS_CAP;
+            let in_window = p.ts.is_some_and(|t| self.q.windows.iter().any(|(a, b)| t >= *a && t <= *b))
+                && self.log.window_access.len() < WINDOW_ACCESS_CAP;
             let pending = !self.pending.is_empty() && self.pending.contains_key(p.request);
             if !(upload || in_window || pending) || self.f.processed.find(p.message).is_none() {
                 return;
@@ -318,7 +319,16 @@ impl<'q> State<'q> {
                 }
             }
             let quote = || strip_queries(&String::from_utf8_lossy(l));
-            let a = |quote: String| Access { loc, ts: p.ts, user: user.clone(), secs, status, method: method.clone(), path: path.clone(), quote };
+            let a = |quote: String| Access {
+                loc,
+                ts: p.ts,
+                user: user.clone(),
+                secs,
+                status,
+                method: method.clone(),
+                path: path.clone(),
+                quote,
+            };
             if upload && method == "POST" && path.ends_with("/keys/upload") {
                 if let Some(u) = &user {
                     let keep = self.q.user.as_deref() == Some(u.as_str());
@@ -366,7 +376,17 @@ impl<'q> State<'q> {
                     return;
                 }
                 None => {
-                    self.log.conflicts.push(Conflict { loc, first_loc: loc, user: signer, device, conflict: c, quote: String::from_utf8_lossy(l).into_owned(), count: 1, first_ts: p.ts, last_ts: p.ts });
+                    self.log.conflicts.push(Conflict {
+                        loc,
+                        first_loc: loc,
+                        user: signer,
+                        device,
+                        conflict: c,
+                        quote: String::from_utf8_lossy(l).into_owned(),
+                        count: 1,
+                        first_ts: p.ts,
+                        last_ts: p.ts,
+                    });
                     self.index.insert(key, self.log.conflicts.len() - 1);
                     self.log.conflicts.len() - 1
                 }
@@ -518,13 +538,23 @@ not a log line
         let u = l.uploads_of("@ke1:localhost").unwrap();
         assert_eq!((u.total, u.rejected_400), (1, 1));
         let a = u.first_400.as_ref().unwrap();
-        assert_eq!((a.user.as_deref(), a.status, a.method.as_str(), a.path.as_str()), (Some("@ke1:localhost"), Some(400), "POST", "/_matrix/client/v3/keys/upload"));
+        assert_eq!(
+            (a.user.as_deref(), a.status, a.method.as_str(), a.path.as_str()),
+            (Some("@ke1:localhost"), Some(400), "POST", "/_matrix/client/v3/keys/upload")
+        );
         assert_eq!(a.secs, Some(0.008));
         assert!(!a.quote.contains("syt_secret"), "{}", a.quote);
-        assert_eq!(l.uploads_of("@healthy:localhost").map(|u| (u.total, u.rejected_400, u.last.is_none())), Some((1, 0, true)), "others are counted, not quoted");
+        assert_eq!(
+            l.uploads_of("@healthy:localhost").map(|u| (u.total, u.rejected_400, u.last.is_none())),
+            Some((1, 0, true)),
+            "others are counted, not quoted"
+        );
         assert_eq!(l.conflicts.len(), 1);
         let c = &l.conflicts[0];
-        assert_eq!((c.loc.line, c.user.as_deref(), c.device.as_deref(), c.conflict.key_id.as_str(), c.conflict.diverged), (2, Some("@ke1:localhost"), Some("DEV"), "AAAAAAAAAA0", Some(true)));
+        assert_eq!(
+            (c.loc.line, c.user.as_deref(), c.device.as_deref(), c.conflict.key_id.as_str(), c.conflict.diverged),
+            (2, Some("@ke1:localhost"), Some("DEV"), "AAAAAAAAAA0", Some(true))
+        );
         assert_eq!(l.conflicts_for(Some("@healthy:localhost")).count(), 0);
         assert_eq!(l.source(Loc { file: 0, line: 2 }), "homeserver.log:2");
     }

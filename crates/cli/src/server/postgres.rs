@@ -108,7 +108,9 @@ impl Backend for Postgres {
     }
 
     fn has_table(&mut self, t: &str) -> Result<bool, String> {
-        let rows = self.read_only("SELECT to_regclass($1) IS NOT NULL", &[&t]).map_err(|e| format!("--synapse-db {}: {}", self.label, describe(&e)))?;
+        let rows = self
+            .read_only("SELECT to_regclass($1) IS NOT NULL", &[&t])
+            .map_err(|e| format!("--synapse-db {}: {}", self.label, describe(&e)))?;
         Ok(rows.first().and_then(|r| r.try_get::<_, bool>(0).ok()).unwrap_or(false))
     }
 
@@ -145,14 +147,21 @@ mod tests {
     fn cluster() -> Cluster {
         let dir = root().join("target").join(format!("pg-cli-unit-{}", std::process::id()));
         let o = Command::new("bash").arg(root().join("scripts/pg-cluster.sh")).arg("start").arg(&dir).output().expect("bash");
-        assert!(o.status.success(), "pg-cluster.sh start failed (is PostgreSQL installed? scripts/setup.sh): {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "pg-cluster.sh start failed (is PostgreSQL installed? scripts/setup.sh): {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         let line = String::from_utf8(o.stdout).unwrap();
         let get = |k: &str| line.split_whitespace().find_map(|kv| kv.strip_prefix(k)).unwrap().to_string();
         Cluster { dir, host: get("PGHOST="), port: get("PGPORT=") }
     }
 
     fn psql(c: &Cluster, db: &str, sql: &str) {
-        let o = Command::new("psql").args(["-q", "-v", "ON_ERROR_STOP=1", "-h", &c.host, "-p", &c.port, "-U", "postgres", "-d", db, "-c", sql]).output().expect("psql");
+        let o = Command::new("psql")
+            .args(["-q", "-v", "ON_ERROR_STOP=1", "-h", &c.host, "-p", &c.port, "-U", "postgres", "-d", db, "-c", sql])
+            .output()
+            .expect("psql");
         assert!(o.status.success(), "psql: {}", String::from_utf8_lossy(&o.stderr));
     }
 
@@ -234,7 +243,12 @@ mod tests {
         assert_eq!(pg, answers(lite.to_str().unwrap()), "the two backends must answer alike");
         assert!(pg[1].contains("AAAAAAAAAA0") && pg[1].contains("Some(1795294148548)"), "{}", pg[1]);
         assert!(pg[4].contains("used: true"), "a PostgreSQL boolean: {}", pg[4]);
-        assert!(pg[11].contains("@b:hs") && pg[11].contains("fallback_used: Some(false)") && !pg[10].contains("@a:hs"), "{} / {}", pg[10], pg[11]);
+        assert!(
+            pg[11].contains("@b:hs") && pg[11].contains("fallback_used: Some(false)") && !pg[10].contains("@a:hs"),
+            "{} / {}",
+            pg[10],
+            pg[11]
+        );
 
         let mut be = super::open(&spec).unwrap();
         for write in [
@@ -255,7 +269,10 @@ mod tests {
         assert_eq!(be.query("SELECT COUNT(*) FROM devices", &[]).unwrap(), vec![vec![Cell::Int(2)]]);
         assert_eq!(be.query("SHOW statement_timeout", &[]).unwrap(), vec![vec![Cell::Text("30s".into())]]);
         assert_eq!(be.query("SELECT current_setting('transaction_read_only')", &[]).unwrap(), vec![vec![Cell::Text("on".into())]]);
-        assert_eq!(be.query("SELECT CAST($1 AS BIGINT) + 1, $2", &[Param::Int(41), Param::Text("t")]).unwrap(), vec![vec![Cell::Int(42), Cell::Text("t".into())]]);
+        assert_eq!(
+            be.query("SELECT CAST($1 AS BIGINT) + 1, $2", &[Param::Int(41), Param::Text("t")]).unwrap(),
+            vec![vec![Cell::Int(42), Cell::Text("t".into())]]
+        );
 
         // Over 127.0.0.1 with a password (scram-sha-256): from the password file, never printed.
         psql(&c, "postgres", "ALTER ROLE synapse PASSWORD 'pw-from-pgpass'");

@@ -74,7 +74,8 @@ impl Backend for Sqlite {
     }
 
     fn label(&self) -> String {
-        let name = std::path::Path::new(&self.path).file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| self.path.clone());
+        let name =
+            std::path::Path::new(&self.path).file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| self.path.clone());
         format!("db {name}")
     }
 }

@@ -49,7 +49,8 @@ pub const CALL_KEYS_SEND: &str = "sendToDevice/io.element.call.encryption_keys";
 /// The log windows Q4 reads: around each KE-4 timeout of the report and each failed or slow
 /// delayed-event call of the HAR.
 pub fn q4_windows(r: &ReportFacts, har: Option<&Har>) -> Vec<(u64, u64)> {
-    let mut w: Vec<(u64, u64)> = r.ke4.iter().map(|x| (x.ts.saturating_sub(KE4_WINDOW_BEFORE_MS), x.last_ts.max(x.ts) + KE4_WINDOW_AFTER_MS)).collect();
+    let mut w: Vec<(u64, u64)> =
+        r.ke4.iter().map(|x| (x.ts.saturating_sub(KE4_WINDOW_BEFORE_MS), x.last_ts.max(x.ts) + KE4_WINDOW_AFTER_MS)).collect();
     if let Some(h) = har {
         for c in h.delayed.iter().filter(|c| har_call_failed(c)) {
             if let Some(t) = c.ts {
@@ -137,7 +138,10 @@ pub fn decide(r: &ReportFacts, log: Option<&SynapseLog>, db: Option<&DbFacts>, h
     let mut notes = Vec::new();
     if let Some(db) = db {
         for t in &db.missing {
-            notes.push(format!("{}: table `{t}` is not in this database (a different Synapse version?); questions that need it stay unknown", db.source));
+            notes.push(format!(
+                "{}: table `{t}` is not in this database (a different Synapse version?); questions that need it stay unknown",
+                db.source
+            ));
         }
     }
     let proof = pick_proof(r, log, user);
@@ -157,14 +161,26 @@ pub fn decide(r: &ReportFacts, log: Option<&SynapseLog>, db: Option<&DbFacts>, h
         prevention.push("two writers on one crypto store: enable the tab guard (one primary tab per session, runbook §6.3.2)".into());
     }
     if q1.answer == Answer::Yes {
-        prevention.push("break the upload storm and prompt recovery on the first conflicts (runbook §6.3.3: installHttpTap + onRecoveryNeeded)".into());
+        prevention.push(
+            "break the upload storm and prompt recovery on the first conflicts (runbook §6.3.3: installHttpTap + onRecoveryNeeded)".into(),
+        );
     }
     Triage { questions: vec![q1, q2, q3, q4, q64], forensics, conclusions, remediations, prevention, notes }
 }
 
 // ------------------------------------------------------------------------------------ Q1
-fn q1(r: &ReportFacts, log: Option<&SynapseLog>, db: Option<&DbFacts>, har: Option<&Har>, s: &Subject, proof: Option<&Proof>) -> (Question, Answer) {
-    let mut q = Question::new("Q1", "Does the KE-1 offending key_id from the 400 exist in e2e_one_time_keys_json with a DIFFERENT value than the client request body?");
+fn q1(
+    r: &ReportFacts,
+    log: Option<&SynapseLog>,
+    db: Option<&DbFacts>,
+    har: Option<&Har>,
+    s: &Subject,
+    proof: Option<&Proof>,
+) -> (Question, Answer) {
+    let mut q = Question::new(
+        "Q1",
+        "Does the KE-1 offending key_id from the 400 exist in e2e_one_time_keys_json with a DIFFERENT value than the client request body?",
+    );
     let otks = db.and_then(|d| d.otks.as_ref());
     let have_subject = s.user.is_some() && s.device.is_some();
     match proof {
@@ -177,7 +193,10 @@ fn q1(r: &ReportFacts, log: Option<&SynapseLog>, db: Option<&DbFacts>, har: Opti
                     let db_src = format!("{} e2e_one_time_keys_json", db.unwrap().source);
                     match rows.iter().find(|o| o.algorithm == p.algorithm && o.key_id == p.key_id) {
                         Some(row) => {
-                            q.evidence.push(Evidence::new(&db_src, format!("{full} stored at ts_added_ms={} : {}", row.ts_added_ms.unwrap_or(-1), quote(&row.key_json))));
+                            q.evidence.push(Evidence::new(
+                                &db_src,
+                                format!("{full} stored at ts_added_ms={} : {}", row.ts_added_ms.unwrap_or(-1), quote(&row.key_json)),
+                            ));
                             let stored: Option<Value> = serde_json::from_str(&row.key_json).ok();
                             match (&stored, &p.new_key) {
                                 (Some(st), Some(new)) if keys_differ(st, new) => {
@@ -198,8 +217,17 @@ fn q1(r: &ReportFacts, log: Option<&SynapseLog>, db: Option<&DbFacts>, har: Opti
                         }
                         None => {
                             q.answer = Answer::No;
-                            q.evidence.push(Evidence::new(&db_src, format!("{} one-time keys for {} {}, none with id {full}", rows.len(), s.user.as_deref().unwrap_or("?"), s.device.as_deref().unwrap_or("?"))));
-                            q.finding = format!("{full} is no longer on the server (claimed or deleted since the 400): not a standing divergence");
+                            q.evidence.push(Evidence::new(
+                                &db_src,
+                                format!(
+                                    "{} one-time keys for {} {}, none with id {full}",
+                                    rows.len(),
+                                    s.user.as_deref().unwrap_or("?"),
+                                    s.device.as_deref().unwrap_or("?")
+                                ),
+                            ));
+                            q.finding =
+                                format!("{full} is no longer on the server (claimed or deleted since the 400): not a standing divergence");
                         }
                     }
                 }
@@ -220,7 +248,8 @@ fn q1(r: &ReportFacts, log: Option<&SynapseLog>, db: Option<&DbFacts>, har: Opti
                     None => {
                         q.answer = Answer::Unknown;
                         q.finding = format!("the 400 for {full} was cut before both keys could be read, and no database was consulted");
-                        q.to_settle.push("--synapse-db with the report's user and device: is the key id stored with a different value?".into());
+                        q.to_settle
+                            .push("--synapse-db with the report's user and device: is the key id stored with a different value?".into());
                         q.to_settle.push("--synapse-log: Synapse logs the full conflict text (SynapseError: 400 - One time key …)".into());
                     }
                 },
@@ -235,7 +264,10 @@ fn q1(r: &ReportFacts, log: Option<&SynapseLog>, db: Option<&DbFacts>, har: Opti
                         q.evidence.push(Evidence::new(log.source(a.loc), quote(&a.quote)));
                     }
                     if let (0, Some(a)) = (ups.rejected_400, &ups.last) {
-                        no_evidence.push(Evidence::new(log.source(a.loc), format!("{} keys/upload requests by {u}, none answered 400; last: {}", ups.total, quote(&a.quote))));
+                        no_evidence.push(Evidence::new(
+                            log.source(a.loc),
+                            format!("{} keys/upload requests by {u}, none answered 400; last: {}", ups.total, quote(&a.quote)),
+                        ));
                     }
                 }
             }
@@ -243,18 +275,29 @@ fn q1(r: &ReportFacts, log: Option<&SynapseLog>, db: Option<&DbFacts>, har: Opti
                 let ok = h.uploads.iter().filter(|u| (200..300).contains(&u.call.status)).count();
                 if ok > 0 && h.uploads.iter().all(|u| u.call.status != 400) {
                     let last = h.uploads.last().unwrap();
-                    no_evidence.push(Evidence::new(last.call.source(), format!("{ok} keys/upload calls in the HAR, none answered 400; last: {}", last.call.describe())));
+                    no_evidence.push(Evidence::new(
+                        last.call.source(),
+                        format!("{ok} keys/upload calls in the HAR, none answered 400; last: {}", last.call.describe()),
+                    ));
                 }
             }
             if let Some(o) = &r.otk_health {
                 let conflicts = o.get("conflicts").or_else(|| o.get("uploads").and_then(|u| u.get("conflicts"))).and_then(Value::as_u64);
                 let ok = o.get("uploads").and_then(|u| u.get("ok").or_else(|| u.get("accepted"))).and_then(Value::as_u64);
                 if conflicts == Some(0) && ok.unwrap_or(0) > 0 {
-                    no_evidence.push(Evidence::new("report otkHealth", format!("HTTP tap: {} keys/upload accepted, 0 conflicts (outcome {})", ok.unwrap(), r.otk_outcome().unwrap_or("?"))));
+                    no_evidence.push(Evidence::new(
+                        "report otkHealth",
+                        format!("HTTP tap: {} keys/upload accepted, 0 conflicts (outcome {})", ok.unwrap(), r.otk_outcome().unwrap_or("?")),
+                    ));
                 }
             }
             let console = r.count("KE-1");
-            let http_conflicts = r.otk_health.as_ref().and_then(|o| o.get("conflicts").or_else(|| o.get("uploads").and_then(|u| u.get("conflicts")))).and_then(Value::as_u64).unwrap_or(0);
+            let http_conflicts = r
+                .otk_health
+                .as_ref()
+                .and_then(|o| o.get("conflicts").or_else(|| o.get("uploads").and_then(|u| u.get("conflicts"))))
+                .and_then(Value::as_u64)
+                .unwrap_or(0);
             let har_400s = har.map_or(0, |h| h.uploads.iter().filter(|u| u.call.status == 400).count() as u64);
             if let Some(u) = har.and_then(|h| h.uploads.iter().find(|u| u.call.status == 400)) {
                 q.evidence.push(Evidence::new(u.call.source(), u.call.describe()));
@@ -270,7 +313,10 @@ fn q1(r: &ReportFacts, log: Option<&SynapseLog>, db: Option<&DbFacts>, har: Opti
                 q.finding = "no one-time-key conflict: uploads for this device were accepted".into();
             } else if r.capture_installed && console == Some((0, 0)) {
                 q.answer = Answer::No;
-                q.evidence.push(Evidence::new("report counts[\"KE-1\"]", format!("console tap installed, {} lines seen, 0 KE-1 lines", r.lines_seen)));
+                q.evidence.push(Evidence::new(
+                    "report counts[\"KE-1\"]",
+                    format!("console tap installed, {} lines seen, 0 KE-1 lines", r.lines_seen),
+                ));
                 q.finding = "no KE-1 line was captured".into();
                 q.to_settle.push("if the app disables the SDK logger (production Cinny does), only the HTTP tap (otkHealth) or --synapse-log can show KE-1".into());
             } else {
@@ -286,9 +332,17 @@ fn q1(r: &ReportFacts, log: Option<&SynapseLog>, db: Option<&DbFacts>, har: Opti
             let signed = rows.iter().filter(|o| o.algorithm == "signed_curve25519").count();
             let fb_used = fb.map(|f| f.iter().any(|x| x.used));
             let src = db.unwrap().source.clone();
-            q.evidence.push(Evidence::new(format!("{src} e2e_one_time_keys_json"), format!("signed_curve25519 count for the device: {signed}")));
+            q.evidence
+                .push(Evidence::new(format!("{src} e2e_one_time_keys_json"), format!("signed_curve25519 count for the device: {signed}")));
             if let Some(f) = fb {
-                q.evidence.push(Evidence::new(format!("{src} e2e_fallback_keys_json"), if f.is_empty() { "no fallback key".to_string() } else { f.iter().map(|x| format!("{}:{} used={}", x.algorithm, x.key_id, x.used)).collect::<Vec<_>>().join(", ") }));
+                q.evidence.push(Evidence::new(
+                    format!("{src} e2e_fallback_keys_json"),
+                    if f.is_empty() {
+                        "no fallback key".to_string()
+                    } else {
+                        f.iter().map(|x| format!("{}:{} used={}", x.algorithm, x.key_id, x.used)).collect::<Vec<_>>().join(", ")
+                    },
+                ));
             }
             match (signed, fb_used) {
                 (0, Some(true)) => Answer::Yes,
@@ -304,7 +358,9 @@ fn q1(r: &ReportFacts, log: Option<&SynapseLog>, db: Option<&DbFacts>, har: Opti
     if q.answer == Answer::No {
         match exhaustion {
             Answer::Yes => q.finding.push_str("; OTK EXHAUSTION instead (0 one-time keys, fallback key used): a different remediation"),
-            Answer::No if proof.is_some() || r.upload_400s > 0 => q.finding.push_str("; OTKs are not exhausted: suspect the SDK's upload-loop behaviour (runbook §3.3)"),
+            Answer::No if proof.is_some() || r.upload_400s > 0 => {
+                q.finding.push_str("; OTKs are not exhausted: suspect the SDK's upload-loop behaviour (runbook §3.3)")
+            }
             _ => {}
         }
     }
@@ -324,7 +380,10 @@ fn ke1_forensics(r: &ReportFacts, db: Option<&DbFacts>, s: &Subject, p: &Proof, 
     let mut cands = Vec::new();
     if let Some(Some(dk)) = db.and_then(|d| d.device_keys.as_ref()) {
         match ed25519_of(dk, device) {
-            Some(k) => cands.push(Candidate { label: format!("{} e2e_device_keys_json (the server's current device keys)", db.unwrap().source), ed25519: k }),
+            Some(k) => cands.push(Candidate {
+                label: format!("{} e2e_device_keys_json (the server's current device keys)", db.unwrap().source),
+                ed25519: k,
+            }),
             None => notes.push("the server's device keys have no ed25519 key for the device".into()),
         }
     }
@@ -332,7 +391,9 @@ fn ke1_forensics(r: &ReportFacts, db: Option<&DbFacts>, s: &Subject, p: &Proof, 
         cands.push(Candidate { label, ed25519: k });
     }
     if cands.is_empty() {
-        notes.push("KE-1 forensics skipped: no identity key known (no device keys in the database, no otkHealth.identity in the report)".into());
+        notes.push(
+            "KE-1 forensics skipped: no identity key known (no device keys in the database, no otkHealth.identity in the report)".into(),
+        );
         return None;
     }
     let mut f = forensics::analyse(&p.key_id, &old, &old_src, p.new_key.as_ref(), user, device, cands);
@@ -340,7 +401,14 @@ fn ke1_forensics(r: &ReportFacts, db: Option<&DbFacts>, s: &Subject, p: &Proof, 
         f.notes.push("the server already advertises the new identity: Synapse stores device_keys before checking one-time keys, so the failing upload replaced them; peers holding the old one-time keys will fail to verify them".into());
     }
     if let Some(c) = p.counter {
-        f.notes.push(format!("key counter {c}: {}", if c < 100 { "a first batch — the account was created anew" } else { "mid-range — an account that had published many keys" }));
+        f.notes.push(format!(
+            "key counter {c}: {}",
+            if c < 100 {
+                "a first batch — the account was created anew"
+            } else {
+                "mid-range — an account that had published many keys"
+            }
+        ));
     }
     Some(f)
 }
@@ -364,7 +432,8 @@ fn q2(r: &ReportFacts, log: Option<&SynapseLog>, db: Option<&DbFacts>, har: Opti
         ));
     }
     if let Some(x) = r.ke2_delivered.first() {
-        q.evidence.push(Evidence::new(&x.source, format!("{} (logged after a successful decryption: the call key arrived)", quote(&x.message))));
+        q.evidence
+            .push(Evidence::new(&x.source, format!("{} (logged after a successful decryption: the call key arrived)", quote(&x.message))));
     }
     let mut plaintext = 0;
     let mut encrypted = 0;
@@ -373,7 +442,11 @@ fn q2(r: &ReportFacts, log: Option<&SynapseLog>, db: Option<&DbFacts>, har: Opti
         let src = format!("{} device_inbox", db.unwrap().source);
         plaintext = types.iter().filter(|(t, _)| t == "io.element.call.encryption_keys").map(|(_, n)| *n).sum::<u64>();
         encrypted = types.iter().filter(|(t, _)| t == "m.room.encrypted").map(|(_, n)| *n).sum::<u64>();
-        let desc = if types.is_empty() { "no queued to-device messages".to_string() } else { types.iter().map(|(t, n)| format!("{t}: {n}")).collect::<Vec<_>>().join(", ") };
+        let desc = if types.is_empty() {
+            "no queued to-device messages".to_string()
+        } else {
+            types.iter().map(|(t, n)| format!("{t}: {n}")).collect::<Vec<_>>().join(", ")
+        };
         q.evidence.push(Evidence::new(src, format!("queued for {}: {desc}", s.device.as_deref().unwrap_or("?"))));
     }
     if let Some(log) = log {
@@ -385,7 +458,14 @@ fn q2(r: &ReportFacts, log: Option<&SynapseLog>, db: Option<&DbFacts>, har: Opti
         let sent: Vec<_> = h.to_device.iter().filter(|(_, t, _)| t == "io.element.call.encryption_keys").collect();
         if let Some((c, _, _)) = sent.first() {
             let devices: usize = sent.iter().map(|(_, _, n)| n).sum();
-            q.evidence.push(Evidence::new(c.source(), format!("this client sent io.element.call.encryption_keys {} time(s) to {devices} device(s) in the HAR; first: {}", sent.len(), c.describe())));
+            q.evidence.push(Evidence::new(
+                c.source(),
+                format!(
+                    "this client sent io.element.call.encryption_keys {} time(s) to {devices} device(s) in the HAR; first: {}",
+                    sent.len(),
+                    c.describe()
+                ),
+            ));
         }
     }
     let missing = !r.ke2_missing.is_empty();
@@ -413,10 +493,17 @@ fn q2(r: &ReportFacts, log: Option<&SynapseLog>, db: Option<&DbFacts>, har: Opti
     } else if inbox_known.is_some() && r.capture_installed && missing {
         q.answer = Answer::No;
         q.finding = "nothing is queued for the device and the client saw no call key arrive: media keys were never sent to this device id (stale device / membership, see KE-4) — weakly linked to KE-1".into();
-        q.to_settle.push("device_inbox is emptied as the device syncs: a Synapse log of the call window (sendToDevice) would show sends to the device".into());
+        q.to_settle.push(
+            "device_inbox is emptied as the device syncs: a Synapse log of the call window (sendToDevice) would show sends to the device"
+                .into(),
+        );
     } else {
         q.answer = Answer::Unknown;
-        q.finding = if missing { "KE-2 lines seen, but no evidence about call-key delivery".into() } else { "no KE-2 symptom in the report; delivery not checked".into() };
+        q.finding = if missing {
+            "KE-2 lines seen, but no evidence about call-key delivery".into()
+        } else {
+            "no KE-2 symptom in the report; delivery not checked".into()
+        };
         if inbox_known.is_none() {
             q.to_settle.push("--synapse-db (device_inbox for the device) during or right after the call".into());
         }
@@ -442,7 +529,13 @@ fn q3(r: &ReportFacts, log: Option<&SynapseLog>, db: Option<&DbFacts>, s: &Subje
         q.evidence.push(Evidence::new(&x.source, quote(&x.message)));
     }
     // The report's UTD causes: which undecryptable events are data problems, which key problems.
-    let causes: Map<String, Value> = r.utd.iter().flat_map(|u| &u.causes).filter(|(_, c)| c.count > 0).map(|(k, c)| (k.clone(), json!({"count": c.count, "kind": c.kind}))).collect();
+    let causes: Map<String, Value> = r
+        .utd
+        .iter()
+        .flat_map(|u| &u.causes)
+        .filter(|(_, c)| c.count > 0)
+        .map(|(k, c)| (k.clone(), json!({"count": c.count, "kind": c.kind})))
+        .collect();
     let key_problems: u64 = r.utd.iter().flat_map(|u| u.causes.values()).filter(|c| c.kind != "data").map(|c| c.count).sum();
     let Some(event) = event else {
         q.finding = if key_problems > 0 {
@@ -454,7 +547,10 @@ fn q3(r: &ReportFacts, log: Option<&SynapseLog>, db: Option<&DbFacts>, s: &Subje
         q.details = json!({"applicable": false, "utdCauses": causes, "keyProblems": key_problems});
         return q;
     };
-    let room = from_report.as_ref().filter(|(e, _)| *e == event).and_then(|(_, x)| x.fields.get("room_id").and_then(Value::as_str).map(String::from));
+    let room = from_report
+        .as_ref()
+        .filter(|(e, _)| *e == event)
+        .and_then(|(_, x)| x.fields.get("room_id").and_then(Value::as_str).map(String::from));
     q.details = json!({"applicable": true, "eventId": event, "roomId": room, "utdCauses": causes, "keyProblems": key_problems});
     if let Some(log) = log {
         for (n, l) in log.mentions(&event).take(2) {
@@ -465,7 +561,16 @@ fn q3(r: &ReportFacts, log: Option<&SynapseLog>, db: Option<&DbFacts>, s: &Subje
         Some((d, Some(Some(row)))) => {
             let v: Option<Value> = serde_json::from_str(&row.json).ok();
             let alg = v.as_ref().and_then(|v| v.get("content")).map(|c| c.get("algorithm").cloned().unwrap_or(Value::Null));
-            q.evidence.push(Evidence::new(format!("{} event_json", d.source), format!("{event} type={} sender={} room={} content.algorithm={}", row.event_type.as_deref().unwrap_or("?"), row.sender.as_deref().unwrap_or("?"), row.room_id, alg.as_ref().map(|a| a.to_string()).unwrap_or_else(|| "(no content)".into()))));
+            q.evidence.push(Evidence::new(
+                format!("{} event_json", d.source),
+                format!(
+                    "{event} type={} sender={} room={} content.algorithm={}",
+                    row.event_type.as_deref().unwrap_or("?"),
+                    row.sender.as_deref().unwrap_or("?"),
+                    row.room_id,
+                    alg.as_ref().map(|a| a.to_string()).unwrap_or_else(|| "(no content)".into())
+                ),
+            ));
             match alg {
                 Some(Value::Null) | None => {
                     q.answer = Answer::Yes;
@@ -540,8 +645,10 @@ fn q4(r: &ReportFacts, log: Option<&SynapseLog>, har: Option<&Har>) -> Question 
         q.finding = format!("{} request(s) took ≥ {KE4_LOCAL_TIMEOUT_S} s (the client's local timeout) around the timeouts: homeserver responsiveness/load — independent of KE-1..KE-3", slow.len());
     } else {
         q.answer = Answer::No;
-        q.evidence.push(Evidence::new(log.source(log.end()), format!("every request within the timeout windows finished in ≤ {worst:.3} s")));
-        q.finding = "the homeserver answered fast while the client timed out: client MembershipManager retry behaviour — independent".into();
+        q.evidence
+            .push(Evidence::new(log.source(log.end()), format!("every request within the timeout windows finished in ≤ {worst:.3} s")));
+        q.finding =
+            "the homeserver answered fast while the client timed out: client MembershipManager retry behaviour — independent".into();
     }
     q
 }
@@ -558,7 +665,14 @@ fn q4_har(mut q: Question, h: &Har, log: Option<&SynapseLog>) -> Question {
     if failed.is_empty() {
         q.answer = Answer::No;
         let last = calls.last().unwrap();
-        q.evidence.push(Evidence::new(last.source(), format!("{} delayed-event call(s) in the HAR, every one answered, the slowest in {worst_ms:.0} ms; last: {}", calls.len(), last.describe())));
+        q.evidence.push(Evidence::new(
+            last.source(),
+            format!(
+                "{} delayed-event call(s) in the HAR, every one answered, the slowest in {worst_ms:.0} ms; last: {}",
+                calls.len(),
+                last.describe()
+            ),
+        ));
         q.finding = format!("no delayed-event timeout in this capture: the homeserver answered every delayed-event call within the client's {KE4_LOCAL_TIMEOUT_S} s timeout");
         return q;
     }
@@ -575,13 +689,19 @@ fn q4_har(mut q: Question, h: &Har, log: Option<&SynapseLog>) -> Question {
         if let Some(a) = slow.first() {
             q.answer = Answer::Yes;
             q.evidence.push(Evidence::new(log.source(a.loc), quote(&a.quote)));
-            q.finding = format!("{} request(s) took ≥ {KE4_LOCAL_TIMEOUT_S} s on the server around the failed delayed-event calls: homeserver latency", slow.len());
+            q.finding = format!(
+                "{} request(s) took ≥ {KE4_LOCAL_TIMEOUT_S} s on the server around the failed delayed-event calls: homeserver latency",
+                slow.len()
+            );
         } else if log.window_access.is_empty() {
             q.finding = "the log does not cover the failed calls' time (or the clocks differ)".into();
             q.to_settle.push("a Synapse log slice for the call window (check both clocks are UTC)".into());
         } else {
             q.answer = Answer::No;
-            q.evidence.push(Evidence::new(log.source(log.end()), format!("{} request(s) logged around the failed calls, none took ≥ {KE4_LOCAL_TIMEOUT_S} s", log.window_access.len())));
+            q.evidence.push(Evidence::new(
+                log.source(log.end()),
+                format!("{} request(s) logged around the failed calls, none took ≥ {KE4_LOCAL_TIMEOUT_S} s", log.window_access.len()),
+            ));
             q.finding = "the homeserver answered fast while the client's delayed-event calls failed: client MembershipManager retry behaviour — independent".into();
         }
         return q;
@@ -633,7 +753,17 @@ fn q6_4(r: &ReportFacts, db: Option<&DbFacts>, q1: Answer) -> Question {
 
 // ---------------------------------------------------------------------------- conclusions
 #[allow(clippy::too_many_arguments)]
-fn conclude(r: &ReportFacts, q1: &Question, exhaustion: Answer, f: Option<&Forensics>, q2: &Question, q3: &Question, q4: &Question, q64: &Question, p: Option<&Proof>) -> Vec<Conclusion> {
+fn conclude(
+    r: &ReportFacts,
+    q1: &Question,
+    exhaustion: Answer,
+    f: Option<&Forensics>,
+    q2: &Question,
+    q3: &Question,
+    q4: &Question,
+    q64: &Question,
+    p: Option<&Proof>,
+) -> Vec<Conclusion> {
     let ke1 = match q1.answer {
         Answer::Yes => {
             let cause = match f.map(|f| &f.verdict) {
@@ -651,7 +781,9 @@ fn conclude(r: &ReportFacts, q1: &Question, exhaustion: Answer, f: Option<&Foren
             };
             Conclusion { ke: "KE-1", status: "confirmed", summary: format!("{} — {cause}", q1.finding) }
         }
-        Answer::No if exhaustion == Answer::Yes => Conclusion { ke: "KE-1", status: "excluded", summary: "not a divergence: one-time keys are exhausted (fallback used)".into() },
+        Answer::No if exhaustion == Answer::Yes => {
+            Conclusion { ke: "KE-1", status: "excluded", summary: "not a divergence: one-time keys are exhausted (fallback used)".into() }
+        }
         Answer::No => Conclusion { ke: "KE-1", status: "excluded", summary: q1.finding.clone() },
         Answer::Unknown => Conclusion { ke: "KE-1", status: "unknown", summary: q1.finding.clone() },
     };
@@ -662,7 +794,17 @@ fn conclude(r: &ReportFacts, q1: &Question, exhaustion: Answer, f: Option<&Foren
     } else if q1.answer == Answer::Yes && q2.answer != Answer::Yes {
         Conclusion { ke: "KE-2", status: "linked_to_ke1", summary: "KE-2 co-occurs with a confirmed KE-1: no fresh Olm sessions can be made with this device, so call keys sent to it cannot be opened".into() }
     } else if q2.answer != Answer::Unknown {
-        Conclusion { ke: "KE-2", status: if q2.finding.contains("NOT KE-1") { "independent" } else if q2.finding.contains("link") { "linked_to_ke1" } else { "device_targeting" }, summary: q2.finding.clone() }
+        Conclusion {
+            ke: "KE-2",
+            status: if q2.finding.contains("NOT KE-1") {
+                "independent"
+            } else if q2.finding.contains("link") {
+                "linked_to_ke1"
+            } else {
+                "device_targeting"
+            },
+            summary: q2.finding.clone(),
+        }
     } else {
         Conclusion { ke: "KE-2", status: "unknown", summary: q2.finding.clone() }
     };
@@ -674,7 +816,9 @@ fn conclude(r: &ReportFacts, q1: &Question, exhaustion: Answer, f: Option<&Foren
     };
     let ke4 = match (q4.details.get("applicable").and_then(Value::as_bool), q4.answer) {
         (Some(false), _) => Conclusion { ke: "KE-4", status: "not_seen", summary: q4.finding.clone() },
-        _ if q4.details.get("timeouts").and_then(Value::as_u64) == Some(0) => Conclusion { ke: "KE-4", status: "not_seen", summary: q4.finding.clone() },
+        _ if q4.details.get("timeouts").and_then(Value::as_u64) == Some(0) => {
+            Conclusion { ke: "KE-4", status: "not_seen", summary: q4.finding.clone() }
+        }
         (_, Answer::Yes) => Conclusion { ke: "KE-4", status: "homeserver_latency", summary: q4.finding.clone() },
         (_, Answer::No) => Conclusion { ke: "KE-4", status: "client_retry", summary: q4.finding.clone() },
         _ => Conclusion { ke: "KE-4", status: "unknown", summary: q4.finding.clone() },

@@ -44,11 +44,26 @@ fn otk(id: &str, key_json: &str) -> OtkRow {
 }
 
 fn db(otks: Vec<OtkRow>) -> DbFacts {
-    DbFacts { source: "db test.db".into(), otks: Some(otks), fallback: Some(vec![]), device_keys: Some(None), devices: Some(vec![]), inbox: Some(vec![]), event: None, missing: vec![] }
+    DbFacts {
+        source: "db test.db".into(),
+        otks: Some(otks),
+        fallback: Some(vec![]),
+        device_keys: Some(None),
+        devices: Some(vec![]),
+        inbox: Some(vec![]),
+        event: None,
+        missing: vec![],
+    }
 }
 
 fn sighting(msg: &str, fields: Value) -> Sighting {
-    Sighting { source: "report entries[1]".into(), ts: T, last_ts: T, fields: fields.as_object().cloned().unwrap_or_else(Map::new), message: msg.into() }
+    Sighting {
+        source: "report entries[1]".into(),
+        ts: T,
+        last_ts: T,
+        fields: fields.as_object().cloned().unwrap_or_else(Map::new),
+        message: msg.into(),
+    }
 }
 
 fn access(ts: &str, secs: f64, status: u16, path: &str) -> String {
@@ -56,7 +71,12 @@ fn access(ts: &str, secs: f64, status: u16, path: &str) -> String {
 }
 
 fn log_of(text: &str, r: &ReportFacts, har: Option<&Har>) -> log::SynapseLog {
-    let q = LogQuery { user: Some(U.into()), windows: q4_windows(r, har), mentions: vec![CALL_KEYS_SEND.into(), "$ev1".into()], conflict_window: None };
+    let q = LogQuery {
+        user: Some(U.into()),
+        windows: q4_windows(r, har),
+        mentions: vec![CALL_KEYS_SEND.into(), "$ev1".into()],
+        conflict_window: None,
+    };
     log::parse("homeserver.log", text, &q)
 }
 
@@ -192,11 +212,26 @@ fn q1_without_any_conflict() {
 }
 
 fn har_call(index: usize, path: &str, status: u16, time_ms: f64, wait_ms: Option<f64>) -> Call {
-    Call { index, ts: Some(T), method: "POST".into(), path: path.into(), status, time_ms, wait_ms, error: (status == 0).then(|| "net::ERR_ABORTED".into()) }
+    Call {
+        index,
+        ts: Some(T),
+        method: "POST".into(),
+        path: path.into(),
+        status,
+        time_ms,
+        wait_ms,
+        error: (status == 0).then(|| "net::ERR_ABORTED".into()),
+    }
 }
 
 fn har_upload(status: u16) -> Upload {
-    Upload { call: har_call(0, "/_matrix/client/v3/keys/upload", status, 10.0, Some(9.0)), otk_ids: vec![], conflict: None, request_key: None, error_text: None }
+    Upload {
+        call: har_call(0, "/_matrix/client/v3/keys/upload", status, 10.0, Some(9.0)),
+        otk_ids: vec![],
+        conflict: None,
+        request_key: None,
+        error_text: None,
+    }
 }
 
 #[test]
@@ -344,7 +379,15 @@ fn q2_branches() {
     // The log and a HAR add their sendToDevice evidence.
     let line = access("2026-11-21 20:49:08,000", 0.01, 200, "/_matrix/client/v3/sendToDevice/io.element.call.encryption_keys/t1");
     let l = log_of(&line, &r, None);
-    let h = Har { file: "c.har".into(), to_device: vec![(har_call(4, "/_matrix/client/v3/sendToDevice/io.element.call.encryption_keys/t", 200, 5.0, None), "io.element.call.encryption_keys".into(), 3)], ..Default::default() };
+    let h = Har {
+        file: "c.har".into(),
+        to_device: vec![(
+            har_call(4, "/_matrix/client/v3/sendToDevice/io.element.call.encryption_keys/t", 200, 5.0, None),
+            "io.element.call.encryption_keys".into(),
+            3,
+        )],
+        ..Default::default()
+    };
     let t = decide(&r, Some(&l), None, Some(&h), &subject());
     assert!(q(&t, "Q2").evidence.iter().any(|e| e.source == "homeserver.log:1"));
     assert!(q(&t, "Q2").evidence.iter().any(|e| e.source == "har entries[4]" && e.text.contains("to 3 device(s)")));
@@ -357,7 +400,14 @@ fn q3_branches() {
     assert_eq!((q(&t, "Q3").details["applicable"].as_bool(), ke(&t, "KE-3")), (Some(false), "not_seen"));
     let mut r = facts();
     r.ke3.push(sighting("Error decrypting event (id=$ev1 …): missing field `algorithm`", json!({"event_id": "$ev1"})));
-    let row = |json: &str| Some(Some(EventRow { event_type: Some("m.room.encrypted".into()), sender: Some("@b:hs".into()), room_id: "!r:hs".into(), json: json.into() }));
+    let row = |json: &str| {
+        Some(Some(EventRow {
+            event_type: Some("m.room.encrypted".into()),
+            sender: Some("@b:hs".into()),
+            room_id: "!r:hs".into(),
+            json: json.into(),
+        }))
+    };
     let mut d = db(vec![]);
     d.event = row(r#"{"content":{"ciphertext":"x"}}"#);
     let t = decide(&r, None, Some(&d), None, &subject());
@@ -522,11 +572,23 @@ fn utd_report(with_ke3: bool) -> (crypto_health_core::Report, Value) {
     let mut d = crypto_health_core::Diagnostics::default();
     d.decryption_watch(true);
     if with_ke3 {
-        let f = Failure { event_id: "$bad", room_id: Some("!r:hs"), code: Some("UNKNOWN_ERROR"), message: Some("missing field `algorithm`"), has_algorithm: Some(false) };
+        let f = Failure {
+            event_id: "$bad",
+            room_id: Some("!r:hs"),
+            code: Some("UNKNOWN_ERROR"),
+            message: Some("missing field `algorithm`"),
+            has_algorithm: Some(false),
+        };
         d.decryption_failed(&f, T);
     }
-    d.decryption_failed(&Failure { event_id: "$k1", room_id: Some("!r:hs"), code: Some("MEGOLM_UNKNOWN_INBOUND_SESSION_ID"), ..Default::default() }, T);
-    d.decryption_failed(&Failure { event_id: "$k2", room_id: Some("!r:hs"), code: Some("HISTORICAL_MESSAGE_USER_NOT_JOINED"), ..Default::default() }, T);
+    d.decryption_failed(
+        &Failure { event_id: "$k1", room_id: Some("!r:hs"), code: Some("MEGOLM_UNKNOWN_INBOUND_SESSION_ID"), ..Default::default() },
+        T,
+    );
+    d.decryption_failed(
+        &Failure { event_id: "$k2", room_id: Some("!r:hs"), code: Some("HISTORICAL_MESSAGE_USER_NOT_JOINED"), ..Default::default() },
+        T,
+    );
     let r = d.report(crypto_health_core::Context::default(), T + GRACE_PERIOD_MS);
     let raw = serde_json::to_value(&r).unwrap();
     (r, raw)
@@ -540,7 +602,12 @@ fn q3_reads_the_decryption_section() {
     assert_eq!(r.ke3.len(), 1);
     assert_eq!(r.ke3[0].source, "report decryption.causes.malformed_event.events[0]");
     let mut d = db(vec![]);
-    d.event = Some(Some(EventRow { event_type: Some("m.room.encrypted".into()), sender: Some("@b:hs".into()), room_id: "!r:hs".into(), json: r#"{"content":{"ciphertext":"x"}}"#.into() }));
+    d.event = Some(Some(EventRow {
+        event_type: Some("m.room.encrypted".into()),
+        sender: Some("@b:hs".into()),
+        room_id: "!r:hs".into(),
+        json: r#"{"content":{"ciphertext":"x"}}"#.into(),
+    }));
     let t = decide(&r, None, Some(&d), None, &subject());
     let q3 = q(&t, "Q3");
     assert_eq!((q3.answer, ke(&t, "KE-3")), (Answer::Yes, "data_problem"));
@@ -559,7 +626,11 @@ fn q3_reads_the_decryption_section() {
     let t = decide(&r, None, None, None, &subject());
     let q3 = q(&t, "Q3");
     assert_eq!((q3.details["applicable"].as_bool(), ke(&t, "KE-3")), (Some(false), "not_seen"));
-    assert!(q3.finding.contains("2 undecryptable event(s) are key or trust problems") && q3.finding.contains("sent_before_we_joined: 1"), "{}", q3.finding);
+    assert!(
+        q3.finding.contains("2 undecryptable event(s) are key or trust problems") && q3.finding.contains("sent_before_we_joined: 1"),
+        "{}",
+        q3.finding
+    );
     // A report without the section reads as before.
     let mut raw = raw;
     raw.as_object_mut().unwrap().remove("decryption");

@@ -136,7 +136,15 @@ pub fn dedup(cands: Vec<Candidate>) -> Vec<Candidate> {
     out
 }
 
-pub fn analyse(key_id: &str, old_key: &Value, old_source: &str, new_key: Option<&Value>, user: &str, device: &str, candidates: Vec<Candidate>) -> Forensics {
+pub fn analyse(
+    key_id: &str,
+    old_key: &Value,
+    old_source: &str,
+    new_key: Option<&Value>,
+    user: &str,
+    device: &str,
+    candidates: Vec<Candidate>,
+) -> Forensics {
     let checked = dedup(candidates);
     let mut notes = Vec::new();
     let old_signed_by = signed_by(old_key, user, device, &checked).unwrap_or_else(|e| {
@@ -172,7 +180,17 @@ pub fn analyse(key_id: &str, old_key: &Value, old_source: &str, new_key: Option<
             "no known identity verifies the client's new key, so the uploading identity is unknown: give a report with otkHealth.identity, or the database with the device's keys".to_string(),
         ),
     };
-    Forensics { key_id: key_id.into(), old_key_source: old_source.into(), old_signed_by, new_signed_by, current, verdict, explanation, checked, notes }
+    Forensics {
+        key_id: key_id.into(),
+        old_key_source: old_source.into(),
+        old_signed_by,
+        new_signed_by,
+        current,
+        verdict,
+        explanation,
+        checked,
+        notes,
+    }
 }
 
 #[cfg(test)]

@@ -98,14 +98,20 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<(), Failure> {
         device: a.device.clone().or_else(|| facts.device_id.clone()),
         event: a.event.clone(),
     };
-    let event = subject.event.clone().or_else(|| facts.ke3.iter().find_map(|x| x.fields.get("event_id").and_then(Value::as_str).map(String::from)));
+    let event =
+        subject.event.clone().or_else(|| facts.ke3.iter().find_map(|x| x.fields.get("event_id").and_then(Value::as_str).map(String::from)));
 
     let log = if a.logs.is_empty() {
         None
     } else {
         let mut mentions = vec![CALL_KEYS_SEND.to_string()];
         mentions.extend(event.clone());
-        let q = log::LogQuery { user: subject.user.clone(), windows: decide::q4_windows(&facts, har.as_ref()), mentions, conflict_window: None };
+        let q = log::LogQuery {
+            user: subject.user.clone(),
+            windows: decide::q4_windows(&facts, har.as_ref()),
+            mentions,
+            conflict_window: None,
+        };
         Some(log::read_files(&a.logs, &q).map_err(Failure::input)?)
     };
 
@@ -148,7 +154,15 @@ fn gather_db(spec: &str, s: &Subject, event: Option<&str>) -> Result<DbFacts, Fa
     Ok(f)
 }
 
-fn to_json(t: &Triage, a: &Args, s: &Subject, facts: &report_facts::ReportFacts, log: Option<&log::SynapseLog>, db: Option<&DbFacts>, har: Option<&har::Har>) -> Value {
+fn to_json(
+    t: &Triage,
+    a: &Args,
+    s: &Subject,
+    facts: &report_facts::ReportFacts,
+    log: Option<&log::SynapseLog>,
+    db: Option<&DbFacts>,
+    har: Option<&har::Har>,
+) -> Value {
     json!({
         "triage": 1,
         "subject": {
@@ -183,7 +197,14 @@ fn write_text(out: &mut impl Write, t: &Triage, doc: &Value) -> std::io::Result<
     };
     writeln!(out, "crypto-health triage — {} {} ({from})", s(&subj["userId"]), s(&subj["deviceId"]))?;
     for q in &t.questions {
-        writeln!(out, "\n{} {}\n   answer: {}{}", q.id, q.question, q.answer.as_str().to_uppercase(), if q.finding.is_empty() { String::new() } else { format!(" — {}", q.finding) })?;
+        writeln!(
+            out,
+            "\n{} {}\n   answer: {}{}",
+            q.id,
+            q.question,
+            q.answer.as_str().to_uppercase(),
+            if q.finding.is_empty() { String::new() } else { format!(" — {}", q.finding) }
+        )?;
         for e in &q.evidence {
             writeln!(out, "   evidence [{}]: {}", e.source, e.text)?;
         }
@@ -193,8 +214,17 @@ fn write_text(out: &mut impl Write, t: &Triage, doc: &Value) -> std::io::Result<
     }
     if let Some(f) = &t.forensics {
         writeln!(out, "\nKE-1 forensics (key {}): {}\n   {}", f.key_id, f.verdict.as_str(), f.explanation)?;
-        writeln!(out, "   old key from {}; signed by: {}", f.old_key_source, if f.old_signed_by.is_empty() { "no known identity".into() } else { f.old_signed_by.join(", ") })?;
-        writeln!(out, "   new key signed by: {}", if f.new_signed_by.is_empty() { "no known identity".into() } else { f.new_signed_by.join(", ") })?;
+        writeln!(
+            out,
+            "   old key from {}; signed by: {}",
+            f.old_key_source,
+            if f.old_signed_by.is_empty() { "no known identity".into() } else { f.old_signed_by.join(", ") }
+        )?;
+        writeln!(
+            out,
+            "   new key signed by: {}",
+            if f.new_signed_by.is_empty() { "no known identity".into() } else { f.new_signed_by.join(", ") }
+        )?;
         for n in &f.notes {
             writeln!(out, "   note: {n}")?;
         }
@@ -206,7 +236,15 @@ fn write_text(out: &mut impl Write, t: &Triage, doc: &Value) -> std::io::Result<
     writeln!(out, "\nRemediations (runbook §3, least destructive first)")?;
     for r in &t.remediations {
         let mark = if r.first_safe { "  <== first safe step" } else { "" };
-        writeln!(out, "   {}. {} [{}]{mark}\n      blast radius: {}\n      {}", r.rank, r.title, if r.applies { "applies" } else { "does not apply now" }, r.blast_radius, r.why)?;
+        writeln!(
+            out,
+            "   {}. {} [{}]{mark}\n      blast radius: {}\n      {}",
+            r.rank,
+            r.title,
+            if r.applies { "applies" } else { "does not apply now" },
+            r.blast_radius,
+            r.why
+        )?;
         if r.applies || r.id == "otk_row_surgery" {
             for g in &r.guardrails {
                 writeln!(out, "      guardrail: {g}")?;

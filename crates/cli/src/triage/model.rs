@@ -51,7 +51,15 @@ pub struct Question {
 
 impl Question {
     pub fn new(id: &'static str, question: &'static str) -> Self {
-        Question { id, question, answer: Answer::Unknown, finding: String::new(), evidence: Vec::new(), to_settle: Vec::new(), details: json!({}) }
+        Question {
+            id,
+            question,
+            answer: Answer::Unknown,
+            finding: String::new(),
+            evidence: Vec::new(),
+            to_settle: Vec::new(),
+            details: json!({}),
+        }
     }
     pub fn to_json(&self) -> Value {
         json!({

@@ -2,8 +2,8 @@
 //! optional `otkHealth` section (read leniently from the raw JSON: it may be absent).
 
 use crate::server::har::Har;
-use crypto_health_core::evidence::redact::{redact, RedactionCounts};
 use crypto_health_core::evidence::decryption::DecryptionReport;
+use crypto_health_core::evidence::redact::{redact, RedactionCounts};
 use crypto_health_core::Report;
 use serde_json::{Map, Value};
 
@@ -218,13 +218,8 @@ pub fn extract(report: &Report, raw: &Value) -> ReportFacts {
     for (i, e) in report.entries.iter().enumerate() {
         let fields = e.fields.clone();
         let source = format!("report entries[{i}] ({})", e.signature);
-        let sighting = || Sighting {
-            source: source.clone(),
-            ts: e.ts,
-            last_ts: e.last_ts,
-            fields: fields.clone(),
-            message: e.message.clone(),
-        };
+        let sighting =
+            || Sighting { source: source.clone(), ts: e.ts, last_ts: e.last_ts, fields: fields.clone(), message: e.message.clone() };
         match e.signature.as_str() {
             "ke1.otk_conflict" => f.ke1.push(Ke1Proof {
                 source: source.clone(),

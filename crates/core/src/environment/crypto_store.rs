@@ -16,8 +16,7 @@ pub const SYNC_DB: &str = "matrix-js-sdk:web-sync-store";
 pub const LEGACY_CRYPTO_DB: &str = "crypto-store";
 pub const KNOWN_DATABASES: [&str; 4] = [RUST_CRYPTO_DB, RUST_CRYPTO_META_DB, SYNC_DB, LEGACY_CRYPTO_DB];
 
-#[derive(Clone, Debug, Default, PartialEq)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StoreFacts {
     /// A logged-in session is in localStorage (access token + device id).
@@ -88,7 +87,6 @@ pub fn assess(f: &StoreFacts) -> Option<Finding> {
         evidence: json!({ "missingDatabases": missing.to_vec(), "presentDatabases": f.databases.clone(), "storeSeenAt": seen, "persisted": f.persisted, "userId": f.user_id.clone(), "deviceId": f.device_id.clone() }),
     })
 }
-
 
 #[cfg(test)]
 mod tests {

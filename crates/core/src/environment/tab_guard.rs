@@ -11,17 +11,16 @@
 //! (`performance.now()`), the only one expiry is judged by: wall clocks jump.
 
 use crate::report::finding::{Finding, Level};
+use crate::support::text::iso8601;
 use serde_json::json;
 use serde_json::Value;
-use crate::support::text::iso8601;
 
 /// Role changes kept in the report.
 pub const MAX_EVENTS: usize = 32;
 /// Notes kept in the report.
 pub const MAX_NOTES: usize = 16;
 
-#[derive(Clone, Debug, PartialEq)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct TabGuard {
     /// `web-locks` | `local-storage` | `none` (not acquired, or neither API).
@@ -54,8 +53,7 @@ pub struct TabGuard {
     pub notes: Vec<String>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct TabGuardEvent {
     pub ts: u64,
@@ -96,13 +94,7 @@ fn s(v: &Value, k: &str) -> Option<String> {
     v.get(k).and_then(Value::as_str).map(str::to_owned)
 }
 fn n(v: &Value, k: &str) -> Option<u64> {
-    v.get(k).and_then(|x| {
-        x.as_u64().or_else(|| {
-            x.as_f64()
-                .filter(|f| f.is_finite() && *f >= 0.0)
-                .map(|f| f as u64)
-        })
-    })
+    v.get(k).and_then(|x| x.as_u64().or_else(|| x.as_f64().filter(|f| f.is_finite() && *f >= 0.0).map(|f| f as u64)))
 }
 fn b(v: &Value, k: &str) -> bool {
     v.get(k).and_then(Value::as_bool).unwrap_or(false)
@@ -119,10 +111,7 @@ impl TabGuard {
         if !v.is_object() {
             return TabGuard::default();
         }
-        let known = |x: Option<String>, set: &[&str], dflt: &str| {
-            x.filter(|x| set.contains(&x.as_str()))
-                .unwrap_or_else(|| dflt.into())
-        };
+        let known = |x: Option<String>, set: &[&str], dflt: &str| x.filter(|x| set.contains(&x.as_str())).unwrap_or_else(|| dflt.into());
         let events = match v.get("events") {
             Some(Value::Array(a)) => a
                 .iter()
@@ -140,11 +129,7 @@ impl TabGuard {
             _ => Vec::new(),
         };
         let notes = match v.get("notes") {
-            Some(Value::Array(a)) => a
-                .iter()
-                .filter_map(|x| x.as_str().map(str::to_owned))
-                .take(MAX_NOTES)
-                .collect(),
+            Some(Value::Array(a)) => a.iter().filter_map(|x| x.as_str().map(str::to_owned)).take(MAX_NOTES).collect(),
             _ => Vec::new(),
         };
         TabGuard {
@@ -178,16 +163,18 @@ impl TabGuard {
             ke: Some("KE-1".into()),
             level: Level::Warning,
             title: "Two tabs acted as the crypto primary at once".into(),
-            detail: format!("The tab guard ({}) saw {} conflict(s): another tab held the guard while this one believed it did. \
+            detail: format!(
+                "The tab guard ({}) saw {} conflict(s): another tab held the guard while this one believed it did. \
                  Both may have written the crypto store, which can fork the device's one-time keys (KE-1). \
-                 Web Locks never do this; the localStorage fallback can when a tab is frozen past its lease.", self.mechanism, self.conflicts),
+                 Web Locks never do this; the localStorage fallback can when a tab is frozen past its lease.",
+                self.mechanism, self.conflicts
+            ),
             ts: now_ms,
             at: iso8601(now_ms),
             evidence: json!({ "mechanism": self.mechanism.clone(), "conflicts": self.conflicts, "stolen": self.stolen, "lockName": self.lock_name.clone() }),
         })
     }
 }
-
 
 // ------------------------------------------------------------------ names
 
@@ -312,13 +299,7 @@ pub fn check_options(whole: &Arg, mut get: impl FnMut(&str) -> Arg) -> Result<Op
     }
     match get("timeoutMs") {
         Arg::Absent => {}
-        Arg::Number(t) if t.is_finite() && t >= 0.0 => {
-            o.timeout_ms = if t >= u32::MAX as f64 {
-                u32::MAX
-            } else {
-                t as u32
-            }
-        }
+        Arg::Number(t) if t.is_finite() && t >= 0.0 => o.timeout_ms = if t >= u32::MAX as f64 { u32::MAX } else { t as u32 },
         _ => return bad("timeoutMs must be a number >= 0"),
     }
     match get("autoTakeover") {
@@ -440,11 +421,7 @@ impl Lease {
     pub fn parse(raw: &str) -> Option<Lease> {
         let v: Value = serde_json::from_str(raw).ok()?;
         let owner = v.get("owner")?.as_str()?.to_owned();
-        Some(Lease {
-            owner,
-            beat: n(&v, "beat").unwrap_or(0),
-            ts: n(&v, "ts").unwrap_or(0),
-        })
+        Some(Lease { owner, beat: n(&v, "beat").unwrap_or(0), ts: n(&v, "ts").unwrap_or(0) })
     }
 
     pub fn text(&self) -> String {
@@ -461,10 +438,7 @@ pub fn effective_lease(leases: &[Option<Lease>], me: &str) -> Option<Lease> {
 
 /// Every name's lease is ours: the claim holds.
 pub fn all_ours(leases: &[Option<Lease>], me: &str) -> bool {
-    !leases.is_empty()
-        && leases
-            .iter()
-            .all(|l| l.as_ref().is_some_and(|l| l.owner == me))
+    !leases.is_empty() && leases.iter().all(|l| l.as_ref().is_some_and(|l| l.owner == me))
 }
 
 /// A secondary's look at the lease, every `CHECK_MS` (and on storage events).
@@ -592,9 +566,7 @@ impl Guard {
             heard: Vec::new(),
         };
         match mechanism {
-            Mechanism::None => {
-                g.note("neither Web Locks nor a writable localStorage: tabs cannot be coordinated")
-            }
+            Mechanism::None => g.note("neither Web Locks nor a writable localStorage: tabs cannot be coordinated"),
             Mechanism::LocalStorage | Mechanism::WebLocks => {}
         }
         g
@@ -642,12 +614,7 @@ impl Guard {
 
     fn push_event(&mut self, now: u64, role: Role, cause: Cause, peer: Option<String>) {
         let ev = &mut self.state.events;
-        ev.push(TabGuardEvent {
-            ts: now,
-            role: role.as_str().into(),
-            cause: cause.as_str().into(),
-            peer,
-        });
+        ev.push(TabGuardEvent { ts: now, role: role.as_str().into(), cause: cause.as_str().into(), peer });
         if ev.len() > MAX_EVENTS {
             let extra = ev.len() - MAX_EVENTS;
             ev.drain(..extra);
@@ -655,13 +622,7 @@ impl Guard {
     }
 
     /// One role change: state, counters, event log, and what to tell the page.
-    pub fn become_role(
-        &mut self,
-        role: Role,
-        cause: Cause,
-        peer: Option<String>,
-        now: u64,
-    ) -> Change {
+    pub fn become_role(&mut self, role: Role, cause: Cause, peer: Option<String>, now: u64) -> Change {
         let prev = self.role();
         let s = &mut self.state;
         s.role = role.as_str().into();
@@ -681,18 +642,11 @@ impl Guard {
         self.push_event(now, role, cause, peer);
         let callback = match role {
             Role::Primary if prev == Role::Secondary => Some(Callback::OnPrimary),
-            Role::Secondary if matches!(cause, Cause::Stolen | Cause::LeaseLost) => {
-                Some(Callback::OnStolen)
-            }
+            Role::Secondary if matches!(cause, Cause::Stolen | Cause::LeaseLost) => Some(Callback::OnStolen),
             Role::Secondary if prev != Role::Secondary => Some(Callback::OnSecondary),
             _ => None,
         };
-        Change {
-            previous_role: prev.as_str(),
-            cause: cause.as_str(),
-            callback,
-            announce_primary: role == Role::Primary,
-        }
+        Change { previous_role: prev.as_str(), cause: cause.as_str(), callback, announce_primary: role == Role::Primary }
     }
 
     /// The primary went away and this tab does not take over by itself: say so once.
@@ -702,12 +656,7 @@ impl Guard {
         }
         self.state.primary_gone = true;
         self.push_event(now, Role::Secondary, Cause::PrimaryGone, None);
-        Some(Change {
-            previous_role: "secondary",
-            cause: "primary-gone",
-            callback: Some(Callback::OnPrimaryGone),
-            announce_primary: false,
-        })
+        Some(Change { previous_role: "secondary", cause: "primary-gone", callback: Some(Callback::OnPrimaryGone), announce_primary: false })
     }
 
     /// `releaseTabGuard`: the last change of this guard.
@@ -727,10 +676,7 @@ impl Guard {
     /// A Web Lock this tab held as primary ended without its release: another
     /// tab stole it. Named when its steal notice came recently.
     pub fn lock_stolen(&mut self, now: u64, mono: f64) -> Change {
-        let by = self
-            .steal_by
-            .clone()
-            .filter(|_| mono - self.steal_by_mono < timing::STEAL_NOTICE_MS);
+        let by = self.steal_by.clone().filter(|_| mono - self.steal_by_mono < timing::STEAL_NOTICE_MS);
         self.become_role(Role::Secondary, Cause::Stolen, by, now)
     }
 
@@ -738,12 +684,7 @@ impl Guard {
 
     /// A peer's message. `lease` reads the current lease (only asked for
     /// when the answer depends on it).
-    pub fn on_message(
-        &mut self,
-        m: &Message,
-        mono: f64,
-        lease: impl FnOnce() -> Option<Lease>,
-    ) -> Reaction {
+    pub fn on_message(&mut self, m: &Message, mono: f64, lease: impl FnOnce() -> Option<Lease>) -> Reaction {
         if m.from == self.tab_id() {
             return Reaction::Nothing;
         }
@@ -803,9 +744,7 @@ impl Guard {
                 self.claims_seen = self.claims_seen.saturating_add(1);
                 Reaction::Nothing
             }
-            "ping" if ls && role == Role::Primary && m.to.as_deref() == Some(self.tab_id()) => {
-                Reaction::Answer
-            }
+            "ping" if ls && role == Role::Primary && m.to.as_deref() == Some(self.tab_id()) => Reaction::Answer,
             "pong" => {
                 self.ping_sent = None;
                 self.seen_mono = mono;
@@ -831,11 +770,7 @@ impl Guard {
     /// The next lease to write (this tab's, one beat on).
     pub fn next_lease(&mut self, now: u64) -> Lease {
         self.beat += 1;
-        Lease {
-            owner: self.tab_id().to_owned(),
-            beat: self.beat,
-            ts: now,
-        }
+        Lease { owner: self.tab_id().to_owned(), beat: self.beat, ts: now }
     }
 
     /// A lease primary's beat.
@@ -853,16 +788,7 @@ impl Guard {
         if !stolen {
             self.state.conflicts = self.state.conflicts.saturating_add(1);
         }
-        self.become_role(
-            Role::Secondary,
-            if stolen {
-                Cause::Stolen
-            } else {
-                Cause::LeaseLost
-            },
-            Some(owner),
-            now,
-        )
+        self.become_role(Role::Secondary, if stolen { Cause::Stolen } else { Cause::LeaseLost }, Some(owner), now)
     }
 
     /// A secondary's look at the lease (after [`Guard::observe`]).
@@ -880,8 +806,7 @@ impl Guard {
                     self.ping_sent = Some(mono);
                     return LeaseStep::Ping(l.owner.clone());
                 } else {
-                    self.ping_sent
-                        .is_some_and(|t| mono - t > timing::PING_TIMEOUT_MS)
+                    self.ping_sent.is_some_and(|t| mono - t > timing::PING_TIMEOUT_MS)
                 }
             }
         };
@@ -914,8 +839,7 @@ impl Guard {
     /// Start a claim: false when another tab just claimed (let it win) —
     /// a steal claims regardless.
     pub fn claim_begin(&mut self, cause: Cause, mono: f64) -> bool {
-        if cause != Cause::Steal && mono - self.foreign_claim_mono < (timing::SETTLE_MS * 2) as f64
-        {
+        if cause != Cause::Steal && mono - self.foreign_claim_mono < (timing::SETTLE_MS * 2) as f64 {
             return false;
         }
         self.claims_seen = 0;
@@ -939,12 +863,7 @@ impl Guard {
 
     /// Read back after the claim: the last writer wins. `Some(change)` to
     /// carry out (primary: start beating; secondary: watch).
-    pub fn claim_end(
-        &mut self,
-        cause: Cause,
-        leases: &[Option<Lease>],
-        now: u64,
-    ) -> Option<Change> {
+    pub fn claim_end(&mut self, cause: Cause, leases: &[Option<Lease>], now: u64) -> Option<Change> {
         let me = self.tab_id().to_owned();
         if all_ours(leases, &me) {
             self.ping_sent = None;
@@ -953,14 +872,8 @@ impl Guard {
         if self.role() == Role::Secondary {
             return None;
         }
-        let owner = effective_lease(leases, &me)
-            .filter(|l| l.owner != me)
-            .map(|l| l.owner);
-        let why = if cause == Cause::Acquired {
-            Cause::Acquired
-        } else {
-            Cause::ClaimLost
-        };
+        let owner = effective_lease(leases, &me).filter(|l| l.owner != me).map(|l| l.owner);
+        let why = if cause == Cause::Acquired { Cause::Acquired } else { Cause::ClaimLost };
         Some(self.become_role(Role::Secondary, why, owner, now))
     }
 }
@@ -996,25 +909,13 @@ mod tests {
     fn malformed_state_is_the_default() {
         assert_eq!(TabGuard::from_value(&Value::Null), TabGuard::default());
         assert_eq!(TabGuard::from_value(&json!("primary")), TabGuard::default());
-        let t = TabGuard::from_value(
-            &json!({"role": "emperor", "mechanism": 7, "takeovers": -3, "events": "no"}),
-        );
-        assert_eq!(
-            (
-                t.role.as_str(),
-                t.mechanism.as_str(),
-                t.takeovers,
-                t.events.len()
-            ),
-            ("idle", "none", 0, 0)
-        );
+        let t = TabGuard::from_value(&json!({"role": "emperor", "mechanism": 7, "takeovers": -3, "events": "no"}));
+        assert_eq!((t.role.as_str(), t.mechanism.as_str(), t.takeovers, t.events.len()), ("idle", "none", 0, 0));
     }
 
     #[test]
     fn events_are_capped_keeping_the_newest() {
-        let events: Vec<Value> = (0..100)
-            .map(|i| json!({"ts": i, "role": "primary", "cause": "takeover"}))
-            .collect();
+        let events: Vec<Value> = (0..100).map(|i| json!({"ts": i, "role": "primary", "cause": "takeover"})).collect();
         let t = TabGuard::from_value(&json!({ "events": events }));
         assert_eq!(t.events.len(), MAX_EVENTS);
         assert_eq!(t.events.last().unwrap().ts, 99);
@@ -1022,11 +923,7 @@ mod tests {
 
     #[test]
     fn conflicts_raise_a_ke1_warning() {
-        let t = TabGuard {
-            mechanism: "local-storage".into(),
-            conflicts: 1,
-            ..TabGuard::default()
-        };
+        let t = TabGuard { mechanism: "local-storage".into(), conflicts: 1, ..TabGuard::default() };
         let f = t.assess(1_795_000_000_000).unwrap();
         assert_eq!(f.id, "tab_guard_conflict");
         assert_eq!(f.ke.as_deref(), Some("KE-1"));
@@ -1035,58 +932,23 @@ mod tests {
     // ------------------------------------------------------ the guard's decisions
 
     fn opts(fields: &[(&str, Arg)]) -> Result<Options, String> {
-        check_options(&Arg::Other, |k| {
-            fields
-                .iter()
-                .find(|(f, _)| *f == k)
-                .map_or(Arg::Absent, |(_, v)| v.clone())
-        })
+        check_options(&Arg::Other, |k| fields.iter().find(|(f, _)| *f == k).map_or(Arg::Absent, |(_, v)| v.clone()))
     }
 
     #[test]
     fn options_are_checked_with_the_documented_messages() {
-        assert_eq!(
-            check_options(&Arg::Absent, |_| unreachable!()),
-            Ok(Options::default())
-        );
-        assert_eq!(
-            check_options(&Arg::Str("primary".into()), |_| Arg::Absent).unwrap_err(),
-            "acquireTabGuard: options must be an object"
-        );
-        assert_eq!(
-            check_options(&Arg::Function, |_| Arg::Absent).unwrap_err(),
-            "acquireTabGuard: options must be an object"
-        );
-        assert_eq!(
-            opts(&[("userId", Arg::Number(5.0))]).unwrap_err(),
-            "acquireTabGuard: userId must be a string"
-        );
-        assert_eq!(
-            opts(&[("deviceId", Arg::Bool(true))]).unwrap_err(),
-            "acquireTabGuard: deviceId must be a string"
-        );
-        assert_eq!(
-            opts(&[("onStolen", Arg::Str("no".into()))]).unwrap_err(),
-            "acquireTabGuard: onStolen must be a function"
-        );
-        assert_eq!(
-            opts(&[("onPrimaryGone", Arg::Other)]).unwrap_err(),
-            "acquireTabGuard: onPrimaryGone must be a function"
-        );
+        assert_eq!(check_options(&Arg::Absent, |_| unreachable!()), Ok(Options::default()));
+        assert_eq!(check_options(&Arg::Str("primary".into()), |_| Arg::Absent).unwrap_err(), "acquireTabGuard: options must be an object");
+        assert_eq!(check_options(&Arg::Function, |_| Arg::Absent).unwrap_err(), "acquireTabGuard: options must be an object");
+        assert_eq!(opts(&[("userId", Arg::Number(5.0))]).unwrap_err(), "acquireTabGuard: userId must be a string");
+        assert_eq!(opts(&[("deviceId", Arg::Bool(true))]).unwrap_err(), "acquireTabGuard: deviceId must be a string");
+        assert_eq!(opts(&[("onStolen", Arg::Str("no".into()))]).unwrap_err(), "acquireTabGuard: onStolen must be a function");
+        assert_eq!(opts(&[("onPrimaryGone", Arg::Other)]).unwrap_err(), "acquireTabGuard: onPrimaryGone must be a function");
         for t in [-1.0, f64::NAN, f64::INFINITY] {
-            assert_eq!(
-                opts(&[("timeoutMs", Arg::Number(t))]).unwrap_err(),
-                "acquireTabGuard: timeoutMs must be a number >= 0"
-            );
+            assert_eq!(opts(&[("timeoutMs", Arg::Number(t))]).unwrap_err(), "acquireTabGuard: timeoutMs must be a number >= 0");
         }
-        assert_eq!(
-            opts(&[("timeoutMs", Arg::Str("5".into()))]).unwrap_err(),
-            "acquireTabGuard: timeoutMs must be a number >= 0"
-        );
-        assert_eq!(
-            opts(&[("autoTakeover", Arg::Str("yes".into()))]).unwrap_err(),
-            "acquireTabGuard: autoTakeover must be a boolean"
-        );
+        assert_eq!(opts(&[("timeoutMs", Arg::Str("5".into()))]).unwrap_err(), "acquireTabGuard: timeoutMs must be a number >= 0");
+        assert_eq!(opts(&[("autoTakeover", Arg::Str("yes".into()))]).unwrap_err(), "acquireTabGuard: autoTakeover must be a boolean");
         let ok = opts(&[
             ("userId", Arg::Str("@a:hs".into())),
             ("deviceId", Arg::Str("DEV".into())),
@@ -1095,107 +957,48 @@ mod tests {
             ("autoTakeover", Arg::Bool(true)),
         ])
         .unwrap();
-        assert_eq!(
-            ok,
-            Options {
-                user_id: Some("@a:hs".into()),
-                device_id: Some("DEV".into()),
-                auto_takeover: true,
-                timeout_ms: 250
-            }
-        );
-        assert_eq!(
-            opts(&[("timeoutMs", Arg::Number(1e300))])
-                .unwrap()
-                .timeout_ms,
-            u32::MAX
-        );
+        assert_eq!(ok, Options { user_id: Some("@a:hs".into()), device_id: Some("DEV".into()), auto_takeover: true, timeout_ms: 250 });
+        assert_eq!(opts(&[("timeoutMs", Arg::Number(1e300))]).unwrap().timeout_ms, u32::MAX);
     }
 
     #[test]
     fn every_tab_of_an_origin_takes_the_origin_lock_first() {
         let before_login = Scope::new("http://127.0.0.1:8080", None, None);
         let after_login = Scope::new("http://127.0.0.1:8080", Some("@a:hs"), Some("DEV"));
-        assert_eq!(
-            before_login.names(),
-            ["crypto-health:tab-guard:http://127.0.0.1:8080||"]
-        );
-        assert_eq!(
-            after_login.lock_name,
-            "crypto-health:tab-guard:http://127.0.0.1:8080|@a:hs|DEV"
-        );
+        assert_eq!(before_login.names(), ["crypto-health:tab-guard:http://127.0.0.1:8080||"]);
+        assert_eq!(after_login.lock_name, "crypto-health:tab-guard:http://127.0.0.1:8080|@a:hs|DEV");
         assert_eq!(
             after_login.names(),
-            [
-                "crypto-health:tab-guard:http://127.0.0.1:8080||",
-                "crypto-health:tab-guard:http://127.0.0.1:8080|@a:hs|DEV"
-            ]
+            ["crypto-health:tab-guard:http://127.0.0.1:8080||", "crypto-health:tab-guard:http://127.0.0.1:8080|@a:hs|DEV"]
         );
         // Whatever the login state, the first lock two tabs of one origin take is the same one.
         assert_eq!(before_login.names()[0], after_login.names()[0]);
-        assert_ne!(
-            Scope::new("http://localhost:8080", None, None).names()[0],
-            before_login.names()[0]
-        );
+        assert_ne!(Scope::new("http://localhost:8080", None, None).names()[0], before_login.names()[0]);
     }
 
     fn guard(mech: Mechanism, auto: bool) -> Guard {
-        Guard::new(
-            None,
-            mech,
-            Scope::new("o", Some("@u"), Some("D")),
-            "me".into(),
-            auto,
-            1000,
-            0.0,
-        )
+        Guard::new(None, mech, Scope::new("o", Some("@u"), Some("D")), "me".into(), auto, 1000, 0.0)
     }
 
     #[test]
     fn role_changes_count_and_pick_the_callback() {
         let mut g = guard(Mechanism::WebLocks, true);
-        assert_eq!(
-            g.state.lock_name.as_deref(),
-            Some("crypto-health:tab-guard:o|@u|D")
-        );
+        assert_eq!(g.state.lock_name.as_deref(), Some("crypto-health:tab-guard:o|@u|D"));
         let c = g.become_role(Role::Secondary, Cause::Acquired, None, 1001);
-        assert_eq!(
-            (c.previous_role, c.cause, c.callback, c.announce_primary),
-            ("idle", "acquired", Some(Callback::OnSecondary), false)
-        );
+        assert_eq!((c.previous_role, c.cause, c.callback, c.announce_primary), ("idle", "acquired", Some(Callback::OnSecondary), false));
         let c = g.become_role(Role::Primary, Cause::Takeover, None, 1002);
-        assert_eq!(
-            (c.previous_role, c.callback, c.announce_primary),
-            ("secondary", Some(Callback::OnPrimary), true)
-        );
-        assert_eq!(
-            (g.state.takeovers, g.state.last_takeover_ts, g.state.since),
-            (1, Some(1002), Some(1002))
-        );
+        assert_eq!((c.previous_role, c.callback, c.announce_primary), ("secondary", Some(Callback::OnPrimary), true));
+        assert_eq!((g.state.takeovers, g.state.last_takeover_ts, g.state.since), (1, Some(1002), Some(1002)));
         let c = g.lock_stolen(1003, 10.0);
         assert_eq!((c.cause, c.callback), ("stolen", Some(Callback::OnStolen)));
-        assert_eq!(
-            (
-                g.state.stolen,
-                g.state.last_stolen_ts,
-                g.state.stolen_by.as_deref()
-            ),
-            (1, Some(1003), None)
-        );
+        assert_eq!((g.state.stolen, g.state.last_stolen_ts, g.state.stolen_by.as_deref()), (1, Some(1003), None));
         assert_eq!(g.answer(), "secondary");
         // A first acquire that wins calls nothing (the app awaits the answer).
         let mut h = guard(Mechanism::WebLocks, false);
-        assert_eq!(
-            h.become_role(Role::Primary, Cause::Acquired, None, 5)
-                .callback,
-            None
-        );
+        assert_eq!(h.become_role(Role::Primary, Cause::Acquired, None, 5).callback, None);
         assert_eq!((h.state.takeovers, h.answer()), (0, "primary"));
         let r = h.release(6);
-        assert_eq!(
-            (r.previous_role, r.cause, h.role(), h.answer()),
-            ("primary", "released", Role::Released, "secondary")
-        );
+        assert_eq!((r.previous_role, r.cause, h.role(), h.answer()), ("primary", "released", Role::Released, "secondary"));
         let causes: Vec<&str> = h.state.events.iter().map(|e| e.cause.as_str()).collect();
         assert_eq!(causes, ["acquired", "released"]);
     }
@@ -1206,44 +1009,16 @@ mod tests {
         assert!(g.state.notes[0].contains("neither Web Locks"));
         g.become_role(Role::Unsupported, Cause::Acquired, None, 1);
         g.state.takeovers = 3;
-        let h = Guard::new(
-            Some(&g.state),
-            Mechanism::WebLocks,
-            Scope::new("o", None, None),
-            "t2".into(),
-            false,
-            9,
-            0.0,
-        );
-        assert_eq!(
-            (
-                h.state.takeovers,
-                h.state.events.len(),
-                h.state.notes.len(),
-                h.role()
-            ),
-            (3, 1, 0, Role::Idle)
-        );
-        assert_eq!(
-            h.state.lock_name.as_deref(),
-            Some("crypto-health:tab-guard:o||")
-        );
+        let h = Guard::new(Some(&g.state), Mechanism::WebLocks, Scope::new("o", None, None), "t2".into(), false, 9, 0.0);
+        assert_eq!((h.state.takeovers, h.state.events.len(), h.state.notes.len(), h.role()), (3, 1, 0, Role::Idle));
+        assert_eq!(h.state.lock_name.as_deref(), Some("crypto-health:tab-guard:o||"));
     }
 
     #[test]
     fn events_and_notes_stay_bounded() {
         let mut g = guard(Mechanism::WebLocks, true);
         for i in 0..100 {
-            g.become_role(
-                if i % 2 == 0 {
-                    Role::Primary
-                } else {
-                    Role::Secondary
-                },
-                Cause::Takeover,
-                None,
-                i,
-            );
+            g.become_role(if i % 2 == 0 { Role::Primary } else { Role::Secondary }, Cause::Takeover, None, i);
             g.note(&format!("note {i}"));
             g.note("same");
         }
@@ -1258,127 +1033,65 @@ mod tests {
         assert!(g.vacant(1).is_none(), "idle: nothing to say");
         g.become_role(Role::Secondary, Cause::Acquired, None, 1);
         let c = g.vacant(2).unwrap();
-        assert_eq!(
-            (c.cause, c.callback),
-            ("primary-gone", Some(Callback::OnPrimaryGone))
-        );
+        assert_eq!((c.cause, c.callback), ("primary-gone", Some(Callback::OnPrimaryGone)));
         assert!(g.state.primary_gone);
         assert!(g.vacant(3).is_none());
-        let primary = Message {
-            from: "p".into(),
-            seq: 1.0,
-            kind: "primary".into(),
-            cause: Some("takeover".into()),
-            ..Message::default()
-        };
+        let primary = Message { from: "p".into(), seq: 1.0, kind: "primary".into(), cause: Some("takeover".into()), ..Message::default() };
         assert_eq!(g.on_message(&primary, 4.0, || None), Reaction::WaitForLock);
         assert!(!g.state.primary_gone);
         assert!(g.vacant(5).is_some());
     }
 
     fn msg(from: &str, seq: f64, kind: &str) -> Message {
-        Message {
-            from: from.into(),
-            seq,
-            kind: kind.into(),
-            ..Message::default()
-        }
+        Message { from: from.into(), seq, kind: kind.into(), ..Message::default() }
     }
 
     #[test]
     fn messages_are_heard_once_and_never_from_oneself() {
         let mut g = guard(Mechanism::WebLocks, false);
         g.become_role(Role::Primary, Cause::Acquired, None, 1);
-        let m = Message {
-            cause: Some("acquired".into()),
-            ..msg("p", 7.0, "primary")
-        };
+        let m = Message { cause: Some("acquired".into()), ..msg("p", 7.0, "primary") };
         assert_eq!(g.on_message(&m, 1.0, || None), Reaction::Nothing);
-        assert_eq!(
-            g.state.conflicts, 1,
-            "a foreign primary while primary is a conflict"
-        );
+        assert_eq!(g.state.conflicts, 1, "a foreign primary while primary is a conflict");
         g.on_message(&m, 1.0, || None); // the same message on the second channel
         assert_eq!(g.state.conflicts, 1);
-        g.on_message(
-            &Message {
-                seq: 8.0,
-                ..m.clone()
-            },
-            1.0,
-            || None,
-        );
+        g.on_message(&Message { seq: 8.0, ..m.clone() }, 1.0, || None);
         assert_eq!(g.state.conflicts, 2);
-        g.on_message(
-            &Message {
-                from: "me".into(),
-                seq: 9.0,
-                ..m.clone()
-            },
-            1.0,
-            || None,
-        );
+        g.on_message(&Message { from: "me".into(), seq: 9.0, ..m.clone() }, 1.0, || None);
         // A peer without sequence numbers is heard every time.
-        let unnumbered = Message {
-            seq: f64::NAN,
-            ..m.clone()
-        };
+        let unnumbered = Message { seq: f64::NAN, ..m.clone() };
         g.on_message(&unnumbered, 1.0, || None);
         g.on_message(&unnumbered, 1.0, || None);
         assert_eq!(g.state.conflicts, 4);
-        let steal = Message {
-            seq: 10.0,
-            cause: Some("steal".into()),
-            ..m
-        };
+        let steal = Message { seq: 10.0, cause: Some("steal".into()), ..m };
         g.on_message(&steal, 1.0, || None);
-        assert_eq!(
-            g.state.conflicts, 4,
-            "own messages and a thief's announcement are not conflicts"
-        );
+        assert_eq!(g.state.conflicts, 4, "own messages and a thief's announcement are not conflicts");
     }
 
     #[test]
     fn a_steal_notice_names_the_thief_before_or_after_the_lock_is_lost() {
         let mut g = guard(Mechanism::WebLocks, false);
         g.become_role(Role::Primary, Cause::Acquired, None, 1);
-        assert_eq!(
-            g.on_message(&msg("thief", 1.0, "steal"), 100.0, || None),
-            Reaction::Nothing
-        );
+        assert_eq!(g.on_message(&msg("thief", 1.0, "steal"), 100.0, || None), Reaction::Nothing);
         g.lock_stolen(2, 200.0);
         assert_eq!(g.state.stolen_by.as_deref(), Some("thief"));
-        assert_eq!(
-            g.state.events.last().unwrap().peer.as_deref(),
-            Some("thief")
-        );
+        assert_eq!(g.state.events.last().unwrap().peer.as_deref(), Some("thief"));
         // Notice too old: unnamed; a notice arriving after the loss names it then.
         g.become_role(Role::Primary, Cause::Takeover, None, 3);
         g.lock_stolen(4, 100.0 + timing::STEAL_NOTICE_MS + 1.0);
         assert_eq!(g.state.stolen_by, None);
         g.on_message(&msg("thief2", 2.0, "steal"), 6000.0, || None);
         assert_eq!(g.state.stolen_by.as_deref(), Some("thief2"));
-        assert_eq!(
-            g.state.events.last().unwrap().peer.as_deref(),
-            Some("thief2")
-        );
+        assert_eq!(g.state.events.last().unwrap().peer.as_deref(), Some("thief2"));
     }
 
     fn lease(owner: &str) -> Option<Lease> {
-        Some(Lease {
-            owner: owner.into(),
-            beat: 1,
-            ts: 0,
-        })
+        Some(Lease { owner: owner.into(), beat: 1, ts: 0 })
     }
 
     #[test]
     fn lease_text_round_trips_and_junk_is_no_lease() {
-        let l = Lease {
-            owner: "t\"1".into(),
-            beat: 3,
-            ts: 1_795_000_000_000,
-        };
+        let l = Lease { owner: "t\"1".into(), beat: 3, ts: 1_795_000_000_000 };
         assert_eq!(Lease::parse(&l.text()), Some(l));
         for junk in ["", "null", "[]", "{\"owner\":5}", "{oops", "\"x\""] {
             assert_eq!(Lease::parse(junk), None, "{junk}");
@@ -1388,10 +1101,7 @@ mod tests {
 
     #[test]
     fn the_foreign_lease_decides_and_a_claim_needs_every_name() {
-        assert_eq!(
-            effective_lease(&[lease("me"), lease("x")], "me"),
-            lease("x")
-        );
+        assert_eq!(effective_lease(&[lease("me"), lease("x")], "me"), lease("x"));
         assert_eq!(effective_lease(&[None, lease("me")], "me"), lease("me"));
         assert_eq!(effective_lease(&[None, None], "me"), None);
         assert!(all_ours(&[lease("me"), lease("me")], "me"));
@@ -1406,33 +1116,16 @@ mod tests {
         let l = lease("p");
         g.observe(Some("a".into()), 0.0);
         assert_eq!(g.lease_step(l.as_ref(), 1000.0, true), LeaseStep::Wait);
-        assert_eq!(
-            g.lease_step(l.as_ref(), 1501.0, true),
-            LeaseStep::Ping("p".into())
-        );
-        assert_eq!(
-            g.lease_step(l.as_ref(), 1900.0, true),
-            LeaseStep::Wait,
-            "waiting for the answer"
-        );
+        assert_eq!(g.lease_step(l.as_ref(), 1501.0, true), LeaseStep::Ping("p".into()));
+        assert_eq!(g.lease_step(l.as_ref(), 1900.0, true), LeaseStep::Wait, "waiting for the answer");
         // The answer (or a renewed lease) keeps the holder.
         g.on_message(&msg("p", 1.0, "pong"), 1950.0, || None);
         assert_eq!(g.lease_step(l.as_ref(), 2100.0, true), LeaseStep::Wait);
-        assert_eq!(
-            g.lease_step(l.as_ref(), 3451.0, true),
-            LeaseStep::Ping("p".into())
-        );
+        assert_eq!(g.lease_step(l.as_ref(), 3451.0, true), LeaseStep::Ping("p".into()));
         g.observe(Some("b".into()), 3500.0);
-        assert_eq!(
-            g.lease_step(l.as_ref(), 4100.0, true),
-            LeaseStep::Wait,
-            "a change cancels the ping"
-        );
+        assert_eq!(g.lease_step(l.as_ref(), 4100.0, true), LeaseStep::Wait, "a change cancels the ping");
         // No answer: dead.
-        assert_eq!(
-            g.lease_step(l.as_ref(), 5001.0, true),
-            LeaseStep::Ping("p".into())
-        );
+        assert_eq!(g.lease_step(l.as_ref(), 5001.0, true), LeaseStep::Ping("p".into()));
         assert_eq!(g.lease_step(l.as_ref(), 5502.0, true), LeaseStep::Claim);
         // No lease at all: claim at once; without autoTakeover: vacant.
         assert_eq!(g.lease_step(None, 5503.0, true), LeaseStep::Claim);
@@ -1453,105 +1146,44 @@ mod tests {
     fn lease_primary_beats_answers_pings_and_steps_down_for_another_lease() {
         let mut g = guard(Mechanism::LocalStorage, false);
         g.become_role(Role::Primary, Cause::Acquired, None, 1);
-        assert_eq!(
-            g.beat_step(lease("me"), 5),
-            BeatStep::Renew(Lease {
-                owner: "me".into(),
-                beat: 1,
-                ts: 5
-            })
-        );
-        assert_eq!(
-            g.beat_step(None, 6),
-            BeatStep::Renew(Lease {
-                owner: "me".into(),
-                beat: 2,
-                ts: 6
-            })
-        );
-        let ping = Message {
-            to: Some("me".into()),
-            ..msg("s", 1.0, "ping")
-        };
+        assert_eq!(g.beat_step(lease("me"), 5), BeatStep::Renew(Lease { owner: "me".into(), beat: 1, ts: 5 }));
+        assert_eq!(g.beat_step(None, 6), BeatStep::Renew(Lease { owner: "me".into(), beat: 2, ts: 6 }));
+        let ping = Message { to: Some("me".into()), ..msg("s", 1.0, "ping") };
         assert_eq!(g.on_message(&ping, 1.0, || None), Reaction::Answer);
-        let other = Message {
-            to: Some("else".into()),
-            ..msg("s", 2.0, "ping")
-        };
+        let other = Message { to: Some("else".into()), ..msg("s", 2.0, "ping") };
         assert_eq!(g.on_message(&other, 1.0, || None), Reaction::Nothing);
         // A foreign primary notice while our lease was replaced: step down, a conflict.
-        let primary = Message {
-            cause: Some("takeover".into()),
-            ..msg("x", 3.0, "primary")
-        };
-        assert_eq!(
-            g.on_message(&primary, 1.0, || lease("x")),
-            Reaction::LoseLease("x".into())
-        );
+        let primary = Message { cause: Some("takeover".into()), ..msg("x", 3.0, "primary") };
+        assert_eq!(g.on_message(&primary, 1.0, || lease("x")), Reaction::LoseLease("x".into()));
         assert_eq!(g.beat_step(lease("x"), 7), BeatStep::Lost("x".into()));
         let c = g.lose_lease("x".into(), 8);
-        assert_eq!(
-            (c.cause, c.callback, g.state.conflicts, g.state.stolen),
-            ("lease-lost", Some(Callback::OnStolen), 1, 1)
-        );
+        assert_eq!((c.cause, c.callback, g.state.conflicts, g.state.stolen), ("lease-lost", Some(Callback::OnStolen), 1, 1));
         // Announced steal: stolen, no conflict.
         let mut h = guard(Mechanism::LocalStorage, false);
         h.become_role(Role::Primary, Cause::Acquired, None, 1);
-        assert_eq!(
-            h.on_message(&msg("thief", 1.0, "steal"), 1.0, || None),
-            Reaction::PauseForSteal
-        );
+        assert_eq!(h.on_message(&msg("thief", 1.0, "steal"), 1.0, || None), Reaction::PauseForSteal);
         let c = h.lose_lease("thief".into(), 2);
-        assert_eq!(
-            (c.cause, h.state.conflicts, h.state.stolen_by.as_deref()),
-            ("stolen", 0, Some("thief"))
-        );
-        assert_eq!(
-            h.on_message(&msg("p", 2.0, "released"), 1.0, || None),
-            Reaction::Check
-        );
+        assert_eq!((c.cause, h.state.conflicts, h.state.stolen_by.as_deref()), ("stolen", 0, Some("thief")));
+        assert_eq!(h.on_message(&msg("p", 2.0, "released"), 1.0, || None), Reaction::Check);
     }
 
     #[test]
     fn claims_back_off_for_a_competitor_and_the_last_writer_wins() {
         let mut g = guard(Mechanism::LocalStorage, true);
         g.on_message(&msg("c", 1.0, "claim"), 1000.0, || None);
-        assert!(
-            !g.claim_begin(Cause::Takeover, 1299.0),
-            "someone claimed just now"
-        );
-        assert!(
-            g.claim_begin(Cause::Steal, 1299.0),
-            "a steal claims regardless"
-        );
+        assert!(!g.claim_begin(Cause::Takeover, 1299.0), "someone claimed just now");
+        assert!(g.claim_begin(Cause::Steal, 1299.0), "a steal claims regardless");
         assert!(g.claim_begin(Cause::Acquired, 1301.0));
         assert!(!g.claim_raced());
         g.on_message(&msg("c", 2.0, "claim"), 1302.0, || None);
         assert!(g.claim_raced());
         assert_eq!(Guard::claim_settle_ms(Cause::Steal), 450);
         // Lost while idle: secondary, naming the winner.
-        let c = g
-            .claim_end(Cause::Acquired, &[lease("c"), lease("me")], 5)
-            .unwrap();
-        assert_eq!(
-            (
-                c.cause,
-                g.role(),
-                g.state.events.last().unwrap().peer.as_deref()
-            ),
-            ("acquired", Role::Secondary, Some("c"))
-        );
+        let c = g.claim_end(Cause::Acquired, &[lease("c"), lease("me")], 5).unwrap();
+        assert_eq!((c.cause, g.role(), g.state.events.last().unwrap().peer.as_deref()), ("acquired", Role::Secondary, Some("c")));
         // Lost while secondary: no change; won: primary.
-        assert_eq!(
-            g.claim_end(Cause::Takeover, &[lease("c"), lease("c")], 6),
-            None
-        );
-        let c = g
-            .claim_end(Cause::Takeover, &[lease("me"), lease("me")], 7)
-            .unwrap();
-        assert_eq!(
-            (c.cause, c.callback, g.state.takeovers),
-            ("takeover", Some(Callback::OnPrimary), 1)
-        );
+        assert_eq!(g.claim_end(Cause::Takeover, &[lease("c"), lease("c")], 6), None);
+        let c = g.claim_end(Cause::Takeover, &[lease("me"), lease("me")], 7).unwrap();
+        assert_eq!((c.cause, c.callback, g.state.takeovers), ("takeover", Some(Callback::OnPrimary), 1));
     }
 }

@@ -121,7 +121,8 @@ fn media_key(s: &str, f: &mut Map<String, Value>) {
     if let Some(i) = s.split_once("at index ").map(|(_, rest)| rest).and_then(leading_u64) {
         f.insert("index".into(), i.into());
     }
-    let who = s.split_once("for participant ").map(|(_, rest)| rest).or_else(|| s.split_once("key set not found for ").map(|(_, rest)| rest));
+    let who =
+        s.split_once("for participant ").map(|(_, rest)| rest).or_else(|| s.split_once("key set not found for ").map(|(_, rest)| rest));
     if let Some(p) = who.map(|w| token(w, b",;)")) {
         if !p.is_empty() {
             f.insert("participant".into(), p.into());

@@ -94,9 +94,8 @@ impl Cause {
     /// event's wire content has a string `algorithm` (`None`: not known).
     pub fn of(code: Option<&str>, message: Option<&str>, has_algorithm: Option<bool>) -> Cause {
         // The SDK files a malformed event under UNKNOWN_ERROR; its own words say which it is.
-        let says_missing = message.is_some_and(|m| {
-            m.contains("missing field") && ["`algorithm`", "'algorithm'", "\"algorithm\""].iter().any(|n| m.contains(n))
-        });
+        let says_missing = message
+            .is_some_and(|m| m.contains("missing field") && ["`algorithm`", "'algorithm'", "\"algorithm\""].iter().any(|n| m.contains(n)));
         if has_algorithm == Some(false) || says_missing {
             return Cause::MalformedEvent;
         }
@@ -253,7 +252,8 @@ impl UtdTracker {
                 if self.events.len() >= MAX_TRACKED {
                     self.evict_oldest();
                 }
-                let t = Tracked { cause, room_id: None, code: None, first_failed_at: now, last_failed_at: now, attempts: 0, counted: false };
+                let t =
+                    Tracked { cause, room_id: None, code: None, first_failed_at: now, last_failed_at: now, attempts: 0, counted: false };
                 self.events.push((f.event_id.to_owned(), t));
                 self.events.len() - 1
             }
@@ -488,7 +488,10 @@ mod tests {
         let r = t.report(6_001);
         assert_eq!(r.causes["missing_room_key"].count, 0, "kept, with nothing left in it");
         let w = &r.causes["withheld_by_sender"];
-        assert_eq!((w.count, w.events[0].attempts, w.events[0].code.as_deref(), w.last_seen), (1, 2, Some("MEGOLM_KEY_WITHHELD"), Some(6_000)));
+        assert_eq!(
+            (w.count, w.events[0].attempts, w.events[0].code.as_deref(), w.last_seen),
+            (1, 2, Some("MEGOLM_KEY_WITHHELD"), Some(6_000))
+        );
         assert_eq!(r.failures, 1);
         // The same code again within the grace period: one event, two attempts, still pending.
         let mut t = UtdTracker::default();
@@ -502,7 +505,13 @@ mod tests {
     #[test]
     fn ke3_is_its_own_cause_with_event_and_room() {
         let mut t = UtdTracker::default();
-        let f = Failure { event_id: "$bad", room_id: Some("!room:hs"), code: Some("UNKNOWN_ERROR"), message: Some("missing field `algorithm` at line 1 column 57"), has_algorithm: Some(false) };
+        let f = Failure {
+            event_id: "$bad",
+            room_id: Some("!room:hs"),
+            code: Some("UNKNOWN_ERROR"),
+            message: Some("missing field `algorithm` at line 1 column 57"),
+            has_algorithm: Some(false),
+        };
         t.decryption_failed(&f, 0);
         t.decryption_failed(&fail("$k", "MEGOLM_UNKNOWN_INBOUND_SESSION_ID"), 0);
         let r = t.report(GRACE_PERIOD_MS);

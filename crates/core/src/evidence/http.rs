@@ -74,8 +74,7 @@ pub fn endpoint_of(method: &str, url: &str) -> Option<(Endpoint, Option<String>)
     None
 }
 
-#[derive(Clone, Debug, Default, PartialEq)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EndpointStats {
     pub requests: u64,
@@ -130,8 +129,7 @@ impl EndpointStats {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HttpStats {
     pub installed: bool,
@@ -155,7 +153,6 @@ impl HttpStats {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,7 +169,10 @@ mod tests {
             e("PUT", "https://hs/_matrix/client/v3/sendToDevice/io.element.call.encryption_keys/txn1"),
             Some((Endpoint::SendToDevice, Some("io.element.call.encryption_keys".into())))
         );
-        assert_eq!(e("PUT", "https://hs/_matrix/client/v3/sendToDevice/m.room%2Eencrypted/t"), Some((Endpoint::SendToDevice, Some("m.room.encrypted".into()))));
+        assert_eq!(
+            e("PUT", "https://hs/_matrix/client/v3/sendToDevice/m.room%2Eencrypted/t"),
+            Some((Endpoint::SendToDevice, Some("m.room.encrypted".into())))
+        );
         assert_eq!(
             e("POST", "https://hs/_matrix/client/unstable/org.matrix.msc4140/delayed_events/syd_abc/restart"),
             Some((Endpoint::DelayedEvents, Some("restart".into())))
@@ -182,7 +182,10 @@ mod tests {
             Some((Endpoint::DelayedEvents, Some("update".into())))
         );
         assert_eq!(
-            e("PUT", "https://hs/_matrix/client/v3/rooms/!r:hs/state/org.matrix.msc3401.call.member/_@a:hs_DEV?org.matrix.msc4140.delay=8000"),
+            e(
+                "PUT",
+                "https://hs/_matrix/client/v3/rooms/!r:hs/state/org.matrix.msc3401.call.member/_@a:hs_DEV?org.matrix.msc4140.delay=8000"
+            ),
             Some((Endpoint::DelayedEvents, Some("schedule".into())))
         );
         assert_eq!(e("POST", "not a url"), None);

@@ -2,17 +2,16 @@
 //! survive eviction. Every source (console, window errors, HTTP) feeds it.
 
 use crate::evidence::classify::{classify, Classified};
-use crate::report::finding::Finding;
 use crate::evidence::redact::{redact, RedactionCounts};
 use crate::evidence::redact_json::redact_value_capped;
 use crate::evidence::signature::{Class, Severity};
+use crate::report::finding::Finding;
 use crate::support::text::truncate_marked;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::collections::VecDeque;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Config {
     /// Entries kept; older ones are evicted (their counts stay).
@@ -34,8 +33,7 @@ impl Config {
     }
 }
 
-#[derive(Clone, Debug, PartialEq)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Entry {
     /// First time this exact message was seen (Unix ms).
@@ -69,8 +67,7 @@ fn host() -> String {
     HOST.to_owned()
 }
 
-#[derive(Clone, Debug, Default, PartialEq)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ClassCount {
     pub count: u64,
@@ -151,7 +148,10 @@ impl Journal {
         let (msg, truncated) = truncate_marked(&red, self.cfg.max_message_bytes);
         let source = if source == HOST { host() } else { truncate_marked(&redact(source, &mut self.redactions), MAX_SOURCE_BYTES).0 };
         let n = self.entries.len();
-        if let Some(i) = (n.saturating_sub(FOLD_WINDOW)..n).rev().find(|&i| self.entries[i].signature == sig.id && self.entries[i].message == msg && self.entries[i].source == source) {
+        if let Some(i) = (n.saturating_sub(FOLD_WINDOW)..n)
+            .rev()
+            .find(|&i| self.entries[i].signature == sig.id && self.entries[i].message == msg && self.entries[i].source == source)
+        {
             let e = &mut self.entries[i];
             e.repeats += 1;
             e.last_ts = e.last_ts.max(ts);
@@ -225,7 +225,6 @@ impl Journal {
     }
 }
 
-
 /// Keep the fields within `budget` bytes of JSON: the largest values give way
 /// first, each replaced by a marker saying how much was cut (keys stay, so a
 /// reader sees which fact was too large).
@@ -236,7 +235,7 @@ fn bound_fields(fields: &mut Map<String, Value>, budget: usize) {
         return;
     }
     let mut by_size: Vec<(usize, String)> = fields.iter().map(|(k, v)| (size(v), k.clone())).collect();
-    by_size.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+    by_size.sort_unstable_by_key(|(n, _)| std::cmp::Reverse(*n));
     for (n, k) in by_size {
         if total <= budget {
             break;
@@ -302,7 +301,9 @@ mod tests {
     #[test]
     fn secrets_are_redacted_before_storage() {
         let mut j = Journal::new(Config::default());
-        let e = j.observe("error", &format!("{KE1} (https://hs/_matrix/client/v3/keys/upload?access_token=syt_YWxpY2U_abcdefghijkl_0a1b2c)"), 1).unwrap();
+        let e = j
+            .observe("error", &format!("{KE1} (https://hs/_matrix/client/v3/keys/upload?access_token=syt_YWxpY2U_abcdefghijkl_0a1b2c)"), 1)
+            .unwrap();
         assert!(!e.message.contains("syt_YWxpY2U"), "{}", e.message);
         assert!(j.redactions.total() >= 1);
     }

@@ -111,10 +111,7 @@ impl RedactionCounts {
 
     /// Only kinds with a non-zero count, in `SecretKind::ALL` order.
     pub fn iter(&self) -> impl Iterator<Item = (SecretKind, u32)> + '_ {
-        SecretKind::ALL
-            .iter()
-            .map(move |&k| (k, self.get(k)))
-            .filter(|&(_, n)| n > 0)
+        SecretKind::ALL.iter().map(move |&k| (k, self.get(k))).filter(|&(_, n)| n > 0)
     }
 }
 
@@ -184,12 +181,7 @@ pub fn field_kind(name: &str) -> Option<SecretKind> {
 enum Hit {
     /// Replace `start..end` with a marker, continue at `end`. With `wrap`, the
     /// marker is put between two copies of that quote (a bare JSON number).
-    Redact {
-        start: usize,
-        end: usize,
-        kind: SecretKind,
-        wrap: Option<(usize, usize)>,
-    },
+    Redact { start: usize, end: usize, kind: SecretKind, wrap: Option<(usize, usize)> },
     /// Nothing to redact up to here (a marker, a pagination token); continue there.
     Skip(usize),
 }
@@ -526,8 +518,7 @@ fn is_not_a_value(v: &[u8]) -> bool {
     let word_end = run(v, 0, is_word);
     let word = &v[..word_end];
     const LITERALS: [&[u8]; 8] = [b"null", b"true", b"false", b"None", b"True", b"False", b"undefined", b"nil"];
-    matches!(v.first(), None | Some(b'{' | b'[' | b'(' | b'<' | b',' | b';' | b'}' | b']'))
-        || (word_end > 0 && LITERALS.contains(&word))
+    matches!(v.first(), None | Some(b'{' | b'[' | b'(' | b'<' | b',' | b';' | b'}' | b']')) || (word_end > 0 && LITERALS.contains(&word))
 }
 
 /// A bare number (JSON/Python) that ends where a value ends.
@@ -590,10 +581,7 @@ fn match_authorization(b: &[u8], wend: usize) -> Option<Hit> {
     let scheme_end = run(b, k, |c| c.is_ascii_alphabetic());
     let scheme = &b[k..scheme_end];
     // X-Matrix carries only public signatures; unknown schemes are left alone.
-    if !(scheme.eq_ignore_ascii_case(b"bearer")
-        || scheme.eq_ignore_ascii_case(b"basic")
-        || scheme.eq_ignore_ascii_case(b"token"))
-    {
+    if !(scheme.eq_ignore_ascii_case(b"bearer") || scheme.eq_ignore_ascii_case(b"basic") || scheme.eq_ignore_ascii_case(b"token")) {
         return None;
     }
     let start = skip_space(b, scheme_end);
@@ -654,9 +642,7 @@ fn synapse_prefix(p: &[u8]) -> Option<SecretKind> {
 /// so `+` and `/` (JSON-escaped `\/`) can occur.
 fn match_synapse(b: &[u8], i: usize, kind: SecretKind) -> Option<Hit> {
     let body = i + 4;
-    let mut end = token_run(b, body, |c| {
-        c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.' | b'+' | b'/')
-    });
+    let mut end = token_run(b, body, |c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.' | b'+' | b'/'));
     // Tokens end in a base62 crc; trailing punctuation belongs to the sentence.
     while end > body && !b[end - 1].is_ascii_alphanumeric() {
         end -= 1;
@@ -704,9 +690,7 @@ fn match_jwt(b: &[u8], i: usize) -> Option<Hit> {
 
 /// Base64url macaroon: `MDAx` is base64 of the "001" length prefix of its first packet.
 fn match_macaroon(b: &[u8], i: usize) -> Option<Hit> {
-    let body = run(b, i, |c| {
-        c.is_ascii_alphanumeric() || c == b'_' || c == b'-'
-    });
+    let body = run(b, i, |c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-');
     let end = run(b, body, |c| c == b'=');
     (end - i >= 40).then(|| hit(i, end, SecretKind::Macaroon))
 }
@@ -716,11 +700,7 @@ fn match_macaroon(b: &[u8], i: usize) -> Option<Hit> {
 /// (one or a few), the key possibly wrapped once onto the next line.
 fn match_recovery(b: &[u8], i: usize) -> Option<Hit> {
     // A base64 blob continuing past the base58 run is not a key.
-    let ends_here = |p: usize| {
-        b.get(p).map_or(true, |&c| {
-            !(c.is_ascii_alphanumeric() || c == b'+' || c == b'/')
-        })
-    };
+    let ends_here = |p: usize| b.get(p).is_none_or(|&c| !(c.is_ascii_alphanumeric() || c == b'+' || c == b'/'));
     let first = run(b, i, is_base58);
     if !ends_here(first) {
         return None;
@@ -884,10 +864,11 @@ fn quoted_value(b: &[u8], q: &Quote, kind: SecretKind, outer: bool) -> Option<Hi
                 // the "value" ends in the next secret key (its last word, after
                 // any opening brace or quote); skip it so the scan redacts that
                 // key's value instead.
-                let last_word = b[start..end].iter().rposition(|c| matches!(c, b' ' | b'{' | b'\'' | b'"' | b'(' | b'[' | b',')).map_or(start, |p| start + p + 1);
-                if b.get(skip_space(b, j + 1)) == Some(&b':')
-                    && read_key(b, last_word).is_some_and(|(_, e)| e == end)
-                {
+                let last_word = b[start..end]
+                    .iter()
+                    .rposition(|c| matches!(c, b' ' | b'{' | b'\'' | b'"' | b'(' | b'[' | b','))
+                    .map_or(start, |p| start + p + 1);
+                if b.get(skip_space(b, j + 1)) == Some(&b':') && read_key(b, last_word).is_some_and(|(_, e)| e == end) {
                     return None;
                 }
                 break end;
@@ -925,11 +906,7 @@ fn closing_backslashes(bs: usize, levels: u32) -> Option<usize> {
 
 /// Bytes that end a query-string value (plain or, when `encoded`, as `%XX`).
 fn ends_bare(c: u8) -> bool {
-    c <= b' '
-        || matches!(
-            c,
-            b'&' | b'"' | b'\'' | b')' | b']' | b'>' | b',' | b'#' | b'\\' | b';' | b'}' | b'<'
-        )
+    c <= b' ' || matches!(c, b'&' | b'"' | b'\'' | b')' | b']' | b'>' | b',' | b'#' | b'\\' | b';' | b'}' | b'<')
 }
 
 /// Query-string style value: up to a delimiter that cannot be in a token.
@@ -1073,7 +1050,8 @@ mod tests {
     const SYT: &str = "syt_YWxpY2U_abcdEFGHijkl_0a1B2c";
     const SYR: &str = "syr_YWxpY2U_mnopQRSTuvwx_1b2C3d";
     const SYL: &str = "syl_QwErTyUiOpAsDfGhJkLz_4e5F6g";
-    const MACAROON: &str = "MDAxOGxvY2F0aW9uIGxvY2FsaG9zdAowMDEzaWRlbnRpZmllciBrZXkKMDAxMGNpZCBnZW4gPSAxCjAwMjJjaWQgdXNlcl9pZCA9IEBhbGljZTpsb2NhbGhvc3QK-_x";
+    const MACAROON: &str =
+        "MDAxOGxvY2F0aW9uIGxvY2FsaG9zdAowMDEzaWRlbnRpZmllciBrZXkKMDAxMGNpZCBnZW4gPSAxCjAwMjJjaWQgdXNlcl9pZCA9IEBhbGljZTpsb2NhbGhvc3QK-_x";
     const RK_GROUPED: &str = "EsTc LW2K PGiF wKEA 3As5 g5c4 BXwk qeeJ ZJV8 Q9fu gUMN UE4d";
     const RK_PLAIN: &str = "EsTcLW2KPGiFwKEA3As5g5c4BXwkqeeJZJV8Q9fugUMNUE4d";
     const CURVE: &str = "Xw7eKxqfT8xQ+Yk7gWOo1r9wQtH6D6yYxGX3GMkkHi4";
@@ -1089,11 +1067,7 @@ mod tests {
         assert_eq!(input.matches(secret).count(), 1, "bad test input: {input}");
         let mut c = RedactionCounts::default();
         let out = redact(input, &mut c);
-        assert_eq!(
-            out,
-            input.replacen(secret, &marker(kind), 1),
-            "input: {input}"
-        );
+        assert_eq!(out, input.replacen(secret, &marker(kind), 1), "input: {input}");
         assert_eq!(c.get(kind), 1, "input: {input}");
         assert_eq!(c.total(), 1, "input: {input}");
         assert_idempotent(input);
@@ -1113,10 +1087,7 @@ mod tests {
         let once = redact(input, &mut c1).into_owned();
         let mut c2 = RedactionCounts::default();
         let twice = redact(&once, &mut c2);
-        assert!(
-            matches!(twice, Cow::Borrowed(_)),
-            "second pass changed {once:?} -> {twice:?} (input {input:?})"
-        );
+        assert!(matches!(twice, Cow::Borrowed(_)), "second pass changed {once:?} -> {twice:?} (input {input:?})");
         assert_eq!(c2.total(), 0, "input: {input:?}");
     }
 
@@ -1161,10 +1132,7 @@ mod tests {
         assert_eq!(a.get(AccessToken), 1);
         assert_eq!(a.get(RefreshToken), 0);
         assert_eq!(a.total(), 5);
-        assert_eq!(
-            a.iter().collect::<Vec<_>>(),
-            [(AccessToken, 1), (Password, 3), (Macaroon, 1)]
-        );
+        assert_eq!(a.iter().collect::<Vec<_>>(), [(AccessToken, 1), (Password, 3), (Macaroon, 1)]);
         // Accumulates across calls.
         let mut c = RedactionCounts::default();
         let _ = redact("password=a", &mut c);
@@ -1216,34 +1184,22 @@ mod tests {
         let p = "hunter2 with spaces é🙂";
         let cases = [
             (format!("{{\"access_token\": \"{p}\"}}"), AccessToken),
-            (
-                format!("{{\"access_token\":\"{p}\",\"device_id\":\"ABCDEF\"}}"),
-                AccessToken,
-            ),
+            (format!("{{\"access_token\":\"{p}\",\"device_id\":\"ABCDEF\"}}"), AccessToken),
             (format!("{{'refresh_token': '{p}'}}"), RefreshToken),
             (format!("password: \"{p}\""), Password),
             (format!("{{password: '{p}'}}"), Password),
             (format!("\"password\":\"{p}\""), Password),
             (format!("\"Password\" : \"{p}\""), Password),
             (format!("\"new_password\": \"{p}\""), Password),
-            (
-                format!("{{\"type\":\"m.login.token\",\"token\":\"{p}\"}}"),
-                LoginToken,
-            ),
+            (format!("{{\"type\":\"m.login.token\",\"token\":\"{p}\"}}"), LoginToken),
             (format!("\"recovery_key\": \"{p}\""), RecoveryKey),
             (format!("\"passphrase\":\"{p}\""), Password),
             (format!("\"login_token\":\"{p}\""), LoginToken),
             (format!("createClient({{accessToken: '{p}'}})"), AccessToken),
             (format!("password = \"{p}\""), Password),
             (format!("login(password='{p}')"), Password),
-            (
-                format!("SessionTokens {{ access_token: \"{p}\", refresh_token: None }}"),
-                AccessToken,
-            ),
-            (
-                format!("SessionTokens {{ access_token: None, refresh_token: Some(\"{p}\") }}"),
-                RefreshToken,
-            ),
+            (format!("SessionTokens {{ access_token: \"{p}\", refresh_token: None }}"), AccessToken),
+            (format!("SessionTokens {{ access_token: None, refresh_token: Some(\"{p}\") }}"), RefreshToken),
         ];
         for (input, kind) in &cases {
             assert_redacted(input, p, *kind);
@@ -1252,30 +1208,18 @@ mod tests {
         assert_redacted(r#"{"password":"a\"b c","x":1}"#, r#"a\"b c"#, Password);
         assert_redacted(r#"{"password":"ab\\","x":1}"#, r#"ab\\"#, Password);
         // Truncated value: redact to end of line, keep the next line.
-        assert_redacted(
-            "{\"password\":\"hunter2 trunc\nnext",
-            "hunter2 trunc",
-            Password,
-        );
+        assert_redacted("{\"password\":\"hunter2 trunc\nnext", "hunter2 trunc", Password);
         assert_redacted("{\"password\":\"hunter2 trunc", "hunter2 trunc", Password);
         // A "value" that is really the next secret key is skipped, not redacted.
         assert_redacted(&format!("password= \"new_password\": \"{p}\""), p, Password);
         assert_redacted(&format!("token= 'refresh_token': '{p}'"), p, RefreshToken);
         // Recovery key inside its field counts once, as the field.
-        assert_redacted(
-            &format!("{{\"recovery_key\":\"{RK_GROUPED}\"}}"),
-            RK_GROUPED,
-            RecoveryKey,
-        );
+        assert_redacted(&format!("{{\"recovery_key\":\"{RK_GROUPED}\"}}"), RK_GROUPED, RecoveryKey);
     }
 
     #[test]
     fn escaped_json_fields() {
-        assert_redacted(
-            &format!(r#"body: "{{\"access_token\":\"{SYT}\",\"device_id\":\"DEV\"}}""#),
-            SYT,
-            AccessToken,
-        );
+        assert_redacted(&format!(r#"body: "{{\"access_token\":\"{SYT}\",\"device_id\":\"DEV\"}}""#), SYT, AccessToken);
         assert_redacted(r#"\"password\": \"hunter2 x\""#, "hunter2 x", Password);
         // `\\\"` is a quote inside the escaped value.
         assert_redacted(r#"\"password\":\"a\\\"b c\"}"#, r#"a\\\"b c"#, Password);
@@ -1289,48 +1233,16 @@ mod tests {
     fn authorization_and_bearer() {
         assert_redacted(&format!("Authorization: Bearer {SYT}"), SYT, Authorization);
         assert_redacted("authorization:bearer abc", "abc", Authorization);
-        assert_redacted(
-            "AUTHORIZATION: BEARER abc.def-ghi~jk+l/m==\r\n",
-            "abc.def-ghi~jk+l/m==",
-            Authorization,
-        );
-        assert_redacted(
-            "{\"Authorization\": \"Bearer tok123\"}",
-            "tok123",
-            Authorization,
-        );
-        assert_redacted(
-            "{'Authorization': 'Bearer tok123'}",
-            "tok123",
-            Authorization,
-        );
-        assert_redacted(
-            "Authorization: Basic dXNlcjpwYXNz",
-            "dXNlcjpwYXNz",
-            Authorization,
-        );
-        assert_redacted(
-            &format!("-H 'Authorization: Bearer {MACAROON}'"),
-            MACAROON,
-            Authorization,
-        );
-        assert_redacted(
-            r#"{"Authorization":"Bearer syt_YS\/Yg_abcdEFGHijkl_0a1B2c"}"#,
-            r"syt_YS\/Yg_abcdEFGHijkl_0a1B2c",
-            Authorization,
-        );
+        assert_redacted("AUTHORIZATION: BEARER abc.def-ghi~jk+l/m==\r\n", "abc.def-ghi~jk+l/m==", Authorization);
+        assert_redacted("{\"Authorization\": \"Bearer tok123\"}", "tok123", Authorization);
+        assert_redacted("{'Authorization': 'Bearer tok123'}", "tok123", Authorization);
+        assert_redacted("Authorization: Basic dXNlcjpwYXNz", "dXNlcjpwYXNz", Authorization);
+        assert_redacted(&format!("-H 'Authorization: Bearer {MACAROON}'"), MACAROON, Authorization);
+        assert_redacted(r#"{"Authorization":"Bearer syt_YS\/Yg_abcdEFGHijkl_0a1B2c"}"#, r"syt_YS\/Yg_abcdEFGHijkl_0a1B2c", Authorization);
         let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig123";
-        assert_redacted(
-            &format!("sending with Bearer {jwt} now"),
-            jwt,
-            Authorization,
-        );
+        assert_redacted(&format!("sending with Bearer {jwt} now"), jwt, Authorization);
         assert_redacted(&format!("BEARER {SYT}"), SYT, Authorization);
-        assert_redacted(
-            "bearer abcdefghijklmnopqrstuvwxyz",
-            "abcdefghijklmnopqrstuvwxyz",
-            Authorization,
-        );
+        assert_redacted("bearer abcdefghijklmnopqrstuvwxyz", "abcdefghijklmnopqrstuvwxyz", Authorization);
         assert_redacted("Bearer\tab12cd34", "ab12cd34", Authorization);
     }
 
@@ -1340,16 +1252,8 @@ mod tests {
         assert_redacted(SYT, SYT, AccessToken);
         assert_redacted(&format!("got \"{SYR}\""), SYR, RefreshToken);
         assert_redacted(&format!("sso redirect ({SYL})"), SYL, LoginToken);
-        assert_redacted(
-            "k=syt_YS+/Yg_abcdefghijklmnopqrst_012abc;",
-            "syt_YS+/Yg_abcdefghijklmnopqrst_012abc",
-            AccessToken,
-        );
-        assert_redacted(
-            r"x syt_YS\/Yg_abcdefghijklmnopqrst_012abc\n",
-            r"syt_YS\/Yg_abcdefghijklmnopqrst_012abc",
-            AccessToken,
-        );
+        assert_redacted("k=syt_YS+/Yg_abcdefghijklmnopqrst_012abc;", "syt_YS+/Yg_abcdefghijklmnopqrst_012abc", AccessToken);
+        assert_redacted(r"x syt_YS\/Yg_abcdefghijklmnopqrst_012abc\n", r"syt_YS\/Yg_abcdefghijklmnopqrst_012abc", AccessToken);
         assert_redacted(&format!("é{SYT}🙂"), SYT, AccessToken);
         let mat = "mat_abcdefghijABCDEFGHIJ0123456789_0a1B2c";
         let mar = "mar_abcdefghijABCDEFGHIJ0123456789_0a1B2c";
@@ -1369,11 +1273,7 @@ mod tests {
 
     #[test]
     fn recovery_keys() {
-        assert_redacted(
-            &format!("Your recovery key is {RK_GROUPED}. Keep it safe."),
-            RK_GROUPED,
-            RecoveryKey,
-        );
+        assert_redacted(&format!("Your recovery key is {RK_GROUPED}. Keep it safe."), RK_GROUPED, RecoveryKey);
         assert_redacted(&format!("key:{RK_PLAIN}\n"), RK_PLAIN, RecoveryKey);
         assert_redacted(RK_GROUPED, RK_GROUPED, RecoveryKey);
         assert_redacted(RK_PLAIN, RK_PLAIN, RecoveryKey);
@@ -1398,25 +1298,13 @@ mod tests {
             r#"{"type":"m.login.password","identifier":{"type":"m.id.user","user":"alice"},"password":"[REDACTED:password]"}"#
         );
         let line = format!("Authorization: Bearer {SYT}");
-        assert_eq!(
-            redact(&line, &mut c),
-            "Authorization: Bearer [REDACTED:authorization]"
-        );
-        let line =
-            format!(r#"{{"access_token":"{SYT}","refresh_token":"{SYR}","device_id":"ABCDEF"}}"#);
+        assert_eq!(redact(&line, &mut c), "Authorization: Bearer [REDACTED:authorization]");
+        let line = format!(r#"{{"access_token":"{SYT}","refresh_token":"{SYR}","device_id":"ABCDEF"}}"#);
         assert_eq!(
             redact(&line, &mut c),
             r#"{"access_token":"[REDACTED:access_token]","refresh_token":"[REDACTED:refresh_token]","device_id":"ABCDEF"}"#
         );
-        assert_eq!(
-            c.iter().collect::<Vec<_>>(),
-            [
-                (AccessToken, 2),
-                (RefreshToken, 1),
-                (Password, 1),
-                (Authorization, 1)
-            ]
-        );
+        assert_eq!(c.iter().collect::<Vec<_>>(), [(AccessToken, 2), (RefreshToken, 1), (Password, 1), (Authorization, 1)]);
         let line = format!("2024-05-01T10:00:00Z WARN matrix_sdk::http_client: POST /login {{\"type\":\"m.login.token\",\"token\":\"{SYL}\",\"initial_device_display_name\":\"Element\"}} failed: M_FORBIDDEN");
         assert_eq!(
             redact(&line, &mut c),
@@ -1492,11 +1380,7 @@ mod tests {
             format!("{SYT}{SYR} {MACAROON}{SYT} {RK_PLAIN}syt_abcdefghij"),
             format!("{MACAROON}=={SYT} password={SYT}password={SYL}"),
         ];
-        for p in positives
-            .iter()
-            .map(String::as_str)
-            .chain(NEGATIVES.iter().copied())
-        {
+        for p in positives.iter().map(String::as_str).chain(NEGATIVES.iter().copied()) {
             assert_idempotent(p);
         }
     }
@@ -1554,10 +1438,7 @@ mod tests {
     }
 
     fn password(rng: &mut Rng) -> String {
-        const CHARS: &[&str] = &[
-            "a", "Z", "9", " ", "!", "@", "$", "%", "^", "*", "(", ")", "-", "_", "é", "🙂", "日",
-            "=", "&", ":", "{",
-        ];
+        const CHARS: &[&str] = &["a", "Z", "9", " ", "!", "@", "$", "%", "^", "*", "(", ")", "-", "_", "é", "🙂", "日", "=", "&", ":", "{"];
         let mut p = String::from("pw");
         for _ in 0..10 + rng.below(10) {
             p.push_str(rng.pick_str(CHARS));
@@ -1571,11 +1452,7 @@ mod tests {
     }
 
     fn grouped(key: &str) -> String {
-        key.as_bytes()
-            .chunks(4)
-            .map(|c| core::str::from_utf8(c).unwrap())
-            .collect::<Vec<_>>()
-            .join(" ")
+        key.as_bytes().chunks(4).map(|c| core::str::from_utf8(c).unwrap()).collect::<Vec<_>>().join(" ")
     }
 
     /// A fragment containing secrets, and the secrets that must vanish.
@@ -1583,28 +1460,17 @@ mod tests {
         let t = any_token(rng);
         let p = password(rng);
         match rng.below(26) {
-            0 => (
-                format!(
-                    "GET https://hs/_matrix/client/v3/sync?filter=0&access_token={t}&timeout=30000"
-                ),
-                t,
-            ),
+            0 => (format!("GET https://hs/_matrix/client/v3/sync?filter=0&access_token={t}&timeout=30000"), t),
             1 => (format!("?refresh_token={t}&x=1"), t),
             2 => (format!("https://app.element.io/?loginToken={t}#/home"), t),
             3 => (format!("login_token={t}"), t),
             4 => (format!("(https://hs/sso?token={t})"), t),
-            5 => (
-                format!("{{\"access_token\":\"{t}\",\"device_id\":\"ABCDEF\"}}"),
-                t,
-            ),
+            5 => (format!("{{\"access_token\":\"{t}\",\"device_id\":\"ABCDEF\"}}"), t),
             6 => (format!("{{'refresh_token': '{t}'}}"), t),
             7 => (format!("password: \"{p}\""), p),
             8 => (format!("{{\"password\":\"{p}\"}}"), p),
             9 => (format!("\"new_password\": \"{p}\""), p),
-            10 => (
-                format!("{{\"type\":\"m.login.token\",\"token\":\"{t}\"}}"),
-                t,
-            ),
+            10 => (format!("{{\"type\":\"m.login.token\",\"token\":\"{t}\"}}"), t),
             11 => {
                 let r = grouped(&recovery_key(rng));
                 (format!("\"recovery_key\": \"{r}\""), r)
@@ -1640,12 +1506,7 @@ mod tests {
                 (r.clone(), r)
             }
             23 => {
-                let m = format!(
-                    "{}_{}_{}",
-                    rng.pick(&["mat", "mar", "mct", "mcr"]),
-                    rng.ascii(ALNUM, 30),
-                    rng.ascii(ALNUM, 6)
-                );
+                let m = format!("{}_{}_{}", rng.pick(&["mat", "mar", "mct", "mcr"]), rng.ascii(ALNUM, 30), rng.ascii(ALNUM, 6));
                 (m.clone(), m)
             }
             24 => {
@@ -1658,9 +1519,8 @@ mod tests {
 
     fn noise(rng: &mut Rng) -> String {
         const POOL: &[&str] = &[
-            "a", "Z", "7", "_", "-", " ", "\"", "'", "\\", ":", "=", "&", "?", "[", "]", "{", "}",
-            "(", ")", "/", "+", ".", ",", "#", "\n", "\r", "\t", "é", "🙂", "日", "\u{0}",
-            "\u{7f}", "\u{feff}", "Es", "MDAx",
+            "a", "Z", "7", "_", "-", " ", "\"", "'", "\\", ":", "=", "&", "?", "[", "]", "{", "}", "(", ")", "/", "+", ".", ",", "#", "\n",
+            "\r", "\t", "é", "🙂", "日", "\u{0}", "\u{7f}", "\u{feff}", "Es", "MDAx",
         ];
         let mut s = String::new();
         for _ in 0..rng.below(24) {
@@ -1719,31 +1579,23 @@ mod tests {
             let mut c = RedactionCounts::default();
             let out = redact(&input, &mut c).into_owned();
             for s in &secrets {
-                assert!(
-                    !out.contains(s.as_str()),
-                    "iter {iter}: secret {s:?} survived in {out:?}"
-                );
+                assert!(!out.contains(s.as_str()), "iter {iter}: secret {s:?} survived in {out:?}");
             }
             for k in &kept {
-                assert!(
-                    out.contains(k),
-                    "iter {iter}: {k:?} lost in {out:?} (input {input:?})"
-                );
+                assert!(out.contains(k), "iter {iter}: {k:?} lost in {out:?} (input {input:?})");
             }
             assert!(c.total() as usize >= secrets.len().min(1));
             let mut c2 = RedactionCounts::default();
             let again = redact(&out, &mut c2);
-            assert!(
-                matches!(again, Cow::Borrowed(_)),
-                "iter {iter}: not idempotent: {input:?}"
-            );
+            assert!(matches!(again, Cow::Borrowed(_)), "iter {iter}: not idempotent: {input:?}");
             assert_eq!(c2.total(), 0);
         }
     }
 
     #[test]
     fn fuzz_random_bytes_and_truncation() {
-        const BYTES: &[u8] = b"\"'\\:= &?[]{}()/+._-\n\t#,;<>EsMDAxsyt_token_passwordBearer Authorization: 19aZ\xc3\xa9\xf0\x9f\x99\x82\x00\xff";
+        const BYTES: &[u8] =
+            b"\"'\\:= &?[]{}()/+._-\n\t#,;<>EsMDAxsyt_token_passwordBearer Authorization: 19aZ\xc3\xa9\xf0\x9f\x99\x82\x00\xff";
         let mut rng = Rng(0xDEAD_BEEF_CAFE_F00D);
         for _ in 0..20_000 {
             let len = rng.below(80);
@@ -1765,9 +1617,7 @@ mod tests {
 
     #[test]
     fn one_mib_inputs_complete() {
-        let line = format!(
-            "GET https://hs/?access_token={SYT}&x=1 {{\"password\":\"p w\"}} {OTK_ERROR} é🙂\n"
-        );
+        let line = format!("GET https://hs/?access_token={SYT}&x=1 {{\"password\":\"p w\"}} {OTK_ERROR} é🙂\n");
         let big = line.repeat((1 << 20) / line.len() + 1);
         let mut c = RedactionCounts::default();
         let out = redact(&big, &mut c);
@@ -1823,10 +1673,7 @@ mod tests {
 
     #[test]
     fn keys_glued_to_an_escape() {
-        let out = assert_redacts_all(
-            r#"{"msg":"login failed\npassword=hunter2 correct"}"#,
-            &[("hunter2", Password)],
-        );
+        let out = assert_redacts_all(r#"{"msg":"login failed\npassword=hunter2 correct"}"#, &[("hunter2", Password)]);
         assert_json(&out);
         assert_redacted(r#"{"m":"a\tpassword: \"pw x\""}"#, r#"pw x"#, Password);
         assert_redacted(r#""caf\u00e9access_token=tok123abc&x""#, "tok123abc", AccessToken);
@@ -1840,16 +1687,8 @@ mod tests {
     fn url_encoded_and_double_encoded() {
         assert_redacted("https://hs/x?access%5Ftoken=tok123abc&x=1", "tok123abc", AccessToken);
         assert_redacted("https://hs/x?access%255Ftoken=tok123abc&x=1", "tok123abc", AccessToken);
-        assert_redacted(
-            "redirect=https%3A%2F%2Fhs%2Fx%3Faccess_token%3Dtok123abc%26x%3D1",
-            "tok123abc",
-            AccessToken,
-        );
-        assert_redacted(
-            "next=https%253A%252F%252Fhs%252Fx%253Faccess_token%253Dtok123abc%2526x%253D1",
-            "tok123abc",
-            AccessToken,
-        );
+        assert_redacted("redirect=https%3A%2F%2Fhs%2Fx%3Faccess_token%3Dtok123abc%26x%3D1", "tok123abc", AccessToken);
+        assert_redacted("next=https%253A%252F%252Fhs%252Fx%253Faccess_token%253Dtok123abc%2526x%253D1", "tok123abc", AccessToken);
         assert_redacted("h=Authorization%3A%20Bearer%20tok123abc%0D%0A", "tok123abc", Authorization);
         assert_redacted("h=Authorization%253A%2520Bearer%2520tok%2B1%2F2%3D%3D&x", "tok%2B1%2F2%3D%3D", Authorization);
         assert_redacted("body=%7B%22password%22%3A%22hunter2%22%7D", "hunter2", Password);
@@ -1860,11 +1699,7 @@ mod tests {
     fn python_bytes_repr() {
         assert_redacted("{b'password': b'hunter2 x', b'user': b'alice'}", "hunter2 x", Password);
         assert_redacted(r#"{b'password': b"it's"}"#, "it's", Password);
-        assert_redacted(
-            "Headers({b'Authorization': [b'Bearer tok123abc'], b'Host': [b'hs']})",
-            "tok123abc",
-            Authorization,
-        );
+        assert_redacted("Headers({b'Authorization': [b'Bearer tok123abc'], b'Host': [b'hs']})", "tok123abc", Authorization);
         assert_redacted(&format!("{{b'access_token': b'{SYT}'}}"), SYT, AccessToken);
         assert_redacted(r#"b'{"password": "hunter2"}'"#, "hunter2", Password);
     }
@@ -1941,7 +1776,15 @@ mod tests {
         assert_eq!(redact(r#"{\"password\":7}"#, &mut c), r#"{\"password\":\"[REDACTED:password]\"}"#);
         assert_eq!(redact("{'password': 1234}", &mut c), "{'password': '[REDACTED:password]'}");
         assert_eq!(c.get(Password), 4);
-        for n in ["password: null", "password: None,", "\"password\": true", "password: {", "token: expired", "secret: rotated", "pickle: failed"] {
+        for n in [
+            "password: null",
+            "password: None,",
+            "\"password\": true",
+            "password: {",
+            "token: expired",
+            "secret: rotated",
+            "pickle: failed",
+        ] {
             assert_unchanged(n);
         }
     }

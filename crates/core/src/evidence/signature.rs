@@ -3,11 +3,8 @@
 //! `tests/signatures.rs`. Rows are tried in order; the first match wins, so
 //! specific rows come before their general fallback (KE-3 before `decrypt.other`).
 
-
-
 /// Failure class from the runbook; `Other` is counted but is not a KE.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[derive(serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub enum Class {
     #[serde(rename = "KE-1")]
     Ke1,
@@ -41,8 +38,7 @@ impl Class {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Something is broken.
@@ -228,4 +224,3 @@ pub fn prefilter_needles() -> Vec<&'static str> {
     v.retain(|n| !all.iter().any(|m| m != n && n.contains(m)));
     v
 }
-

@@ -329,7 +329,9 @@ impl CallMonitor {
                 ke: Some("KE-4".into()),
                 level: Level::Warning,
                 title: "the call's delayed-event actions are slow or fail".into(),
-                detail: format!("{bad} delayed-event action(s) of the call answered after more than 2000 ms or with an error (slowest {max_ms} ms)."),
+                detail: format!(
+                    "{bad} delayed-event action(s) of the call answered after more than 2000 ms or with an error (slowest {max_ms} ms)."
+                ),
                 ts: now,
                 at: iso8601(now),
                 evidence: json!({"slowOrFailed": bad, "maxMs": max_ms, "localTimeoutMs": DELAYED_EVENT_LOCAL_TIMEOUT_MS}),
@@ -378,7 +380,10 @@ mod tests {
         assert_eq!((p("@bob:hs:BOB").keys_delivered, p("@bob:hs:BOB").missing_keys, p("@bob:hs:BOB").last_key_index), (1, false, Some(0)));
         assert_eq!((p("@carol:hs:CAROL").keys_delivered, p("@carol:hs:CAROL").missing_keys), (0, true));
         let f = CallMonitor::findings(&ev, 20_000);
-        assert_eq!((f.len(), f[0].id.as_str(), f[0].evidence["participants"][0].as_str()), (1, "call_keys_missing", Some("@carol:hs:CAROL")));
+        assert_eq!(
+            (f.len(), f[0].id.as_str(), f[0].evidence["participants"][0].as_str()),
+            (1, "call_keys_missing", Some("@carol:hs:CAROL"))
+        );
         // Key material never enters the evidence.
         assert!(!serde_json::to_string(&ev).unwrap().contains("c2VjcmV0"));
     }
@@ -386,7 +391,11 @@ mod tests {
     #[test]
     fn an_unacknowledged_or_refused_delivery_is_not_delivered_and_a_leave_clears_missing() {
         let mut m = CallMonitor::default();
-        msg(&mut m, json!({"api": "toWidget", "widgetId": W, "requestId": "e1", "action": "send_event", "data": member("@bob:hs", "BOB")}), 0);
+        msg(
+            &mut m,
+            json!({"api": "toWidget", "widgetId": W, "requestId": "e1", "action": "send_event", "data": member("@bob:hs", "BOB")}),
+            0,
+        );
         msg(&mut m, key_to_widget("@bob:hs", "BOB", 1, "k1"), 10);
         let mut refused = key_to_widget("@bob:hs", "BOB", 1, "k1");
         refused["response"] = json!({"error": {"message": "not allowed"}});
@@ -405,7 +414,11 @@ mod tests {
         let own = json!({"api": "fromWidget", "widgetId": W, "requestId": "o1", "action": "send_event", "data": {
             "type": "org.matrix.msc3401.call.member", "state_key": "_@alice:hs_ALICE_m.call", "content": {"device_id": "ALICE", "application": "m.call"}}});
         msg(&mut m, own, 0);
-        msg(&mut m, json!({"api": "toWidget", "widgetId": W, "requestId": "s", "action": "update_state", "data": {"state": [member("@alice:hs", "ALICE")]}}), 0);
+        msg(
+            &mut m,
+            json!({"api": "toWidget", "widgetId": W, "requestId": "s", "action": "update_state", "data": {"state": [member("@alice:hs", "ALICE")]}}),
+            0,
+        );
         let send = json!({"api": "fromWidget", "widgetId": W, "requestId": "t1", "action": "send_to_device", "data": {
             "type": CALL_KEYS, "encrypted": true, "messages": {"@bob:hs": {"BOB": {"keys": {"index": 0, "key": "SECRETKEY"}}}, "@carol:hs": {"CAROL": {}}}}});
         let mut ok = send.clone();
@@ -432,11 +445,16 @@ mod tests {
             let t = 10_000 * (i as u64 + 1);
             msg(&mut m, r.clone(), t);
             let mut a = r;
-            a["response"] = if err { json!({"error": {"message": "HTTP 502 access_token=syt_YWxpY2U_abcdefghijkl_0a1b2c"}}) } else { json!({}) };
+            a["response"] =
+                if err { json!({"error": {"message": "HTTP 502 access_token=syt_YWxpY2U_abcdefghijkl_0a1b2c"}}) } else { json!({}) };
             msg(&mut m, a, t + ms);
         }
         // A request never answered stays pending.
-        msg(&mut m, json!({"api": "fromWidget", "widgetId": W, "requestId": "u9", "action": UPDATE_DELAYED, "data": {"delay_id": "syd_x", "action": "restart"}}), 90_000);
+        msg(
+            &mut m,
+            json!({"api": "fromWidget", "widgetId": W, "requestId": "u9", "action": UPDATE_DELAYED, "data": {"delay_id": "syd_x", "action": "restart"}}),
+            90_000,
+        );
         let ev = m.evidence(None, 100_000);
         assert_eq!(ev.delayed_events["schedule"].max_ms, 120);
         let r = &ev.delayed_events["restart"];
@@ -444,7 +462,10 @@ mod tests {
         assert!(!r.last_error.as_deref().unwrap().contains("syt_YWxpY2U"));
         assert_eq!(ev.pending, 1);
         let f = CallMonitor::findings(&ev, 100_000);
-        assert_eq!((f[0].id.as_str(), f[0].ke.as_deref(), f[0].evidence["maxMs"].as_u64(), f[0].evidence["slowOrFailed"].as_u64()), ("call_delayed_events_slow", Some("KE-4"), Some(2_600), Some(2)));
+        assert_eq!(
+            (f[0].id.as_str(), f[0].ke.as_deref(), f[0].evidence["maxMs"].as_u64(), f[0].evidence["slowOrFailed"].as_u64()),
+            ("call_delayed_events_slow", Some("KE-4"), Some(2_600), Some(2))
+        );
     }
 
     #[test]
@@ -456,10 +477,18 @@ mod tests {
         msg(&mut m, json!({"api": "toWidget"}), 1);
         assert_eq!((m.ev.messages, m.ev.unreadable), (2, 2));
         for i in 0..(MAX_PARTICIPANTS + 50) {
-            msg(&mut m, json!({"api": "toWidget", "widgetId": W, "requestId": i.to_string(), "action": "send_event", "data": member(&format!("@u{i}:hs"), "D")}), 1);
+            msg(
+                &mut m,
+                json!({"api": "toWidget", "widgetId": W, "requestId": i.to_string(), "action": "send_event", "data": member(&format!("@u{i}:hs"), "D")}),
+                1,
+            );
         }
         for i in 0..(MAX_PENDING + 50) {
-            msg(&mut m, json!({"api": "fromWidget", "widgetId": W, "requestId": format!("p{i}"), "action": UPDATE_DELAYED, "data": {"action": "restart"}}), 1);
+            msg(
+                &mut m,
+                json!({"api": "fromWidget", "widgetId": W, "requestId": format!("p{i}"), "action": UPDATE_DELAYED, "data": {"action": "restart"}}),
+                1,
+            );
         }
         let ev = m.evidence(None, 1);
         assert_eq!((ev.participants.len(), ev.pending), (MAX_PARTICIPANTS, MAX_PENDING as u64));

@@ -5,8 +5,6 @@
 //! body always goes through. The server stays authoritative: a probe's answer
 //! decides whether the storm is over (the recovery contract: the server is authoritative, retries are bounded with backoff, divergence is surfaced).
 
-
-
 /// Delay before probe n (0-based); the last step repeats.
 pub const PROBE_SCHEDULE_MS: [u64; 3] = [30_000, 120_000, 600_000];
 /// Bodies above this size are not kept for local answers (Synapse's 400 is ~1 KiB).
@@ -23,8 +21,7 @@ pub enum Decision {
 }
 
 /// The server's last rejection, replayed byte for byte.
-#[derive(Clone, Debug, PartialEq)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct KeptResponse {
     pub status: u16,
@@ -35,8 +32,7 @@ pub struct KeptResponse {
     pub fingerprint: u64,
 }
 
-#[derive(Clone, Debug, Default, PartialEq)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Breaker {
     pub enabled: bool,
@@ -106,7 +102,13 @@ mod tests {
     use super::*;
 
     fn kept(fp: u64) -> KeptResponse {
-        KeptResponse { status: 400, status_text: "Bad Request".into(), content_type: Some("application/json".into()), body: "{}".into(), fingerprint: fp }
+        KeptResponse {
+            status: 400,
+            status_text: "Bad Request".into(),
+            content_type: Some("application/json".into()),
+            body: "{}".into(),
+            fingerprint: fp,
+        }
     }
 
     #[test]

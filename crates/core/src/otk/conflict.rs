@@ -63,7 +63,11 @@ pub fn parse(text: &str) -> Option<OtkConflict> {
 fn parse_keys(keys: &str) -> Option<(Value, Option<Value>)> {
     let old_text = keys.split_once("Old key: ").map(|(_, rest)| rest)?;
     let (old, used) = crate::otk::python_repr::parse_prefix(old_text)?;
-    let new = old_text.get(used..).and_then(|tail| tail.split_once("new key: ").map(|(_, rest)| rest)).and_then(crate::otk::python_repr::parse_prefix).map(|(v, _)| v);
+    let new = old_text
+        .get(used..)
+        .and_then(|tail| tail.split_once("new key: ").map(|(_, rest)| rest))
+        .and_then(crate::otk::python_repr::parse_prefix)
+        .map(|(v, _)| v);
     Some((old, new))
 }
 
@@ -131,7 +135,10 @@ mod tests {
 
     #[test]
     fn js_sdk_rendering_with_url() {
-        let line = format!("Failed to process outgoing request 0: M_UNKNOWN: MatrixError: [400] {} (https://hs/_matrix/client/v3/keys/upload)", SYNAPSE.replace("AAAAAQ", "AAAAAAAAAA0"));
+        let line = format!(
+            "Failed to process outgoing request 0: M_UNKNOWN: MatrixError: [400] {} (https://hs/_matrix/client/v3/keys/upload)",
+            SYNAPSE.replace("AAAAAQ", "AAAAAAAAAA0")
+        );
         let c = parse(&line).unwrap();
         assert_eq!((c.scheme, c.counter), (IdScheme::Vodozemac, Some(13)));
         assert_eq!(c.diverged, Some(true));
@@ -175,7 +182,12 @@ mod tests {
 
     #[test]
     fn non_otk_already_exists_is_none() {
-        for t in ["Room alias #a:hs already exists", "One time key  already exists", "One time key nocolon already exists", "User ID already taken"] {
+        for t in [
+            "Room alias #a:hs already exists",
+            "One time key  already exists",
+            "One time key nocolon already exists",
+            "User ID already taken",
+        ] {
             assert_eq!(parse(t), None, "{t}");
         }
     }

@@ -6,11 +6,11 @@
 //! on the same key id within `storm_window_ms`) → recovered (a later accepted
 //! upload). One `RecoveryNeeded` event per storm, not per failure.
 
-use crate::report::finding::{Finding, Level};
+use crate::otk::breaker::Breaker;
+use crate::otk::conflict::OtkConflict;
 use crate::otk::key_id::IdScheme;
 use crate::otk::upload::{UploadOutcome, UploadRequest};
-use crate::otk::conflict::OtkConflict;
-use crate::otk::breaker::Breaker;
+use crate::report::finding::{Finding, Level};
 use crate::support::text::iso8601;
 use serde_json::json;
 use serde_json::Value;
@@ -41,12 +41,14 @@ impl Default for MonitorConfig {
 impl MonitorConfig {
     /// Keep options in a range where the detector still means something.
     pub fn clamped(self) -> Self {
-        MonitorConfig { storm_threshold: self.storm_threshold.clamp(1, 1000), storm_window_ms: self.storm_window_ms.clamp(1000, 86_400_000) }
+        MonitorConfig {
+            storm_threshold: self.storm_threshold.clamp(1, 1000),
+            storm_window_ms: self.storm_window_ms.clamp(1000, 86_400_000),
+        }
     }
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Phase {
     #[default]
@@ -57,8 +59,7 @@ pub enum Phase {
 }
 
 /// The recovery contract's outcome, what `otkHealth()` answers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     Healthy,
@@ -70,8 +71,7 @@ pub enum Outcome {
     Unrecoverable,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Source {
     Http,
@@ -79,8 +79,7 @@ pub enum Source {
 }
 
 /// The KE-1 proof: the server's key and ours under one id.
-#[derive(Clone, Debug, PartialEq)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Proof {
     pub algorithm: String,
@@ -111,8 +110,7 @@ impl Proof {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TriggerKind {
     /// The local account was re-created under the old device id (eviction, reset).
@@ -122,8 +120,7 @@ pub enum TriggerKind {
     Unknown,
 }
 
-#[derive(Clone, Debug, PartialEq)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Trigger {
     pub kind: TriggerKind,
     /// The facts that led to `kind`, in words.
@@ -131,8 +128,7 @@ pub struct Trigger {
 }
 
 /// Runbook remediation 1, the only real remedy for this state (matrix-org/matrix-js-sdk src/rust-crypto/OutgoingRequestsManager.ts).
-#[derive(Clone, Debug, PartialEq)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Recommendation {
     pub id: String,
@@ -167,8 +163,7 @@ fn recommendation(trigger: TriggerKind) -> Recommendation {
 }
 
 /// The device identity seen in uploads, remembered across reloads.
-#[derive(Clone, Debug, Default, PartialEq)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IdentityTrack {
     /// ed25519 identity key first seen for this user+device on this browser.
@@ -179,8 +174,7 @@ pub struct IdentityTrack {
     pub replaced_at: Option<u64>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Uploads {
     pub requests: u64,
@@ -193,8 +187,7 @@ pub struct Uploads {
     pub duplicates: u64,
 }
 
-#[derive(Clone, Debug, PartialEq)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RecoveryNeeded {
     pub user_id: Option<String>,
@@ -212,12 +205,18 @@ pub struct RecoveryNeeded {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
     /// Persist what we know about this device (identity, highest accepted counter).
-    Remember { ed25519: Option<String>, first_seen_at: Option<u64>, max_accepted_counter: Option<u64> },
+    Remember {
+        ed25519: Option<String>,
+        first_seen_at: Option<u64>,
+        max_accepted_counter: Option<u64>,
+    },
     /// Early warning: raise this finding now.
     Finding(Finding),
     /// Once per storm: prompt the user.
     RecoveryNeeded(Box<RecoveryNeeded>),
-    Recovered { at: u64 },
+    Recovered {
+        at: u64,
+    },
 }
 
 #[derive(Clone, Debug, Default)]
@@ -257,7 +256,6 @@ pub struct Monitor {
     pending: VecDeque<(Source, String, u64)>,
     last_request: Option<(Option<u64>, Option<u64>)>,
 }
-
 
 impl Monitor {
     pub fn new(cfg: MonitorConfig) -> Self {
@@ -481,7 +479,9 @@ impl Monitor {
         }
         let rolled_back = matches!((c.counter, self.max_accepted_counter), (Some(n), Some(m)) if n <= m);
         if let (true, Some(m)) = (rolled_back, self.max_accepted_counter) {
-            facts.push(format!("this browser earlier saw ids up to counter {m} accepted for this device: the local account went back in time"));
+            facts.push(format!(
+                "this browser earlier saw ids up to counter {m} accepted for this device: the local account went back in time"
+            ));
         }
         let same_identity = self.identity.known.is_some() && !replaced;
         if same_identity {
@@ -542,16 +542,14 @@ impl Monitor {
     }
 }
 
-#[derive(Clone, Debug, PartialEq)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PreviousDevice {
     pub device_id: String,
     pub phase: Phase,
 }
 
-#[derive(Clone, Debug, PartialEq)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConfigView {
     pub storm_threshold: u32,
@@ -559,8 +557,7 @@ pub struct ConfigView {
 }
 
 /// The outcome with its evidence; timestamps are Unix ms.
-#[derive(Clone, Debug, PartialEq)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OtkHealth {
     pub outcome: Outcome,
@@ -628,7 +625,6 @@ impl TriggerKind {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -649,7 +645,8 @@ mod tests {
     }
 
     fn upload(ed: Option<&str>, ids: &[&str]) -> UploadRequest {
-        let dk = ed.map_or(String::new(), |e| format!(r#""device_keys":{{"user_id":"@a:hs","device_id":"DEV","keys":{{"ed25519:DEV":"{e}"}}}},"#));
+        let dk = ed
+            .map_or(String::new(), |e| format!(r#""device_keys":{{"user_id":"@a:hs","device_id":"DEV","keys":{{"ed25519:DEV":"{e}"}}}},"#));
         let otks: Vec<String> = ids.iter().map(|i| format!(r#""signed_curve25519:{i}":{{"key":"k{i}"}}"#)).collect();
         parse_request(&format!("{{{dk}\"one_time_keys\":{{{}}}}}", otks.join(",")))
     }

@@ -5,11 +5,8 @@
 //! 4-byte counter (6 chars). The counter tells *how* the store diverged: a tiny
 //! one means the account was re-created under an old device id.
 
-
-
 /// Which library's id scheme a key id follows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IdScheme {
     Vodozemac,
@@ -65,12 +62,8 @@ pub fn decode_counter(key_id: &str) -> Option<(IdScheme, u64)> {
 pub fn encode_vodozemac(counter: u64) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let acc = (counter as u128) << 2;
-    (0..11)
-        .rev()
-        .map(|i| ALPHABET[((acc >> (i * 6)) & 63) as usize] as char)
-        .collect()
+    (0..11).rev().map(|i| ALPHABET[((acc >> (i * 6)) & 63) as usize] as char).collect()
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -2,8 +2,8 @@
 //! the device sent (identity, one-time and fallback key ids) and what the
 //! server answered, reduced to the facts the OTK health monitor needs.
 
-use crate::otk::key_id::decode_counter;
 use crate::otk::conflict::{self, OtkConflict};
+use crate::otk::key_id::decode_counter;
 use serde_json::Value;
 
 /// What one upload body says about the device.
@@ -43,7 +43,9 @@ fn content_hash(v: &Value) -> u64 {
         z ^ (z >> 31)
     }
     match v {
-        Value::Object(m) => mix(m.iter().fold(1, |acc, (k, x)| acc.wrapping_add(mix(fnv1a(k.as_bytes()) ^ content_hash(x).rotate_left(29))))),
+        Value::Object(m) => {
+            mix(m.iter().fold(1, |acc, (k, x)| acc.wrapping_add(mix(fnv1a(k.as_bytes()) ^ content_hash(x).rotate_left(29)))))
+        }
         Value::Array(a) => mix(a.iter().fold(2, |acc, x| mix(acc ^ content_hash(x)))),
         other => fnv1a(other.to_string().as_bytes()),
     }
@@ -132,7 +134,9 @@ pub fn parse_response(status: Option<u16>, body: Option<&str>, error: Option<&st
                 None => UploadOutcome::Rejected { status, errcode: field("errcode"), error: text },
             }
         }
-        429 | 500..=599 => UploadOutcome::Transient { status: Some(status), reason: field("errcode").unwrap_or_else(|| format!("HTTP {status}")) },
+        429 | 500..=599 => {
+            UploadOutcome::Transient { status: Some(status), reason: field("errcode").unwrap_or_else(|| format!("HTTP {status}")) }
+        }
         _ => UploadOutcome::Rejected { status, errcode: field("errcode"), error: field("error") },
     }
 }

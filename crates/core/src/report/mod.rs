@@ -4,14 +4,14 @@
 
 pub mod finding;
 
-use crate::report::finding::Finding;
+use crate::environment::tab_guard::TabGuard;
 use crate::evidence::decryption::DecryptionReport;
 use crate::evidence::http::HttpStats;
-use crate::otk::health::OtkHealth;
 use crate::evidence::journal::{ClassCount, Config, Entry, Journal};
 use crate::evidence::redact::{redact, RedactionCounts};
 use crate::evidence::redact_json::redact_value;
-use crate::environment::tab_guard::TabGuard;
+use crate::otk::health::OtkHealth;
+use crate::report::finding::Finding;
 use crate::support::text::iso8601;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -19,8 +19,7 @@ use std::collections::BTreeMap;
 pub const SCHEMA_VERSION: u32 = 1;
 pub const GENERATOR: &str = "crypto-health";
 
-#[derive(Clone, Debug, Default, PartialEq)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Versions {
     pub app: Option<String>,
@@ -29,8 +28,7 @@ pub struct Versions {
     pub crypto: Option<String>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Session {
     pub user_id: Option<String>,
@@ -38,15 +36,13 @@ pub struct Session {
     pub homeserver: Option<String>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Estimate {
     pub usage: Option<u64>,
     pub quota: Option<u64>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CryptoStore {
     /// The rust crypto IndexedDB exists; null when databases cannot be listed.
@@ -58,8 +54,7 @@ pub struct CryptoStore {
     pub seen_at: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Storage {
     /// `persisted` | `not_persisted` | `unsupported` | `unknown`.
@@ -75,13 +70,19 @@ pub struct Storage {
 
 impl Default for Storage {
     fn default() -> Self {
-        Storage { status: "unknown".into(), persisted: None, requested: false, estimate: None, crypto_store: CryptoStore::default(), notes: Vec::new() }
+        Storage {
+            status: "unknown".into(),
+            persisted: None,
+            requested: false,
+            estimate: None,
+            crypto_store: CryptoStore::default(),
+            notes: Vec::new(),
+        }
     }
 }
 
 /// What the host environment knows; the browser side fills it in.
-#[derive(Clone, Debug, Default, PartialEq)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Context {
     pub versions: Versions,
@@ -93,8 +94,7 @@ pub struct Context {
     pub extra: Value,
 }
 
-#[derive(Clone, Debug, Default, PartialEq)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Redaction {
     pub total: u32,
@@ -107,8 +107,7 @@ impl From<&RedactionCounts> for Redaction {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Capture {
     pub installed: bool,
@@ -131,8 +130,7 @@ pub struct Capture {
 }
 
 /// One iframe as the console tap saw it.
-#[derive(Clone, Debug, Default, PartialEq)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct FrameNote {
     /// `frame:#id` or `frame:` and its address without query.
@@ -147,15 +145,13 @@ pub struct FrameNote {
     pub lines: u64,
 }
 
-#[derive(Clone, Debug, Default, PartialEq)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Generator {
     pub name: String,
     pub version: String,
 }
 
-#[derive(Clone, Debug, PartialEq)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Report {
     pub schema_version: u32,
@@ -251,4 +247,3 @@ impl Report {
         serde_json::from_str(text).map_err(|e| format!("report does not match schema {SCHEMA_VERSION}: {e}"))
     }
 }
-

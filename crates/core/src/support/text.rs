@@ -2,7 +2,6 @@
 //! char boundary with a visible mark, and ISO-8601 from Unix milliseconds (hand-written:
 //! twenty lines instead of a date crate in the wasm bundle).
 
-
 /// `s` cut to at most `max` bytes, on a char boundary.
 pub fn head(s: &str, max: usize) -> &str {
     let mut end = max.min(s.len());

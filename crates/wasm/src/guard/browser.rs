@@ -13,9 +13,7 @@ pub fn window() -> Option<Window> {
 
 /// The page's monotonic clock (ms): expiry is judged by it, never by wall clocks.
 pub fn mono() -> f64 {
-    window()
-        .and_then(|w| w.performance())
-        .map_or_else(js_sys::Date::now, |p| p.now())
+    window().and_then(|w| w.performance()).map_or_else(js_sys::Date::now, |p| p.now())
 }
 
 /// Unix ms.
@@ -67,24 +65,13 @@ pub fn random_id() -> String {
     if let Some(c) = crypto.filter(|c| get(c, "randomUUID").is_function()) {
         return c.random_uuid();
     }
-    let radix36 = |x: f64| {
-        js_sys::Number::from(x)
-            .to_string_with_radix(36)
-            .map(String::from)
-            .unwrap_or_default()
-    };
+    let radix36 = |x: f64| js_sys::Number::from(x).to_string_with_radix(36).map(String::from).unwrap_or_default();
     let r = radix36(js_sys::Math::random());
-    format!(
-        "{}-{}",
-        radix36(js_sys::Date::now()),
-        r.get(2..10).unwrap_or(&r)
-    )
+    format!("{}-{}", radix36(js_sys::Date::now()), r.get(2..10).unwrap_or(&r))
 }
 
 pub fn origin() -> String {
-    window()
-        .and_then(|w| w.location().origin().ok())
-        .unwrap_or_else(|| "unknown-origin".into())
+    window().and_then(|w| w.location().origin().ok()).unwrap_or_else(|| "unknown-origin".into())
 }
 
 pub fn secure_context() -> bool {
@@ -117,9 +104,7 @@ pub fn channel(name: &str) -> Option<BroadcastChannel> {
 /// An exception's text for a note.
 pub fn error_text(e: &JsValue) -> String {
     let msg = get(e, "message");
-    msg.as_string()
-        .or_else(|| e.as_string())
-        .unwrap_or_else(|| "error".into())
+    msg.as_string().or_else(|| e.as_string()).unwrap_or_else(|| "error".into())
 }
 
 /// `new CustomEvent(name, { detail })` on the window; nothing if it fails.

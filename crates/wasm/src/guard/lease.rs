@@ -6,9 +6,7 @@
 //! settle and reads it back: the last writer wins.
 
 use super::{browser, emit, is_live, Live};
-use crypto_health_core::environment::tab_guard::{
-    effective_lease, timing, BeatStep, Cause, Guard, Lease, LeaseStep, Role,
-};
+use crypto_health_core::environment::tab_guard::{effective_lease, timing, BeatStep, Cause, Guard, Lease, LeaseStep, Role};
 use gloo_timers::callback::Interval;
 use gloo_timers::future::TimeoutFuture;
 use std::rc::Rc;
@@ -19,10 +17,7 @@ fn leases(me: &Live) -> Vec<Option<Lease>> {
     let Some(ls) = me.ls.as_ref() else {
         return Vec::new();
     };
-    me.names
-        .iter()
-        .map(|n| browser::ls_get(ls, n).and_then(|raw| Lease::parse(&raw)))
-        .collect()
+    me.names.iter().map(|n| browser::ls_get(ls, n).and_then(|raw| Lease::parse(&raw))).collect()
 }
 
 /// The texts under every name, joined (what "the lease changed" compares).
@@ -32,13 +27,7 @@ fn raw(me: &Live) -> Option<String> {
     if texts.iter().all(Option::is_none) {
         return None;
     }
-    Some(
-        texts
-            .into_iter()
-            .map(Option::unwrap_or_default)
-            .collect::<Vec<_>>()
-            .join("\n"),
-    )
+    Some(texts.into_iter().map(Option::unwrap_or_default).collect::<Vec<_>>().join("\n"))
 }
 
 /// The lease that counts for this tab.
@@ -58,9 +47,7 @@ fn write(me: &Live, lease: &Lease) {
     let text = lease.text();
     let ok = me.names.iter().all(|n| ls.set_item(n, &text).is_ok());
     if !ok {
-        me.note(
-            "localStorage write failed (quota or storage disabled): the lease cannot be renewed",
-        );
+        me.note("localStorage write failed (quota or storage disabled): the lease cannot be renewed");
     }
     observe(me);
 }
@@ -69,10 +56,7 @@ fn write(me: &Live, lease: &Lease) {
 pub fn clear(me: &Live) {
     let Some(ls) = me.ls.as_ref() else { return };
     for n in &me.names {
-        if browser::ls_get(ls, n)
-            .and_then(|raw| Lease::parse(&raw))
-            .is_some_and(|l| l.owner == me.tab_id)
-        {
+        if browser::ls_get(ls, n).and_then(|raw| Lease::parse(&raw)).is_some_and(|l| l.owner == me.tab_id) {
             let _ = ls.remove_item(n);
         }
     }
@@ -137,10 +121,7 @@ pub fn check(me: &Rc<Live>) {
     }
     let lease = observe(me);
     let has_channel = me.has_channel();
-    let step = me
-        .core
-        .borrow_mut()
-        .lease_step(lease.as_ref(), browser::mono(), has_channel);
+    let step = me.core.borrow_mut().lease_step(lease.as_ref(), browser::mono(), has_channel);
     match step {
         LeaseStep::Wait => {}
         LeaseStep::Ping(owner) => me.post("ping", &[("to", &owner)]),
@@ -221,12 +202,7 @@ pub async fn acquire(me: &Rc<Live>) {
             return;
         }
         if alive {
-            let change = me.core.borrow_mut().become_role(
-                Role::Secondary,
-                Cause::Acquired,
-                Some(lease.owner),
-                browser::now(),
-            );
+            let change = me.core.borrow_mut().become_role(Role::Secondary, Cause::Acquired, Some(lease.owner), browser::now());
             emit(me, change);
             watch(me);
             return;
@@ -234,12 +210,7 @@ pub async fn acquire(me: &Rc<Live>) {
     }
     claim(me, Cause::Acquired).await;
     if is_live(me) && me.core.borrow().role() == Role::Idle {
-        let change = me.core.borrow_mut().become_role(
-            Role::Secondary,
-            Cause::Acquired,
-            None,
-            browser::now(),
-        );
+        let change = me.core.borrow_mut().become_role(Role::Secondary, Cause::Acquired, None, browser::now());
         emit(me, change);
         watch(me);
     }

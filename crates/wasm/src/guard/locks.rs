@@ -27,20 +27,13 @@ extern "C" {
     /// `navigator.locks`.
     pub type LockManager;
     #[wasm_bindgen(method, catch)]
-    fn request(
-        this: &LockManager,
-        name: &str,
-        options: &JsValue,
-        callback: &Function,
-    ) -> Result<Promise, JsValue>;
+    fn request(this: &LockManager, name: &str, options: &JsValue, callback: &Function) -> Result<Promise, JsValue>;
 }
 
 /// `navigator.locks`, when it is there and has `request`.
 pub fn lock_manager() -> Option<LockManager> {
     let locks = browser::get(&browser::get(&js_sys::global(), "navigator"), "locks");
-    browser::get(&locks, "request")
-        .is_function()
-        .then(|| locks.unchecked_into())
+    browser::get(&locks, "request").is_function().then(|| locks.unchecked_into())
 }
 
 /// Locks granted to one attempt (an acquire, a wait, a steal), released together.
@@ -98,13 +91,7 @@ fn promise_pair() -> (Promise, Function) {
 }
 
 /// Request one lock into `set`; resolves true once held.
-async fn request_one(
-    me: &Rc<Live>,
-    locks: &LockManager,
-    name: &str,
-    mode: &Mode,
-    set: &Rc<LockSet>,
-) -> bool {
+async fn request_one(me: &Rc<Live>, locks: &LockManager, name: &str, mode: &Mode, set: &Rc<LockSet>) -> bool {
     let (answer, tell) = promise_pair();
     let granted = Rc::new(Cell::new(false));
     let callback = {
@@ -124,10 +111,7 @@ async fn request_one(
     let done = match locks.request(name, &options(mode), callback.unchecked_ref()) {
         Ok(p) => p,
         Err(e) => {
-            me.note(&format!(
-                "navigator.locks.request threw: {}",
-                browser::error_text(&e)
-            ));
+            me.note(&format!("navigator.locks.request threw: {}", browser::error_text(&e)));
             return false;
         }
     };
@@ -140,11 +124,7 @@ async fn request_one(
             ended(&weak, &set2);
         }
     });
-    JsFuture::from(answer)
-        .await
-        .ok()
-        .and_then(|v| v.as_bool())
-        .unwrap_or(false)
+    JsFuture::from(answer).await.ok().and_then(|v| v.as_bool()).unwrap_or(false)
 }
 
 /// Request every name of the scope into `set`, in order; false (and the set
@@ -173,21 +153,14 @@ fn ended(weak: &Weak<Live>, set: &Rc<LockSet>) {
     if !set.primary.replace(false) {
         return;
     }
-    let mine = me
-        .held
-        .borrow()
-        .as_ref()
-        .is_some_and(|h| Rc::ptr_eq(h, set));
+    let mine = me.held.borrow().as_ref().is_some_and(|h| Rc::ptr_eq(h, set));
     if mine {
         me.held.borrow_mut().take();
     }
     if !is_live(&me) {
         return;
     }
-    let change = me
-        .core
-        .borrow_mut()
-        .lock_stolen(browser::now(), browser::mono());
+    let change = me.core.borrow_mut().lock_stolen(browser::now(), browser::mono());
     emit(&me, change);
     wait_for_lock(&me);
 }
@@ -197,10 +170,7 @@ fn become_primary(me: &Rc<Live>, set: Rc<LockSet>, cause: Cause) {
     if let Some(old) = me.held.borrow_mut().replace(set) {
         old.close();
     }
-    let change = me
-        .core
-        .borrow_mut()
-        .become_role(Role::Primary, cause, None, browser::now());
+    let change = me.core.borrow_mut().become_role(Role::Primary, cause, None, browser::now());
     emit(me, change);
 }
 
@@ -208,13 +178,8 @@ fn become_primary(me: &Rc<Live>, set: Rc<LockSet>, cause: Cause) {
 /// that is going away, such as a reload's old document); else secondary, queued.
 pub async fn acquire(me: &Rc<Live>) {
     let t = me.timeout_ms;
-    let timeout =
-        browser::get(&browser::get(&js_sys::global(), "AbortSignal"), "timeout").is_function();
-    let mode = if t > 0 && timeout {
-        Mode::Wait(Some(AbortSignal::timeout_with_u32(t)))
-    } else {
-        Mode::IfAvailable
-    };
+    let timeout = browser::get(&browser::get(&js_sys::global(), "AbortSignal"), "timeout").is_function();
+    let mode = if t > 0 && timeout { Mode::Wait(Some(AbortSignal::timeout_with_u32(t))) } else { Mode::IfAvailable };
     let set = Rc::new(LockSet::default());
     let held = hold_all(me, mode, &set).await;
     if !is_live(me) {
@@ -224,12 +189,7 @@ pub async fn acquire(me: &Rc<Live>) {
     if held {
         become_primary(me, set, Cause::Acquired);
     } else {
-        let change = me.core.borrow_mut().become_role(
-            Role::Secondary,
-            Cause::Acquired,
-            None,
-            browser::now(),
-        );
+        let change = me.core.borrow_mut().become_role(Role::Secondary, Cause::Acquired, None, browser::now());
         emit(me, change);
         wait_for_lock(me);
     }
@@ -243,18 +203,11 @@ pub fn wait_for_lock(me: &Rc<Live>) {
     }
     let abort = AbortController::new().ok();
     let set = Rc::new(LockSet::default());
-    *me.waiting.borrow_mut() = Some(Waiting {
-        abort: abort.clone(),
-        set: set.clone(),
-    });
+    *me.waiting.borrow_mut() = Some(Waiting { abort: abort.clone(), set: set.clone() });
     let me = me.clone();
     spawn_local(async move {
         let held = hold_all(&me, Mode::Wait(abort.map(|a| a.signal())), &set).await;
-        let mine = me
-            .waiting
-            .borrow()
-            .as_ref()
-            .is_some_and(|w| Rc::ptr_eq(&w.set, &set));
+        let mine = me.waiting.borrow().as_ref().is_some_and(|w| Rc::ptr_eq(&w.set, &set));
         if mine {
             me.waiting.borrow_mut().take();
         }
@@ -289,10 +242,7 @@ pub async fn steal(me: &Rc<Live>) {
     stop_waiting(me);
     me.post("steal", &[]);
     let set = Rc::new(LockSet::default());
-    if hold_all(me, Mode::Steal, &set).await
-        && is_live(me)
-        && me.core.borrow().role() != Role::Primary
-    {
+    if hold_all(me, Mode::Steal, &set).await && is_live(me) && me.core.borrow().role() != Role::Primary {
         become_primary(me, set, Cause::Steal);
     } else {
         set.close();

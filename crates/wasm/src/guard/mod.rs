@@ -18,8 +18,7 @@ mod locks;
 
 use crate::js;
 use crypto_health_core::environment::tab_guard::{
-    check_options, Callback, Cause, Change, Guard, Mechanism, Reaction, Role, Scope, TabGuard,
-    EVENT, SESSION_DEVICE_KEY, SESSION_USER_KEY,
+    check_options, Callback, Cause, Change, Guard, Mechanism, Reaction, Role, Scope, TabGuard, EVENT, SESSION_DEVICE_KEY, SESSION_USER_KEY,
 };
 use gloo_timers::callback::Interval;
 use js_sys::{Function, Promise};
@@ -127,10 +126,7 @@ fn emit(me: &Rc<Live>, change: Change) {
     };
     if let Some(f) = cb {
         if let Err(e) = f.call1(&JsValue::UNDEFINED, &detail) {
-            me.note(&format!(
-                "a tab-guard callback threw: {}",
-                browser::error_text(&e)
-            ));
+            me.note(&format!("a tab-guard callback threw: {}", browser::error_text(&e)));
         }
     }
     if change.announce_primary {
@@ -165,12 +161,7 @@ fn on_message(me: &Rc<Live>, ev: &MessageEvent) {
     }
 }
 
-fn listen(
-    me: &Rc<Live>,
-    target: Option<EventTarget>,
-    kind: &'static str,
-    handler: fn(&Rc<Live>, &Event),
-) {
+fn listen(me: &Rc<Live>, target: Option<EventTarget>, kind: &'static str, handler: fn(&Rc<Live>, &Event)) {
     let Some(target) = target else { return };
     let weak: Weak<Live> = Rc::downgrade(me);
     let f = Closure::<dyn FnMut(Event)>::new(move |ev: Event| {
@@ -178,10 +169,7 @@ fn listen(
             handler(&me, &ev);
         }
     });
-    if target
-        .add_event_listener_with_callback(kind, f.as_ref().unchecked_ref())
-        .is_ok()
-    {
+    if target.add_event_listener_with_callback(kind, f.as_ref().unchecked_ref()).is_ok() {
         me.listeners.borrow_mut().push(Listener { target, kind, f });
     }
 }
@@ -196,8 +184,7 @@ fn on_page_hide(me: &Rc<Live>, ev: &Event) {
         me.core.borrow_mut().unloading = true;
         lease::stop_beating(me);
         lease::clear(me);
-        me.hidden
-            .set(browser::get(ev, "persisted").as_bool() == Some(true));
+        me.hidden.set(browser::get(ev, "persisted").as_bool() == Some(true));
     }
 }
 
@@ -218,10 +205,7 @@ fn on_page_show(me: &Rc<Live>, ev: &Event) {
 
 fn on_storage(me: &Rc<Live>, ev: &Event) {
     let key = browser::get(ev, "key").as_string();
-    if is_live(me)
-        && key.is_some_and(|k| me.names.contains(&k))
-        && me.core.borrow().role() == Role::Secondary
-    {
+    if is_live(me) && key.is_some_and(|k| me.names.contains(&k)) && me.core.borrow().role() == Role::Secondary {
         lease::check(me);
     }
 }
@@ -256,9 +240,7 @@ fn teardown(me: &Rc<Live>) {
         lease::clear(me);
     }
     for l in me.listeners.borrow_mut().drain(..) {
-        let _ = l
-            .target
-            .remove_event_listener_with_callback(l.kind, l.f.as_ref().unchecked_ref());
+        let _ = l.target.remove_event_listener_with_callback(l.kind, l.f.as_ref().unchecked_ref());
     }
 }
 
@@ -283,12 +265,8 @@ fn reject(message: &str) -> Promise {
 /// localStorage). Never rejects for missing browser APIs; rejects only on bad
 /// options. A second call resolves the current role.
 #[wasm_bindgen(js_name = acquireTabGuard, unchecked_return_type = "Promise<TabGuardRole>")]
-pub fn acquire_tab_guard(
-    #[wasm_bindgen(unchecked_param_type = "TabGuardOptions")] options: JsValue,
-) -> Promise {
-    let opts = match check_options(&browser::whole(&options), |k| {
-        browser::arg(&browser::get(&options, k))
-    }) {
+pub fn acquire_tab_guard(#[wasm_bindgen(unchecked_param_type = "TabGuardOptions")] options: JsValue) -> Promise {
+    let opts = match check_options(&browser::whole(&options), |k| browser::arg(&browser::get(&options, k))) {
         Ok(o) => o,
         Err(message) => return reject(&message),
     };
@@ -299,11 +277,7 @@ pub fn acquire_tab_guard(
         return pending.unwrap_or_else(|| Promise::resolve(&JsValue::from_str(&role)));
     }
     let locks = locks::lock_manager();
-    let ls = if locks.is_some() {
-        None
-    } else {
-        browser::writable_storage()
-    };
+    let ls = if locks.is_some() { None } else { browser::writable_storage() };
     let mechanism = match (&locks, &ls) {
         (Some(_), _) => Mechanism::WebLocks,
         (None, Some(_)) => Mechanism::LocalStorage,
@@ -311,23 +285,12 @@ pub fn acquire_tab_guard(
     };
     let session = |k: &str| browser::local_storage().and_then(|s| browser::ls_get(&s, k));
     let user = opts.user_id.clone().or_else(|| session(SESSION_USER_KEY));
-    let device = opts
-        .device_id
-        .clone()
-        .or_else(|| session(SESSION_DEVICE_KEY));
+    let device = opts.device_id.clone().or_else(|| session(SESSION_DEVICE_KEY));
     let scope = Scope::new(&browser::origin(), user.as_deref(), device.as_deref());
     let names: Vec<String> = scope.names().into_iter().map(str::to_owned).collect();
     let tab_id = browser::random_id();
     let prev_state = prev.map(|g| g.core.borrow().state.clone());
-    let core = Guard::new(
-        prev_state.as_ref(),
-        mechanism,
-        scope,
-        tab_id.clone(),
-        opts.auto_takeover,
-        browser::now(),
-        browser::mono(),
-    );
+    let core = Guard::new(prev_state.as_ref(), mechanism, scope, tab_id.clone(), opts.auto_takeover, browser::now(), browser::mono());
     let callbacks = Callbacks {
         on_primary: browser::function(&options, "onPrimary"),
         on_secondary: browser::function(&options, "onSecondary"),
@@ -356,12 +319,7 @@ pub fn acquire_tab_guard(
     });
     CURRENT.with(|c| *c.borrow_mut() = Some(me.clone()));
     if mechanism == Mechanism::None {
-        let change = me.core.borrow_mut().become_role(
-            Role::Unsupported,
-            Cause::Acquired,
-            None,
-            browser::now(),
-        );
+        let change = me.core.borrow_mut().become_role(Role::Unsupported, Cause::Acquired, None, browser::now());
         emit(&me, change);
         return Promise::resolve(&JsValue::from_str("unsupported"));
     }
@@ -376,14 +334,9 @@ pub fn acquire_tab_guard(
             }
         });
         c.set_onmessage(Some(f.as_ref().unchecked_ref()));
-        me.channels.borrow_mut().push(Channel {
-            channel: c,
-            _on_message: f,
-        });
+        me.channels.borrow_mut().push(Channel { channel: c, _on_message: f });
     }
-    me.core
-        .borrow_mut()
-        .note_environment(me.has_channel(), browser::secure_context());
+    me.core.borrow_mut().note_environment(me.has_channel(), browser::secure_context());
     let win: Option<EventTarget> = browser::window().map(Into::into);
     listen(&me, win.clone(), "pagehide", on_page_hide);
     listen(&me, win.clone(), "pageshow", on_page_show);
@@ -462,7 +415,5 @@ pub fn get_tab_guard_state() -> JsValue {
 
 /// The guard's state in the core's model (idle when never acquired).
 pub(crate) fn current() -> TabGuard {
-    current_live()
-        .map(|g| g.core.borrow().state.clone())
-        .unwrap_or_default()
+    current_live().map(|g| g.core.borrow().state.clone()).unwrap_or_default()
 }

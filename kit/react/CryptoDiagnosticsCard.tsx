@@ -4,7 +4,14 @@
 // report download. Built from folds like Cinny's own Developer Tools sections.
 import React, { useState } from 'react';
 import { Box, Button, Text } from 'folds';
-import type { DecryptionSection, UtdCauseStats, DiagEntry, Finding, KeClass, StorageState } from 'crypto-health';
+import type {
+  DecryptionSection,
+  UtdCauseStats,
+  DiagEntry,
+  Finding,
+  KeClass,
+  StorageState,
+} from 'crypto-health';
 import {
   KitApi,
   MatrixClientLike,
@@ -298,7 +305,9 @@ function DecryptionTile({ decryption }: { decryption: DecryptionSection | null }
   });
   const parts: string[] = [];
   parts.push(
-    decryption.watching ? `${decryption.failures} undecryptable message(s)` : 'not watching the client'
+    decryption.watching
+      ? `${decryption.failures} undecryptable message(s)`
+      : 'not watching the client'
   );
   if (decryption.lateDecryptions > 0) parts.push(`${decryption.lateDecryptions} decrypted late`);
   if (decryption.pending > 0) parts.push(`${decryption.pending} waiting for keys`);
@@ -315,9 +324,9 @@ function DecryptionTile({ decryption }: { decryption: DecryptionSection | null }
               <ToneBadge
                 key={cause}
                 tone={c.kind === 'data' ? 'critical' : 'warning'}
-                title={`${c.kind} problem${c.ke ? ` (${c.ke})` : ''}; e.g. ${c.events[0]?.eventId ?? '?'} in ${
-                  c.events[0]?.roomId ?? '?'
-                }`}
+                title={`${c.kind} problem${c.ke ? ` (${c.ke})` : ''}; e.g. ${
+                  c.events[0]?.eventId ?? '?'
+                } in ${c.events[0]?.roomId ?? '?'}`}
                 testId={`utd-cause-${cause}`}
               >
                 {`${cause.replace(/_/g, ' ')}: ${c.count}`}

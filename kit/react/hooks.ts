@@ -2,7 +2,14 @@
 // call may throw into the app, so every read goes through `attempt`.
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { loadCryptoHealth } from 'crypto-health';
-import type { ClassCount, DecryptionSection, DiagEntry, Finding, KeClass, StorageState } from 'crypto-health';
+import type {
+  ClassCount,
+  DecryptionSection,
+  DiagEntry,
+  Finding,
+  KeClass,
+  StorageState,
+} from 'crypto-health';
 import {
   KitApi,
   MatrixClientLike,

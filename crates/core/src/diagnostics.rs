@@ -59,6 +59,24 @@ pub struct DeviceMemory {
     pub max_accepted_counter: Option<u64>,
 }
 
+impl DeviceMemory {
+    /// Reads what [`Effect::RememberDevice`] stored (an object), as the
+    /// derived `Deserialize` would (a field of the wrong type rejects the
+    /// whole record), but through `serde_json::Value`: a typed deserializer in the
+    /// wasm pulls in serde's error texts and with them float formatting.
+    pub fn from_json(text: &str) -> Option<DeviceMemory> {
+        let v: serde_json::Value = serde_json::from_str(text).ok()?;
+        let o = v.as_object()?;
+        let field = |k: &str| o.get(k).filter(|x| !x.is_null());
+        let number = |k: &str| field(k).map(|x| x.as_u64().ok_or(())).transpose();
+        Some(DeviceMemory {
+            ed25519: field("ed25519").map(|x| x.as_str().map(String::from).ok_or(())).transpose().ok()?,
+            first_seen_at: number("firstSeenAt").ok()?,
+            max_accepted_counter: number("maxAcceptedCounter").ok()?,
+        })
+    }
+}
+
 /// What the persistent-storage probe found (the browser side asks).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -541,6 +559,29 @@ impl Diagnostics {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn device_memory_reads_as_the_derived_deserialize() {
+        for text in [
+            r#"{"ed25519":"ED1","firstSeenAt":1794000000000,"maxAcceptedCounter":49}"#,
+            r#"{"ed25519":null,"firstSeenAt":5}"#,
+            r#"{"other":1}"#,
+            "{}",
+            r#"{"ed25519":7}"#,
+            r#"{"firstSeenAt":1.5}"#,
+            r#"{"maxAcceptedCounter":-1}"#,
+            r#"{"firstSeenAt":"5"}"#,
+            "null",
+            "7",
+            "{",
+            "",
+        ] {
+            assert_eq!(DeviceMemory::from_json(text), serde_json::from_str::<DeviceMemory>(text).ok(), "{text}");
+        }
+        assert_eq!(DeviceMemory::from_json(r#"{"ed25519":"E","maxAcceptedCounter":3}"#).unwrap().max_accepted_counter, Some(3));
+        // We only ever store an object; serde would also read a sequence.
+        assert_eq!(DeviceMemory::from_json("[]"), None);
+    }
+
     use super::*;
     use crate::otk::health::Phase;
 

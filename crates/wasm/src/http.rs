@@ -43,7 +43,7 @@ fn sync_device() {
     if !state::with(|s| s.diag.wants_device_memory(&device)).unwrap_or(false) {
         return;
     }
-    let memory: Option<DeviceMemory> = browser::ls_get(&device_key(&user, &device)).and_then(|t| serde_json::from_str(&t).ok());
+    let memory = browser::ls_get(&device_key(&user, &device)).and_then(|t| DeviceMemory::from_json(&t));
     state::with(|s| s.diag.session_device(&user, &device, memory));
 }
 

@@ -1,8 +1,7 @@
 //! The JavaScript that must stay JavaScript: the synchronous console and
 //! fetch wrappers (js/tap.js, js/http.js), and the translation of values
-//! between JS and the core's serde types (serde-wasm-bindgen).
+//! between JS and the core's serde types (JSON text both ways).
 
-use serde::de::DeserializeOwned;
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
@@ -54,13 +53,15 @@ pub fn to_js<T: Serialize + ?Sized>(v: &T) -> JsValue {
     serde_json::to_string(v).ok().and_then(|t| js_sys::JSON::parse(&t).ok()).unwrap_or(JsValue::NULL)
 }
 
-/// A JS value the app handed us, read by serde-wasm-bindgen; `None` when it
-/// does not fit the type.
-pub fn from_js<T: DeserializeOwned>(v: &JsValue) -> Option<T> {
+/// A JS value the app handed us, as JSON (`JSON.stringify`, then serde_json's
+/// parser, the one JSON front end in the bundle); `None` when it has no JSON
+/// form (a function, a cycle, a BigInt: stringify throws or gives nothing).
+pub fn json_of(v: &JsValue) -> Option<serde_json::Value> {
     if v.is_undefined() || v.is_null() {
         return None;
     }
-    serde_wasm_bindgen::from_value(v.clone()).ok()
+    let text = js_sys::JSON::stringify(v).ok()?.as_string()?;
+    serde_json::from_str(&text).ok()
 }
 
 /// Property readers for plain objects built by our own snippets.

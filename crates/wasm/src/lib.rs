@@ -11,7 +11,7 @@
 //! - [`browser`]: browser facts through web-sys (localStorage, storage
 //!   manager, IndexedDB names, the MatrixClient, downloads).
 //! - [`js`]: the JavaScript that must stay JavaScript (the synchronous console
-//!   and fetch wrappers) and value translation (serde-wasm-bindgen).
+//!   and fetch wrappers) and value translation (JSON text both ways).
 //! - [`state`]: the one aggregate of this page, and what happens after a panic.
 
 mod browser;

@@ -14,7 +14,7 @@ fn build(mx: &JsValue, extra: &JsValue) -> Result<String, JsError> {
     // may log, and that log line must find the state free.
     let facts = browser::client_facts(mx);
     let sess = browser::session();
-    let extra_value: serde_json::Value = js::from_js(extra).unwrap_or(serde_json::Value::Null);
+    let extra_value = js::json_of(extra).unwrap_or(serde_json::Value::Null);
     let tap = js::tap_stats();
     let http_tap = js::http_stats();
     let versions = Versions {

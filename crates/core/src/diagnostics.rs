@@ -24,6 +24,7 @@ use crate::report::{Context, CryptoStore, Report, Storage};
 use crate::support::text::iso8601;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use std::collections::BTreeMap;
 
 const OTK_CONFLICT: &str = "ke1.otk_conflict";
 /// Upload bodies above this are parsed every time rather than kept (memory).
@@ -309,9 +310,12 @@ impl Diagnostics {
         if p.session_present && present == Some(true) && p.seen_at.is_none() {
             effects.push(Effect::RememberStoreSeen { user_id: p.user_id, device_id: p.device_id, at: now });
         }
+        // `extend`, not `collect`: no sort (and no sort code) for a few keys.
+        let mut databases = BTreeMap::new();
+        databases.extend(KNOWN_DATABASES.iter().filter_map(|n| Some(((*n).to_owned(), facts.has(n)?))));
         let store = CryptoStore {
             present,
-            databases: KNOWN_DATABASES.iter().filter_map(|n| Some(((*n).to_owned(), facts.has(n)?))).collect(),
+            databases,
             checked_at: Some(iso8601(now)),
             seen_at: p.seen_at.or(if present == Some(true) { Some(now) } else { None }).map(iso8601),
         };

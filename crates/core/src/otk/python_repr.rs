@@ -87,7 +87,7 @@ impl Parser<'_> {
     }
 
     /// JSON's number grammar (leading zeros allowed, as Python never writes
-    /// them anyway), read by std: an exponent of any size costs one pass.
+    /// them anyway): an exponent of any size costs one pass.
     fn number(&mut self) -> Option<Value> {
         let start = self.i;
         let digits = |p: &mut Self| {
@@ -130,8 +130,19 @@ impl Parser<'_> {
                 return Some(n.into());
             }
         }
-        // JSON has no infinity: a float out of range is null, as serde_json writes it.
-        Some(text.parse::<f64>().ok().and_then(Number::from_f64).map_or(Value::Null, Value::Number))
+        // serde_json's float parser reads it (the wasm then carries one float
+        // parser, not two), so the sign and leading zeros, which JSON does
+        // not allow, are taken off first. JSON has no infinity: a float out
+        // of range is null, as serde_json writes it.
+        let (negative, unsigned) = match text.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, text),
+        };
+        let zeros = unsigned.len() - unsigned.trim_start_matches('0').len();
+        let unsigned =
+            if unsigned[zeros..].starts_with(|c: char| c.is_ascii_digit()) { &unsigned[zeros..] } else { &unsigned[zeros - 1..] };
+        let f = serde_json::from_str::<Value>(unsigned).ok().and_then(|v| v.as_f64());
+        Some(f.map(|f| if negative { -f } else { f }).and_then(Number::from_f64).map_or(Value::Null, Value::Number))
     }
 
     fn container(&mut self, close: u8, is_dict: bool) -> Option<Value> {
@@ -302,6 +313,28 @@ mod tests {
         }
         for bad in ["-", "1.", "1e", "1e+", ".5"] {
             assert_eq!(r(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn floats_read_as_std_reads_them() {
+        // Leading zeros and signs, which serde_json alone would reject.
+        for c in ["007.5", "-00.5", "0.0", "-0.0", "00", "-0e5", "0001e-3", "-000123.25E+2"] {
+            assert_eq!(r(c).and_then(|v| v.as_f64()), c.parse::<f64>().ok(), "{c}");
+        }
+        assert!(r("-0.0").unwrap().as_f64().unwrap().is_sign_negative());
+        // Shortest round-trip texts of spread-out doubles, both notations.
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let f = f64::from_bits(x);
+            if f.is_finite() {
+                for t in [format!("{f:e}"), format!("{}", (x % 10_000_000) as f64 / 1000.0)] {
+                    assert_eq!(r(&t).and_then(|v| v.as_f64()), t.parse::<f64>().ok(), "{t}");
+                }
+            }
         }
     }
 

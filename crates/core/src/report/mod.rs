@@ -98,7 +98,8 @@ pub struct Context {
 #[serde(rename_all = "camelCase")]
 pub struct Redaction {
     pub total: u32,
-    pub by_kind: BTreeMap<String, u32>,
+    /// u64 like the other count maps: one map type less in the wasm.
+    pub by_kind: BTreeMap<String, u64>,
 }
 
 impl From<&RedactionCounts> for Redaction {
@@ -106,7 +107,7 @@ impl From<&RedactionCounts> for Redaction {
         // `extend`, not `collect`: collecting into a BTreeMap sorts first,
         // and each such sort is one more copy of the sort code in the wasm.
         let mut by_kind = BTreeMap::new();
-        by_kind.extend(c.iter().map(|(k, n)| (k.as_str().to_owned(), n)));
+        by_kind.extend(c.iter().map(|(k, n)| (k.as_str().to_owned(), u64::from(n))));
         Redaction { total: c.total(), by_kind }
     }
 }

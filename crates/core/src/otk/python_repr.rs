@@ -159,7 +159,7 @@ impl Parser<'_> {
                     self.ws();
                     let k = match self.value()? {
                         Value::String(k) => k,
-                        other => other.to_string(),
+                        other => serde_json::to_string(&other).unwrap_or_default(),
                     };
                     if !self.eat(b':') {
                         return None;

@@ -47,7 +47,9 @@ fn content_hash(v: &Value) -> u64 {
             mix(m.iter().fold(1, |acc, (k, x)| acc.wrapping_add(mix(fnv1a(k.as_bytes()) ^ content_hash(x).rotate_left(29)))))
         }
         Value::Array(a) => mix(a.iter().fold(2, |acc, x| mix(acc ^ content_hash(x)))),
-        other => fnv1a(other.to_string().as_bytes()),
+        // serde_json::to_string, not Value's Display: the same text, and the
+        // wasm keeps one JSON writer (Display brings a pretty one along).
+        other => fnv1a(serde_json::to_string(other).unwrap_or_default().as_bytes()),
     }
 }
 

@@ -55,18 +55,32 @@ thread_local! {
 /// Run `f` on the state; `None` if it is already borrowed (a re-entrant call
 /// from JS while we hold it): the caller drops the work instead of panicking.
 pub fn with<R>(f: impl FnOnce(&mut State) -> R) -> Option<R> {
+    // The borrowing lives in one non-generic function; this shell is all
+    // that is copied per call site.
+    let mut f = Some(f);
+    let mut out = None;
+    with_dyn(&mut |s| out = f.take().map(|f| f(s)));
+    out
+}
+
+fn with_dyn(f: &mut dyn FnMut(&mut State)) {
     if let Some(why) = stopped() {
         return AFTER_PANIC.with(|cell| {
-            let mut slot = cell.try_borrow_mut().ok()?;
-            let s = slot.get_or_insert_with(|| {
-                let mut s = State::default();
-                s.diag.stopped_after_error(&why);
-                s
-            });
-            Some(f(s))
+            if let Ok(mut slot) = cell.try_borrow_mut() {
+                let s = slot.get_or_insert_with(|| {
+                    let mut s = State::default();
+                    s.diag.stopped_after_error(&why);
+                    s
+                });
+                f(s);
+            }
         });
     }
-    STATE.with(|cell| cell.try_borrow_mut().ok().map(|mut s| f(&mut s)))
+    STATE.with(|cell| {
+        if let Ok(mut s) = cell.try_borrow_mut() {
+            f(&mut s);
+        }
+    })
 }
 
 /// The panic message, once capture stopped after an internal error.

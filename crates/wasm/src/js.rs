@@ -50,7 +50,12 @@ extern "C" {
 /// report needs anyway) instead of a second one per type for
 /// serde-wasm-bindgen, and `JSON.parse` builds plain objects fast.
 pub fn to_js<T: Serialize + ?Sized>(v: &T) -> JsValue {
-    serde_json::to_string(v).ok().and_then(|t| js_sys::JSON::parse(&t).ok()).unwrap_or(JsValue::NULL)
+    parse(serde_json::to_string(v).ok())
+}
+
+/// The non-generic half of [`to_js`], kept out of its copy per type.
+fn parse(text: Option<String>) -> JsValue {
+    text.and_then(|t| js_sys::JSON::parse(&t).ok()).unwrap_or(JsValue::NULL)
 }
 
 /// A JS value the app handed us, as JSON (`JSON.stringify`, then serde_json's

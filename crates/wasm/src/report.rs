@@ -54,7 +54,8 @@ fn build(mx: &JsValue, extra: &JsValue) -> Result<String, JsError> {
 
 /// The diagnostics report as a JSON string (schema `schema/report.schema.json`).
 /// `mx`: an optional MatrixClient, read duck-typed (ids, sync state, crypto).
-/// `extra`: what the app knows, e.g. `{ appVersion, sdkVersion }`; redacted.
+/// `extra`: what the app knows, e.g. `{ appVersion, sdkVersion }`, taken as
+/// `JSON.stringify` gives it (no JSON form: `null`); redacted.
 #[wasm_bindgen(js_name = buildCryptoDiagReport)]
 pub fn build_crypto_diag_report(mx: JsValue, extra: JsValue) -> Result<String, JsError> {
     build(&mx, &extra)

@@ -92,16 +92,22 @@ export function httpInstall(beforeUpload, afterExchange, breakUploadStorm) {
           const info = {
             method, url, status: resp.status, statusText: resp.statusText,
             contentType: resp.headers.get('content-type'), aborted: false,
-            durationMs: performance.now() - started, error: null, local: false, bodyError: false,
+            durationMs: performance.now() - started, error: null, local: false, bodyError: false, bodyNotRead: false,
           };
-          const len = Number(resp.headers.get('content-length'));
           // Only failed answers are read: the evidence (Synapse's 400) is there.
           // A clone turns the app's own body into a teed stream, which costs its
           // read ~1 ms in Chromium (tests/bench), so a 2xx is never cloned.
-          if (!upload || resp.ok || len > MAX_BODY) { after(info, null); return; }
+          if (!upload || resp.ok) { after(info, null); return; }
+          // Only a body of known, small length: for a clone of a stream of unknown
+          // length Chromium drains the source into the app's branch as fast as the
+          // network gives it (hundreds of MB while the app idles), whatever we read.
+          // Synapse sends Content-Length on its JSON errors (a CORS-safelisted header).
+          const cl = resp.headers.get('content-length');
+          const len = cl === null || cl === '' ? NaN : Number(cl);
+          if (!(len >= 0 && len <= MAX_BODY)) { info.bodyNotRead = true; after(info, null); return; }
           // Clone synchronously, before the app can consume the body.
           readCapped(resp.clone()).then(
-            (text) => after(info, text),
+            (text) => { if (text === null) info.bodyNotRead = true; after(info, text); },
             () => { info.bodyError = true; after(info, null); },
           );
         } catch (_) {

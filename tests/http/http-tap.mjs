@@ -41,8 +41,8 @@ function serve(req, res) {
   const url = new URL(req.url, 'http://x');
   hits.set(url.pathname, (hits.get(url.pathname) ?? 0) + 1);
   const json = (status, body, extra = {}) => {
-    // Content-Length as Synapse sends it on its JSON answers (the tap reads only bodies of known length).
-    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-test': 'yes', ...extra });
+    // No content-length: like Synapse, whose JSON answers are streamed (chunked).
+    res.writeHead(status, { 'content-type': 'application/json', 'x-test': 'yes', ...extra });
     res.end(body);
   };
   if (url.pathname === '/') return res.writeHead(200, { 'content-type': 'text/html' }), res.end(PAGE);
@@ -331,15 +331,33 @@ try {
       }
       await reader.cancel();
       await new Promise((res) => setTimeout(res, 100));
+      const first = JSON.parse(m.buildCryptoDiagReport()).http;
+      // A second endless body of unknown length: after the first overran the cap,
+      // the tap no longer clones such bodies; the app still gets its bytes.
+      const again = await fetch('/_matrix/client/v3/keys/upload', { method: 'POST', body: '{"one_time_keys":{}}' });
+      const r2 = again.body.getReader();
+      let got2 = 0;
+      while (got2 < 1024 * 1024) {
+        const { done, value } = await r2.read();
+        if (done) break;
+        got2 += value.byteLength;
+      }
+      await r2.cancel();
+      await new Promise((res) => setTimeout(res, 100));
       const report = JSON.parse(m.buildCryptoDiagReport());
-      return { status: resp.status, got, bad, byStatus: report.http.keysUpload.byStatus, sentWhileIdle, notRead: report.http.bodiesNotRead };
+      return {
+        status: resp.status, got, bad, byStatus: first.keysUpload.byStatus, sentWhileIdle, notRead: first.bodiesNotRead,
+        got2, notRead2: report.http.bodiesNotRead, byStatus2: report.http.keysUpload.byStatus,
+      };
     });
     // Measured before the app reads: afterwards the server goes on until the
     // connection closes, which is the browser's business, not the tap's.
     const { sentWhileIdle } = r;
     check('endless 400: the app reads every byte it asks for (8 MiB)', r.status === 400 && r.got >= 8 * 1024 * 1024 && r.bad === 0, r);
     check('endless 400: the exchange is counted, its body skipped as too big', r.byStatus['400'] === 1, r.byStatus);
-    check('endless 400 without content-length: the tap leaves its body unread (no clone) and says so (http.bodiesNotRead)', r.notRead === 1, r.notRead);
+    check('endless 400: the body that overran the cap is counted as not read (http.bodiesNotRead)', r.notRead === 1, r.notRead);
+    check('a second endless 400 of unknown length: the app reads its bytes, the tap leaves it unread',
+      r.got2 >= 1024 * 1024 && r.notRead2 === 2 && r.byStatus2['400'] === 2, { got2: r.got2, notRead2: r.notRead2, byStatus2: r.byStatus2 });
     // What the server sent while the app was idle is Chromium's own read-ahead, not the
     // tap's: without the tap it measured 70 MB here, on a loaded machine more. It is
     // printed, not checked; that the tap stops at its cap is the check above (the body

@@ -78,7 +78,7 @@ export function httpInstall(beforeUpload, afterExchange, breakUploadStorm) {
   const g = globalThis;
   if (typeof g.fetch !== 'function') return false;
   const original = g.fetch;
-  const t = { original, breaker: !!breakUploadStorm, active: true, watched: 0, local: 0, errors: 0, wrapper: null };
+  const t = { original, breaker: !!breakUploadStorm, active: true, watched: 0, local: 0, errors: 0, wrapper: null, overran: false };
 
   function after(info, body) {
     try { afterExchange(info, body); } catch (_) { t.errors++; }
@@ -98,16 +98,24 @@ export function httpInstall(beforeUpload, afterExchange, breakUploadStorm) {
           // A clone turns the app's own body into a teed stream, which costs its
           // read ~1 ms in Chromium (tests/bench), so a 2xx is never cloned.
           if (!upload || resp.ok) { after(info, null); return; }
-          // Only a body of known, small length: for a clone of a stream of unknown
-          // length Chromium drains the source into the app's branch as fast as the
-          // network gives it (hundreds of MB while the app idles), whatever we read.
-          // Synapse sends Content-Length on its JSON errors (a CORS-safelisted header).
           const cl = resp.headers.get('content-length');
-          const len = cl === null || cl === '' ? NaN : Number(cl);
-          if (!(len >= 0 && len <= MAX_BODY)) { info.bodyNotRead = true; after(info, null); return; }
+          const known = cl !== null && cl !== '';
+          // A body said to be over the cap is not read. One of unknown length is
+          // (Synapse streams its JSON answers chunked), unless such a body already
+          // overran the cap: Chromium's tee of a network body reads the source as
+          // fast as the network gives it and buffers it for the app's branch until
+          // the app reads, whatever the clone reads, so after one overrun the tap
+          // stops cloning bodies of unknown length (a real Synapse error is ~500 B).
+          if (known ? !(Number(cl) <= MAX_BODY) : t.overran) { info.bodyNotRead = true; after(info, null); return; }
           // Clone synchronously, before the app can consume the body.
           readCapped(resp.clone()).then(
-            (text) => { if (text === null) info.bodyNotRead = true; after(info, text); },
+            (text) => {
+              if (text === null) {
+                info.bodyNotRead = true;
+                if (!known) t.overran = true;
+              }
+              after(info, text);
+            },
             () => { info.bodyError = true; after(info, null); },
           );
         } catch (_) {

@@ -240,7 +240,7 @@ const rows = [
   ['console, capture vs naive JS: string-only | mix with objects', `${f2(figures.console_strings_vs_naive_ratio)} | ${f2(figures.console_mix_vs_naive_ratio)}`],
   ...levels.map((l) => [`  capture only, mix, console.${l} µs/call  ours | naive`, `${f2(figures.console_capture_mix_us[l].ours)} | ${f2(figures.console_capture_mix_us[l].naive)}`]),
   ['console, worst hostile call ms (argument)', `${f2(figures.console_hostile_worst_ms)} (${figures.console_hostile_worst_arg})`],
-  ...r.hostile.calls.map((c) => [`  ${c.name} ms`, f2(c.ms)]),
+  ...r.hostile.calls.map((c) => [`  ${c.name} ms, median of ${r.hostile.rounds} (max)`, `${f2(c.ms)} (${f2(c.max)})`]),
   ['fetch tap, endless 400: bytes held beyond the app | app got all', `${figures.fetch_endless_extra_bytes} | ${figures.fetch_endless_app_got_all}`],
   ['fetch tap overhead µs/request, other endpoint', f2(figures.fetch_tap_overhead_us.other)],
   ['fetch tap overhead µs/request, keys/upload (new body)', f2(figures.fetch_tap_overhead_us.keys_upload)],

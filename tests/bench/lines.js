@@ -57,7 +57,10 @@ export function hostileArgs() {
   let deep = {};
   for (let i = 0; i < 1e5; i++) deep = { data: deep, error: 'level ' + i };
   const wide = Array.from({ length: 1e5 }, (_, i) => ({ error: 'e' + i }));
+  // padEnd builds ropes: reading any part of one costs time linear in all of it.
   const huge = 'One time key '.padEnd(1 << 24, 'x');
+  const atBound = 'One time key '.padEnd(128 * 1024, 'x'); // the longest string the tap reads
+  const ropes = Array.from({ length: 8 }, (_, i) => ('One time key ' + i).padEnd(1 << 22, 'x'));
   const exps = Array.from({ length: 4 }, () => '1e99999999').join(',');
   return [
     ['Uint8Array(1e7)', new Uint8Array(1e7)],
@@ -69,6 +72,8 @@ export function hostileArgs() {
     ['1e5-deep object', deep],
     ['1e5 errors in an array', wide],
     ['16 MiB string passing the prefilter', huge],
+    ['128 Ki-char string passing the prefilter (the read bound)', atBound],
+    ['8 strings of 4 Mi chars in an array', ropes],
     ['Array(1e7)', new Array(1e7)],
     ['KE-1 line, 8 huge exponents in its keys', `One time key signed_curve25519:AAAAAAAAAA0 already exists. Old key: {"key":[${exps}]}; new key: {'key': [${exps}]}`],
   ];

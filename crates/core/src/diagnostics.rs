@@ -49,6 +49,10 @@ pub struct Exchange<'a> {
     pub answered_locally: bool,
     /// The tap could not read the body it wanted.
     pub body_error: bool,
+    /// A failed answer whose body the tap left unread: no `Content-Length`, or
+    /// longer than its cap (cloning a body of unknown length makes Chromium
+    /// buffer the whole stream for the app's branch).
+    pub body_not_read: bool,
 }
 
 /// What this browser remembers about one device across page loads.
@@ -140,6 +144,7 @@ pub struct Diagnostics {
     /// What the console tap counted outside the wasm (every line, not only candidates).
     tap_lines_seen: Option<u64>,
     tap_errors: u64,
+    tap_args_not_read: u64,
     http_tap_errors: u64,
     /// The last upload body read and what it said. In a storm the SDK re-sends
     /// the identical body every time; it is then compared, not parsed again.
@@ -259,6 +264,9 @@ impl Diagnostics {
         if ex.body_error {
             self.http.body_read_errors += 1;
         }
+        if ex.body_not_read {
+            self.http.bodies_not_read += 1;
+        }
         let Some((endpoint, detail)) = endpoint_of(ex.method, ex.url) else { return Vec::new() };
         let stats = self.http.endpoint_mut(endpoint);
         if ex.answered_locally {
@@ -343,10 +351,12 @@ impl Diagnostics {
     }
 
     /// What the JavaScript taps counted on their own: every console call seen
-    /// (the wasm only hears candidates) and failures inside the taps.
-    pub fn tap_counters(&mut self, console_seen: Option<u64>, console_errors: u64, http_errors: u64) {
+    /// (the wasm only hears candidates), string arguments too long to read, and
+    /// failures inside the taps.
+    pub fn tap_counters(&mut self, console_seen: Option<u64>, console_errors: u64, args_not_read: u64, http_errors: u64) {
         self.tap_lines_seen = console_seen;
         self.tap_errors = console_errors;
+        self.tap_args_not_read = args_not_read;
         self.http_tap_errors = http_errors;
     }
 
@@ -447,6 +457,7 @@ impl Diagnostics {
             r.capture.lines_seen = seen;
         }
         r.capture.capture_errors += self.tap_errors;
+        r.capture.args_not_read = self.tap_args_not_read;
         r.capture.stopped_after_error = self.stopped_after_error.clone();
         (r.capture.frames, r.capture.early_lines, r.capture.early_dropped) = self.tap_frames.clone();
         if let Some(f) = self.tab_guard.assess(now) {
@@ -743,10 +754,11 @@ mod tests {
         assert_eq!(r.storage.notes.len(), 1, "says the storage checks were not called");
         d.console_installed(Config::default());
         d.http_installed(MonitorConfig::default(), false);
-        d.tap_counters(Some(42), 1, 2);
+        d.tap_counters(Some(42), 1, 3, 2);
         let r = d.report(Context::default(), 2);
         assert!(r.capture.installed && r.otk_health.is_some());
         assert_eq!((r.capture.lines_seen, r.capture.capture_errors, r.http.unwrap().tap_errors), (42, 1, 2));
+        assert_eq!(r.capture.args_not_read, 3);
         assert_eq!(r.capture.stopped_after_error, None);
         d.stopped_after_error("panicked at …");
         assert_eq!(d.report(Context::default(), 3).capture.stopped_after_error.as_deref(), Some("panicked at …"));

@@ -78,7 +78,7 @@ export function httpInstall(beforeUpload, afterExchange, breakUploadStorm) {
   const g = globalThis;
   if (typeof g.fetch !== 'function') return false;
   const original = g.fetch;
-  const t = { original, breaker: !!breakUploadStorm, active: true, watched: 0, local: 0, errors: 0, wrapper: null };
+  const t = { original, breaker: !!breakUploadStorm, active: true, watched: 0, local: 0, errors: 0, wrapper: null, overran: false };
 
   function after(info, body) {
     try { afterExchange(info, body); } catch (_) { t.errors++; }
@@ -92,16 +92,30 @@ export function httpInstall(beforeUpload, afterExchange, breakUploadStorm) {
           const info = {
             method, url, status: resp.status, statusText: resp.statusText,
             contentType: resp.headers.get('content-type'), aborted: false,
-            durationMs: performance.now() - started, error: null, local: false, bodyError: false,
+            durationMs: performance.now() - started, error: null, local: false, bodyError: false, bodyNotRead: false,
           };
-          const len = Number(resp.headers.get('content-length'));
           // Only failed answers are read: the evidence (Synapse's 400) is there.
           // A clone turns the app's own body into a teed stream, which costs its
           // read ~1 ms in Chromium (tests/bench), so a 2xx is never cloned.
-          if (!upload || resp.ok || len > MAX_BODY) { after(info, null); return; }
+          if (!upload || resp.ok) { after(info, null); return; }
+          const cl = resp.headers.get('content-length');
+          const known = cl !== null && cl !== '';
+          // A body said to be over the cap is not read. One of unknown length is
+          // (Synapse streams its JSON answers chunked), unless such a body already
+          // overran the cap: Chromium's tee of a network body reads the source as
+          // fast as the network gives it and buffers it for the app's branch until
+          // the app reads, whatever the clone reads, so after one overrun the tap
+          // stops cloning bodies of unknown length (a real Synapse error is ~500 B).
+          if (known ? !(Number(cl) <= MAX_BODY) : t.overran) { info.bodyNotRead = true; after(info, null); return; }
           // Clone synchronously, before the app can consume the body.
           readCapped(resp.clone()).then(
-            (text) => after(info, text),
+            (text) => {
+              if (text === null) {
+                info.bodyNotRead = true;
+                if (!known) t.overran = true;
+              }
+              after(info, text);
+            },
             () => { info.bodyError = true; after(info, null); },
           );
         } catch (_) {

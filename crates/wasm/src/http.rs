@@ -88,6 +88,7 @@ fn after_exchange(info: JsValue, body: Option<String>) {
         error: error.as_deref(),
         answered_locally: js::prop_bool(&info, "local").unwrap_or(false),
         body_error: js::prop_bool(&info, "bodyError").unwrap_or(false),
+        body_not_read: js::prop_bool(&info, "bodyNotRead").unwrap_or(false),
     };
     let now = js::now();
     let effects = state::with(|s| s.diag.exchange(&ex, now));

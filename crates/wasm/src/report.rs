@@ -41,11 +41,12 @@ fn build(mx: &JsValue, extra: &JsValue) -> Result<String, JsError> {
         s.diag.tab_guard(tab_guard);
         if tap.is_object() {
             let errors = js::prop_u64(&tap, "errors").unwrap_or(0) + js::prop_u64(&tap, "dropped").unwrap_or(0);
-            s.diag.tap_counters(js::prop_u64(&tap, "seen"), errors, js::prop_u64(&http_tap, "errors").unwrap_or(0));
+            let not_read = js::prop_u64(&tap, "notRead").unwrap_or(0);
+            s.diag.tap_counters(js::prop_u64(&tap, "seen"), errors, not_read, js::prop_u64(&http_tap, "errors").unwrap_or(0));
             let frames = js::prop_str(&tap, "frames").unwrap_or_default();
             s.diag.tap_frames(&frames, js::prop_u64(&tap, "earlyFed").unwrap_or(0), js::prop_u64(&tap, "earlyDropped").unwrap_or(0));
         } else {
-            s.diag.tap_counters(None, 0, js::prop_u64(&http_tap, "errors").unwrap_or(0));
+            s.diag.tap_counters(None, 0, 0, js::prop_u64(&http_tap, "errors").unwrap_or(0));
         }
         serde_json::to_string(&s.diag.report(ctx, now)).map_err(|e| JsError::new(&format!("buildCryptoDiagReport: {e}")))
     })

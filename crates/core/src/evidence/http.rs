@@ -137,8 +137,11 @@ pub struct HttpStats {
     pub keys_upload: EndpointStats,
     pub delayed_events: EndpointStats,
     pub send_to_device: EndpointStats,
-    /// Response bodies we could not read (non-text, too large, stream error).
+    /// Response bodies we could not read (non-text, stream error).
     pub body_read_errors: u64,
+    /// Failed answers whose body was left unread: no `Content-Length`, or over 256 KiB.
+    #[serde(default)]
+    pub bodies_not_read: u64,
     /// Errors inside the tap itself; the app's request was unaffected.
     pub tap_errors: u64,
 }

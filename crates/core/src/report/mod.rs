@@ -129,6 +129,9 @@ pub struct Capture {
     pub early_lines: u64,
     #[serde(default)]
     pub early_dropped: u64,
+    /// Console string arguments too long for the tap to read (rendered as their length).
+    #[serde(default)]
+    pub args_not_read: u64,
     /// Iframes the console tap adopted or, cross-origin, only noted.
     #[serde(default)]
     pub frames: Vec<FrameNote>,
@@ -228,6 +231,7 @@ impl Report {
                 stopped_after_error: None,
                 early_lines: 0,
                 early_dropped: 0,
+                args_not_read: 0,
                 frames: Vec::new(),
             },
             extra,

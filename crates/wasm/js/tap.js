@@ -495,3 +495,53 @@ export function tapStop() {
 export function tapPause(on) {
   if (tap !== null) tap.busy = !!on;
 }
+
+const MAX_JSON_NODES = 10000; // values written of an object the app hands us
+const MAX_JSON_DEPTH = 8;
+
+/**
+ * JSON text of a value the app hands us (the report's `extra`), read as the
+ * console render reads: own enumerable data properties only, so no getter,
+ * `toJSON` or `toString` of the app runs (a Proxy's ownKeys and
+ * getOwnPropertyDescriptor traps still can). Bounded in depth and values;
+ * what has no JSON form (functions, symbols, BigInt, typed arrays, what is past
+ * the bounds) is left out. null when nothing is left.
+ */
+export function plainJson(v) {
+  let nodes = 0;
+  const walk = (x, depth) => {
+    if (++nodes > MAX_JSON_NODES) return undefined;
+    switch (typeof x) {
+      case 'string': return quote(x.length > MAX_READ ? '[string of ' + x.length + ' chars, not read]' : x);
+      case 'number': return Number.isFinite(x) ? String(x) : 'null';
+      case 'boolean': return x ? 'true' : 'false';
+      case 'object': break;
+      default: return undefined;
+    }
+    if (x === null) return 'null';
+    if (depth >= MAX_JSON_DEPTH || isView(x) || x instanceof ArrayBuffer) return undefined;
+    if (Array.isArray(x)) {
+      const len = own(x, 'length');
+      const n = Math.min(typeof len === 'number' ? len : 0, MAX_JSON_NODES);
+      const items = [];
+      for (let i = 0; i < n && nodes <= MAX_JSON_NODES; i++) {
+        const w = walk(own(x, i), depth + 1);
+        items.push(w === undefined ? 'null' : w);
+      }
+      return '[' + items.join(',') + ']';
+    }
+    const parts = [];
+    for (const k of Object.keys(x)) {
+      if (nodes > MAX_JSON_NODES) break;
+      const w = walk(own(x, k), depth + 1);
+      if (w !== undefined) parts.push(quote(k) + ':' + w);
+    }
+    return '{' + parts.join(',') + '}';
+  };
+  try {
+    const text = walk(v, 0);
+    return text === undefined ? null : text;
+  } catch (_) {
+    return null; // a revoked Proxy, a throwing trap
+  }
+}

@@ -17,6 +17,8 @@ extern "C" {
     pub fn tap_stop();
     #[wasm_bindgen(js_name = tapPause)]
     pub fn tap_pause(on: bool);
+    #[wasm_bindgen(js_name = plainJson)]
+    fn plain_json(v: &JsValue) -> Option<String>;
 }
 
 #[wasm_bindgen(module = "/js/http.js")]
@@ -58,15 +60,15 @@ fn parse(text: Option<String>) -> JsValue {
     text.and_then(|t| js_sys::JSON::parse(&t).ok()).unwrap_or(JsValue::NULL)
 }
 
-/// A JS value the app handed us, as JSON (`JSON.stringify`, then serde_json's
-/// parser, the one JSON front end in the bundle); `None` when it has no JSON
-/// form (a function, a cycle, a BigInt: stringify throws or gives nothing).
+/// A JS value the app handed us, as JSON: its own enumerable data properties,
+/// written by js/tap.js without running the app's getters or `toJSON`, then
+/// read by serde_json's parser (the one JSON front end in the bundle). `None`
+/// when it has no JSON form.
 pub fn json_of(v: &JsValue) -> Option<serde_json::Value> {
     if v.is_undefined() || v.is_null() {
         return None;
     }
-    let text = js_sys::JSON::stringify(v).ok()?.as_string()?;
-    serde_json::from_str(&text).ok()
+    serde_json::from_str(&plain_json(v)?).ok()
 }
 
 /// Property readers for plain objects built by our own snippets.

@@ -18,9 +18,9 @@ fn build(mx: &JsValue, extra: &JsValue) -> Result<String, JsError> {
     let tap = js::tap_stats();
     let http_tap = js::http_stats();
     let versions = Versions {
-        app: js::prop_str(extra, "appVersion"),
-        sdk: js::prop_str(extra, "sdkVersion"),
-        crypto: facts.crypto_version.or_else(|| js::prop_str(extra, "cryptoVersion")),
+        app: text_of(&extra_value, "appVersion"),
+        sdk: text_of(&extra_value, "sdkVersion"),
+        crypto: facts.crypto_version.or_else(|| text_of(&extra_value, "cryptoVersion")),
     };
     let now = js::now();
     let tab_guard = guard::current();
@@ -55,8 +55,9 @@ fn build(mx: &JsValue, extra: &JsValue) -> Result<String, JsError> {
 
 /// The diagnostics report as a JSON string (schema `schema/report.schema.json`).
 /// `mx`: an optional MatrixClient, read duck-typed (ids, sync state, crypto).
-/// `extra`: what the app knows, e.g. `{ appVersion, sdkVersion }`, taken as
-/// `JSON.stringify` gives it (no JSON form: `null`); redacted.
+/// `extra`: what the app knows, e.g. `{ appVersion, sdkVersion }`: its own
+/// enumerable data properties (no getter or `toJSON` of the app runs; bounded
+/// in depth and size; no JSON form: `null`); redacted.
 #[wasm_bindgen(js_name = buildCryptoDiagReport)]
 pub fn build_crypto_diag_report(mx: JsValue, extra: JsValue) -> Result<String, JsError> {
     build(&mx, &extra)
@@ -86,4 +87,9 @@ fn file_stamp(ms: u64) -> String {
     name.truncate(19);
     name.push('Z');
     name
+}
+
+/// A string field of the app's `extra` (already read without running its code).
+fn text_of(extra: &serde_json::Value, key: &str) -> Option<String> {
+    extra.get(key)?.as_str().map(str::to_owned)
 }

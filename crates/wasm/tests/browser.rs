@@ -238,6 +238,33 @@ fn report_is_complete_and_has_no_secrets() {
     reset();
 }
 
+/// The app's `extra` is read from its own data properties: no getter, `toJSON`
+/// or `toString` of the app runs, a cycle and a BigInt do not break the report.
+#[wasm_bindgen_test]
+fn report_extra_runs_no_app_code() {
+    reset();
+    let extra = js(
+        "window.__ran = [];
+         const inner = { level: 2, toJSON() { window.__ran.push('inner toJSON'); return {}; } };
+         const e = { appVersion: '4.12.6', nested: inner, list: [1, 'two', null, inner], big: 10n, f() {}, toString() { window.__ran.push('toString'); return ''; } };
+         Object.defineProperty(e, 'secretGetter', { get() { window.__ran.push('getter'); return 'x'; }, enumerable: true });
+         e.self = e;
+         e.toJSON = function () { window.__ran.push('toJSON'); return {}; };
+         return e;",
+        &JsValue::NULL,
+    );
+    let text = build_crypto_diag_report(JsValue::UNDEFINED, extra).unwrap();
+    let ran = js("return window.__ran;", &JsValue::NULL);
+    assert_eq!(js_sys::Array::from(&ran).length(), 0, "app code ran: {:?}", js_sys::JSON::stringify(&ran).ok());
+    let r = js_sys::JSON::parse(&text).unwrap();
+    let x = get(&r, "extra");
+    assert_eq!(get(&get(&r, "versions"), "app").as_string().as_deref(), Some("4.12.6"));
+    assert_eq!(get(&get(&x, "nested"), "level").as_f64(), Some(2.0));
+    assert_eq!(js_sys::Array::from(&get(&x, "list")).length(), 4);
+    assert!(get(&x, "secretGetter").is_undefined() && get(&x, "big").is_undefined() && get(&x, "f").is_undefined());
+    reset();
+}
+
 #[wasm_bindgen_test]
 async fn persistent_storage_with_and_without_the_api() {
     let r = request_persistent_storage().await;

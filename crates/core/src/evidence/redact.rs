@@ -372,24 +372,53 @@ type Field = (&'static str, SecretKind, Shape);
 
 const _: () = assert!(FIELDS.len() <= 32, "read_key keeps its candidates in a u32");
 
-/// For each first byte (either case), the `FIELDS` that start with it, as a bit set:
-/// most words are rejected on this one lookup.
-const KEY_START: [u32; 128] = {
-    let mut t = [0u32; 128];
+/// Longest name in `FIELDS`.
+const MAX_FIELD_LEN: usize = {
+    let (mut n, mut i) = (0, 0);
+    while i < FIELDS.len() {
+        if FIELDS[i].0.len() > n {
+            n = FIELDS[i].0.len();
+        }
+        i += 1;
+    }
+    n
+};
+
+/// For each position and letter or digit, the `FIELDS` with it there, as a bit
+/// set: a word narrows its candidates with one AND per byte, and most words are
+/// rejected at their first byte.
+const KEY_AT: [[u32; 36]; MAX_FIELD_LEN] = {
+    let mut t = [[0u32; 36]; MAX_FIELD_LEN];
     let mut i = 0;
     while i < FIELDS.len() {
-        let c = FIELDS[i].0.as_bytes()[0];
-        t[c as usize] |= 1 << i;
-        t[c.to_ascii_uppercase() as usize] |= 1 << i;
+        let name = FIELDS[i].0.as_bytes();
+        let mut n = 0;
+        while n < name.len() {
+            t[n][alnum_index(name[n])] |= 1 << i;
+            n += 1;
+        }
         i += 1;
     }
     t
 };
 
+/// 0-9 for digits, 10-35 for letters of either case (callers pass alphanumerics).
+const fn alnum_index(c: u8) -> usize {
+    if c.is_ascii_digit() {
+        (c - b'0') as usize
+    } else {
+        (c.to_ascii_lowercase() - b'a') as usize + 10
+    }
+}
+
 /// A key name at `i` (letters, digits, `_`, `-`, `%5F`), normalised and looked up.
 /// The candidates narrow byte by byte, so a word costs what it shares with a key.
 fn read_key(b: &[u8], i: usize) -> Option<(&'static Field, usize)> {
-    let mut cand = KEY_START.get(usize::from(*b.get(i)?)).copied().unwrap_or(0);
+    let first = *b.get(i)?;
+    if !first.is_ascii_alphanumeric() {
+        return None;
+    }
+    let mut cand = KEY_AT[0][alnum_index(first)];
     if cand == 0 {
         return None;
     }
@@ -398,15 +427,7 @@ fn read_key(b: &[u8], i: usize) -> Option<(&'static Field, usize)> {
     while k < b.len() {
         let c = b[k];
         if c.is_ascii_alphanumeric() {
-            let c = c.to_ascii_lowercase();
-            let mut left = cand;
-            while left != 0 {
-                let j = left.trailing_zeros() as usize;
-                left &= left - 1;
-                if FIELDS[j].0.as_bytes().get(n) != Some(&c) {
-                    cand &= !(1 << j);
-                }
-            }
+            cand &= KEY_AT.get(n).map_or(0, |row| row[alnum_index(c)]);
             if cand == 0 {
                 return None;
             }

@@ -541,7 +541,8 @@ pub struct PreviousDevice {
     pub phase: Phase,
 }
 
-/// The outcome with its evidence; timestamps are Unix ms.
+/// The outcome with its evidence; timestamps are Unix ms. The monitor's state
+/// is inlined (its fields sit beside the ones derived at snapshot time).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OtkHealth {

@@ -186,7 +186,7 @@ impl Diagnostics {
     /// The fetch tap is on (or its options changed).
     pub fn http_installed(&mut self, cfg: MonitorConfig, break_upload_storm: bool) {
         self.otk.cfg = cfg.clamped();
-        self.otk.breaker.enabled = break_upload_storm;
+        self.otk.state.breaker.enabled = break_upload_storm;
         self.http.breaker_enabled = break_upload_storm;
         self.http.installed = true;
     }
@@ -230,7 +230,7 @@ impl Diagnostics {
     /// Does the monitor need what this browser remembers of this device? True
     /// when the session names a device the monitor does not follow yet.
     pub fn wants_device_memory(&self, device_id: &str) -> bool {
-        self.otk.device_id.as_deref() != Some(device_id)
+        self.otk.state.device_id.as_deref() != Some(device_id)
     }
 
     /// The session's user and device, with what an earlier page load remembered.
@@ -251,11 +251,11 @@ impl Diagnostics {
             _ => (body.to_owned(), parse_request(body)),
         };
         let events = self.otk.observe_request(&req, now);
-        let decision = self.otk.breaker.decide(req.fingerprint, now);
+        let decision = self.otk.state.breaker.decide(req.fingerprint, now);
         if text.len() <= MAX_MEMO_BYTES {
             self.upload_memo = Some((text, req));
         }
-        let kept = (decision == Decision::AnswerLocally).then(|| self.otk.breaker.kept.clone()).flatten();
+        let kept = (decision == Decision::AnswerLocally).then(|| self.otk.state.breaker.kept.clone()).flatten();
         UploadAnswer { decision, kept, effects: self.apply(events) }
     }
 
@@ -444,7 +444,7 @@ impl Diagnostics {
             ..Default::default()
         });
         let mut r = Report::build(&self.journal, ctx, self.console_installed, now);
-        if self.http.installed || self.otk.uploads.requests + self.otk.uploads.conflicts > 0 {
+        if self.http.installed || self.otk.state.uploads.requests + self.otk.state.uploads.conflicts > 0 {
             r.otk_health = Some(self.otk.snapshot());
         }
         if self.http.installed {
@@ -468,7 +468,7 @@ impl Diagnostics {
             r.decryption = Some(self.utd.report(now));
         }
         if !self.call.is_empty() {
-            let own = self.otk.user_id.as_deref().zip(self.otk.device_id.as_deref()).map(|(u, d)| format!("{u}:{d}"));
+            let own = self.otk.state.user_id.as_deref().zip(self.otk.state.device_id.as_deref()).map(|(u, d)| format!("{u}:{d}"));
             let call = self.call.evidence(own.as_deref(), now);
             r.findings.extend(CallMonitor::findings(&call, now));
             r.call = Some(call);
@@ -489,7 +489,7 @@ impl Diagnostics {
             match e {
                 Event::Finding(f) => self.journal.add_finding(f),
                 Event::Remember { ed25519, first_seen_at, max_accepted_counter } => {
-                    if let (Some(user_id), Some(device_id)) = (self.otk.user_id.clone(), self.otk.device_id.clone()) {
+                    if let (Some(user_id), Some(device_id)) = (self.otk.state.user_id.clone(), self.otk.state.device_id.clone()) {
                         let memory = DeviceMemory { ed25519, first_seen_at, max_accepted_counter };
                         effects.push(Effect::RememberDevice { user_id, device_id, memory });
                     }
@@ -504,9 +504,9 @@ impl Diagnostics {
     /// A conflict goes to the monitor first; `false` when it was the second
     /// sighting of one conflict (then the journal keeps it uncounted).
     fn conflict(&mut self, c: &OtkConflict, source: Source, now: u64) -> (bool, Vec<Effect>) {
-        let dup = self.otk.uploads.duplicates;
+        let dup = self.otk.state.uploads.duplicates;
         let events = self.otk.observe_outcome(&UploadOutcome::Conflict(c.clone()), source, now);
-        let counted = self.otk.uploads.duplicates == dup;
+        let counted = self.otk.state.uploads.duplicates == dup;
         (counted, self.apply(events))
     }
 
@@ -517,7 +517,7 @@ impl Diagnostics {
             return self.apply(events);
         };
         if let Some(fp) = self.otk.last_fingerprint {
-            self.otk.breaker.keep(KeptResponse {
+            self.otk.state.breaker.keep(KeptResponse {
                 status,
                 status_text: ex.status_text.to_owned(),
                 content_type: ex.content_type.map(str::to_owned),
@@ -631,8 +631,8 @@ mod tests {
             recoveries += recovery(&d.exchange(&rejected(), i * 1000 + 40));
             d.console_line("error", CONSOLE, i * 1000 + 41);
         }
-        assert_eq!((recoveries, d.monitor().phase), (1, Phase::Storm));
-        assert_eq!((d.monitor().uploads.conflicts, d.monitor().uploads.duplicates), (3, 3));
+        assert_eq!((recoveries, d.monitor().state.phase), (1, Phase::Storm));
+        assert_eq!((d.monitor().state.uploads.conflicts, d.monitor().state.uploads.duplicates), (3, 3));
         assert_eq!(d.journal().counts()["KE-1"].by_signature.get(OTK_CONFLICT), Some(&3), "six sightings, three conflicts");
         assert_eq!(d.http().keys_upload.client_errors, 3);
         assert!(d.entries().any(|e| e.level == "http" && e.message.starts_with("HTTP POST /_matrix/client/v3/keys/upload [400]")));
@@ -664,7 +664,7 @@ mod tests {
         let kept = a.kept.unwrap();
         assert_eq!((kept.status, kept.body.as_str(), kept.content_type.as_deref()), (400, BODY_400, Some("application/json")));
         d.exchange(&Exchange { answered_locally: true, ..rejected() }, 10);
-        assert_eq!((d.http().keys_upload.answered_locally, d.http().keys_upload.requests, d.monitor().uploads.conflicts), (1, 3, 3));
+        assert_eq!((d.http().keys_upload.answered_locally, d.http().keys_upload.requests, d.monitor().state.uploads.conflicts), (1, 3, 3));
         // A different body goes through.
         assert_eq!(d.before_upload(r#"{"one_time_keys":{}}"#, 11).decision, Decision::Forward);
     }
@@ -684,7 +684,7 @@ mod tests {
         );
         let fp = d.monitor().last_fingerprint;
         d.before_upload(&first, 2);
-        assert_eq!((d.monitor().uploads.requests, d.monitor().last_fingerprint), (2, fp));
+        assert_eq!((d.monitor().state.uploads.requests, d.monitor().last_fingerprint), (2, fp));
         assert_eq!(d.upload_memo.as_ref().map(|(b, _)| b.as_str()), Some(first.as_str()));
         // A new identity in a new body is read: the early warning fires.
         d.before_upload(&with_ed("ED2"), 3);

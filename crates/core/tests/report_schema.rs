@@ -165,7 +165,7 @@ fn report_with_a_storm_over_http_validates_and_round_trips() {
     }
     let mut r = d.report(Context::default(), 1_795_000_010_000);
     // The breaker's kept 400 is working state, not report content.
-    r.otk_health.as_mut().unwrap().breaker.kept = None;
+    r.otk_health.as_mut().unwrap().state.breaker.kept = None;
     let text = text_of(&r);
     let v: Value = serde_json::from_str(&text).unwrap();
     validate(&v).unwrap();

@@ -26,7 +26,8 @@ const MAX_PENDING: usize = 32;
 /// each conflict cost more than the last; `conflicts_in_window` saturates here.
 const MAX_WINDOW: usize = 1024;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct MonitorConfig {
     pub storm_threshold: u32,
     pub storm_window_ms: u64,
@@ -219,15 +220,17 @@ pub enum Event {
     },
 }
 
-#[derive(Clone, Debug, Default)]
-pub struct Monitor {
-    pub cfg: MonitorConfig,
+/// What the monitor knows about this device's one-time keys: its working state,
+/// shown as is in `otkHealth` (next to what the snapshot derives from it).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OtkState {
     pub phase: Phase,
     pub phase_since: Option<u64>,
     pub user_id: Option<String>,
     pub device_id: Option<String>,
     /// The device before a re-login, with the phase it left in.
-    pub previous_device: Option<(String, Phase)>,
+    pub previous_device: Option<PreviousDevice>,
     pub identity: IdentityTrack,
     /// Highest one-time-key counter this browser saw the server accept for this device.
     pub max_accepted_counter: Option<u64>,
@@ -240,11 +243,17 @@ pub struct Monitor {
     pub recovered_at: Option<u64>,
     pub storms: u32,
     pub recovery_events: u32,
-    pub consecutive_transient: u32,
     pub last_transient: Option<String>,
+    pub breaker: Breaker,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Monitor {
+    pub cfg: MonitorConfig,
+    pub state: OtkState,
+    pub consecutive_transient: u32,
     /// Set by the host from the storage-consistency check.
     pub store_missing: Option<bool>,
-    pub breaker: Breaker,
     /// Content fingerprint of the last upload sent, to key the breaker's kept 400.
     pub last_fingerprint: Option<u64>,
     /// Times of the recent conflicts on `window_key` (oldest first, at most MAX_WINDOW).
@@ -267,66 +276,66 @@ impl Monitor {
     /// accepted upload (`recovered`).
     pub fn set_device(&mut self, user_id: Option<&str>, device_id: Option<&str>) {
         if let Some(u) = user_id {
-            self.user_id = Some(u.to_owned());
+            self.state.user_id = Some(u.to_owned());
         }
         let Some(d) = device_id else { return };
-        match self.device_id.as_deref() {
+        match self.state.device_id.as_deref() {
             Some(cur) if cur == d => {}
             Some(cur) => {
-                self.previous_device = Some((cur.to_owned(), self.phase));
-                self.device_id = Some(d.to_owned());
-                self.identity = IdentityTrack::default();
-                self.max_accepted_counter = None;
+                self.state.previous_device = Some(PreviousDevice { device_id: cur.to_owned(), phase: self.state.phase });
+                self.state.device_id = Some(d.to_owned());
+                self.state.identity = IdentityTrack::default();
+                self.state.max_accepted_counter = None;
                 self.window.clear();
                 self.pending.clear();
             }
-            None => self.device_id = Some(d.to_owned()),
+            None => self.state.device_id = Some(d.to_owned()),
         }
     }
 
     /// What a previous page load remembered for the current device.
     pub fn remember(&mut self, ed25519: Option<String>, first_seen_at: Option<u64>, max_accepted_counter: Option<u64>) {
-        if self.identity.known.is_none() {
-            self.identity.known = ed25519;
-            self.identity.first_seen_at = first_seen_at;
+        if self.state.identity.known.is_none() {
+            self.state.identity.known = ed25519;
+            self.state.identity.first_seen_at = first_seen_at;
         }
-        self.max_accepted_counter = self.max_accepted_counter.max(max_accepted_counter);
+        self.state.max_accepted_counter = self.state.max_accepted_counter.max(max_accepted_counter);
     }
 
     fn remember_event(&self) -> Event {
         Event::Remember {
-            ed25519: self.identity.known.clone(),
-            first_seen_at: self.identity.first_seen_at,
-            max_accepted_counter: self.max_accepted_counter,
+            ed25519: self.state.identity.known.clone(),
+            first_seen_at: self.state.identity.first_seen_at,
+            max_accepted_counter: self.state.max_accepted_counter,
         }
     }
 
     fn set_phase(&mut self, p: Phase, now: u64) {
-        if self.phase != p {
-            self.phase = p;
-            self.phase_since = Some(now);
+        if self.state.phase != p {
+            self.state.phase = p;
+            self.state.phase_since = Some(now);
         }
     }
 
     /// An upload is about to be sent.
     pub fn observe_request(&mut self, req: &UploadRequest, now: u64) -> Vec<Event> {
-        self.uploads.requests += 1;
+        self.state.uploads.requests += 1;
         self.set_device(req.user_id.as_deref(), req.device_id.as_deref());
         self.last_request = Some((req.min_counter, req.max_counter));
         self.last_fingerprint = Some(req.fingerprint);
         let mut events = Vec::new();
         let Some(ed) = req.ed25519.as_deref() else { return events };
-        match self.identity.known.as_deref() {
+        match self.state.identity.known.as_deref() {
             None => {
-                self.identity.known = Some(ed.to_owned());
-                self.identity.first_seen_at = Some(now);
+                self.state.identity.known = Some(ed.to_owned());
+                self.state.identity.first_seen_at = Some(now);
                 events.push(self.remember_event());
             }
             Some(k) if k == ed => {}
             Some(k) => {
-                if self.identity.replaced_by.as_deref() != Some(ed) {
-                    self.identity.replaced_by = Some(ed.to_owned());
-                    self.identity.replaced_at = Some(now);
+                if self.state.identity.replaced_by.as_deref() != Some(ed) {
+                    self.state.identity.replaced_by = Some(ed.to_owned());
+                    self.state.identity.replaced_at = Some(now);
                     events.push(Event::Finding(self.identity_finding(k, ed, now)));
                 }
             }
@@ -335,7 +344,7 @@ impl Monitor {
     }
 
     fn identity_finding(&self, old: &str, new: &str, now: u64) -> Finding {
-        let dev = self.device_id.as_deref().unwrap_or("unknown");
+        let dev = self.state.device_id.as_deref().unwrap_or("unknown");
         let store = match self.store_missing {
             Some(true) => " The crypto store was missing when the app started, which explains the new identity.",
             _ => "",
@@ -351,7 +360,7 @@ impl Monitor {
                  one-time key ids this account will reuse: expect 400 \"One time key … already exists\" on every upload.{store} Only a new device (sign out, sign in) fixes this."),
             ts: now,
             at: iso8601(now),
-            evidence: json!({ "userId": self.user_id.clone(), "deviceId": self.device_id.clone(), "previousEd25519": old, "newEd25519": new, "previousFirstSeenAt": self.identity.first_seen_at.map(iso8601), "storeMissing": self.store_missing }),
+            evidence: json!({ "userId": self.state.user_id.clone(), "deviceId": self.state.device_id.clone(), "previousEd25519": old, "newEd25519": new, "previousFirstSeenAt": self.state.identity.first_seen_at.map(iso8601), "storeMissing": self.store_missing }),
         }
     }
 
@@ -361,36 +370,36 @@ impl Monitor {
             UploadOutcome::Accepted { .. } => self.accepted(now),
             UploadOutcome::Conflict(c) => self.conflict(c, source, now),
             UploadOutcome::Rejected { .. } => {
-                self.uploads.rejected += 1;
+                self.state.uploads.rejected += 1;
                 Vec::new()
             }
             UploadOutcome::Transient { reason, .. } => {
-                self.uploads.transient += 1;
+                self.state.uploads.transient += 1;
                 self.consecutive_transient += 1;
-                self.last_transient = Some(reason.clone());
+                self.state.last_transient = Some(reason.clone());
                 Vec::new()
             }
         }
     }
 
     fn accepted(&mut self, now: u64) -> Vec<Event> {
-        self.uploads.accepted += 1;
+        self.state.uploads.accepted += 1;
         self.consecutive_transient = 0;
         let mut events = Vec::new();
         if let Some((_, Some(max))) = self.last_request.take() {
-            if self.max_accepted_counter.is_none_or(|m| max > m) {
-                self.max_accepted_counter = Some(max);
+            if self.state.max_accepted_counter.is_none_or(|m| max > m) {
+                self.state.max_accepted_counter = Some(max);
                 events.push(self.remember_event());
             }
         }
-        let left_storm = self.previous_device.as_ref().is_some_and(|(_, p)| matches!(p, Phase::Failing | Phase::Storm));
-        if matches!(self.phase, Phase::Failing | Phase::Storm) || left_storm {
+        let left_storm = self.state.previous_device.as_ref().is_some_and(|p| matches!(p.phase, Phase::Failing | Phase::Storm));
+        if matches!(self.state.phase, Phase::Failing | Phase::Storm) || left_storm {
             self.set_phase(Phase::Recovered, now);
-            self.recovered_at = Some(now);
-            self.breaker.disarm();
+            self.state.recovered_at = Some(now);
+            self.state.breaker.disarm();
             self.window.clear();
-            if let Some((_, p)) = &mut self.previous_device {
-                *p = Phase::Recovered;
+            if let Some(p) = &mut self.state.previous_device {
+                p.phase = Phase::Recovered;
             }
             events.push(Event::Recovered { at: now });
         }
@@ -401,9 +410,9 @@ impl Monitor {
         // Paired with the same conflict from the other path: counts once.
         if let Some(i) = self.pending.iter().position(|(s, id, t)| *s != source && *id == c.key_id && now.saturating_sub(*t) <= DEDUPE_MS) {
             self.pending.remove(i);
-            self.uploads.duplicates += 1;
-            if self.proof.as_ref().is_some_and(|p| p.diverged.is_none() && c.diverged.is_some()) {
-                self.proof = Some(Proof::from_conflict(c, source, now));
+            self.state.uploads.duplicates += 1;
+            if self.state.proof.as_ref().is_some_and(|p| p.diverged.is_none() && c.diverged.is_some()) {
+                self.state.proof = Some(Proof::from_conflict(c, source, now));
             }
             return Vec::new();
         }
@@ -412,12 +421,12 @@ impl Monitor {
         }
         self.pending.push_back((source, c.key_id.clone(), now));
 
-        self.uploads.conflicts += 1;
+        self.state.uploads.conflicts += 1;
         self.consecutive_transient = 0;
-        self.first_conflict_at.get_or_insert(now);
-        self.last_conflict_at = Some(now);
-        self.proof = Some(Proof::from_conflict(c, source, now));
-        self.trigger = Some(self.assess_trigger(c));
+        self.state.first_conflict_at.get_or_insert(now);
+        self.state.last_conflict_at = Some(now);
+        self.state.proof = Some(Proof::from_conflict(c, source, now));
+        self.state.trigger = Some(self.assess_trigger(c));
 
         let horizon = now.saturating_sub(self.cfg.storm_window_ms);
         // The window is per key id: a conflict on another id starts it afresh.
@@ -434,7 +443,7 @@ impl Monitor {
         self.window.push_back(now);
         let in_window = self.window.len() as u32;
 
-        if self.phase == Phase::Storm {
+        if self.state.phase == Phase::Storm {
             return Vec::new();
         }
         if in_window < self.cfg.storm_threshold {
@@ -442,17 +451,17 @@ impl Monitor {
             return Vec::new();
         }
         self.set_phase(Phase::Storm, now);
-        self.storm_started_at = Some(now);
-        self.storms += 1;
-        self.recovery_events += 1;
-        self.breaker.arm(now);
+        self.state.storm_started_at = Some(now);
+        self.state.storms += 1;
+        self.state.recovery_events += 1;
+        self.state.breaker.arm(now);
         vec![Event::RecoveryNeeded(Box::new(RecoveryNeeded {
-            user_id: self.user_id.clone(),
-            device_id: self.device_id.clone(),
+            user_id: self.state.user_id.clone(),
+            device_id: self.state.device_id.clone(),
             outcome: self.outcome(),
-            proof: self.proof.clone(),
-            trigger: self.trigger.clone(),
-            recommendation: recommendation(self.trigger.as_ref().map_or(TriggerKind::Unknown, |t| t.kind)),
+            proof: self.state.proof.clone(),
+            trigger: self.state.trigger.clone(),
+            recommendation: recommendation(self.state.trigger.as_ref().map_or(TriggerKind::Unknown, |t| t.kind)),
             storm_started_at: now,
             conflicts_in_window: in_window,
             at: iso8601(now),
@@ -462,8 +471,8 @@ impl Monitor {
     /// Which way the store diverged, from the evidence at hand (vodozemac's KeyId: a per-account counter from 0, unpadded base64 of 8 big-endian bytes).
     pub fn assess_trigger(&self, c: &OtkConflict) -> Trigger {
         let mut facts = Vec::new();
-        let replaced = self.identity.replaced_by.is_some();
-        if let (Some(old), Some(new)) = (&self.identity.known, &self.identity.replaced_by) {
+        let replaced = self.state.identity.replaced_by.is_some();
+        if let (Some(old), Some(new)) = (&self.state.identity.known, &self.state.identity.replaced_by) {
             facts.push(format!("this device id uploaded a new ed25519 identity ({new}) after {old}: the account was re-created"));
         }
         if self.store_missing == Some(true) {
@@ -477,13 +486,13 @@ impl Monitor {
                 facts.push(format!("key id {} decodes to counter {n}: past a new account's first batch", c.key_id));
             }
         }
-        let rolled_back = matches!((c.counter, self.max_accepted_counter), (Some(n), Some(m)) if n <= m);
-        if let (true, Some(m)) = (rolled_back, self.max_accepted_counter) {
+        let rolled_back = matches!((c.counter, self.state.max_accepted_counter), (Some(n), Some(m)) if n <= m);
+        if let (true, Some(m)) = (rolled_back, self.state.max_accepted_counter) {
             facts.push(format!(
                 "this browser earlier saw ids up to counter {m} accepted for this device: the local account went back in time"
             ));
         }
-        let same_identity = self.identity.known.is_some() && !replaced;
+        let same_identity = self.state.identity.known.is_some() && !replaced;
         if same_identity {
             facts.push("the identity key uploaded by this device has not changed".to_owned());
         }
@@ -500,9 +509,9 @@ impl Monitor {
     }
 
     pub fn outcome(&self) -> Outcome {
-        if self.identity.replaced_by.is_some() {
+        if self.state.identity.replaced_by.is_some() {
             Outcome::Unrecoverable
-        } else if matches!(self.phase, Phase::Failing | Phase::Storm) {
+        } else if matches!(self.state.phase, Phase::Failing | Phase::Storm) {
             Outcome::Diverged
         } else if self.consecutive_transient > 0 {
             Outcome::Retrying
@@ -513,31 +522,14 @@ impl Monitor {
 
     /// Everything `otkHealth()` and the report show.
     pub fn snapshot(&self) -> OtkHealth {
-        let conflicts_in_window = self.window.len() as u32;
+        let outcome = self.outcome();
         OtkHealth {
-            outcome: self.outcome(),
-            phase: self.phase,
-            phase_since: self.phase_since,
-            user_id: self.user_id.clone(),
-            device_id: self.device_id.clone(),
-            previous_device: self.previous_device.as_ref().map(|(d, p)| PreviousDevice { device_id: d.clone(), phase: *p }),
-            uploads: self.uploads.clone(),
-            conflicts_in_window,
-            proof: self.proof.clone(),
-            trigger: self.trigger.clone(),
-            recommendation: matches!(self.outcome(), Outcome::Diverged | Outcome::Unrecoverable)
-                .then(|| recommendation(self.trigger.as_ref().map_or(TriggerKind::Unknown, |t| t.kind))),
-            identity: self.identity.clone(),
-            max_accepted_counter: self.max_accepted_counter,
-            first_conflict_at: self.first_conflict_at,
-            last_conflict_at: self.last_conflict_at,
-            storm_started_at: self.storm_started_at,
-            recovered_at: self.recovered_at,
-            storms: self.storms,
-            recovery_events: self.recovery_events,
-            last_transient: self.last_transient.clone(),
-            breaker: self.breaker.clone(),
-            config: ConfigView { storm_threshold: self.cfg.storm_threshold, storm_window_ms: self.cfg.storm_window_ms },
+            outcome,
+            state: self.state.clone(),
+            conflicts_in_window: self.window.len() as u32,
+            recommendation: matches!(outcome, Outcome::Diverged | Outcome::Unrecoverable)
+                .then(|| recommendation(self.state.trigger.as_ref().map_or(TriggerKind::Unknown, |t| t.kind))),
+            config: self.cfg,
         }
     }
 }
@@ -549,39 +541,17 @@ pub struct PreviousDevice {
     pub phase: Phase,
 }
 
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ConfigView {
-    pub storm_threshold: u32,
-    pub storm_window_ms: u64,
-}
-
-/// The outcome with its evidence; timestamps are Unix ms.
+/// The outcome with its evidence; timestamps are Unix ms. The monitor's state
+/// is inlined (its fields sit beside the ones derived at snapshot time).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OtkHealth {
     pub outcome: Outcome,
-    pub phase: Phase,
-    pub phase_since: Option<u64>,
-    pub user_id: Option<String>,
-    pub device_id: Option<String>,
-    pub previous_device: Option<PreviousDevice>,
-    pub uploads: Uploads,
+    #[serde(flatten)]
+    pub state: OtkState,
     pub conflicts_in_window: u32,
-    pub proof: Option<Proof>,
-    pub trigger: Option<Trigger>,
     pub recommendation: Option<Recommendation>,
-    pub identity: IdentityTrack,
-    pub max_accepted_counter: Option<u64>,
-    pub first_conflict_at: Option<u64>,
-    pub last_conflict_at: Option<u64>,
-    pub storm_started_at: Option<u64>,
-    pub recovered_at: Option<u64>,
-    pub storms: u32,
-    pub recovery_events: u32,
-    pub last_transient: Option<String>,
-    pub breaker: Breaker,
-    pub config: ConfigView,
+    pub config: MonitorConfig,
 }
 
 impl Phase {
@@ -654,12 +624,12 @@ mod tests {
     #[test]
     fn healthy_failing_storm_recovered_with_one_event_per_storm() {
         let mut m = Monitor::new(MonitorConfig::default());
-        assert_eq!((m.phase, m.outcome()), (Phase::Healthy, Outcome::Healthy));
+        assert_eq!((m.state.phase, m.outcome()), (Phase::Healthy, Outcome::Healthy));
         assert!(m.observe_outcome(&conflict("AAAAAAAAAA0"), Source::Http, 1_000).is_empty());
-        assert_eq!((m.phase, m.outcome()), (Phase::Failing, Outcome::Diverged));
+        assert_eq!((m.state.phase, m.outcome()), (Phase::Failing, Outcome::Diverged));
         assert!(m.observe_outcome(&conflict("AAAAAAAAAA0"), Source::Http, 20_000).is_empty());
         let ev = m.observe_outcome(&conflict("AAAAAAAAAA0"), Source::Http, 40_000);
-        assert_eq!(m.phase, Phase::Storm);
+        assert_eq!(m.state.phase, Phase::Storm);
         let Event::RecoveryNeeded(r) = &ev[0] else { panic!("{ev:?}") };
         assert_eq!(r.conflicts_in_window, 3);
         assert_eq!(r.proof.as_ref().unwrap().counter, Some(13));
@@ -668,15 +638,15 @@ mod tests {
         for t in 0..100 {
             assert!(m.observe_outcome(&conflict("AAAAAAAAAA0"), Source::Http, 41_000 + t * 50).is_empty());
         }
-        assert_eq!((m.storms, m.recovery_events, m.uploads.conflicts), (1, 1, 103));
-        assert!(m.breaker.armed);
+        assert_eq!((m.state.storms, m.state.recovery_events, m.state.uploads.conflicts), (1, 1, 103));
+        assert!(m.state.breaker.armed);
         let ev = m.observe_outcome(&ok(), Source::Http, 100_000);
         assert_eq!(ev, vec![Event::Recovered { at: 100_000 }]);
-        assert_eq!((m.phase, m.outcome()), (Phase::Recovered, Outcome::Healthy));
-        assert!(!m.breaker.armed);
+        assert_eq!((m.state.phase, m.outcome()), (Phase::Recovered, Outcome::Healthy));
+        assert!(!m.state.breaker.armed);
         // A second storm gets its own single event.
         let n: usize = (0..5).map(|i| m.observe_outcome(&conflict("AAAAAAAAAA0"), Source::Http, 200_000 + i).len()).sum();
-        assert_eq!((n, m.storms), (1, 2));
+        assert_eq!((n, m.state.storms), (1, 2));
     }
 
     #[test]
@@ -685,14 +655,14 @@ mod tests {
         m.observe_outcome(&conflict("AAAAAAAAAA0"), Source::Http, 0);
         m.observe_outcome(&conflict("AAAAAAAAAA0"), Source::Http, 1);
         m.observe_outcome(&conflict("AAAAAAAAAA4"), Source::Http, 2);
-        assert_eq!(m.phase, Phase::Failing, "a different key id restarts the count");
+        assert_eq!(m.state.phase, Phase::Failing, "a different key id restarts the count");
         let mut m = Monitor::new(MonitorConfig::default());
         m.observe_outcome(&conflict("AAAAAAAAAA0"), Source::Http, 0);
         m.observe_outcome(&conflict("AAAAAAAAAA0"), Source::Http, 300_000);
         m.observe_outcome(&conflict("AAAAAAAAAA0"), Source::Http, 600_001);
-        assert_eq!(m.phase, Phase::Failing, "the first fell out of the 10 min window");
+        assert_eq!(m.state.phase, Phase::Failing, "the first fell out of the 10 min window");
         m.observe_outcome(&conflict("AAAAAAAAAA0"), Source::Http, 600_002);
-        assert_eq!(m.phase, Phase::Storm);
+        assert_eq!(m.state.phase, Phase::Storm);
     }
 
     #[test]
@@ -705,7 +675,7 @@ mod tests {
             events += m.observe_outcome(&c, Source::Http, t).len();
             assert!(m.window.len() <= MAX_WINDOW);
         }
-        assert_eq!((events, m.phase), (1, Phase::Storm), "the 1000th conflict started the storm");
+        assert_eq!((events, m.state.phase), (1, Phase::Storm), "the 1000th conflict started the storm");
         assert_eq!(m.snapshot().conflicts_in_window as usize, MAX_WINDOW, "saturates");
     }
 
@@ -714,13 +684,13 @@ mod tests {
         let mut m = Monitor::new(MonitorConfig { storm_threshold: 2, ..Default::default() });
         m.observe_outcome(&conflict("AAAAAAAAAA0"), Source::Http, 0);
         m.observe_outcome(&conflict("AAAAAAAAAA0"), Source::Console, 30);
-        assert_eq!((m.uploads.conflicts, m.uploads.duplicates, m.phase), (1, 1, Phase::Failing));
+        assert_eq!((m.state.uploads.conflicts, m.state.uploads.duplicates, m.state.phase), (1, 1, Phase::Failing));
         // Console first works too; a console line long after is a new conflict.
         m.observe_outcome(&conflict("AAAAAAAAAA0"), Source::Console, 50_000);
         m.observe_outcome(&conflict("AAAAAAAAAA0"), Source::Http, 50_010);
-        assert_eq!((m.uploads.conflicts, m.uploads.duplicates, m.phase), (2, 2, Phase::Storm));
+        assert_eq!((m.state.uploads.conflicts, m.state.uploads.duplicates, m.state.phase), (2, 2, Phase::Storm));
         m.observe_outcome(&conflict("AAAAAAAAAA0"), Source::Console, 90_000);
-        assert_eq!(m.uploads.conflicts, 3);
+        assert_eq!(m.state.uploads.conflicts, 3);
     }
 
     #[test]
@@ -729,7 +699,7 @@ mod tests {
         let ev = m.observe_request(&upload(Some("ED1"), &["AAAAAAAAAAA"]), 10);
         assert!(matches!(&ev[0], Event::Remember { ed25519: Some(e), .. } if e == "ED1"));
         m.observe_outcome(&ok(), Source::Http, 11);
-        assert_eq!(m.max_accepted_counter, Some(0));
+        assert_eq!(m.state.max_accepted_counter, Some(0));
         assert!(m.observe_request(&upload(Some("ED1"), &[]), 12).is_empty());
         // Reload after eviction: what was remembered comes back, a new identity goes up.
         let mut m2 = Monitor::new(MonitorConfig::default());
@@ -742,7 +712,7 @@ mod tests {
         assert_eq!(f.evidence["previousEd25519"], "ED1");
         assert_eq!(m2.outcome(), Outcome::Unrecoverable, "before any conflict");
         m2.observe_outcome(&conflict("AAAAAAAAAA0"), Source::Http, 21);
-        let t = m2.trigger.clone().unwrap();
+        let t = m2.state.trigger.clone().unwrap();
         assert_eq!(t.kind, TriggerKind::AccountRecreated);
         assert!(t.facts.iter().any(|f| f.contains("counter 13")), "{t:?}");
         // Repeating the new identity does not raise it again.
@@ -755,19 +725,19 @@ mod tests {
         let mut m = Monitor::new(MonitorConfig::default());
         m.remember(Some("ED".into()), Some(0), Some(120));
         m.observe_outcome(&conflict("AAAAAAAAAUM"), Source::Http, 1); // counter 323 > 120
-        assert_eq!(m.trigger.as_ref().unwrap().kind, TriggerKind::ConcurrentWriter, "past the first batch, same identity");
+        assert_eq!(m.state.trigger.as_ref().unwrap().kind, TriggerKind::ConcurrentWriter, "past the first batch, same identity");
         let mut m = Monitor::new(MonitorConfig::default());
         m.remember(Some("ED".into()), Some(0), Some(120));
         m.observe_outcome(&conflict("AAAAAAAAABA"), Source::Http, 1); // counter 16 <= 120
-        assert_eq!(m.trigger.as_ref().unwrap().kind, TriggerKind::ConcurrentWriter, "rolled back");
+        assert_eq!(m.state.trigger.as_ref().unwrap().kind, TriggerKind::ConcurrentWriter, "rolled back");
         // Nothing remembered, first-batch id: a re-created account.
         let mut m = Monitor::new(MonitorConfig::default());
         m.observe_outcome(&conflict("AAAAAAAAAA0"), Source::Http, 1);
-        assert_eq!(m.trigger.as_ref().unwrap().kind, TriggerKind::AccountRecreated);
+        assert_eq!(m.state.trigger.as_ref().unwrap().kind, TriggerKind::AccountRecreated);
         // Nothing remembered, a mid-range id: we cannot tell.
         let mut m = Monitor::new(MonitorConfig::default());
         m.observe_outcome(&conflict("AAAAAAAAAUM"), Source::Http, 1);
-        assert_eq!(m.trigger.as_ref().unwrap().kind, TriggerKind::Unknown);
+        assert_eq!(m.state.trigger.as_ref().unwrap().kind, TriggerKind::Unknown);
     }
 
     #[test]
@@ -777,15 +747,15 @@ mod tests {
         for t in 0..3 {
             m.observe_outcome(&conflict("AAAAAAAAAA0"), Source::Http, t);
         }
-        assert_eq!(m.phase, Phase::Storm);
+        assert_eq!(m.state.phase, Phase::Storm);
         m.set_device(Some("@a:hs"), Some("NEW"));
         let first = r#"{"device_keys":{"user_id":"@a:hs","device_id":"NEW","keys":{"ed25519:NEW":"EDNEW"}},"one_time_keys":{"signed_curve25519:AAAAAAAAAAA":{"key":"k"}}}"#;
         m.observe_request(&parse_request(first), 10);
         let ev = m.observe_outcome(&ok(), Source::Http, 11);
         assert!(ev.contains(&Event::Recovered { at: 11 }));
         let s = m.snapshot();
-        assert_eq!((s.outcome, s.phase, s.device_id.as_deref()), (Outcome::Healthy, Phase::Recovered, Some("NEW")));
-        assert_eq!(s.previous_device.unwrap().phase, Phase::Recovered);
+        assert_eq!((s.outcome, s.state.phase, s.state.device_id.as_deref()), (Outcome::Healthy, Phase::Recovered, Some("NEW")));
+        assert_eq!(s.state.previous_device.unwrap().phase, Phase::Recovered);
     }
 
     #[test]
@@ -796,6 +766,6 @@ mod tests {
         m.observe_outcome(&ok(), Source::Http, 2);
         assert_eq!(m.outcome(), Outcome::Healthy);
         m.observe_outcome(&parse_response(Some(401), Some("{}"), None), Source::Http, 3);
-        assert_eq!((m.outcome(), m.uploads.rejected), (Outcome::Healthy, 1));
+        assert_eq!((m.outcome(), m.state.uploads.rejected), (Outcome::Healthy, 1));
     }
 }

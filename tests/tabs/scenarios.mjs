@@ -138,9 +138,24 @@ export async function takeoverAfterClose(browser, url, { tabs = 2, how = 'close'
   try {
     const { pages, logs } = await openTabs(context, url, tabs);
     if (!logs) return { how, tabs, ok: false, error: 'not every tab reported a role within 15 s' };
-    const s = summarize(logs);
+    let s = summarize(logs);
+    // What this scenario measures is the takeover. Tabs opened at the same
+    // instant can, with the lease fallback, both lose their claims (their
+    // writes interleaved under the lease's names) and start as secondaries;
+    // the guard then heals itself (the quiet lease is pinged, unanswered,
+    // claimed) within ~2 s. That start is one_primary's business: here it is
+    // waited for, counted, and bounded.
+    let startRace = false;
+    if (s.primaries === 0) {
+      startRace = true;
+      const healed = await waitFor(async () => {
+        const now = summarize(await Promise.all(pages.map(log)));
+        return now.primaries === 1 ? now : null;
+      }, 5000, 20);
+      if (healed) s = healed;
+    }
     const pi = s.roles.indexOf('primary');
-    if (s.primaries !== 1) return { how, tabs, ok: false, error: `expected one primary, saw ${s.primaries}`, roles: s.roles };
+    if (s.primaries !== 1) return { how, tabs, ok: false, error: `expected one primary, saw ${s.primaries}`, roles: s.roles, startRace };
     const old = pages[pi];
     const rest = pages.filter((_, i) => i !== pi);
     let crashedOthers = 0;
@@ -169,6 +184,7 @@ export async function takeoverAfterClose(browser, url, { tabs = 2, how = 'close'
       mechanism: s.mechanism,
       takeover_ms: taken ? taken.t - t0 : null,
       primariesAfter: after.primaries,
+      startRace,
       crashedOthers,
       ok: !!taken && after.primaries === 1 && crashedOthers === 0,
     };

@@ -442,6 +442,18 @@ pub fn all_ours(leases: &[Option<Lease>], me: &str) -> bool {
     !leases.is_empty() && leases.iter().all(|l| l.as_ref().is_some_and(|l| l.owner == me))
 }
 
+/// The names disagree: some hold our lease, some another tab's. Two claims at
+/// once can leave each tab's view of localStorage like this for a moment (each
+/// renderer applies the other's writes later, key by key); deciding on it, both
+/// tabs lose and neither is primary. Read again once the writes have settled.
+pub fn unsettled(leases: &[Option<Lease>], me: &str) -> bool {
+    let mut owners = leases.iter().flatten().map(|l| l.owner == me);
+    owners.clone().any(|ours| ours) && owners.any(|ours| !ours)
+}
+
+/// Re-reads of an unsettled claim (each after `SETTLE_MS`) before deciding anyway.
+pub const UNSETTLED_READS: u32 = 4;
+
 /// A secondary's look at the lease, every `CHECK_MS` (and on storage events).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LeaseStep {
@@ -1166,6 +1178,16 @@ mod tests {
         let c = h.lose_lease("thief".into(), 2);
         assert_eq!((c.cause, h.state.conflicts, h.state.stolen_by.as_deref()), ("stolen", 0, Some("thief")));
         assert_eq!(h.on_message(&msg("p", 2.0, "released"), 1.0, || None), Reaction::Check);
+    }
+
+    #[test]
+    fn a_claim_read_while_the_names_disagree_is_unsettled() {
+        assert!(unsettled(&[lease("c"), lease("me")], "me"));
+        assert!(unsettled(&[lease("me"), None, lease("c")], "me"));
+        assert!(!unsettled(&[lease("me"), lease("me")], "me"), "ours everywhere: won");
+        assert!(!unsettled(&[lease("c"), lease("d")], "me"), "others everywhere: lost");
+        assert!(!unsettled(&[lease("me"), None], "me"));
+        assert!(!unsettled(&[], "me"));
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! settle and reads it back: the last writer wins.
 
 use super::{browser, emit, is_live, Live};
-use crypto_health_core::environment::tab_guard::{effective_lease, timing, BeatStep, Cause, Guard, Lease, LeaseStep, Role};
+use crypto_health_core::environment::tab_guard::{self, effective_lease, timing, BeatStep, Cause, Guard, Lease, LeaseStep, Role};
 use gloo_timers::callback::Interval;
 use gloo_timers::future::TimeoutFuture;
 use std::rc::Rc;
@@ -156,7 +156,16 @@ pub async fn claim(me: &Rc<Live>, cause: Cause) {
         }
         if is_live(me) {
             observe(me);
-            let all = leases(me);
+            let mut all = leases(me);
+            // Both claims' writes may not have reached both views yet: read again.
+            for _ in 0..tab_guard::UNSETTLED_READS {
+                if !tab_guard::unsettled(&all, &me.tab_id) || !is_live(me) {
+                    break;
+                }
+                TimeoutFuture::new(timing::SETTLE_MS).await;
+                observe(me);
+                all = leases(me);
+            }
             let change = me.core.borrow_mut().claim_end(cause, &all, browser::now());
             if let Some(change) = change {
                 if me.core.borrow().role() == Role::Primary {

@@ -49,9 +49,9 @@ pub struct Exchange<'a> {
     pub answered_locally: bool,
     /// The tap could not read the body it wanted.
     pub body_error: bool,
-    /// A failed answer whose body the tap left unread: no `Content-Length`, or
-    /// longer than its cap (cloning a body of unknown length makes Chromium
-    /// buffer the whole stream for the app's branch).
+    /// A failed answer whose body the tap left unread: longer than its cap
+    /// (declared or found), or of unknown length once one such body overran it
+    /// (a clone makes Chromium buffer the whole stream for the app's branch).
     pub body_not_read: bool,
 }
 

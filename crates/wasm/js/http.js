@@ -41,9 +41,9 @@ function methodOf(input, init) {
 
 /**
  * The clone's body as text, or null when it is longer than MAX_BODY bytes. Reads
- * at most MAX_BODY + one chunk, then cancels the clone: the tee then pulls only
- * what the app itself reads, so an endless body costs us a bounded amount and
- * the app still gets all of it.
+ * at most MAX_BODY + one chunk, then cancels the clone; the app still gets all of
+ * its body. (What Chromium's tee of a network body buffers for the app's branch
+ * meanwhile is not ours to bound here: see `observe`.)
  */
 function readCapped(clone) {
   const body = clone.body;

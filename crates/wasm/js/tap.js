@@ -69,9 +69,15 @@ function cut(s, max) {
   return s.length > max ? s.slice(0, max) + '…' : s;
 }
 
+/** What a string too long to read renders as. */
+function notReadText(s) {
+  return '[string of ' + s.length + ' chars, not read]';
+}
+
+/** The same, counted as a console argument not read. */
 function notRead(s) {
   if (tap !== null) tap.notRead++;
-  return '[string of ' + s.length + ' chars, not read]';
+  return notReadText(s);
 }
 
 function renderView(v) {
@@ -512,7 +518,7 @@ export function plainJson(v) {
   const walk = (x, depth) => {
     if (++nodes > MAX_JSON_NODES) return undefined;
     switch (typeof x) {
-      case 'string': return quote(x.length > MAX_READ ? '[string of ' + x.length + ' chars, not read]' : x);
+      case 'string': return quote(x.length > MAX_READ ? notReadText(x) : x);
       case 'number': return Number.isFinite(x) ? String(x) : 'null';
       case 'boolean': return x ? 'true' : 'false';
       case 'object': break;

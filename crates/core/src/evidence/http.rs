@@ -139,7 +139,8 @@ pub struct HttpStats {
     pub send_to_device: EndpointStats,
     /// Response bodies we could not read (non-text, stream error).
     pub body_read_errors: u64,
-    /// Failed answers whose body was left unread: no `Content-Length`, or over 256 KiB.
+    /// Failed answers whose body was left unread: declared or found over 256 KiB, or of
+    /// unknown length once such a body overran that cap.
     #[serde(default)]
     pub bodies_not_read: u64,
     /// Errors inside the tap itself; the app's request was unaffected.

@@ -132,6 +132,20 @@ pub struct UploadAnswer {
     pub effects: Vec<Effect>,
 }
 
+/// What the JavaScript taps counted on their own: the wasm only hears the
+/// console lines that pass the prefilter, and never the taps' own failures.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct TapCounters {
+    /// Every console call the tap saw; `None` while no console tap runs.
+    pub console_seen: Option<u64>,
+    /// Failures inside the console tap, and lines it had to drop.
+    pub console_errors: u64,
+    /// String arguments too long to read (counted, not read).
+    pub args_not_read: u64,
+    /// Failures inside the fetch tap.
+    pub http_errors: u64,
+}
+
 /// The whole diagnosis of one page.
 #[derive(Debug, Default)]
 pub struct Diagnostics {
@@ -141,11 +155,8 @@ pub struct Diagnostics {
     storage: Option<Storage>,
     tab_guard: TabGuard,
     console_installed: bool,
-    /// What the console tap counted outside the wasm (every line, not only candidates).
-    tap_lines_seen: Option<u64>,
-    tap_errors: u64,
-    tap_args_not_read: u64,
-    http_tap_errors: u64,
+    /// What the JavaScript taps counted outside the wasm.
+    taps: TapCounters,
     /// The last upload body read and what it said. In a storm the SDK re-sends
     /// the identical body every time; it is then compared, not parsed again.
     upload_memo: Option<(String, crate::otk::upload::UploadRequest)>,
@@ -350,14 +361,9 @@ impl Diagnostics {
         self.tab_guard = state;
     }
 
-    /// What the JavaScript taps counted on their own: every console call seen
-    /// (the wasm only hears candidates), string arguments too long to read, and
-    /// failures inside the taps.
-    pub fn tap_counters(&mut self, console_seen: Option<u64>, console_errors: u64, args_not_read: u64, http_errors: u64) {
-        self.tap_lines_seen = console_seen;
-        self.tap_errors = console_errors;
-        self.tap_args_not_read = args_not_read;
-        self.http_tap_errors = http_errors;
+    /// What the JavaScript taps counted on their own, read just before a report.
+    pub fn tap_counters(&mut self, counters: TapCounters) {
+        self.taps = counters;
     }
 
     /// The SDK's decryption events are watched (or no longer).
@@ -449,15 +455,15 @@ impl Diagnostics {
         }
         if self.http.installed {
             let mut h = self.http.clone();
-            h.tap_errors += self.http_tap_errors;
+            h.tap_errors += self.taps.http_errors;
             r.http = Some(h);
         }
         // The tap sees every line; the journal only those that passed the prefilter.
-        if let Some(seen) = self.tap_lines_seen {
+        if let Some(seen) = self.taps.console_seen {
             r.capture.lines_seen = seen;
         }
-        r.capture.capture_errors += self.tap_errors;
-        r.capture.args_not_read = self.tap_args_not_read;
+        r.capture.capture_errors += self.taps.console_errors;
+        r.capture.args_not_read = self.taps.args_not_read;
         r.capture.stopped_after_error = self.stopped_after_error.clone();
         (r.capture.frames, r.capture.early_lines, r.capture.early_dropped) = self.tap_frames.clone();
         if let Some(f) = self.tab_guard.assess(now) {
@@ -754,7 +760,7 @@ mod tests {
         assert_eq!(r.storage.notes.len(), 1, "says the storage checks were not called");
         d.console_installed(Config::default());
         d.http_installed(MonitorConfig::default(), false);
-        d.tap_counters(Some(42), 1, 3, 2);
+        d.tap_counters(TapCounters { console_seen: Some(42), console_errors: 1, args_not_read: 3, http_errors: 2 });
         let r = d.report(Context::default(), 2);
         assert!(r.capture.installed && r.otk_health.is_some());
         assert_eq!((r.capture.lines_seen, r.capture.capture_errors, r.http.unwrap().tap_errors), (42, 1, 2));

@@ -20,7 +20,7 @@ pub mod otk;
 pub mod report;
 pub mod support;
 
-pub use diagnostics::{Diagnostics, Effect};
+pub use diagnostics::{Diagnostics, Effect, TapCounters};
 pub use evidence::classify::{classify, prefilter, Classified};
 pub use evidence::journal::{Config, Entry, Journal};
 pub use evidence::signature::{Class, Severity, Signature, SIGNATURES};

@@ -237,12 +237,12 @@ fn bound_fields(fields: &mut Map<String, Value>, budget: usize) {
     if total <= budget {
         return;
     }
-    let mut by_size: Vec<(usize, String)> = fields.iter().map(|(k, v)| (size(v), k.clone())).collect();
-    by_size.sort_unstable_by_key(|(n, _)| std::cmp::Reverse(*n));
-    for (n, k) in by_size {
-        if total <= budget {
-            break;
-        }
+    // A signature extracts a handful of named fields: picking the largest left
+    // each round is cheap, and a tie goes to the first key.
+    let mut left: Vec<(usize, String)> = fields.iter().map(|(k, v)| (size(v), k.clone())).collect();
+    while total > budget {
+        let Some(i) = left.iter().enumerate().rev().max_by_key(|(_, (n, _))| *n).map(|(i, _)| i) else { break };
+        let (n, k) = left.remove(i);
         let marker = format!("[truncated {n} bytes]");
         total = total - n + marker.len() + 2;
         fields.insert(k, Value::String(marker));
@@ -322,6 +322,19 @@ mod tests {
         assert!(size <= 2 * 512 + 64, "fields hold {size} bytes");
         assert_eq!(e.fields["key_id"], "AAAAAAAAAA0", "small facts stay");
         assert!(e.fields["old_key"].as_str().is_some_and(|s| s.starts_with("[truncated ")), "{}", e.fields["old_key"]);
+    }
+
+    #[test]
+    fn the_largest_field_gives_way_first_and_a_tie_goes_to_the_first_key() {
+        let big = |c: char| Value::String(c.to_string().repeat(100));
+        let mut f: Map<String, Value> =
+            [("a", big('a')), ("b", Value::from(1)), ("c", big('c'))].into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+        bound_fields(&mut f, 150);
+        assert!(f["a"].as_str().is_some_and(|s| s.starts_with("[truncated 102 bytes]")), "{}", f["a"]);
+        assert_eq!((&f["b"], f["c"].as_str().map(str::len)), (&Value::from(1), Some(100)), "one cut was enough");
+        bound_fields(&mut f, 120);
+        assert!(f["c"].as_str().is_some_and(|s| s.starts_with("[truncated")), "then the next largest");
+        assert_eq!(f["b"], 1, "small facts stay");
     }
 
     #[test]

@@ -43,11 +43,11 @@ const GLUE = path.join(PKG_DIR, `${OUT_NAME}.js`);
 const SIZE_JSON = path.join(ROOT, 'target', 'size.json');
 // What an import loads (wasm + pkg/index.js), gzipped. The goal is 100 KiB.
 // The plain-Rust redesign (std, serde_json, web-sys, the tab guard and the
-// UTD tracker in Rust) measures ~152 KiB and is not there yet (README "Size"),
-// so until it is the build fails only above a ceiling ~5 KiB over that, which
+// UTD tracker in Rust) measures ~148 KiB and is not there yet (README "Size"),
+// so until it is the build fails only above a ceiling ~4 KiB over that, which
 // keeps further growth from going unnoticed, and prints the goal beside it.
 const GOAL_GZIP_BYTES = 100 * 1024;
-const BUDGET_GZIP_BYTES = 157 * 1024;
+const BUDGET_GZIP_BYTES = 152 * 1024;
 // The page that loads us also loads @matrix-org/matrix-sdk-crypto-wasm 18.9's
 // matrix_sdk_crypto_wasm_bg.wasm: 2,095,562 B gzip -9. Our share of that is printed.
 const CRYPTO_WASM_GZIP_BYTES = 2_095_562;

@@ -45,7 +45,7 @@ const MIB = 1024 * 1024;
 const GOALS = [
   // The redesign's hot-path budget: no worse than before it (0.60–0.62 and 1.00–1.03 then).
   { key: 'console_vs_js_reference_ratio', max: 0.7, what: 'capture overhead vs plain-JS capture (warn+debug, non-matching)' },
-  { key: 'console_nonmatching_overhead_ratio', max: 1.05, what: 'console call with capture / without (warn+debug, non-matching)' },
+  { key: 'console_nonmatching_overhead_ratio', max: 1.05, what: 'console call with capture / without: (real console + capture cost) / real console (warn+debug, non-matching)' },
   { key: 'console_mix_vs_naive_ratio', max: 1.0, what: 'capture cost vs naive JS capture (objects as [object Object]), 13 calls, 3 with objects' },
   { key: 'console_strings_vs_naive_ratio', max: 0.7, what: 'capture cost vs naive JS capture, string-only lines' },
   { key: 'console_hostile_worst_ms', max: 2, what: 'worst single console call over hostile arguments (console stubbed)' },
@@ -178,10 +178,16 @@ const levels = Object.keys(nm);
 const sum = (o, k) => levels.reduce((a, l) => a + o[l][k], 0);
 const ratio = (a, b) => (b > 0 ? a / b : null);
 const figures = {
-  // With the browser's real console: what the app pays per call. Its cost
-  // swings widely from round to round, so the ratio is the median of the
-  // per-round ratios (each round times the scenarios back to back), both levels pooled.
-  console_nonmatching_overhead_ratio: median(levels.flatMap((l) => nm[l].samples.ours.map((x, i) => x / nm[l].samples.none[i]))),
+  // What the app pays per call with the browser's real console: (console +
+  // capture) / console. That console's own cost swings from ~15 to ~100 µs a
+  // call between rounds of one run, a hundred times what the capture adds, so
+  // the ratio of two real-console timings is mostly noise (0.91 and 1.10 in
+  // two runs of one build). The capture's part is therefore timed with the
+  // console stubbed (paired rounds, precise) and set against the real
+  // console's median cost; the direct ratio is printed beside it.
+  console_nonmatching_overhead_ratio: ((x) => (x == null ? null : 1 + x))(ratio(sum(ns, 'oursOverhead'), sum(nm, 'none'))),
+  // The median of the per-round real-console ratios, both levels pooled (no goal).
+  console_nonmatching_direct_ratio: median(levels.flatMap((l) => nm[l].samples.ours.map((x, i) => x / nm[l].samples.none[i]))),
   // Capture cost alone (console stubbed), ours ÷ the plain-JS capture's.
   console_vs_js_reference_ratio: ratio(sum(ns, 'oursOverhead'), sum(ns, 'referenceOverhead')),
   console_nonmatching_us: Object.fromEntries(levels.map((l) => [l, { none: nm[l].none, ours: nm[l].ours, reference: nm[l].reference }])),
@@ -233,7 +239,8 @@ writeFileSync(OUT, JSON.stringify(results, null, 2) + '\n');
 const f2 = (x) => (x == null || !Number.isFinite(x) ? 'n/a' : x.toFixed(x >= 100 ? 0 : x >= 10 ? 1 : 2));
 const kib = (b) => `${(b / 1024).toFixed(1)} KiB`;
 const rows = [
-  ['console, non-matching: overhead ratio (ours/none)', f2(figures.console_nonmatching_overhead_ratio)],
+  ['console, non-matching: (console + capture) / console', figures.console_nonmatching_overhead_ratio?.toFixed(3) ?? 'n/a'],
+  ['  the same, direct ratio of real-console rounds (noisy)', f2(figures.console_nonmatching_direct_ratio)],
   ...levels.map((l) => [`  console.${l} µs/call  none | ours | plain-JS`, `${f2(nm[l].none)} | ${f2(nm[l].ours)} | ${f2(nm[l].reference)}`]),
   ['console, non-matching: ours vs plain-JS capture cost', f2(figures.console_vs_js_reference_ratio)],
   ...levels.map((l) => [`  capture only, console.${l} µs/call  ours | plain-JS`, `${f2(ns[l].oursOverhead)} | ${f2(ns[l].referenceOverhead)}`]),

@@ -177,6 +177,8 @@ const ns = r.nonMatchingStub;
 const levels = Object.keys(nm);
 const sum = (o, k) => levels.reduce((a, l) => a + o[l][k], 0);
 const ratio = (a, b) => (b > 0 ? a / b : null);
+// The capture's cost per non-matching call (console stubbed) over the real console's.
+const captureShare = ratio(sum(ns, 'oursOverhead'), sum(nm, 'none'));
 const figures = {
   // What the app pays per call with the browser's real console: (console +
   // capture) / console. That console's own cost swings from ~15 to ~100 µs a
@@ -185,7 +187,7 @@ const figures = {
   // two runs of one build). The capture's part is therefore timed with the
   // console stubbed (paired rounds, precise) and set against the real
   // console's median cost; the direct ratio is printed beside it.
-  console_nonmatching_overhead_ratio: ((x) => (x == null ? null : 1 + x))(ratio(sum(ns, 'oursOverhead'), sum(nm, 'none'))),
+  console_nonmatching_overhead_ratio: captureShare == null ? null : 1 + captureShare,
   // The median of the per-round real-console ratios, both levels pooled (no goal).
   console_nonmatching_direct_ratio: median(levels.flatMap((l) => nm[l].samples.ours.map((x, i) => x / nm[l].samples.none[i]))),
   // Capture cost alone (console stubbed), ours ÷ the plain-JS capture's.

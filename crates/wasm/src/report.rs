@@ -40,18 +40,16 @@ fn build(mx: &JsValue, extra: &JsValue) -> Result<String, JsError> {
     };
     state::with(|s| {
         s.diag.tab_guard(tab_guard);
-        let http_errors = js::prop_u64(&http_tap, "errors").unwrap_or(0);
+        // No console tap: its stats are not an object and every read is None.
+        s.diag.tap_counters(TapCounters {
+            console_seen: js::prop_u64(&tap, "seen"),
+            console_errors: js::prop_u64(&tap, "errors").unwrap_or(0) + js::prop_u64(&tap, "dropped").unwrap_or(0),
+            args_not_read: js::prop_u64(&tap, "notRead").unwrap_or(0),
+            http_errors: js::prop_u64(&http_tap, "errors").unwrap_or(0),
+        });
         if tap.is_object() {
-            s.diag.tap_counters(TapCounters {
-                console_seen: js::prop_u64(&tap, "seen"),
-                console_errors: js::prop_u64(&tap, "errors").unwrap_or(0) + js::prop_u64(&tap, "dropped").unwrap_or(0),
-                args_not_read: js::prop_u64(&tap, "notRead").unwrap_or(0),
-                http_errors,
-            });
             let frames = js::prop_str(&tap, "frames").unwrap_or_default();
             s.diag.tap_frames(&frames, js::prop_u64(&tap, "earlyFed").unwrap_or(0), js::prop_u64(&tap, "earlyDropped").unwrap_or(0));
-        } else {
-            s.diag.tap_counters(TapCounters { http_errors, ..TapCounters::default() });
         }
         serde_json::to_string(&s.diag.report(ctx, now)).map_err(|e| JsError::new(&format!("buildCryptoDiagReport: {e}")))
     })

@@ -139,12 +139,12 @@ export async function takeoverAfterClose(browser, url, { tabs = 2, how = 'close'
     const { pages, logs } = await openTabs(context, url, tabs);
     if (!logs) return { how, tabs, ok: false, error: 'not every tab reported a role within 15 s' };
     let s = summarize(logs);
-    // What this scenario measures is the takeover. Tabs opened at the same
-    // instant can, with the lease fallback, both lose their claims (their
-    // writes interleaved under the lease's names) and start as secondaries;
-    // the guard then heals itself (the quiet lease is pinged, unanswered,
-    // claimed) within ~2 s. That start is one_primary's business: here it is
-    // waited for, counted, and bounded.
+    // What this scenario measures is the takeover. Should tabs opened at the
+    // same instant all start as secondaries with the lease fallback (a claim
+    // decided on a view of localStorage the others' writes had not reached),
+    // the guard heals itself (the quiet lease is pinged, unanswered, claimed)
+    // within ~2 s. That start is one_primary's business: here it is waited
+    // for, counted, and bounded.
     let startRace = false;
     if (s.primaries === 0) {
       startRace = true;

@@ -3,7 +3,8 @@
 //! `HEARTBEAT_MS`; a secondary watches it and, when it stays quiet, pings its
 //! owner over BroadcastChannel before claiming it (the core decides when:
 //! `Guard::lease_step`). A claim writes the lease, lets competing writes
-//! settle and reads it back: the last writer wins.
+//! settle and reads it back: the last writer under the first name wins
+//! (`tab_guard::claim_winner`) and writes its lease under every name.
 
 use super::{browser, emit, is_live, Live};
 use crypto_health_core::environment::tab_guard::{self, effective_lease, timing, BeatStep, Cause, Guard, Lease, LeaseStep, Role};
@@ -138,7 +139,8 @@ pub fn check(me: &Rc<Live>) {
     }
 }
 
-/// Write our lease, let competing writes settle, read back: the last writer wins.
+/// Write our lease, let competing writes settle, read back: the last writer
+/// under the first name wins.
 pub async fn claim(me: &Rc<Live>, cause: Cause) {
     if me.claiming.replace(true) {
         return;

@@ -884,17 +884,16 @@ impl Guard {
     /// ([`claim_winner`]). `Some(change)` to carry out (primary: write the
     /// lease under every name, start beating; secondary: watch).
     pub fn claim_end(&mut self, cause: Cause, leases: &[Option<Lease>], now: u64) -> Option<Change> {
-        let me = self.tab_id().to_owned();
-        if claim_winner(leases) == Some(me.as_str()) {
+        let winner = claim_winner(leases).map(str::to_owned);
+        if winner.as_deref() == Some(self.tab_id()) {
             self.ping_sent = None;
             return Some(self.become_role(Role::Primary, cause, None, now));
         }
         if self.role() == Role::Secondary {
             return None;
         }
-        let owner = effective_lease(leases, &me).filter(|l| l.owner != me).map(|l| l.owner);
         let why = if cause == Cause::Acquired { Cause::Acquired } else { Cause::ClaimLost };
-        Some(self.become_role(Role::Secondary, why, owner, now))
+        Some(self.become_role(Role::Secondary, why, winner, now))
     }
 }
 

@@ -452,9 +452,39 @@ pub fn claim_winner(leases: &[Option<Lease>]) -> Option<&str> {
 /// claims' writes may not all have reached this tab's view of localStorage yet
 /// (each renderer applies the others' writes later, key by key): read again
 /// before deciding. A tab whose lease is under no name has lost already.
-pub fn unsettled(leases: &[Option<Lease>], me: &str) -> bool {
+fn unsettled(leases: &[Option<Lease>], me: &str) -> bool {
     let mut owners = leases.iter().flatten().map(|l| l.owner == me);
     owners.clone().any(|ours| ours) && owners.any(|ours| !ours)
+}
+
+/// What a claim does with its read-back once the writes had time to settle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClaimRead {
+    /// The read-back decides ([`Guard::claim_end`]).
+    Decide,
+    /// The names disagree while other claims' writes may be in flight: read
+    /// again after `SETTLE_MS`.
+    ReadAgain,
+    /// A steal whose lease is not under every name: the old primary's beat, in
+    /// flight when the steal notice reached it, overwrote some of our writes
+    /// (`[P, T]` or `[P, P]`). It has stopped beating since, so write our lease
+    /// again and read again; deciding on that read-back, the thief would lose
+    /// to a primary that steps down, and no tab would be primary.
+    WriteAgain,
+}
+
+/// See [`ClaimRead`]; asked after the settle time and after every re-read,
+/// at most [`UNSETTLED_READS`] times.
+pub fn claim_read(cause: Cause, leases: &[Option<Lease>], me: &str) -> ClaimRead {
+    if cause == Cause::Steal {
+        let ours_everywhere = !leases.is_empty() && leases.iter().all(|l| l.as_ref().is_some_and(|l| l.owner == me));
+        return if ours_everywhere { ClaimRead::Decide } else { ClaimRead::WriteAgain };
+    }
+    if unsettled(leases, me) {
+        ClaimRead::ReadAgain
+    } else {
+        ClaimRead::Decide
+    }
 }
 
 /// Re-reads of an unsettled claim (each after `SETTLE_MS`) before deciding anyway.
@@ -1241,6 +1271,69 @@ mod tests {
             assert_eq!(primaries, 1, "{order:?} left {store:?}");
         }
         assert!(split > 0, "some interleavings split the names (no tab's lease everywhere)");
+    }
+
+    #[test]
+    fn a_steal_read_back_writes_again_until_ours_everywhere() {
+        assert_eq!(claim_read(Cause::Steal, &[lease("p"), lease("me")], "me"), ClaimRead::WriteAgain);
+        assert_eq!(claim_read(Cause::Steal, &[lease("p"), lease("p")], "me"), ClaimRead::WriteAgain);
+        assert_eq!(claim_read(Cause::Steal, &[None, lease("me")], "me"), ClaimRead::WriteAgain);
+        assert_eq!(claim_read(Cause::Steal, &[lease("me"), lease("me")], "me"), ClaimRead::Decide);
+        assert_eq!(claim_read(Cause::Takeover, &[lease("p"), lease("me")], "me"), ClaimRead::ReadAgain);
+        assert_eq!(claim_read(Cause::Takeover, &[lease("p"), lease("p")], "me"), ClaimRead::Decide);
+        assert_eq!(claim_read(Cause::Acquired, &[lease("me"), lease("me")], "me"), ClaimRead::Decide);
+    }
+
+    #[test]
+    fn a_steal_wins_whatever_the_old_primarys_last_beat_overwrote() {
+        // The thief T writes its lease under both names while the primary P's
+        // beat, in flight when the steal notice reached it, writes P's: every
+        // merge of the two write sequences. Then, in the order their timers
+        // run: P's look after its pause (2 x SETTLE_MS: a beat, which steps
+        // down for a foreign lease), T's read-backs (from 3 x SETTLE_MS), T's
+        // decision, and P's next beat (HEARTBEAT_MS later).
+        let orders = [[0, 0, 1, 1], [0, 1, 0, 1], [0, 1, 1, 0], [1, 0, 0, 1], [1, 0, 1, 0], [1, 1, 0, 0]];
+        let new_guard = |id: &str, role: Role| {
+            let mut g = Guard::new(None, Mechanism::LocalStorage, Scope::new("o", Some("@u"), Some("D")), id.to_owned(), false, 1, 0.0);
+            g.become_role(role, Cause::Acquired, None, 1);
+            g
+        };
+        let write = |store: &mut [Option<Lease>; 2], l: Lease| store.iter_mut().for_each(|s| *s = Some(l.clone()));
+        let mut p_kept_the_first_name = 0;
+        for order in orders {
+            let mut p = new_guard("P", Role::Primary);
+            let mut t = new_guard("T", Role::Secondary);
+            assert!(t.claim_begin(Cause::Steal, 10.0));
+            assert_eq!(p.on_message(&msg("T", 1.0, "steal"), 10.0, || None), Reaction::PauseForSteal);
+            let mut store: [Option<Lease>; 2] = [lease("P"), lease("P")];
+            let mut written = [0; 2];
+            for w in order {
+                store[written[w]] = lease(["T", "P"][w]);
+                written[w] += 1;
+            }
+            if store[0] == lease("P") {
+                p_kept_the_first_name += 1;
+            }
+            let p_beat = |p: &mut Guard, store: &mut [Option<Lease>; 2]| match p.beat_step(effective_lease(store, "P"), 20) {
+                BeatStep::Renew(l) => write(store, l),
+                BeatStep::Lost(owner) => drop(p.lose_lease(owner, 20)),
+            };
+            p_beat(&mut p, &mut store);
+            for _ in 0..UNSETTLED_READS {
+                match claim_read(Cause::Steal, &store, "T") {
+                    ClaimRead::Decide => break,
+                    ClaimRead::ReadAgain => {}
+                    ClaimRead::WriteAgain => write(&mut store, t.next_lease(30)),
+                }
+            }
+            t.claim_end(Cause::Steal, &store, 40);
+            if p.role() == Role::Primary {
+                p_beat(&mut p, &mut store);
+            }
+            assert_eq!((t.role(), p.role()), (Role::Primary, Role::Secondary), "{order:?}");
+            assert_eq!((p.state.conflicts, p.state.stolen_by.as_deref()), (0, Some("T")), "{order:?}: stolen, not a conflict");
+        }
+        assert!(p_kept_the_first_name > 0, "some merges leave P's lease under the first name");
     }
 
     #[test]

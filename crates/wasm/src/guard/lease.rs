@@ -7,7 +7,9 @@
 //! (`tab_guard::claim_winner`) and writes its lease under every name.
 
 use super::{browser, emit, is_live, Live};
-use crypto_health_core::environment::tab_guard::{self, effective_lease, timing, BeatStep, Cause, Guard, Lease, LeaseStep, Role};
+use crypto_health_core::environment::tab_guard::{
+    self, effective_lease, timing, BeatStep, Cause, ClaimRead, Guard, Lease, LeaseStep, Role,
+};
 use gloo_timers::callback::Interval;
 use gloo_timers::future::TimeoutFuture;
 use std::rc::Rc;
@@ -159,9 +161,18 @@ pub async fn claim(me: &Rc<Live>, cause: Cause) {
         if is_live(me) {
             observe(me);
             let mut all = leases(me);
-            // Both claims' writes may not have reached both views yet: read again.
+            // Other claims' writes may not have reached this view yet (read
+            // again); a steal's may have been overwritten (write again).
             for _ in 0..tab_guard::UNSETTLED_READS {
-                if !tab_guard::unsettled(&all, &me.tab_id) || !is_live(me) {
+                match tab_guard::claim_read(cause, &all, &me.tab_id) {
+                    ClaimRead::Decide => break,
+                    ClaimRead::ReadAgain => {}
+                    ClaimRead::WriteAgain => {
+                        let lease = me.core.borrow_mut().next_lease(browser::now());
+                        write(me, &lease);
+                    }
+                }
+                if !is_live(me) {
                     break;
                 }
                 TimeoutFuture::new(timing::SETTLE_MS).await;
@@ -228,8 +239,9 @@ pub async fn acquire(me: &Rc<Live>) {
 }
 
 /// A steal notice arrived while this tab holds the lease: the thief writes its
-/// lease next. Stop renewing (a beat now would overwrite it), then see who
-/// holds the lease once the writes settled.
+/// lease next. Stop renewing (a beat now would overwrite it), then beat again
+/// once the writes settled: the beat steps down if the thief's lease is there
+/// (and the thief writes again where our last beat overwrote it).
 pub fn pause_for_steal(me: &Rc<Live>) {
     stop_beating(me);
     let me = me.clone();
@@ -238,12 +250,7 @@ pub fn pause_for_steal(me: &Rc<Live>) {
         if !is_live(&me) || me.core.borrow().role() != Role::Primary {
             return;
         }
-        match read(&me) {
-            Some(l) if l.owner != me.tab_id => lose(&me, l.owner),
-            _ => {
-                start_beating(&me);
-                beat(&me);
-            }
-        }
+        start_beating(&me);
+        beat(&me);
     });
 }

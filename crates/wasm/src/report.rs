@@ -72,8 +72,13 @@ pub fn build_crypto_diag_report(mx: JsValue, extra: JsValue) -> Result<String, J
 #[wasm_bindgen(js_name = downloadCryptoDiagReport)]
 pub fn download_crypto_diag_report(mx: JsValue, extra: JsValue) -> Result<String, JsError> {
     let text = build(&mx, &extra)?;
-    let pretty =
-        serde_json::from_str::<serde_json::Value>(&text).and_then(|v| serde_json::to_string_pretty(&v)).map(|t| t + "\n").unwrap_or(text);
+    // Indented by the browser's JSON: a second (pretty) serde_json writer
+    // would cost the bundle more than the whole download.
+    let pretty = js_sys::JSON::parse(&text)
+        .and_then(|v| js_sys::JSON::stringify_with_replacer_and_space(&v, &JsValue::NULL, &JsValue::from(2)))
+        .ok()
+        .and_then(|t| t.as_string())
+        .map_or(text, |t| t + "\n");
     let prefix = state::with(|s| s.report_prefix.clone()).unwrap_or_else(|| state::DEFAULT_REPORT_PREFIX.into());
     let name = format!("{prefix}-{}.json", file_stamp(js::now()));
     if browser::download_text(&name, &pretty) {

@@ -477,7 +477,8 @@ pub enum ClaimRead {
 /// at most [`UNSETTLED_READS`] times.
 pub fn claim_read(cause: Cause, leases: &[Option<Lease>], me: &str) -> ClaimRead {
     if cause == Cause::Steal {
-        let ours_everywhere = !leases.is_empty() && leases.iter().all(|l| l.as_ref().is_some_and(|l| l.owner == me));
+        // No names (no localStorage): nothing to write again.
+        let ours_everywhere = leases.iter().all(|l| l.as_ref().is_some_and(|l| l.owner == me));
         return if ours_everywhere { ClaimRead::Decide } else { ClaimRead::WriteAgain };
     }
     if unsettled(leases, me) {
@@ -1279,6 +1280,7 @@ mod tests {
         assert_eq!(claim_read(Cause::Steal, &[lease("p"), lease("p")], "me"), ClaimRead::WriteAgain);
         assert_eq!(claim_read(Cause::Steal, &[None, lease("me")], "me"), ClaimRead::WriteAgain);
         assert_eq!(claim_read(Cause::Steal, &[lease("me"), lease("me")], "me"), ClaimRead::Decide);
+        assert_eq!(claim_read(Cause::Steal, &[], "me"), ClaimRead::Decide, "no names: nothing to write");
         assert_eq!(claim_read(Cause::Takeover, &[lease("p"), lease("me")], "me"), ClaimRead::ReadAgain);
         assert_eq!(claim_read(Cause::Takeover, &[lease("p"), lease("p")], "me"), ClaimRead::Decide);
         assert_eq!(claim_read(Cause::Acquired, &[lease("me"), lease("me")], "me"), ClaimRead::Decide);

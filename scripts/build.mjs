@@ -102,11 +102,15 @@ function run(cmd, args, opts = {}) {
 
 // Panic locations name source files: without this the shipped wasm carries the
 // build machine's paths (home, cargo registry, checkout). Shorter paths are also fewer bytes.
+// With rustup's rust-src component installed (rust-analyzer wants it), rustc
+// names std's sources by their path in the toolchain, under the home directory.
+const CARGO_HOME = process.env.CARGO_HOME || path.join(os.homedir(), '.cargo');
+const SYSROOT = spawnSync('rustc', ['--print', 'sysroot'], { encoding: 'utf8' }).stdout?.trim() || null;
 function remapFlags() {
-  const cargoHome = process.env.CARGO_HOME || path.join(os.homedir(), '.cargo');
   const flags = [
-    `--remap-path-prefix=${path.join(cargoHome, 'registry', 'src')}=/crates`,
+    `--remap-path-prefix=${path.join(CARGO_HOME, 'registry', 'src')}=/crates`,
     `--remap-path-prefix=${ROOT}=/crypto-health`,
+    ...(SYSROOT ? [`--remap-path-prefix=${path.join(SYSROOT, 'lib', 'rustlib', 'src', 'rust')}=/rust`] : []),
   ];
   return [process.env.RUSTFLAGS, ...flags].filter(Boolean).join(' ');
 }
@@ -145,6 +149,17 @@ function wasmOpt() {
   rmSync(tmp, { force: true });
   run(rel(bin), [rel(WASM), ...WASM_OPT_FLAGS, '-o', rel(tmp)]);
   renameSync(tmp, WASM);
+  checkNoMachinePaths(WASM);
+}
+
+// The shipped wasm must not name the build machine's directories (panic
+// locations carry source paths): a remap that stops matching fails the build.
+function checkNoMachinePaths(file) {
+  const bytes = readFileSync(file);
+  const dirs = [os.homedir(), ROOT, CARGO_HOME, SYSROOT].filter((d) => d && d.length > 1);
+  const named = dirs.filter((d) => bytes.includes(Buffer.from(d)));
+  if (named.length) fail(`${rel(file)} names build-machine directories: ${named.join(', ')}`);
+  log(`no build-machine directory named in ${rel(file)}`);
 }
 
 // --------------------------------------------------------------- 3. the loader

@@ -1027,7 +1027,40 @@ mod tests {
     }
 
     fn guard(mech: Mechanism, auto: bool) -> Guard {
-        Guard::new(None, mech, Scope::new("o", Some("@u"), Some("D")), "me".into(), auto, 1000, 0.0)
+        tab("me", mech, auto)
+    }
+
+    fn tab(id: &str, mech: Mechanism, auto: bool) -> Guard {
+        Guard::new(None, mech, Scope::new("o", Some("@u"), Some("D")), id.into(), auto, 1000, 0.0)
+    }
+
+    /// Every merge of the tabs' write sequences (`left[t]` writes of tab `t`):
+    /// each order lists the tab of each write.
+    fn merges(left: &mut [usize], acc: &mut Vec<usize>, out: &mut Vec<Vec<usize>>) {
+        if left.iter().all(|&n| n == 0) {
+            out.push(acc.clone());
+        }
+        for t in 0..left.len() {
+            if left[t] > 0 {
+                left[t] -= 1;
+                acc.push(t);
+                merges(left, acc, out);
+                acc.pop();
+                left[t] += 1;
+            }
+        }
+    }
+
+    /// What localStorage holds under the two names after `order`'s writes:
+    /// each tab writes its lease under the first name, then the second.
+    fn replay(order: &[usize], ids: &[&str]) -> [Option<Lease>; 2] {
+        let mut store = [None, None];
+        let mut written = vec![0; ids.len()];
+        for &t in order {
+            store[written[t]] = lease(ids[t]);
+            written[t] += 1;
+        }
+        store
     }
 
     #[test]
@@ -1231,40 +1264,20 @@ mod tests {
         // Three tabs each write their lease under both names (origin, device) in
         // order; localStorage ends with the last write per name. Every merge of
         // the three write sequences, read back by all three once settled.
-        fn merges(left: [usize; 3], acc: &mut Vec<usize>, out: &mut Vec<Vec<usize>>) {
-            if left == [0; 3] {
-                out.push(acc.clone());
-            }
-            for t in 0..3 {
-                if left[t] > 0 {
-                    let mut l = left;
-                    l[t] -= 1;
-                    acc.push(t);
-                    merges(l, acc, out);
-                    acc.pop();
-                }
-            }
-        }
         let mut all = Vec::new();
-        merges([2; 3], &mut Vec::new(), &mut all);
+        merges(&mut [2; 3], &mut Vec::new(), &mut all);
         assert_eq!(all.len(), 90);
         let ids = ["t0", "t1", "t2"];
         let mut split = 0;
         for order in &all {
-            let mut store: [Option<Lease>; 2] = [None, None];
-            let mut written = [0; 3];
-            for &t in order {
-                store[written[t]] = lease(ids[t]);
-                written[t] += 1;
-            }
+            let store = replay(order, &ids);
             if store[0] != store[1] {
                 split += 1;
             }
             let primaries = ids
                 .iter()
                 .filter(|id| {
-                    let mut g =
-                        Guard::new(None, Mechanism::LocalStorage, Scope::new("o", Some("@u"), Some("D")), id.to_string(), false, 1, 0.0);
+                    let mut g = tab(id, Mechanism::LocalStorage, false);
                     g.claim_end(Cause::Acquired, &store, 2);
                     g.role() == Role::Primary
                 })
@@ -1294,9 +1307,11 @@ mod tests {
         // run: P's look after its pause (2 x SETTLE_MS: a beat, which steps
         // down for a foreign lease), T's read-backs (from 3 x SETTLE_MS), T's
         // decision, and P's next beat (HEARTBEAT_MS later).
-        let orders = [[0, 0, 1, 1], [0, 1, 0, 1], [0, 1, 1, 0], [1, 0, 0, 1], [1, 0, 1, 0], [1, 1, 0, 0]];
+        let mut orders = Vec::new();
+        merges(&mut [2; 2], &mut Vec::new(), &mut orders);
+        assert_eq!(orders.len(), 6);
         let new_guard = |id: &str, role: Role| {
-            let mut g = Guard::new(None, Mechanism::LocalStorage, Scope::new("o", Some("@u"), Some("D")), id.to_owned(), false, 1, 0.0);
+            let mut g = tab(id, Mechanism::LocalStorage, false);
             g.become_role(role, Cause::Acquired, None, 1);
             g
         };
@@ -1307,12 +1322,7 @@ mod tests {
             let mut t = new_guard("T", Role::Secondary);
             assert!(t.claim_begin(Cause::Steal, 10.0));
             assert_eq!(p.on_message(&msg("T", 1.0, "steal"), 10.0, || None), Reaction::PauseForSteal);
-            let mut store: [Option<Lease>; 2] = [lease("P"), lease("P")];
-            let mut written = [0; 2];
-            for w in order {
-                store[written[w]] = lease(["T", "P"][w]);
-                written[w] += 1;
-            }
+            let mut store = replay(&order, &["T", "P"]);
             if store[0] == lease("P") {
                 p_kept_the_first_name += 1;
             }

@@ -55,6 +55,12 @@ fn write(me: &Live, lease: &Lease) {
     observe(me);
 }
 
+/// Write this tab's lease, one beat on, under every name.
+fn write_ours(me: &Live) {
+    let lease = me.core.borrow_mut().next_lease(browser::now());
+    write(me, &lease);
+}
+
 /// Remove the lease wherever it is still ours.
 pub fn clear(me: &Live) {
     let Some(ls) = me.ls.as_ref() else { return };
@@ -151,8 +157,7 @@ pub async fn claim(me: &Rc<Live>, cause: Cause) {
         if cause == Cause::Steal {
             me.post("steal", &[]);
         }
-        let lease = me.core.borrow_mut().next_lease(browser::now());
-        write(me, &lease);
+        write_ours(me);
         me.post("claim", &[]);
         TimeoutFuture::new(Guard::claim_settle_ms(cause)).await;
         if me.core.borrow().claim_raced() {
@@ -167,10 +172,7 @@ pub async fn claim(me: &Rc<Live>, cause: Cause) {
                 match tab_guard::claim_read(cause, &all, &me.tab_id) {
                     ClaimRead::Decide => break,
                     ClaimRead::ReadAgain => {}
-                    ClaimRead::WriteAgain => {
-                        let lease = me.core.borrow_mut().next_lease(browser::now());
-                        write(me, &lease);
-                    }
+                    ClaimRead::WriteAgain => write_ours(me),
                 }
                 if !is_live(me) {
                     break;
@@ -185,8 +187,7 @@ pub async fn claim(me: &Rc<Live>, cause: Cause) {
                     stop_watching(me);
                     start_beating(me);
                     emit(me, change);
-                    let lease = me.core.borrow_mut().next_lease(browser::now());
-                    write(me, &lease);
+                    write_ours(me);
                 } else {
                     emit(me, change);
                     watch(me);

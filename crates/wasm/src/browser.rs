@@ -2,17 +2,12 @@
 //! API (no window, sandboxed localStorage, no `indexedDB.databases()`, an
 //! insecure context) comes back as a named absence, never as an exception.
 
+use crate::storage_keys::{SESSION_ACCESS_TOKEN, SESSION_DEVICE_ID, SESSION_HOMESERVER, SESSION_USER_ID};
 use crypto_health_core::diagnostics::StorageProbe;
 use js_sys::{Function, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
-
-/// Cinny keeps its session in these localStorage keys.
-const SESSION_ACCESS_TOKEN: &str = "cinny_access_token";
-const SESSION_DEVICE_ID: &str = "cinny_device_id";
-const SESSION_USER_ID: &str = "cinny_user_id";
-const SESSION_HOMESERVER: &str = "cinny_hs_base_url";
 
 /// Cinny's session as localStorage holds it; the token itself never leaves here.
 #[derive(Clone, Debug, Default)]

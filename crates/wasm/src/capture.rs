@@ -16,7 +16,7 @@ use wasm_bindgen::prelude::*;
 #[wasm_bindgen(js_name = installCryptoDiagLog)]
 pub fn install_crypto_diag_log(
     #[wasm_bindgen(unchecked_param_type = "InstallOptions | undefined")] options: JsValue,
-) -> Result<bool, JsError> {
+) -> Result<bool, JsValue> {
     js::check_options(&options, "installCryptoDiagLog")?;
     let d = Config::default();
     let cfg = Config {

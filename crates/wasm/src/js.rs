@@ -90,11 +90,11 @@ pub fn prop_u64(o: &JsValue, k: &str) -> Option<u64> {
 }
 
 /// Options objects: `undefined`/`null` or an object, else the named error.
-pub fn check_options(options: &JsValue, what: &str) -> Result<(), JsError> {
+pub fn check_options(options: &JsValue, what: &str) -> Result<(), JsValue> {
     if options.is_undefined() || options.is_null() || options.is_object() {
         Ok(())
     } else {
-        Err(JsError::new(&format!("{what}: options must be an object")))
+        Err(crate::errors::error(crate::errors::Code::InvalidArgument, &format!("{what}: options must be an object")))
     }
 }
 

@@ -17,6 +17,7 @@
 mod browser;
 mod capture;
 mod decryption;
+mod errors;
 mod guard;
 mod http;
 #[doc(hidden)]
@@ -24,6 +25,7 @@ pub mod js; // public for the browser tests only
 mod report;
 mod state;
 mod storage;
+mod storage_keys;
 mod types;
 
 use wasm_bindgen::prelude::*;

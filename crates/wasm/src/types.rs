@@ -7,6 +7,14 @@ use wasm_bindgen::prelude::*;
 const TS_TYPES: &str = r#"
 export type KeClass = 'KE-1' | 'KE-2' | 'KE-3' | 'KE-4';
 
+/** The stable `code` of an Error this package throws or rejects with (`message` says the details). */
+export type CryptoHealthErrorCode = 'INVALID_ARGUMENT' | 'TAB_GUARD_NOT_ACQUIRED' | 'REENTRANT_CALL' | 'UNAVAILABLE' | 'INTERNAL';
+
+/** What this package throws or rejects with: branch on `code`, not on the message. */
+export interface CryptoHealthError extends Error {
+  code: CryptoHealthErrorCode;
+}
+
 export interface InstallOptions {
   /** Entries kept in the ring buffer (default 200, clamped to 1..10000). */
   capacity?: number;
@@ -172,8 +180,8 @@ export type TabGuardRole = 'primary' | 'secondary' | 'unsupported';
 
 export interface TabGuardEvent {
   ts: number;
-  role: string;
-  cause: 'acquired' | 'takeover' | 'steal' | 'stolen' | 'lease-lost' | 'claim-lost' | 'primary-gone' | 'released' | string;
+  role: TabGuardState['role'];
+  cause: 'acquired' | 'takeover' | 'steal' | 'stolen' | 'lease-lost' | 'claim-lost' | 'primary-gone' | 'released';
   peer: string | null;
 }
 

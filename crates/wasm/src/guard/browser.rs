@@ -1,7 +1,8 @@
 //! The browser APIs the guard uses, each total: a missing API or one that
 //! throws is `None`/`false`, never an exception into the app.
 
-use crypto_health_core::environment::tab_guard::{Arg, Message, PREFIX};
+use super::options::Arg;
+use crypto_health_core::environment::tab_guard::{Message, PREFIX};
 use js_sys::{Function, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;

@@ -22,7 +22,7 @@ export interface InstallOptions {
   maxMessageBytes?: number;
   /** Also record window `error` and `unhandledrejection` events (default true). */
   windowEvents?: boolean;
-  /** Report file name prefix (default `crypto-health-report`; the runbook's fork uses `lotus-crypto-diag`). */
+  /** Report file name prefix (default `crypto-health-report`; e.g. `lotus-crypto-diag`). */
   reportPrefix?: string;
   /** Capture same-origin iframes' consoles and the widget API messages between host and frames (default true). Cross-origin frames are noted, never touched. */
   frames?: boolean;

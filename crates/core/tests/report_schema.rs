@@ -112,7 +112,7 @@ fn no_secret_survives_into_the_report() {
     }
     let v: Value = serde_json::from_str(&text).unwrap();
     assert!(v["redaction"]["total"].as_u64().unwrap() >= 4, "{}", v["redaction"]);
-    // Ids the runbook needs stay.
+    // Ids an investigation needs (user, device, event, room, key) stay.
     for id in ["@alice:localhost", "AAAAAAAAAA0", "$ev", "@bob:localhost:BOBDEV"] {
         assert!(text.contains(id), "{id} must stay");
     }

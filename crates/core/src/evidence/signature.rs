@@ -3,7 +3,7 @@
 //! `tests/signatures.rs`. Rows are tried in order; the first match wins, so
 //! specific rows come before their general fallback (KE-3 before `decrypt.other`).
 
-/// Failure class from the runbook; `Other` is counted but is not a KE.
+/// Failure class (KE-1..KE-4, see the README's table); `Other` is counted but is not a KE.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub enum Class {
     #[serde(rename = "KE-1")]

@@ -253,6 +253,9 @@ fn values_handed_to_js_match_their_typescript_declarations() {
     check(&ts, "ClassCount", &counts["KE-1"]);
     let finding = serde_json::to_value(&d.findings()[0]).unwrap();
     check(&ts, "Finding", &finding);
+    let health = serde_json::to_value(d.health(400)).unwrap();
+    check(&ts, "CryptoDiagHealth", &health);
+    check(&ts, "KeClassHealth", &health["classes"][0]);
     let health = serde_json::to_value(d.otk_health()).unwrap();
     check(&ts, "OtkHealth", &health);
     for nested in ["uploads", "identity", "breaker", "config"] {

@@ -85,6 +85,14 @@ pub fn get_crypto_diag_findings() -> JsValue {
     state::with(|s| js::to_js(s.diag.findings())).unwrap_or_else(|| js_sys::Array::new().into())
 }
 
+/// The page's E2EE health as the core decides it: the overall `status` and
+/// each KE class's (what the kit's card shows; the report's `health`).
+#[wasm_bindgen(js_name = getCryptoDiagHealth, unchecked_return_type = "CryptoDiagHealth")]
+pub fn get_crypto_diag_health() -> JsValue {
+    let now = js::now();
+    state::with(|s| js::to_js(&s.diag.health(now))).unwrap_or(JsValue::NULL)
+}
+
 /// Feed one line as if it had been logged (for sources the tap cannot see,
 /// such as an iframe's console forwarded by the app). Returns the entry or null.
 #[wasm_bindgen(js_name = recordCryptoDiagLine, unchecked_return_type = "DiagEntry | null")]

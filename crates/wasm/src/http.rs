@@ -5,6 +5,7 @@
 use crate::errors::{self, Code};
 use crate::{browser, js, state, storage_keys};
 use crypto_health_core::diagnostics::{DeviceMemory, Effect, Exchange};
+use crypto_health_core::evidence::http::url_tests;
 use crypto_health_core::otk::breaker::KeptResponse;
 use crypto_health_core::otk::health::MonitorConfig;
 use serde::Serialize;
@@ -103,12 +104,13 @@ pub fn install_http_tap(#[wasm_bindgen(unchecked_param_type = "HttpTapOptions | 
     };
     sync_device();
     let hooks_exist = state::with(|s| s.http_hooks.is_some()).unwrap_or(true);
+    let tests = url_tests();
     let installed = if hooks_exist {
-        js::http_install(&JsValue::NULL, &JsValue::NULL, breaker)
+        js::http_install(&JsValue::NULL, &JsValue::NULL, breaker, &tests.watch, &tests.upload)
     } else {
         let before = Closure::<dyn FnMut(String) -> JsValue>::new(before_upload);
         let after = Closure::<dyn FnMut(JsValue, Option<String>)>::new(after_exchange);
-        let ok = js::http_install(before.as_ref(), after.as_ref(), breaker);
+        let ok = js::http_install(before.as_ref(), after.as_ref(), breaker, &tests.watch, &tests.upload);
         if ok {
             state::with(|s| s.http_hooks = Some((before, after)));
         }

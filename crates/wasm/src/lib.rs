@@ -37,8 +37,8 @@ use wasm_bindgen::prelude::*;
 static ALLOC: talc::TalckWasm = unsafe { talc::TalckWasm::new_global() };
 
 pub use capture::{
-    clear_crypto_diag_entries, get_crypto_diag_counts, get_crypto_diag_entries, get_crypto_diag_findings, install_crypto_diag_log,
-    record_crypto_diag_line, uninstall_crypto_diag_log,
+    clear_crypto_diag_entries, get_crypto_diag_counts, get_crypto_diag_entries, get_crypto_diag_findings, get_crypto_diag_health,
+    install_crypto_diag_log, record_crypto_diag_line, uninstall_crypto_diag_log,
 };
 pub use decryption::{decryption_health, watch_decryption};
 pub use guard::{acquire_tab_guard, get_tab_guard_state, release_tab_guard, take_over_tab_guard};

@@ -104,6 +104,22 @@ export interface Finding {
   evidence: unknown;
 }
 
+/** The page's E2EE health as the core decides it (`getCryptoDiagHealth()`, the report's `health`). */
+export interface CryptoDiagHealth {
+  status: 'critical' | 'warning' | 'ok';
+  classes: KeClassHealth[];
+}
+
+export interface KeClassHealth {
+  ke: KeClass;
+  /** The class in a few words. */
+  what: string;
+  status: 'critical' | 'warning' | 'info' | 'none';
+  count: number;
+  failures: number;
+  lastSeen: number | null;
+}
+
 export interface HttpTapOptions {
   /** Answer identical keys/upload retries locally during a storm (default false). */
   breakUploadStorm?: boolean;

@@ -4,6 +4,7 @@
 
 use super::roles::{Cause, Mechanism, Role};
 use super::{count_field, flag_field, text_field, u64_field};
+use crate::evidence::signature::Class;
 use crate::report::finding::{Finding, Level};
 use crate::support::text::iso8601;
 use serde_json::json;
@@ -147,7 +148,7 @@ impl TabGuard {
         }
         Some(Finding {
             id: "tab_guard_conflict".into(),
-            ke: Some("KE-1".into()),
+            ke: Some(Class::Ke1),
             level: Level::Warning,
             title: "Two tabs acted as the crypto primary at once".into(),
             detail: format!(

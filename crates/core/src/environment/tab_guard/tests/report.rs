@@ -1,6 +1,7 @@
 //! The report section read back from the browser, and its finding.
 
 use crate::environment::tab_guard::*;
+use crate::evidence::signature::Class;
 use crate::report::finding::Level;
 use serde_json::{json, Value};
 
@@ -48,6 +49,6 @@ fn conflicts_raise_a_ke1_warning() {
     let t = TabGuard { mechanism: Mechanism::LocalStorage, conflicts: 1, ..TabGuard::default() };
     let f = t.assess(1_795_000_000_000).unwrap();
     assert_eq!(f.id, "tab_guard_conflict");
-    assert_eq!(f.ke.as_deref(), Some("KE-1"));
+    assert_eq!(f.ke.map(Class::as_str), Some("KE-1"));
     assert_eq!(f.level, Level::Warning);
 }

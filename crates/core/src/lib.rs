@@ -13,10 +13,12 @@
 //!   single description of every field) and findings.
 //! - [`support`]: text helpers with no domain of their own.
 
+#[allow(missing_docs, reason = "public items that predate the lint; the module is held to it once they are documented")]
 pub mod diagnostics;
 pub mod environment;
 pub mod evidence;
 pub mod otk;
+#[allow(missing_docs, reason = "public items that predate the lint; the module is held to it once they are documented")]
 pub mod report;
 pub mod support;
 

@@ -13,6 +13,7 @@
 //!
 //! Its own test binary, and its tests take one lock, so no other test thread
 //! competes with the measurement.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test's panic is its failure report")]
 
 use crypto_health_core::evidence::redact::{redact, RedactionCounts};
 use crypto_health_core::{classify, Config, Journal};

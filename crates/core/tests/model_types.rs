@@ -7,6 +7,7 @@
 //! its field's declared type (a `number` that Rust writes as a string fails,
 //! as does a string outside a declared set of literals). A field added in
 //! Rust and missing from the `.d.ts` (or the schema) fails here.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test's panic is its failure report")]
 
 use crypto_health_core::diagnostics::{DeviceMemory, Effect, Exchange, StorageProbe, StoreProbe};
 use crypto_health_core::environment::tab_guard::TabGuard;

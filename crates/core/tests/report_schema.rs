@@ -1,5 +1,6 @@
 //! Reports built by the core validate against `schema/report.schema.json`,
 //! read back through `Report::from_json`, and carry no secrets.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test's panic is its failure report")]
 
 use crypto_health_core::environment::crypto_store::{assess, StoreFacts, RUST_CRYPTO_DB};
 use crypto_health_core::report::{Context, CryptoStore, Estimate, Session, Storage, Versions};

@@ -3,6 +3,7 @@
 //! shared by every context of an origin, a page included. Each test uses its
 //! own user id, so its own lock name, and releases the guard at the end.
 //! The real multi-tab proof (separate pages, close, crash) is tests/tabs/.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test's panic is its failure report")]
 
 use crypto_health::*;
 use js_sys::{Function, Promise, Reflect};

@@ -129,6 +129,7 @@ impl Journal {
 
     /// [`store`](Self::store) for a line logged in `source` (a frame, or the
     /// host). Lines from two sources never fold together.
+    #[allow(clippy::expect_used, reason = "the entry it returns was pushed just before")]
     pub fn store_from(&mut self, level: &str, message: &str, source: &str, c: Classified, ts: u64, counted: bool) -> &Entry {
         let sig = c.signature;
         if counted {

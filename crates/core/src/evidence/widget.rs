@@ -182,8 +182,7 @@ impl CallMonitor {
     }
 
     fn answer(&mut self, from_widget: bool, action: &str, data: &Value, error: Option<String>, key: (bool, String, String), now: u64) {
-        if let Some(i) = self.pending.iter().position(|(k, _, _)| *k == key) {
-            let (_, what, at) = self.pending.remove(i).expect("found");
+        if let Some((_, what, at)) = self.pending.iter().position(|(k, _, _)| *k == key).and_then(|i| self.pending.remove(i)) {
             let d = self.ev.delayed_events.entry(what).or_default();
             let ms = now.saturating_sub(at);
             d.answered += 1;

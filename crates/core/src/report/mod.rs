@@ -2,6 +2,7 @@
 //! (the core's JSON writer, `json::ToJson`) and read by the CLI (serde, with
 //! the `serde` feature; the tests check both give the same text). `schema/report.schema.json` describes it.
 
+#[allow(missing_docs, reason = "public items that predate the lint; the module is held to it once they are documented")]
 pub mod finding;
 pub mod health;
 

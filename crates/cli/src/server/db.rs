@@ -73,31 +73,7 @@ pub struct SynapseDb {
     pub missing: Vec<String>,
 }
 
-/// A device of a user: (device_id, display_name, last_seen ms).
-pub type DeviceRow = (String, Option<String>, Option<i64>);
-
-#[derive(Clone, Debug)]
-pub struct OtkRow {
-    pub algorithm: String,
-    pub key_id: String,
-    pub ts_added_ms: Option<i64>,
-    pub key_json: String,
-}
-
-#[derive(Clone, Debug)]
-pub struct FallbackRow {
-    pub algorithm: String,
-    pub key_id: String,
-    pub used: bool,
-}
-
-#[derive(Clone, Debug)]
-pub struct EventRow {
-    pub event_type: Option<String>,
-    pub sender: Option<String>,
-    pub room_id: String,
-    pub json: String,
-}
+pub use crypto_health_core::triage::facts::db::{DeviceRow, EventRow, FallbackRow, OtkRow};
 
 /// Per device, for the whole-server scan.
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -8,64 +8,10 @@
 //! body of keys/upload (public keys and signatures only), response status and body of a failed
 //! keys/upload, and timings. sendToDevice bodies (encrypted payloads) are counted, not kept.
 
-use crypto_health_core::otk::conflict::{self, OtkConflict};
+use crypto_health_core::otk::conflict;
 use serde_json::Value;
 
-#[derive(Clone, Debug)]
-pub struct Call {
-    /// `har entries[12]`
-    pub index: usize,
-    pub ts: Option<u64>,
-    pub method: String,
-    /// The URL path, never its query string.
-    pub path: String,
-    /// 0: no response (aborted, timed out, blocked).
-    pub status: u16,
-    pub time_ms: f64,
-    /// Time to first byte (`timings.wait`): the server's share.
-    pub wait_ms: Option<f64>,
-    /// The browser's `_error` (e.g. `net::ERR_ABORTED`), when it gave one.
-    pub error: Option<String>,
-}
-
-impl Call {
-    pub fn source(&self) -> String {
-        format!("har entries[{}]", self.index)
-    }
-    pub fn describe(&self) -> String {
-        let status = if self.status == 0 {
-            format!("no response{}", self.error.as_ref().map(|e| format!(" ({e})")).unwrap_or_default())
-        } else {
-            self.status.to_string()
-        };
-        let wait = self.wait_ms.map(|w| format!(", server wait {w:.0} ms")).unwrap_or_default();
-        format!("{} {} → {status} in {:.0} ms{wait}", self.method, self.path, self.time_ms)
-    }
-}
-
-#[derive(Clone, Debug)]
-pub struct Upload {
-    pub call: Call,
-    /// `algorithm:key_id` of every one-time key in the request body.
-    pub otk_ids: Vec<String>,
-    /// Synapse's conflict text from the 400 body, parsed.
-    pub conflict: Option<OtkConflict>,
-    /// The request's own key object for the conflicting id (exact JSON, unlike the 400's repr).
-    pub request_key: Option<Value>,
-    /// The 400 body's `error` text.
-    pub error_text: Option<String>,
-}
-
-#[derive(Clone, Debug, Default)]
-pub struct Har {
-    pub file: String,
-    pub entries: usize,
-    pub user: Option<String>,
-    pub device: Option<String>,
-    pub uploads: Vec<Upload>,
-    pub delayed: Vec<Call>,
-    pub to_device: Vec<(Call, String, usize)>,
-}
+pub use crypto_health_core::triage::facts::har::{Call, Har, Upload};
 
 /// `2026-11-21T20:49:08.548Z` or `…+01:00` → Unix ms.
 fn parse_iso(s: &str) -> Option<u64> {
@@ -184,12 +130,6 @@ pub fn from_value(path: &str, v: &Value) -> Result<Har, String> {
         }
     }
     Ok(h)
-}
-
-impl Har {
-    pub fn file_name(&self) -> String {
-        std::path::Path::new(&self.file).file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| self.file.clone())
-    }
 }
 
 #[cfg(test)]

@@ -20,50 +20,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 
-/// A line in one of the files read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Loc {
-    pub file: usize,
-    pub line: usize,
-}
-
-/// An access line, parsed (all fields are read by the tests; triage quotes it).
-#[derive(Clone, Debug)]
-#[allow(dead_code)]
-pub struct Access {
-    pub loc: Loc,
-    pub ts: Option<u64>,
-    pub user: Option<String>,
-    pub secs: Option<f64>,
-    pub status: Option<u16>,
-    pub method: String,
-    pub path: String,
-    pub quote: String,
-}
-
-/// Every conflict on one key of one device, folded: the latest text, how often, when.
-#[derive(Clone, Debug)]
-pub struct Conflict {
-    pub loc: Loc,
-    pub first_loc: Loc,
-    pub user: Option<String>,
-    /// From the key's signature (`ed25519:<device>`), when the text has it.
-    pub device: Option<String>,
-    pub conflict: OtkConflict,
-    pub quote: String,
-    pub count: u64,
-    pub first_ts: Option<u64>,
-    pub last_ts: Option<u64>,
-}
-
-/// keys/upload outcomes of one user.
-#[derive(Clone, Debug, Default)]
-pub struct Uploads {
-    pub total: u64,
-    pub rejected_400: u64,
-    pub first_400: Option<Access>,
-    pub last: Option<Access>,
-}
+pub use crypto_health_core::triage::facts::log::{Access, Conflict, Loc, SynapseLog};
 
 /// What to keep beyond the counts.
 #[derive(Clone, Debug, Default)]
@@ -85,26 +42,6 @@ pub const CONFLICT_CAP: usize = 100_000;
 const PENDING_CAP: usize = 10_000;
 /// Bytes of one line that are looked at; the rest of a longer line is skipped (and counted).
 pub const MAX_LINE: usize = 1 << 20;
-
-#[derive(Default)]
-pub struct SynapseLog {
-    pub files: Vec<String>,
-    pub lines: usize,
-    pub parsed: usize,
-    pub first_ts: Option<u64>,
-    pub last_ts: Option<u64>,
-    pub conflicts: Vec<Conflict>,
-    pub conflicts_dropped: u64,
-    /// Lines longer than [`MAX_LINE`], read only up to it.
-    pub long_lines: u64,
-    pub uploads: HashMap<String, Uploads>,
-    /// Access lines inside the query's windows, in log order.
-    pub window_access: Vec<Access>,
-    /// Per query mention: (loc, line).
-    pub mentions: Vec<(String, Vec<(Loc, String)>)>,
-    /// Per file: lines and parsed lines.
-    pub per_file: Vec<(usize, usize)>,
-}
 
 /// `2026-11-21 20:49:08,548` → Unix ms (UTC).
 pub fn parse_ts(s: &[u8]) -> Option<u64> {
@@ -489,33 +426,6 @@ pub fn parse(path: &str, text: &str, q: &LogQuery) -> SynapseLog {
     st.log.files.push(path.to_string());
     st.read(0, &mut std::io::Cursor::new(text.as_bytes())).unwrap();
     st.log
-}
-
-impl SynapseLog {
-    pub fn conflicts_for<'a>(&'a self, user: Option<&'a str>) -> impl Iterator<Item = &'a Conflict> + 'a {
-        self.conflicts.iter().filter(move |c| user.is_none() || c.user.as_deref() == user)
-    }
-    pub fn uploads_of(&self, user: &str) -> Option<&Uploads> {
-        self.uploads.get(user)
-    }
-    /// Lines mentioning `needle` (asked for in the query).
-    pub fn mentions<'a>(&'a self, needle: &str) -> impl Iterator<Item = &'a (Loc, String)> + 'a {
-        self.mentions.iter().find(|(m, _)| m == needle).map(|(_, v)| v.as_slice()).unwrap_or(&[]).iter()
-    }
-    pub fn covers(&self, ts: u64, slack_ms: u64) -> bool {
-        matches!((self.first_ts, self.last_ts), (Some(a), Some(b)) if ts + slack_ms >= a && ts <= b + slack_ms)
-    }
-    pub fn file_name(&self, file: usize) -> String {
-        let p = self.files.get(file).map(String::as_str).unwrap_or("?");
-        std::path::Path::new(p).file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| p.to_string())
-    }
-    pub fn source(&self, loc: Loc) -> String {
-        format!("{}:{}", self.file_name(loc.file), loc.line)
-    }
-    /// The end of the last file read.
-    pub fn end(&self) -> Loc {
-        Loc { file: self.files.len().saturating_sub(1), line: self.per_file.last().map_or(0, |p| p.0) }
-    }
 }
 
 #[cfg(test)]

@@ -1,11 +1,23 @@
-//! Every branch of the decision tree, on facts built in place (no files, no server).
+//! Every branch of the core's decision tree, on facts built in place (no files, no server) or
+//! read by this crate's log parser, with vodozemac's signature checks.
 
-use super::*;
-use crate::server::har::{Call, Har, Upload};
+use super::forensics::Vodozemac;
 use crate::server::log::{self, LogQuery};
-use crate::triage::report_facts::Sighting;
-use serde_json::Map;
+use crypto_health_core::otk::conflict::OtkConflict;
+use crypto_health_core::otk::key_id::IdScheme;
+use crypto_health_core::triage::facts::{Call, DbFacts, EventRow, FallbackRow, Har, OtkRow, ReportFacts, Sighting, SynapseLog, Upload};
+use crypto_health_core::triage::forensics::{self, Verdict};
+use crypto_health_core::triage::model::{Answer, Question};
+use crypto_health_core::triage::proof::{pick as pick_proof, Proof};
+use crypto_health_core::triage::remediations::ranked as remediations;
+use crypto_health_core::triage::{q4_windows, quote, Inputs, Subject, Triage, CALL_KEYS_SEND, QUOTE_MAX};
+use serde_json::{json, Map, Value};
 use vodozemac::Ed25519SecretKey;
+
+/// The tree over the facts given (the CLI's `run` gathers them from files).
+fn decide(r: &ReportFacts, log: Option<&SynapseLog>, db: Option<&DbFacts>, har: Option<&Har>, s: &Subject) -> Triage {
+    crypto_health_core::triage::decide(&Inputs { report: r, log, db, har, subject: s, signatures: &Vodozemac })
+}
 
 const U: &str = "@a:hs";
 const D: &str = "DEV";
@@ -26,16 +38,19 @@ fn no_subject() -> Subject {
     Subject { user: None, device: None, event: None }
 }
 
-fn proof(diverged: Option<bool>, new_key: Option<Value>) -> Ke1Proof {
-    Ke1Proof {
+fn proof(diverged: Option<bool>, new_key: Option<Value>) -> Proof {
+    Proof {
         source: "report entries[0] (ke1.otk_conflict)".into(),
-        algorithm: Some("signed_curve25519".into()),
-        key_id: Some("AAAAAAAAAA0".into()),
-        counter: Some(13),
-        old_key: Some(json!({"key": "OLD"})),
-        new_key,
-        diverged,
         quote: "One time key signed_curve25519:AAAAAAAAAA0 already exists".into(),
+        conflict: OtkConflict {
+            algorithm: "signed_curve25519".into(),
+            key_id: "AAAAAAAAAA0".into(),
+            scheme: IdScheme::Vodozemac,
+            counter: Some(13),
+            old_key: Some(json!({"key": "OLD"})),
+            new_key,
+            diverged,
+        },
     }
 }
 
@@ -102,7 +117,7 @@ fn q1_db_row_differs_same_or_gone() {
     assert!(q(&differs, "Q1").finding.contains("CONFIRMED"));
     assert_eq!(ke(&differs, "KE-1"), "confirmed");
     assert_eq!(first_safe(&differs), vec!["device_relogin"]);
-    assert!(differs.prevention.iter().any(|p| p.contains("6.3.3")));
+    assert!(differs.prevention.iter().any(|p| p.contains("installHttpTap")));
 
     // Same value (signatures aside): no divergence now.
     let same = decide(&r, None, Some(&db(vec![otk("AAAAAAAAAA0", r#"{"key":"NEW","signatures":{"x":{}}}"#)])), None, &subject());
@@ -159,14 +174,14 @@ fn pick_proof_prefers_complete_then_log() {
     let l = log_of(conflict, &r, None);
     // A cut report proof loses to the log's complete one.
     let p = pick_proof(&r, Some(&l), Some(U)).unwrap();
-    assert_eq!((p.key_id.as_str(), p.diverged, p.source.as_str()), ("AAAAAAAAAAE", Some(true), "homeserver.log:1"));
+    assert_eq!((p.conflict.key_id.as_str(), p.conflict.diverged, p.source.as_str()), ("AAAAAAAAAAE", Some(true), "homeserver.log:1"));
     // ... but a complete report proof wins over the log.
     r.ke1.push(proof(Some(true), Some(json!({"key": "NEW"}))));
-    assert_eq!(pick_proof(&r, Some(&l), Some(U)).unwrap().key_id, "AAAAAAAAAA0");
+    assert_eq!(pick_proof(&r, Some(&l), Some(U)).unwrap().conflict.key_id, "AAAAAAAAAA0");
     // The log of another user is not a proof for this one; the cut proof stays.
     let mut r = facts();
     r.ke1.push(proof(None, None));
-    assert_eq!(pick_proof(&r, Some(&l), Some("@b:hs")).unwrap().diverged, None);
+    assert_eq!(pick_proof(&r, Some(&l), Some("@b:hs")).unwrap().conflict.diverged, None);
     assert!(pick_proof(&facts(), None, Some(U)).is_none());
 }
 
@@ -294,7 +309,7 @@ fn forensics_branches_and_causes() {
     // No database row: the 400's quote is the old key; identities from the report.
     let mut r2 = facts();
     let mut p = proof(Some(true), Some(signed(&new_sk, "NEW")));
-    p.old_key = Some(signed(&old_sk, "OLD"));
+    p.conflict.old_key = Some(signed(&old_sk, "OLD"));
     r2.ke1.push(p);
     r2.otk_health = Some(json!({"identity": {"known": old_sk.public_key().to_base64(), "replacedBy": new_sk.public_key().to_base64()}}));
     let f = decide(&r2, None, None, None, &subject()).forensics.unwrap();
@@ -322,7 +337,7 @@ fn ke1_causes_without_forensics() {
     assert!(with(&|r| r.otk_health = Some(json!({"trigger": {"kind": "account_recreated"}}))).contains("otkHealth.trigger"));
     assert!(with(&|r| r.findings.push(("crypto_store_missing".into(), "x".into()))).contains("eviction"));
     assert!(with(&|_| {}).contains("counter 13"));
-    assert!(with(&|r| r.ke1[0].counter = Some(5000)).contains("not established"));
+    assert!(with(&|r| r.ke1[0].conflict.counter = Some(5000)).contains("not established"));
     let mut r = facts();
     r.persisted = Some(false);
     assert!(decide(&r, None, None, None, &subject()).prevention.iter().any(|p| p.contains("persist()")));
@@ -515,7 +530,7 @@ fn q4_from_a_har() {
     assert_eq!(q(&decide(&facts(), None, None, Some(&h), &subject()), "Q4").answer, Answer::No);
 }
 
-// ----------------------------------------------------------------------------------- §6.4
+// ----------------------------------------------------------------------------- discriminator
 #[test]
 fn discriminator_6_4() {
     let missing = || sighting("MissingKey", json!({}));
@@ -598,7 +613,7 @@ fn utd_report(with_ke3: bool) -> (crypto_health_core::Report, Value) {
 fn q3_reads_the_decryption_section() {
     // KE-3 among the UTD causes: the event and room come from the section; the database settles it.
     let (report, raw) = utd_report(true);
-    let r = crate::triage::report_facts::extract(&report, &raw);
+    let r = crypto_health_core::triage::facts::report::extract(&report, &raw);
     assert_eq!(r.ke3.len(), 1);
     assert_eq!(r.ke3[0].source, "report decryption.causes.malformed_event.events[0]");
     let mut d = db(vec![]);
@@ -621,7 +636,7 @@ fn q3_reads_the_decryption_section() {
     assert_eq!((q(&t, "Q3").answer, q(&t, "Q3").details["roomId"].as_str()), (Answer::Unknown, Some("!r:hs")));
     // Only key problems: not applicable, and the finding says they are key problems.
     let (report, raw) = utd_report(false);
-    let r = crate::triage::report_facts::extract(&report, &raw);
+    let r = crypto_health_core::triage::facts::report::extract(&report, &raw);
     assert!(r.ke3.is_empty());
     let t = decide(&r, None, None, None, &subject());
     let q3 = q(&t, "Q3");
@@ -635,6 +650,6 @@ fn q3_reads_the_decryption_section() {
     let mut raw = raw;
     raw.as_object_mut().unwrap().remove("decryption");
     let old = crypto_health_core::Report::from_json(&raw.to_string()).unwrap();
-    let r = crate::triage::report_facts::extract(&old, &raw);
+    let r = crypto_health_core::triage::facts::report::extract(&old, &raw);
     assert!(r.utd.is_none() && r.ke3.is_empty());
 }

@@ -7,6 +7,7 @@
 //! (libpq: src/interfaces/libpq/fe-connect.c, `passwordFromFile`, `conninfo_add_defaults`).
 //! The password is kept only inside the `postgres::Config`; nothing here ever prints it.
 
+use super::error::DbError;
 use postgres::config::{Host, SslMode};
 use postgres::Config;
 use std::path::{Path, PathBuf};
@@ -73,7 +74,7 @@ fn env(k: &str) -> Option<String> {
     std::env::var(k).ok().filter(|v| !v.is_empty())
 }
 
-pub fn resolve(spec: &str) -> Result<ConnInfo, String> {
+pub fn resolve(spec: &str) -> Result<ConnInfo, DbError> {
     let mut s = spec.trim().to_string();
     let sslmode = take_param(&mut s, "sslmode").or_else(|| env("PGSSLMODE"));
     let root_cert = take_param(&mut s, "sslrootcert").or_else(|| env("PGSSLROOTCERT")).map(PathBuf::from);
@@ -84,10 +85,10 @@ pub fn resolve(spec: &str) -> Result<ConnInfo, String> {
         "verify-ca" => (SslMode::Require, Verify::Ca),
         "verify-full" => (SslMode::Require, Verify::Full),
         other => {
-            return Err(format!("--synapse-db: sslmode `{other}` is not one of disable, allow, prefer, require, verify-ca, verify-full"))
+            return Err(DbError::Config(format!("sslmode `{other}` is not one of disable, allow, prefer, require, verify-ca, verify-full")))
         }
     };
-    let mut config: Config = s.parse().map_err(|e| format!("--synapse-db: not a PostgreSQL connection string: {e}"))?;
+    let mut config: Config = s.parse().map_err(|e| DbError::Config(format!("not a PostgreSQL connection string: {e}")))?;
     config.ssl_mode(mode);
     if config.get_hosts().is_empty() {
         match env("PGHOST") {
@@ -107,14 +108,15 @@ pub fn resolve(spec: &str) -> Result<ConnInfo, String> {
         }
     }
     if config.get_ports().is_empty() {
-        let port = env("PGPORT").map(|p| p.parse::<u16>().map_err(|_| format!("--synapse-db: PGPORT `{p}` is not a port"))).transpose()?;
+        let port =
+            env("PGPORT").map(|p| p.parse::<u16>().map_err(|_| DbError::Config(format!("PGPORT `{p}` is not a port")))).transpose()?;
         config.port(port.unwrap_or(5432));
     }
     if config.get_user().is_none() {
         let u = env("PGUSER")
             .or_else(|| env("USER"))
             .or_else(|| env("LOGNAME"))
-            .ok_or("--synapse-db: no user in the connection string, and neither PGUSER nor USER is set")?;
+            .ok_or_else(|| DbError::Config("no user in the connection string, and neither PGUSER nor USER is set".into()))?;
         config.user(&u);
     }
     if config.get_dbname().is_none() {
@@ -241,8 +243,8 @@ mod tests {
         assert!(!c.label.contains("hunter2"));
         let c = resolve("host=/tmp/sock dbname=synapse user=ro sslmode=disable").unwrap();
         assert_eq!(c.label, "ro@/tmp/sock:5432/synapse");
-        assert!(resolve("host=h sslmode=bogus").err().unwrap().contains("sslmode `bogus`"));
-        let e = resolve("postgresql://u:pw@h:notaport/db").err().unwrap();
+        assert!(resolve("host=h sslmode=bogus").err().unwrap().to_string().contains("sslmode `bogus`"));
+        let e = resolve("postgresql://u:pw@h:notaport/db").err().unwrap().to_string();
         assert!(!e.contains("pw@"), "{e}");
     }
 }

@@ -6,6 +6,7 @@
 //! Tables differ between Synapse versions, so every query first checks its table and a missing
 //! one becomes a note, not a failure.
 
+use super::error::{DbError, QueryError};
 use super::{postgres, sqlite};
 use serde_json::Value;
 
@@ -58,9 +59,10 @@ pub enum Param<'a> {
 
 /// What a backend does: run one read-only query, say whether a table exists.
 pub trait Backend {
-    /// `Err` carries the backend's message (never a password).
-    fn query(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Vec<Cell>>, String>;
-    fn has_table(&mut self, table: &str) -> Result<bool, String>;
+    /// `Err` carries the backend's message (never a password), by kind.
+    fn query(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Vec<Cell>>, QueryError>;
+    /// Whether `table` (or a view of that name) exists; `Err` when the database cannot be read.
+    fn has_table(&mut self, table: &str) -> Result<bool, DbError>;
     /// How the database is named in evidence (`db homeserver.db`, `db postgresql synapse@host/synapse`).
     fn label(&self) -> String;
 }
@@ -104,13 +106,13 @@ fn is_postgres(spec: &str) -> bool {
 }
 
 /// Open `spec` read-only: a libpq URL or key/value string is PostgreSQL, anything else a SQLite path.
-pub fn open(spec: &str) -> Result<SynapseDb, String> {
+pub fn open(spec: &str) -> Result<SynapseDb, DbError> {
     let backend: Box<dyn Backend> = if is_postgres(spec) { Box::new(postgres::open(spec)?) } else { Box::new(sqlite::open(spec)?) };
     let label = backend.label();
     let mut db = SynapseDb { backend, label, schema_version: None, missing: Vec::new() };
     let has_schema = db.backend.has_table("schema_version")?;
     if !has_schema && !db.backend.has_table("e2e_one_time_keys_json")? {
-        return Err(format!("--synapse-db {}: not a Synapse database (no `schema_version` or `e2e_one_time_keys_json` table)", db.label));
+        return Err(DbError::NotSynapse { db: db.label });
     }
     if has_schema {
         db.schema_version = db.backend.query("SELECT version FROM schema_version", &[]).ok().and_then(|r| r.first()?.first()?.int());
@@ -129,7 +131,7 @@ impl SynapseDb {
     }
 
     /// `Ok(false)` and a note when the table is missing.
-    fn need(&mut self, t: &str) -> Result<bool, String> {
+    fn need(&mut self, t: &str) -> Result<bool, DbError> {
         let ok = self.backend.has_table(t)?;
         if !ok && !self.missing.iter().any(|m| m == t) {
             self.missing.push(t.to_string());
@@ -137,13 +139,11 @@ impl SynapseDb {
         Ok(ok)
     }
 
-    fn q(&mut self, table: &str, sql: &str, params: &[Param<'_>]) -> Result<Vec<Vec<Cell>>, String> {
-        self.backend
-            .query(sql, params)
-            .map_err(|e| format!("--synapse-db {}: query on {table} failed (schema differs from Synapse 1.16x?): {e}", self.label))
+    fn q(&mut self, table: &str, sql: &str, params: &[Param<'_>]) -> Result<Vec<Vec<Cell>>, DbError> {
+        self.backend.query(sql, params).map_err(|e| DbError::query(&self.label, table, e))
     }
 
-    pub fn one_time_keys(&mut self, user: &str, device: &str) -> Result<Option<Vec<OtkRow>>, String> {
+    pub fn one_time_keys(&mut self, user: &str, device: &str) -> Result<Option<Vec<OtkRow>>, DbError> {
         if !self.need("e2e_one_time_keys_json")? {
             return Ok(None);
         }
@@ -156,7 +156,7 @@ impl SynapseDb {
     }
 
     /// One stored one-time key (the scan compares it with the key a 400 quoted).
-    pub fn one_time_key(&mut self, user: &str, device: &str, algorithm: &str, key_id: &str) -> Result<Option<Option<OtkRow>>, String> {
+    pub fn one_time_key(&mut self, user: &str, device: &str, algorithm: &str, key_id: &str) -> Result<Option<Option<OtkRow>>, DbError> {
         if !self.need("e2e_one_time_keys_json")? {
             return Ok(None);
         }
@@ -168,7 +168,7 @@ impl SynapseDb {
         Ok(Some(rows.first().map(|c| OtkRow { algorithm: s(c, 0), key_id: s(c, 1), ts_added_ms: c[2].int(), key_json: s(c, 3) })))
     }
 
-    pub fn fallback_keys(&mut self, user: &str, device: &str) -> Result<Option<Vec<FallbackRow>>, String> {
+    pub fn fallback_keys(&mut self, user: &str, device: &str) -> Result<Option<Vec<FallbackRow>>, DbError> {
         if !self.need("e2e_fallback_keys_json")? {
             return Ok(None);
         }
@@ -181,7 +181,7 @@ impl SynapseDb {
     }
 
     /// The device keys the server advertises for the device (`key_json`), if any.
-    pub fn device_keys(&mut self, user: &str, device: &str) -> Result<Option<Option<Value>>, String> {
+    pub fn device_keys(&mut self, user: &str, device: &str) -> Result<Option<Option<Value>>, DbError> {
         if !self.need("e2e_device_keys_json")? {
             return Ok(None);
         }
@@ -194,7 +194,7 @@ impl SynapseDb {
     }
 
     /// Devices of the user: (device_id, display_name, last_seen ms).
-    pub fn devices(&mut self, user: &str) -> Result<Option<Vec<DeviceRow>>, String> {
+    pub fn devices(&mut self, user: &str) -> Result<Option<Vec<DeviceRow>>, DbError> {
         if !self.need("devices")? {
             return Ok(None);
         }
@@ -208,7 +208,7 @@ impl SynapseDb {
 
     /// Queued to-device messages for the device, counted by event type (encrypted ones show as
     /// `m.room.encrypted`: the server cannot see what is inside).
-    pub fn inbox_types(&mut self, user: &str, device: &str) -> Result<Option<Vec<(String, u64)>>, String> {
+    pub fn inbox_types(&mut self, user: &str, device: &str) -> Result<Option<Vec<(String, u64)>>, DbError> {
         if !self.need("device_inbox")? {
             return Ok(None);
         }
@@ -232,7 +232,7 @@ impl SynapseDb {
         Ok(Some(counts))
     }
 
-    pub fn event(&mut self, event_id: &str) -> Result<Option<Option<EventRow>>, String> {
+    pub fn event(&mut self, event_id: &str) -> Result<Option<Option<EventRow>>, DbError> {
         if !self.need("event_json")? {
             return Ok(None);
         }
@@ -247,7 +247,7 @@ impl SynapseDb {
 
     /// Every device with published device keys whose `signed_curve25519` one-time keys are at or
     /// below `max_otks`, with its fallback key state. One grouped query, not one per device.
-    pub fn low_otk_devices(&mut self, max_otks: i64) -> Result<Option<Vec<DeviceKeyState>>, String> {
+    pub fn low_otk_devices(&mut self, max_otks: i64) -> Result<Option<Vec<DeviceKeyState>>, DbError> {
         for t in ["e2e_device_keys_json", "e2e_one_time_keys_json", "e2e_fallback_keys_json"] {
             if !self.need(t)? {
                 return Ok(None);
@@ -278,7 +278,7 @@ impl SynapseDb {
     }
 
     /// Devices with at least `min` queued to-device messages, with the device's last sighting.
-    pub fn backlogs(&mut self, min: i64) -> Result<Option<Vec<Backlog>>, String> {
+    pub fn backlogs(&mut self, min: i64) -> Result<Option<Vec<Backlog>>, DbError> {
         if !self.need("device_inbox")? {
             return Ok(None);
         }

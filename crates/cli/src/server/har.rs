@@ -8,6 +8,7 @@
 //! body of keys/upload (public keys and signatures only), response status and body of a failed
 //! keys/upload, and timings. sendToDevice bodies (encrypted payloads) are counted, not kept.
 
+use super::error::HarError;
 use crypto_health_core::otk::conflict;
 use serde_json::Value;
 
@@ -52,18 +53,15 @@ fn is_delayed(path: &str, url: &str) -> bool {
 }
 
 /// Parse a HAR file. Bad input is a clear error.
-pub fn read(path: &str) -> Result<Har, String> {
-    let f = std::fs::File::open(path).map_err(|e| format!("--har {path}: {e}"))?;
-    let v: Value = serde_json::from_reader(std::io::BufReader::new(f)).map_err(|e| format!("--har {path}: not JSON ({e})"))?;
+pub fn read(path: &str) -> Result<Har, HarError> {
+    let f = std::fs::File::open(path).map_err(|source| HarError::Io { path: path.into(), source })?;
+    let v: Value = serde_json::from_reader(std::io::BufReader::new(f)).map_err(|source| HarError::NotJson { path: path.into(), source })?;
     from_value(path, &v)
 }
 
-pub fn from_value(path: &str, v: &Value) -> Result<Har, String> {
-    let entries = v
-        .get("log")
-        .and_then(|l| l.get("entries"))
-        .and_then(Value::as_array)
-        .ok_or_else(|| format!("--har {path}: not a HAR file (no log.entries)"))?;
+pub fn from_value(path: &str, v: &Value) -> Result<Har, HarError> {
+    let entries =
+        v.get("log").and_then(|l| l.get("entries")).and_then(Value::as_array).ok_or_else(|| HarError::NotHar { path: path.into() })?;
     let mut h = Har { file: path.to_string(), entries: entries.len(), ..Default::default() };
     for (i, e) in entries.iter().enumerate() {
         let req = e.get("request");
@@ -185,10 +183,10 @@ mod tests {
 
     #[test]
     fn bad_files_are_clear_errors() {
-        assert!(from_value("x.har", &json!({"hello": 1})).err().unwrap().contains("not a HAR file"));
+        assert!(from_value("x.har", &json!({"hello": 1})).err().unwrap().to_string().contains("not a HAR file"));
         let p = std::env::temp_dir().join(format!("crypto-health-har-{}.har", std::process::id()));
         std::fs::write(&p, "{\"log\": {\"entries\": [").unwrap();
-        assert!(read(p.to_str().unwrap()).err().unwrap().contains("not JSON"));
+        assert!(read(p.to_str().unwrap()).err().unwrap().to_string().contains("not JSON"));
         let _ = std::fs::remove_file(&p);
     }
 }

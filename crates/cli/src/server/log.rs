@@ -13,6 +13,7 @@
 //! (a stray invalid byte does not stop the read); gzip files (rotated `homeserver.log.N.gz`) are
 //! decompressed on the fly; several files are read in time order (by their first timestamp).
 
+use super::error::LogError;
 use crypto_health_core::otk::conflict::{self, OtkConflict};
 use flate2::read::MultiGzDecoder;
 use memchr::memmem::Finder;
@@ -168,12 +169,13 @@ fn signer_of(c: &OtkConflict) -> (Option<String>, Option<String>) {
 }
 
 /// A reader over a file, decompressing gzip (by its magic bytes, whatever the name).
-fn open_reader(path: &str) -> Result<Box<dyn BufRead>, String> {
-    let mut f = File::open(path).map_err(|e| format!("--synapse-log {path}: {e}"))?;
+fn open_reader(path: &str) -> Result<Box<dyn BufRead>, LogError> {
+    let io = |source| LogError::Io { path: path.to_string(), source };
+    let mut f = File::open(path).map_err(io)?;
     let mut magic = [0u8; 2];
-    let n = f.read(&mut magic).map_err(|e| format!("--synapse-log {path}: {e}"))?;
+    let n = f.read(&mut magic).map_err(io)?;
     drop(f);
-    let f = File::open(path).map_err(|e| format!("--synapse-log {path}: {e}"))?;
+    let f = File::open(path).map_err(io)?;
     Ok(if n == 2 && magic == [0x1f, 0x8b] {
         Box::new(BufReader::with_capacity(1 << 20, MultiGzDecoder::new(BufReader::with_capacity(1 << 16, f))))
     } else {
@@ -182,12 +184,12 @@ fn open_reader(path: &str) -> Result<Box<dyn BufRead>, String> {
 }
 
 /// The first timestamp in the first 1000 lines, to order the files.
-fn first_ts_of(path: &str) -> Result<Option<u64>, String> {
+fn first_ts_of(path: &str) -> Result<Option<u64>, LogError> {
     let mut r = open_reader(path)?.take(4 << 20);
     let mut buf = Vec::new();
     for _ in 0..1000 {
         buf.clear();
-        if r.read_until(b'\n', &mut buf).map_err(|e| format!("--synapse-log {path}: {e}"))? == 0 {
+        if r.read_until(b'\n', &mut buf).map_err(|source| LogError::Io { path: path.to_string(), source })? == 0 {
             break;
         }
         if let Some(t) = parse_ts(&buf) {
@@ -397,7 +399,7 @@ impl<'q> State<'q> {
 }
 
 /// Read every file (time order), one pass each.
-pub fn read_files(paths: &[String], q: &LogQuery) -> Result<SynapseLog, String> {
+pub fn read_files(paths: &[String], q: &LogQuery) -> Result<SynapseLog, LogError> {
     let mut order: Vec<(Option<u64>, usize, &String)> = Vec::new();
     for (i, p) in paths.iter().enumerate() {
         order.push((first_ts_of(p)?, i, p));
@@ -408,12 +410,9 @@ pub fn read_files(paths: &[String], q: &LogQuery) -> Result<SynapseLog, String> 
     for (fi, (_, _, p)) in order.iter().enumerate() {
         st.log.files.push(p.to_string());
         let mut r = open_reader(p)?;
-        st.read(fi, &mut *r).map_err(|e| format!("--synapse-log {p}: {e}"))?;
+        st.read(fi, &mut *r).map_err(|source| LogError::Io { path: p.to_string(), source })?;
         if st.log.per_file[fi].1 == 0 {
-            return Err(format!(
-                "--synapse-log {p}: no Synapse log line in {} lines (expected `YYYY-MM-DD HH:MM:SS,mmm - logger - line - LEVEL - request - message`)",
-                st.log.per_file[fi].0
-            ));
+            return Err(LogError::NotSynapse { path: p.to_string(), lines: st.log.per_file[fi].0 });
         }
     }
     Ok(st.log)
@@ -511,7 +510,7 @@ not a log line
         // The access line that names the uploader is in the next file: still attributed.
         assert_eq!(l.conflicts[0].user.as_deref(), Some("@ke1:localhost"));
         std::fs::write(dir.join("junk.log"), "hello\n").unwrap();
-        let e = read_files(&[dir.join("junk.log").display().to_string()], &LogQuery::default()).err().unwrap();
+        let e = read_files(&[dir.join("junk.log").display().to_string()], &LogQuery::default()).err().unwrap().to_string();
         assert!(e.contains("no Synapse log line"), "{e}");
         let _ = std::fs::remove_dir_all(&dir);
     }

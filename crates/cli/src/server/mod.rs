@@ -3,6 +3,7 @@
 
 pub mod conninfo;
 pub mod db;
+pub mod error;
 pub mod har;
 pub mod log;
 pub mod postgres;

@@ -1,8 +1,8 @@
-//! `crypto-health`: the runbook's tools on the command line.
+//! `crypto-health`: the E2EE investigation's tools on the command line.
 //!
 //! - `classify [--jsonl]`: one JSON object per input message.
 //! - `redact`: input lines with secrets removed.
-//! - `triage`: the runbook's decision tree from a report (or a HAR) plus server evidence.
+//! - `triage`: the decision tree of docs/TRIAGE.md from a report (or a HAR) plus server evidence.
 //! - `scan`: the whole server at once: every device in the KE-1 state, exhausted one-time keys,
 //!   to-device backlogs.
 

@@ -9,7 +9,7 @@
 //! - to-device backlog: devices with many queued to-device messages, and whether the device
 //!   still shows up (last seen) or is stale.
 //!
-//! Each list is ranked, and each device gets the first safe step from the runbook.
+//! Each list is ranked, and each device gets its first safe step (docs/TRIAGE.md, scan).
 
 use crate::server::{db, log};
 use crate::Failure;

@@ -185,24 +185,20 @@ pub fn pgpass_match(text: &str, host: &str, port: u16, db: &str, user: &str) -> 
         if line.starts_with('#') || line.trim().is_empty() {
             continue;
         }
-        let mut fields: Vec<String> = vec![String::new()];
+        // Four `:` end the first four fields; the password is the rest of the line.
+        let mut fields: Vec<String> = Vec::new();
+        let mut field = String::new();
         let mut chars = line.chars();
         while let Some(c) = chars.next() {
             match c {
-                '\\' => {
-                    if let Some(n) = chars.next() {
-                        fields.last_mut().unwrap().push(n);
-                    }
-                }
-                ':' if fields.len() < 5 => fields.push(String::new()),
-                c => fields.last_mut().unwrap().push(c),
+                '\\' => field.extend(chars.next()),
+                ':' if fields.len() < 4 => fields.push(std::mem::take(&mut field)),
+                c => field.push(c),
             }
         }
-        if fields.len() != 5 {
-            continue;
-        }
-        if want.iter().zip(&fields).all(|(w, f)| f == "*" || f == w) {
-            return Some(fields.pop().unwrap());
+        fields.push(field);
+        if fields.len() == 5 && want.iter().zip(&fields).all(|(w, f)| f == "*" || f == w) {
+            return fields.pop();
         }
     }
     None

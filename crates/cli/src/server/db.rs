@@ -1,4 +1,4 @@
-//! Synapse's database, read only, for the runbook's §1 queries: one set of SQL and one row
+//! Synapse's database, read only, for the triage's and the scan's queries: one set of SQL and one row
 //! mapping for both backends (SQLite file, PostgreSQL server), so the two cannot drift.
 //!
 //! A backend only runs a query and hands back typed cells; every question is asked here.

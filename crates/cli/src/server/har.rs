@@ -1,5 +1,5 @@
 //! A browser's HAR capture (DevTools → Network → Save all as HAR; Playwright `recordHar`), read
-//! for what the runbook asks of it: the failing `keys/upload` request (its `one_time_keys` map)
+//! for what triage asks of it: the failing `keys/upload` request (its `one_time_keys` map)
 //! and Synapse's 400 answer, the delayed-event calls (MSC4140/MSC4157) with their timings, and the
 //! `sendToDevice` calls.
 //!
@@ -160,7 +160,7 @@ mod tests {
     }
 
     #[test]
-    fn reads_the_runbook_calls_and_nothing_secret() {
+    fn reads_the_triage_calls_and_nothing_secret() {
         let h = from_value("capture.har", &sample()).unwrap();
         assert_eq!(h.entries, 4);
         assert_eq!((h.user.as_deref(), h.device.as_deref()), (Some("@a:hs"), Some("DEV")));

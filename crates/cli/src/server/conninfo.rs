@@ -15,7 +15,7 @@ use std::time::Duration;
 
 /// How far the server's certificate is checked (libpq's `sslmode` beyond on/off).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Verify {
+pub(crate) enum Verify {
     /// `disable`, `allow`, `prefer`, `require`: encrypt if asked, check nothing (libpq does the same
     /// unless a root certificate file is given).
     None,
@@ -25,7 +25,7 @@ pub enum Verify {
     Full,
 }
 
-pub struct ConnInfo {
+pub(crate) struct ConnInfo {
     pub config: Config,
     pub verify: Verify,
     pub root_cert: Option<PathBuf>,
@@ -74,7 +74,7 @@ fn env(k: &str) -> Option<String> {
     std::env::var(k).ok().filter(|v| !v.is_empty())
 }
 
-pub fn resolve(spec: &str) -> Result<ConnInfo, DbError> {
+pub(crate) fn resolve(spec: &str) -> Result<ConnInfo, DbError> {
     let mut s = spec.trim().to_string();
     let sslmode = take_param(&mut s, "sslmode").or_else(|| env("PGSSLMODE"));
     let root_cert = take_param(&mut s, "sslrootcert").or_else(|| env("PGSSLROOTCERT")).map(PathBuf::from);
@@ -177,7 +177,7 @@ fn pgpass_lookup(host: &str, port: u16, db: &str, user: &str) -> Option<String> 
     pgpass_match(&text, host, port, db, user)
 }
 
-pub fn pgpass_match(text: &str, host: &str, port: u16, db: &str, user: &str) -> Option<String> {
+pub(crate) fn pgpass_match(text: &str, host: &str, port: u16, db: &str, user: &str) -> Option<String> {
     let host = if host.is_empty() || host.starts_with('/') { "localhost" } else { host };
     let port = port.to_string();
     let want = [host, port.as_str(), db, user];

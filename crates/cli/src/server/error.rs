@@ -6,7 +6,7 @@ use thiserror::Error;
 
 /// What a database backend says about one statement, by kind, with its own words.
 #[derive(Debug, Error, PartialEq)]
-pub enum QueryError {
+pub(crate) enum QueryError {
     /// The statement names a table or view the database does not have.
     #[error("{0}")]
     MissingTable(String),
@@ -23,7 +23,7 @@ pub enum QueryError {
 
 /// Opening or querying Synapse's database (`--synapse-db`).
 #[derive(Debug, Error)]
-pub enum DbError {
+pub(crate) enum DbError {
     /// The spec asks SQLite for a mode that could write.
     #[error("--synapse-db: refusing `{spec}`: triage only ever opens the database read-only")]
     WriteMode {
@@ -103,7 +103,7 @@ pub enum DbError {
 
 impl DbError {
     /// A failed query on `table`, by the kind the backend gave.
-    pub fn query(db: &str, table: &str, source: QueryError) -> Self {
+    pub(crate) fn query(db: &str, table: &str, source: QueryError) -> Self {
         let (db, table) = (db.to_string(), table.to_string());
         match source {
             QueryError::MissingTable(_) => DbError::MissingTable { db, table, source },
@@ -115,7 +115,7 @@ impl DbError {
 
 /// Reading Synapse's log files (`--synapse-log`).
 #[derive(Debug, Error)]
-pub enum LogError {
+pub(crate) enum LogError {
     /// The file cannot be opened or read.
     #[error("--synapse-log {path}: {source}")]
     Io {
@@ -136,7 +136,7 @@ pub enum LogError {
 
 /// Reading a HAR capture (`--har`).
 #[derive(Debug, Error)]
-pub enum HarError {
+pub(crate) enum HarError {
     /// The file cannot be opened.
     #[error("--har {path}: {source}")]
     Io {

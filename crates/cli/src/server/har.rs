@@ -12,7 +12,7 @@ use super::error::HarError;
 use crypto_health_core::otk::conflict;
 use serde_json::Value;
 
-pub use crypto_health_core::triage::facts::har::{Call, Har, Upload};
+pub(crate) use crypto_health_core::triage::facts::har::{Call, Har, Upload};
 
 /// `2026-11-21T20:49:08.548Z` or `…+01:00` → Unix ms.
 fn parse_iso(s: &str) -> Option<u64> {
@@ -53,13 +53,13 @@ fn is_delayed(path: &str, url: &str) -> bool {
 }
 
 /// Parse a HAR file. Bad input is a clear error.
-pub fn read(path: &str) -> Result<Har, HarError> {
+pub(crate) fn read(path: &str) -> Result<Har, HarError> {
     let f = std::fs::File::open(path).map_err(|source| HarError::Io { path: path.into(), source })?;
     let v: Value = serde_json::from_reader(std::io::BufReader::new(f)).map_err(|source| HarError::NotJson { path: path.into(), source })?;
     from_value(path, &v)
 }
 
-pub fn from_value(path: &str, v: &Value) -> Result<Har, HarError> {
+pub(crate) fn from_value(path: &str, v: &Value) -> Result<Har, HarError> {
     let entries =
         v.get("log").and_then(|l| l.get("entries")).and_then(Value::as_array).ok_or_else(|| HarError::NotHar { path: path.into() })?;
     let mut h = Har { file: path.to_string(), entries: entries.len(), ..Default::default() };
@@ -135,7 +135,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    pub fn sample() -> Value {
+    pub(super) fn sample() -> Value {
         let err = r#"One time key signed_curve25519:AAAAAAAAAA0 already exists. Old key: {"key":"OLD","signatures":{"@a:hs":{"ed25519:DEV":"s1"}}}; new key: {'key': 'NEW', 'signatures': {'@a:hs': {'ed25519:DEV': 's2'}}}"#;
         json!({"log": {"version": "1.2", "entries": [
             {"startedDateTime": "2026-11-21T20:49:08.548Z", "time": 12.5,

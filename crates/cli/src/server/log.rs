@@ -21,11 +21,11 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 
-pub use crypto_health_core::triage::facts::log::{Access, Conflict, Loc, SynapseLog};
+pub(crate) use crypto_health_core::triage::facts::log::{Access, Conflict, Loc, SynapseLog};
 
 /// What to keep beyond the counts.
 #[derive(Clone, Debug, Default)]
-pub struct LogQuery {
+pub(crate) struct LogQuery {
     /// Keep quotes of this user's keys/upload lines.
     pub user: Option<String>,
     /// Keep access lines whose time falls in one of these (from, to) ms windows.
@@ -36,16 +36,16 @@ pub struct LogQuery {
     pub conflict_window: Option<(u64, u64)>,
 }
 
-pub const MENTION_CAP: usize = 20;
-pub const WINDOW_ACCESS_CAP: usize = 20_000;
+pub(crate) const MENTION_CAP: usize = 20;
+pub(crate) const WINDOW_ACCESS_CAP: usize = 20_000;
 /// Distinct conflicting (user, device, key) triples kept; more are counted in `conflicts_dropped`.
-pub const CONFLICT_CAP: usize = 100_000;
+pub(crate) const CONFLICT_CAP: usize = 100_000;
 const PENDING_CAP: usize = 10_000;
 /// Bytes of one line that are looked at; the rest of a longer line is skipped (and counted).
-pub const MAX_LINE: usize = 1 << 20;
+pub(crate) const MAX_LINE: usize = 1 << 20;
 
 /// `2026-11-21 20:49:08,548` → Unix ms (UTC).
-pub fn parse_ts(s: &[u8]) -> Option<u64> {
+pub(crate) fn parse_ts(s: &[u8]) -> Option<u64> {
     let b = s;
     if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || b[10] != b' ' || b[13] != b':' || b[16] != b':' {
         return None;
@@ -77,7 +77,7 @@ pub fn parse_ts(s: &[u8]) -> Option<u64> {
 }
 
 /// `YYYY-MM-DD[ T]HH:MM[:SS]` (UTC) or Unix ms, for `--since`/`--until`.
-pub fn parse_time_arg(s: &str) -> Option<u64> {
+pub(crate) fn parse_time_arg(s: &str) -> Option<u64> {
     if let Ok(ms) = s.parse::<u64>() {
         return Some(ms);
     }
@@ -399,7 +399,7 @@ impl<'q> State<'q> {
 }
 
 /// Read every file (time order), one pass each.
-pub fn read_files(paths: &[String], q: &LogQuery) -> Result<SynapseLog, LogError> {
+pub(crate) fn read_files(paths: &[String], q: &LogQuery) -> Result<SynapseLog, LogError> {
     let mut order: Vec<(Option<u64>, usize, &String)> = Vec::new();
     for (i, p) in paths.iter().enumerate() {
         order.push((first_ts_of(p)?, i, p));
@@ -420,7 +420,7 @@ pub fn read_files(paths: &[String], q: &LogQuery) -> Result<SynapseLog, LogError
 
 /// One text, as one file named `path` (tests).
 #[cfg(test)]
-pub fn parse(path: &str, text: &str, q: &LogQuery) -> SynapseLog {
+pub(crate) fn parse(path: &str, text: &str, q: &LogQuery) -> SynapseLog {
     let mut st = State::new(q);
     st.log.files.push(path.to_string());
     st.read(0, &mut std::io::Cursor::new(text.as_bytes())).unwrap();
@@ -433,7 +433,7 @@ mod tests {
     use std::io::Write;
 
     // Real lines from Synapse 1.163.2 (the e2e run), shortened signatures.
-    pub const LOG: &str = r#"2026-11-21 20:49:08,548 - synapse.access.http.36609 - 643 - INFO - POST-6 - 127.0.0.1 - 36609 - {@healthy:localhost} Processed request: 0.016sec/0.000sec ru=(0.005sec, 0.000sec) db=(0.007sec/0.003sec/13) 48B 200 "POST /_matrix/client/v3/keys/upload HTTP/1.1" "ureq/2.12.1" [0 dbevts]
+    pub(super) const LOG: &str = r#"2026-11-21 20:49:08,548 - synapse.access.http.36609 - 643 - INFO - POST-6 - 127.0.0.1 - 36609 - {@healthy:localhost} Processed request: 0.016sec/0.000sec ru=(0.005sec, 0.000sec) db=(0.007sec/0.003sec/13) 48B 200 "POST /_matrix/client/v3/keys/upload HTTP/1.1" "ureq/2.12.1" [0 dbevts]
 2026-11-21 20:49:08,659 - synapse.http.server - 132 - INFO - POST-10 - <SynapseRequest at 0x7fac408bba50 method='POST' uri='/_matrix/client/v3/keys/upload' clientproto='HTTP/1.1' site='36609'> SynapseError: 400 - One time key signed_curve25519:AAAAAAAAAA0 already exists. Old key: {"key":"i/Ph","signatures":{"@ke1:localhost":{"ed25519:DEV":"s1"}}}; new key: {'key': 'Js6i', 'signatures': {'@ke1:localhost': {'ed25519:DEV': 's2'}}}
 2026-11-21 20:49:08,660 - synapse.access.http.36609 - 643 - INFO - POST-10 - 127.0.0.1 - 36609 - {@ke1:localhost} Processed request: 0.008sec/0.000sec ru=(0.003sec, 0.000sec) db=(0.002sec/0.003sec/8) 552B 400 "POST /_matrix/client/v3/keys/upload?access_token=syt_secret HTTP/1.1" "ureq/2.12.1" [0 dbevts]
 not a log line

@@ -11,9 +11,9 @@ use postgres::types::{ToSql, Type};
 use postgres::{Client, NoTls, Row};
 
 /// No triage question may hold the database for longer than this.
-pub const STATEMENT_TIMEOUT_MS: u32 = 30_000;
+pub(crate) const STATEMENT_TIMEOUT_MS: u32 = 30_000;
 
-pub struct Postgres {
+pub(crate) struct Postgres {
     client: Client,
     label: String,
 }
@@ -51,7 +51,7 @@ fn kind_of_sqlstate(code: &str, text: String) -> QueryError {
     }
 }
 
-pub fn open(spec: &str) -> Result<Postgres, DbError> {
+pub(crate) fn open(spec: &str) -> Result<Postgres, DbError> {
     let info = conninfo::resolve(spec)?;
     let label = format!("db postgresql {}", info.label);
     // TLS only where it can happen: never on a unix socket (PostgreSQL does not offer it there),

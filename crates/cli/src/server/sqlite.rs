@@ -6,12 +6,12 @@ use super::error::{DbError, QueryError};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
-pub struct Sqlite {
+pub(crate) struct Sqlite {
     conn: Connection,
     path: String,
 }
 
-pub fn open(spec: &str) -> Result<Sqlite, DbError> {
+pub(crate) fn open(spec: &str) -> Result<Sqlite, DbError> {
     let path = spec.strip_prefix("file:").unwrap_or(spec);
     let (path, query) = path.split_once('?').unwrap_or((path, ""));
     if query.split('&').any(|kv| kv == "mode=rw" || kv == "mode=rwc" || kv == "mode=memory") {

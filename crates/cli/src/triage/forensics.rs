@@ -5,7 +5,7 @@ use crypto_health_core::triage::forensics::{Candidate, SignatureCheck, Signature
 use vodozemac::{Ed25519PublicKey, Ed25519Signature};
 
 /// Ed25519 verification by vodozemac.
-pub struct Vodozemac;
+pub(super) struct Vodozemac;
 
 impl SignatureCheck for Vodozemac {
     fn signers(&self, message: &[u8], signature: &str, candidates: &[Candidate]) -> Result<Vec<String>, SignatureError> {

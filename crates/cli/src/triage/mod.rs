@@ -12,9 +12,9 @@ use crypto_health_core::Report;
 use serde_json::{json, Value};
 use std::io::Write;
 
-pub use decide::CALL_KEYS_SEND;
+pub(crate) use decide::CALL_KEYS_SEND;
 
-pub const USAGE: &str = "  triage [--report FILE] [--har FILE] [--synapse-log FILE]... [--synapse-db DB]
+pub(crate) const USAGE: &str = "  triage [--report FILE] [--har FILE] [--synapse-log FILE]... [--synapse-db DB]
          [--user @u:hs] [--device ID] [--event $id] [--json]
          (--report or --har; or, for the server alone, --user and --device)
                        walk the triage's Q1-Q4 and the KE-2 discriminator from a report
@@ -71,7 +71,7 @@ fn file_name(p: &str) -> String {
     std::path::Path::new(p).file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| p.to_string())
 }
 
-pub fn run(args: &[String], out: &mut impl Write) -> Result<(), Failure> {
+pub(crate) fn run(args: &[String], out: &mut impl Write) -> Result<(), Failure> {
     let a = parse_args(args)?;
     let mut facts = match &a.report {
         Some(path) => {

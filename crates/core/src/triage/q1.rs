@@ -24,18 +24,23 @@ pub fn ask(i: &Inputs, proof: Option<&Proof>) -> (Question, Answer) {
         m.insert("exhaustion".into(), exhaustion.as_str().into());
     }
     if q.answer == Answer::No {
-        match exhaustion {
-            Answer::Yes => q.finding.push_str("; OTK EXHAUSTION instead (0 one-time keys, fallback key used): a different remediation"),
-            Answer::No if proof.is_some() || i.report.upload_400s > 0 => q.finding.push_str(
-                "; OTKs are not exhausted: suspect the SDK's upload-loop behaviour (the client keeps re-uploading keys the server refuses)",
-            ),
-            _ => {}
-        }
+        exhaustion_or_sdk_loop(&mut q, exhaustion, proof.is_some() || i.report.upload_400s > 0);
     }
     if i.device().is_none() && i.db.is_some() {
         q.to_settle.push("the report has no session user/device: pass --user and --device to query the database".into());
     }
     (q, exhaustion)
+}
+
+/// Q1 = no: exhaustion instead, or (keys left while uploads failed) the SDK's upload loop.
+fn exhaustion_or_sdk_loop(q: &mut Question, exhaustion: Answer, uploads_failed: bool) {
+    match exhaustion {
+        Answer::Yes => q.finding.push_str("; OTK EXHAUSTION instead (0 one-time keys, fallback key used): a different remediation"),
+        Answer::No if uploads_failed => q.finding.push_str(
+            "; OTKs are not exhausted: suspect the SDK's upload-loop behaviour (the client keeps re-uploading keys the server refuses)",
+        ),
+        _ => {}
+    }
 }
 
 /// A conflict text names the key: compare with the stored row, else trust Synapse's own 400.
@@ -44,12 +49,18 @@ fn divergence(q: &mut Question, i: &Inputs, p: &Proof) {
     q.evidence.push(Evidence::new(&p.source, quote(&p.quote)));
     q.details =
         json!({"keyId": c.key_id, "algorithm": c.algorithm, "counter": c.counter, "divergedPer400": c.diverged, "proofSource": p.source});
-    match i.db_table(|d| d.otks.as_deref()) {
-        Some((db, rows)) => match rows.iter().find(|o| o.algorithm == c.algorithm && o.key_id == c.key_id) {
-            Some(row) => stored_row_differs(q, p, &format!("{db} e2e_one_time_keys_json"), row),
-            None => stored_row_gone(q, i, p, &format!("{db} e2e_one_time_keys_json"), rows.len()),
-        },
-        None => synapse_400_says(q, i, p),
+    let Some((db, rows)) = i.db_table(|d| d.otks.as_deref()) else { return synapse_400_says(q, i, p) };
+    let table = format!("{db} e2e_one_time_keys_json");
+    match rows.iter().find(|o| o.algorithm == c.algorithm && o.key_id == c.key_id) {
+        Some(row) => stored_row_differs(q, p, &table, row),
+        None => {
+            let (full, (user, device)) = (p.full_id(), i.device().unwrap_or(("?", "?")));
+            q.evidence.push(Evidence::new(table, format!("{} one-time keys for {user} {device}, none with id {full}", rows.len())));
+            q.answer(
+                Answer::No,
+                format!("{full} is no longer on the server (claimed or deleted since the 400): not a standing divergence"),
+            );
+        }
     }
 }
 
@@ -67,13 +78,6 @@ fn stored_row_differs(q: &mut Question, p: &Proof, db: &str, row: &OtkRow) {
             q.to_settle.push("the client's request body for keys/upload (the 400 text was cut before the new key) would show the value itself".into());
         }
     }
-}
-
-fn stored_row_gone(q: &mut Question, i: &Inputs, p: &Proof, db: &str, stored: usize) {
-    let full = p.full_id();
-    let (user, device) = i.device().unwrap_or(("?", "?"));
-    q.evidence.push(Evidence::new(db, format!("{stored} one-time keys for {user} {device}, none with id {full}")));
-    q.answer(Answer::No, format!("{full} is no longer on the server (claimed or deleted since the 400): not a standing divergence"));
 }
 
 /// No stored row to compare: Synapse's 400 quotes its stored value, as of that response.

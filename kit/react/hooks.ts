@@ -88,7 +88,8 @@ const EMPTY: Snapshot = {
 
 // A cheap fingerprint of the counts: entries and findings are re-read only when it moves.
 function countsKey(counts: Counts): string {
-  const names: (KeClass | 'other')[] = ['KE-1', 'KE-2', 'KE-3', 'KE-4', 'other'];
+  // Every class the core counts, whichever they are.
+  const names = Object.keys(counts).sort() as (KeClass | 'other')[];
   return names
     .map((k) => {
       const c = counts[k];

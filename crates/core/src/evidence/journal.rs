@@ -92,7 +92,7 @@ pub struct Journal {
     cfg: Config,
     entries: VecDeque<Entry>,
     /// Indexed by `Class::index()`.
-    counts: [ClassCount; 5],
+    counts: [ClassCount; Class::ALL.len()],
     pub redactions: RedactionCounts,
     pub findings: Vec<Finding>,
     pub lines_seen: u64,

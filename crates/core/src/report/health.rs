@@ -58,17 +58,16 @@ impl Default for Health {
     }
 }
 
-/// The classes the card counts.
-const KE_CLASSES: [Class; 4] = [Class::Ke1, Class::Ke2, Class::Ke3, Class::Ke4];
-
 impl Health {
     /// Critical when a finding is, when the device diverged from the server,
     /// or on any KE-1 failure; a warning when uploads are retrying, a finding
     /// warns or any class failed; else ok.
     pub fn assess(counts: &BTreeMap<String, ClassCount>, findings: &[Finding], otk: Option<&OtkHealth>) -> Health {
         let outcome = otk.map(|o| o.outcome);
-        let classes: Vec<ClassHealth> = KE_CLASSES
+        // Every KE class of the signature table, in order (not `other`).
+        let classes: Vec<ClassHealth> = Class::ALL
             .iter()
+            .filter(|ke| ke.ke().is_some())
             .map(|&ke| {
                 let c = counts.get(ke.as_str()).cloned().unwrap_or_default();
                 let status = match (c.failures, c.count) {

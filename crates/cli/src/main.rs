@@ -33,14 +33,18 @@ fn usage() -> String {
 
 /// A failure the user can act on: message and exit code.
 pub struct Failure {
+    /// What went wrong, for stderr.
     pub message: String,
+    /// The exit code: 1 bad input, 2 usage.
     pub code: u8,
 }
 
 impl Failure {
+    /// A usage error (exit 2), with the usage text after the message.
     pub fn usage(msg: impl std::fmt::Display) -> Self {
         Failure { message: format!("{msg}\n\n{}", usage()), code: 2 }
     }
+    /// Bad input (exit 1).
     pub fn input(msg: impl std::fmt::Display) -> Self {
         Failure { message: msg.to_string(), code: 1 }
     }

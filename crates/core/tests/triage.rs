@@ -2,6 +2,8 @@
 //! on facts built in place (no files, no server). The rest run in the CLI over its log parser
 //! and vodozemac (crates/cli/src/triage/tests.rs).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use crypto_health_core::otk::conflict::OtkConflict;
 use crypto_health_core::otk::key_id::IdScheme;
 use crypto_health_core::triage::facts::{Call, DbFacts, EventRow, FallbackRow, Har, OtkRow, ReportFacts, Sighting, Upload};

@@ -6,4 +6,5 @@ pub mod journal;
 pub mod redact;
 pub mod redact_json;
 pub mod signature;
+pub mod sync;
 pub mod widget;

@@ -149,3 +149,22 @@ fn triage_from_a_har_without_a_report() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("not a HAR file"));
 }
+
+#[test]
+fn triage_names_the_flood_from_the_database() {
+    let db = synapse_db("triage-flood.db");
+    let db = db.to_str().unwrap();
+    let doc = json_of(&cli(&["triage", "--json", "--synapse-db", db, "--user", "@f:hs", "--device", "F"]));
+    assert_eq!(doc["inputs"]["synapseDb"]["signedCurve25519Keys"], 550);
+    let notes: Vec<&str> = doc["notes"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert!(
+        notes.iter().any(|n| n.contains("holds 550 signed_curve25519") && n.contains("Synapse's limit") && n.contains("42.4.0")),
+        "{notes:?}"
+    );
+    // 100 keys (and other algorithms) are within a client's reach: no note.
+    let doc = json_of(&cli(&["triage", "--json", "--synapse-db", db, "--user", "@h:hs", "--device", "H"]));
+    assert_eq!(doc["inputs"]["synapseDb"]["signedCurve25519Keys"], 100);
+    assert!(!doc["notes"].as_array().unwrap().iter().any(|n| n.as_str().unwrap().contains("one-time-key flood")));
+    let o = cli(&["triage", "--synapse-db", db, "--user", "@g:hs", "--device", "G"]);
+    assert!(String::from_utf8(o.stdout).unwrap().contains("holds 150 signed_curve25519"));
+}

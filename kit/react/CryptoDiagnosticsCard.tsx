@@ -205,7 +205,8 @@ function GuardTile({ api, guard }: { api: KitApi; guard: TabGuardState | null })
 
 function otkTone(outcome: string): Tone {
   if (outcome === 'healthy') return 'ok';
-  if (outcome === 'retrying') return 'warning';
+  // flooding: the keys are sound, the client needs an upgrade (its finding says which).
+  if (outcome === 'retrying' || outcome === 'flooding') return 'warning';
   return 'critical';
 }
 

@@ -229,6 +229,18 @@ fn busy() -> (Diagnostics, Vec<Effect>) {
         ..Default::default()
     };
     d.exchange(&slow, 200);
+    // A /sync summary as the fetch tap hands it over: the flood detector's section.
+    let sync = "otk signed_curve25519=50\ntotal 1\nev m.room.encrypted\t@b:hs\t\t\t\tK\n";
+    d.exchange(
+        &Exchange {
+            method: "GET",
+            url: "https://hs/_matrix/client/v3/sync",
+            status: Some(200),
+            response_body: Some(sync),
+            ..Default::default()
+        },
+        210,
+    );
     d.console_line("warn", "missing key at index 3 for participant @b:hs:BDEV", 300);
     d.tab_guard(TabGuard::from_value(&json!({
         "mechanism": "web-locks", "role": "primary", "lockName": "l", "tabId": "t", "since": 1, "acquiredTs": 1,
@@ -267,6 +279,7 @@ fn values_handed_to_js_match_their_typescript_declarations() {
         );
     }
     check(&ts, "OtkProof", &health["proof"]);
+    check(&ts, "OtkFlood", &health["flood"]);
     check(&ts, "OtkTrigger", &health["trigger"]);
     check(&ts, "OtkRecommendation", &health["recommendation"]);
     let recovery = effects.iter().find_map(|e| match e {

@@ -106,11 +106,11 @@ pub fn install_http_tap(#[wasm_bindgen(unchecked_param_type = "HttpTapOptions | 
     let hooks_exist = state::with(|s| s.http_hooks.is_some()).unwrap_or(true);
     let tests = url_tests();
     let installed = if hooks_exist {
-        js::http_install(&JsValue::NULL, &JsValue::NULL, breaker, &tests.watch, &tests.upload)
+        js::http_install(&JsValue::NULL, &JsValue::NULL, breaker, &tests.watch, &tests.upload, &tests.sync)
     } else {
         let before = Closure::<dyn FnMut(String) -> JsValue>::new(before_upload);
         let after = Closure::<dyn FnMut(JsValue, Option<String>)>::new(after_exchange);
-        let ok = js::http_install(before.as_ref(), after.as_ref(), breaker, &tests.watch, &tests.upload);
+        let ok = js::http_install(before.as_ref(), after.as_ref(), breaker, &tests.watch, &tests.upload, &tests.sync);
         if ok {
             state::with(|s| s.http_hooks = Some((before, after)));
         }

@@ -24,7 +24,14 @@ extern "C" {
 #[wasm_bindgen(module = "/js/http.js")]
 extern "C" {
     #[wasm_bindgen(js_name = httpInstall)]
-    pub fn http_install(before_upload: &JsValue, after_exchange: &JsValue, break_upload_storm: bool, watch: &str, upload: &str) -> bool;
+    pub fn http_install(
+        before_upload: &JsValue,
+        after_exchange: &JsValue,
+        break_upload_storm: bool,
+        watch: &str,
+        upload: &str,
+        sync: &str,
+    ) -> bool;
     #[wasm_bindgen(js_name = httpUninstall)]
     pub fn http_uninstall() -> bool;
     #[wasm_bindgen(js_name = httpStats)]

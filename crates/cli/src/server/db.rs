@@ -87,6 +87,9 @@ pub(crate) struct DeviceKeyState {
     pub fallback_used: Option<bool>,
 }
 
+/// A device holding many one-time keys: user, device, `signed_curve25519` count.
+pub(crate) type FloodRow = (String, String, i64);
+
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct Backlog {
     pub user_id: String,
@@ -281,6 +284,21 @@ impl SynapseDb {
                 })
                 .collect(),
         ))
+    }
+
+    /// Devices holding more than `min` unclaimed `signed_curve25519` one-time keys (a correct
+    /// client keeps 50: the one-time-key flood), most first, at most 1000: (user, device, count).
+    pub(crate) fn otk_flood_devices(&mut self, min: i64) -> Result<Option<Vec<FloodRow>>, DbError> {
+        if !self.need("e2e_one_time_keys_json")? {
+            return Ok(None);
+        }
+        let rows = self.q(
+            "e2e_one_time_keys_json",
+            "SELECT user_id, device_id, COUNT(*) AS n FROM e2e_one_time_keys_json WHERE algorithm = 'signed_curve25519' \
+             GROUP BY user_id, device_id HAVING COUNT(*) > CAST($1 AS BIGINT) ORDER BY n DESC, user_id, device_id LIMIT 1000",
+            &[Param::Int(min)],
+        )?;
+        Ok(Some(rows.iter().map(|c| (s(c, 0), s(c, 1), c[2].int().unwrap_or(0))).collect()))
     }
 
     /// Devices with at least `min` queued to-device messages, with the device's last sighting.

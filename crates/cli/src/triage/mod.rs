@@ -125,7 +125,8 @@ pub(crate) fn run(args: &[String], out: &mut impl Write) -> Result<(), Failure> 
         subject: &subject,
         signatures: &forensics::Vodozemac,
     };
-    let t = decide::decide(&inputs);
+    let mut t = decide::decide(&inputs);
+    t.notes.extend(db.as_ref().and_then(flood_note));
     let doc = to_json(&t, &a, &subject, &facts, log.as_ref(), db.as_ref(), har.as_ref());
     if a.json {
         serde_json::to_writer_pretty(&mut *out, &doc).map_err(|e| Failure::input(e.to_string()))?;
@@ -134,6 +135,22 @@ pub(crate) fn run(args: &[String], out: &mut impl Write) -> Result<(), Failure> 
         write_text(out, &t, &doc)?;
     }
     Ok(())
+}
+
+/// The device's unclaimed `signed_curve25519` one-time keys in the database, when read.
+fn signed_otks(d: &DbFacts) -> Option<usize> {
+    d.otks.as_ref().map(|v| v.iter().filter(|k| k.algorithm == "signed_curve25519").count())
+}
+
+/// The one-time-key flood from the server's side: far more keys than a client keeps (core otk::flood).
+fn flood_note(d: &DbFacts) -> Option<String> {
+    use crypto_health_core::otk::flood::{FIXED_IN, GROWTH_LIMIT, SDK_TARGET, SYNAPSE_CAP};
+    let n = signed_otks(d).filter(|n| *n as u64 > GROWTH_LIMIT)?;
+    let cap = if n as u64 >= SYNAPSE_CAP { " (at Synapse's limit: its uploads are refused)" } else { "" };
+    Some(format!(
+        "the device holds {n} signed_curve25519 one-time keys{cap}, a client keeps {SDK_TARGET}: the one-time-key flood \
+         (matrix-sdk-crypto-wasm 18.5+ with an older matrix-js-sdk), not KE-1; first safe step: upgrade the client to {FIXED_IN}, no logout"
+    ))
 }
 
 fn gather_db(spec: &str, s: &Subject, event: Option<&str>) -> Result<DbFacts, Failure> {
@@ -180,7 +197,7 @@ fn to_json(
                 "keysUpload400": h.uploads.iter().filter(|u| u.call.status == 400).count(), "delayedEvents": h.delayed.len(), "sendToDevice": h.to_device.len()})),
             "synapseLog": log.map(|l| json!({"file": l.file_name(l.files.len().saturating_sub(1)), "files": (0..l.files.len()).map(|i| l.file_name(i)).collect::<Vec<_>>(), "lines": l.lines, "parsed": l.parsed,
                 "from": l.first_ts.map(crypto_health_core::support::text::iso8601), "to": l.last_ts.map(crypto_health_core::support::text::iso8601)})),
-            "synapseDb": db.map(|d| json!({"source": d.source, "missingTables": d.missing,
+            "synapseDb": db.map(|d| json!({"source": d.source, "missingTables": d.missing, "signedCurve25519Keys": signed_otks(d),
                 "devices": d.devices.as_ref().map(|v| v.iter().map(|(id, name, seen)| json!({"deviceId": id, "displayName": name, "lastSeen": seen})).collect::<Vec<_>>())})),
         },
         "questions": t.questions.iter().map(|q| q.to_json()).collect::<Vec<_>>(),

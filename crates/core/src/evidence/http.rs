@@ -18,6 +18,8 @@ const SEND_TO_DEVICE: &str = "sendToDevice/";
 const DELAYED_EVENTS: &str = "delayed_events";
 /// MSC4140: scheduling a delayed event is a query parameter on a send.
 const DELAY_QUERY: &str = "org.matrix.msc4140.delay=";
+/// `/sync` (v3 GET) and simplified sliding sync (MSC4186, `POST …/simplified_msc3575/sync`).
+const SYNC: &str = "sync";
 
 /// The fetch tap's cheap URL tests (js/http.js), as JavaScript regular
 /// expression sources built from the endpoint table above, so the page and
@@ -26,8 +28,10 @@ const DELAY_QUERY: &str = "org.matrix.msc4140.delay=";
 pub struct UrlTests {
     /// Any watched endpoint: a superset of what [`endpoint_of`] accepts.
     pub watch: String,
-    /// `keys/upload` under any API version (the only request whose body the tap reads).
+    /// `keys/upload` under any API version (its failed answers and 2xx counts are read).
     pub upload: String,
+    /// `/sync` under any API version (its answer is summarised, bounded).
+    pub sync: String,
 }
 
 /// A literal for a JS regular expression (the table's texts: letters, digits, `/._=-`).
@@ -46,14 +50,16 @@ fn regex_literal(text: &str) -> String {
 pub fn url_tests() -> UrlTests {
     let api = regex_literal(CLIENT_API);
     let watch = format!(
-        "{api}[^?#]*(?:\\/{}|\\/{}|{})|{}",
+        "{api}[^?#]*(?:\\/{}|\\/{}|{}|\\/{}(?:[?#]|$))|{}",
         regex_literal(KEYS_UPLOAD),
         regex_literal(SEND_TO_DEVICE),
         regex_literal(DELAYED_EVENTS),
+        regex_literal(SYNC),
         regex_literal(DELAY_QUERY)
     );
     let upload = format!("{api}[^/?#]+\\/{}(?:[/?#]|$)", regex_literal(KEYS_UPLOAD));
-    UrlTests { watch, upload }
+    let sync = format!("{api}[^?#]*\\/{}(?:[?#]|$)", regex_literal(SYNC));
+    UrlTests { watch, upload, sync }
 }
 
 /// A watched HTTP endpoint.
@@ -65,6 +71,9 @@ pub enum Endpoint {
     DelayedEvents,
     /// `PUT /sendToDevice/{type}/{txn}`: call key delivery context for KE-2.
     SendToDevice,
+    /// `GET /sync` (v3) or `POST …/org.matrix.simplified_msc3575/sync` (MSC4186):
+    /// one-time-key counts and to-device events, read from the tap's summary.
+    Sync,
 }
 
 /// Strip origin and query: `/_matrix/client/v3/keys/upload`.
@@ -110,6 +119,9 @@ pub fn endpoint_of(method: &str, url: &str) -> Option<(Endpoint, Option<String>)
     let m = method.to_ascii_uppercase();
     if m == "POST" && tail.strip_prefix(KEYS_UPLOAD).is_some_and(|rest| rest.is_empty() || rest.starts_with('/')) {
         return Some((Endpoint::KeysUpload, None));
+    }
+    if tail == SYNC || (m == "POST" && tail.strip_suffix(SYNC).is_some_and(|t| t.ends_with('/'))) {
+        return Some((Endpoint::Sync, None));
     }
     if let Some(rest) = tail.strip_prefix(SEND_TO_DEVICE) {
         let ty = rest.split('/').next().filter(|t| !t.is_empty())?;
@@ -223,6 +235,12 @@ pub struct HttpStats {
     pub keys_upload: EndpointStats,
     pub delayed_events: EndpointStats,
     pub send_to_device: EndpointStats,
+    /// `/sync` answers (absent in reports written before the tap read them).
+    #[serde(default)]
+    pub sync: EndpointStats,
+    /// `/sync` answers left unread: over 512 KiB (declared or found while read).
+    #[serde(default)]
+    pub sync_bodies_not_read: u64,
     /// Response bodies we could not read (non-text, stream error).
     pub body_read_errors: u64,
     /// Failed answers whose body was left unread: declared or found over 256 KiB, or of
@@ -239,6 +257,7 @@ impl HttpStats {
             Endpoint::KeysUpload => &mut self.keys_upload,
             Endpoint::DelayedEvents => &mut self.delayed_events,
             Endpoint::SendToDevice => &mut self.send_to_device,
+            Endpoint::Sync => &mut self.sync,
         }
     }
 }
@@ -251,10 +270,14 @@ mod tests {
     fn the_url_tests_are_built_from_the_endpoint_table() {
         // The sources the fetch tap used to spell by hand: same expressions, now generated.
         let t = url_tests();
-        assert_eq!(t.watch, r"\/_matrix\/client\/[^?#]*(?:\/keys\/upload|\/sendToDevice\/|delayed_events)|org\.matrix\.msc4140\.delay=");
+        assert_eq!(
+            t.watch,
+            r"\/_matrix\/client\/[^?#]*(?:\/keys\/upload|\/sendToDevice\/|delayed_events|\/sync(?:[?#]|$))|org\.matrix\.msc4140\.delay="
+        );
         assert_eq!(t.upload, r"\/_matrix\/client\/[^/?#]+\/keys\/upload(?:[/?#]|$)");
+        assert_eq!(t.sync, r"\/_matrix\/client\/[^?#]*\/sync(?:[?#]|$)");
         // Every literal of the table appears escaped in the watch test.
-        for text in [CLIENT_API, KEYS_UPLOAD, SEND_TO_DEVICE, DELAYED_EVENTS, DELAY_QUERY] {
+        for text in [CLIENT_API, KEYS_UPLOAD, SEND_TO_DEVICE, DELAYED_EVENTS, SYNC, DELAY_QUERY] {
             assert!(t.watch.contains(&regex_literal(text)), "{text}");
         }
     }
@@ -290,6 +313,11 @@ mod tests {
             ),
             Some((Endpoint::DelayedEvents, Some("schedule".into())))
         );
+        assert_eq!(e("GET", "https://hs/_matrix/client/v3/sync?filter=1&timeout=30000&since=s1"), Some((Endpoint::Sync, None)));
+        assert_eq!(e("GET", "https://hs/_matrix/client/r0/sync"), Some((Endpoint::Sync, None)));
+        assert_eq!(e("POST", "https://hs/_matrix/client/unstable/org.matrix.simplified_msc3575/sync?pos=3"), Some((Endpoint::Sync, None)));
+        assert_eq!(e("GET", "https://hs/_matrix/client/v3/rooms/!r/sync"), None);
+        assert_eq!(e("GET", "https://hs/_matrix/client/v3/syncx"), None);
         assert_eq!(e("POST", "not a url"), None);
         assert_eq!(e("POST", ""), None);
     }

@@ -12,5 +12,6 @@ pub mod redact;
 pub mod redact_json;
 #[allow(missing_docs, reason = "public items that predate the lint; the module is held to it once they are documented")]
 pub mod signature;
+pub mod sync;
 #[allow(missing_docs, reason = "public items that predate the lint; the module is held to it once they are documented")]
 pub mod widget;

@@ -60,7 +60,7 @@ impl Default for Health {
 
 impl Health {
     /// Critical when a finding is, when the device diverged from the server,
-    /// or on any KE-1 failure; a warning when uploads are retrying, a finding
+    /// or on any KE-1 failure; a warning when uploads are retrying or flooding, a finding
     /// warns or any class failed; else ok.
     pub fn assess(counts: &BTreeMap<String, ClassCount>, findings: &[Finding], otk: Option<&OtkHealth>) -> Health {
         let outcome = otk.map(|o| o.outcome);
@@ -85,7 +85,10 @@ impl Health {
             || classes[0].status == Status::Critical
         {
             Status::Critical
-        } else if outcome == Some(Outcome::Retrying) || finding_at(Level::Warning) || classes.iter().any(|c| c.failures > 0) {
+        } else if matches!(outcome, Some(Outcome::Retrying | Outcome::Flooding))
+            || finding_at(Level::Warning)
+            || classes.iter().any(|c| c.failures > 0)
+        {
             Status::Warning
         } else {
             Status::Ok
@@ -133,6 +136,7 @@ mod tests {
         for (outcome, want) in [
             (Outcome::Healthy, Status::Ok),
             (Outcome::Retrying, Status::Warning),
+            (Outcome::Flooding, Status::Warning),
             (Outcome::Diverged, Status::Critical),
             (Outcome::Unrecoverable, Status::Critical),
         ] {

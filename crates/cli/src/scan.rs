@@ -9,7 +9,7 @@
 //! - to-device backlog: devices with many queued to-device messages, and whether the device
 //!   still shows up (last seen) or is stale.
 //!
-//! Each list is ranked, and each device gets the first safe step from the runbook.
+//! Each list is ranked, and each device gets its first safe step (docs/TRIAGE.md, scan).
 
 use crate::server::{db, log};
 use crate::Failure;
@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::Instant;
 
-pub const USAGE: &str = "  scan --synapse-db DB [--synapse-log FILE]... [--since TIME] [--until TIME]
+pub(crate) const USAGE: &str = "  scan --synapse-db DB [--synapse-log FILE]... [--since TIME] [--until TIME]
        [--backlog-min N] [--otk-low N] [--json]
                        the whole server at once, read only: every device in the KE-1 state
                        in the window (400s per device, conflicting key ids, whether the
@@ -88,7 +88,7 @@ fn iso(ms: Option<u64>) -> Value {
     ms.map(crypto_health_core::support::text::iso8601).map(Value::from).unwrap_or(Value::Null)
 }
 
-pub fn run(args: &[String], out: &mut impl Write) -> Result<(), Failure> {
+pub(crate) fn run(args: &[String], out: &mut impl Write) -> Result<(), Failure> {
     let a = parse_args(args)?;
     let t0 = Instant::now();
     let log = if a.logs.is_empty() {

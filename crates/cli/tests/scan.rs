@@ -1,6 +1,8 @@
 //! `crypto-health scan` and `triage --har` end to end on files (the real-Synapse runs are the e2e
 //! scenarios scan_server, triage_postgres and triage_har).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::{Command, Output};

@@ -1,25 +1,23 @@
-//! `crypto-health triage`: the runbook's decision tree (§2 Q1–Q4, §6.4) and remediations (§3),
-//! answered from a client report plus, optionally, the Synapse log and database.
-//! Output shape: docs/TRIAGE.md.
+//! `crypto-health triage`: gathers the facts (a client report, a HAR, the Synapse log and
+//! database), hands them to the core's decision tree (`crypto_health_core::triage`, written out
+//! in docs/TRIAGE.md) and prints its answers. Output shape: docs/TRIAGE.md.
 
-mod decide;
 mod forensics;
-mod model;
-mod report_facts;
 
 use crate::server::{db, har, log};
 use crate::Failure;
+use crypto_health_core::triage::facts::{report as report_facts, DbFacts};
+use crypto_health_core::triage::{self as decide, Inputs, Subject, Triage};
 use crypto_health_core::Report;
-use decide::{DbFacts, Subject, Triage};
 use serde_json::{json, Value};
 use std::io::Write;
 
-pub use decide::CALL_KEYS_SEND;
+pub(crate) use decide::CALL_KEYS_SEND;
 
-pub const USAGE: &str = "  triage [--report FILE] [--har FILE] [--synapse-log FILE]... [--synapse-db DB]
+pub(crate) const USAGE: &str = "  triage [--report FILE] [--har FILE] [--synapse-log FILE]... [--synapse-db DB]
          [--user @u:hs] [--device ID] [--event $id] [--json]
          (--report or --har; or, for the server alone, --user and --device)
-                       walk the runbook's Q1-Q4 and the 6.4 discriminator from a report
+                       walk the triage's Q1-Q4 and the KE-2 discriminator from a report
                        and/or a HAR capture (plus the server's logs, rotated or gzipped,
                        and its read-only database: a SQLite path or a PostgreSQL URL /
                        key=value string), print answers with evidence, conclusions per
@@ -73,7 +71,7 @@ fn file_name(p: &str) -> String {
     std::path::Path::new(p).file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| p.to_string())
 }
 
-pub fn run(args: &[String], out: &mut impl Write) -> Result<(), Failure> {
+pub(crate) fn run(args: &[String], out: &mut impl Write) -> Result<(), Failure> {
     let a = parse_args(args)?;
     let mut facts = match &a.report {
         Some(path) => {
@@ -98,8 +96,7 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<(), Failure> {
         device: a.device.clone().or_else(|| facts.device_id.clone()),
         event: a.event.clone(),
     };
-    let event =
-        subject.event.clone().or_else(|| facts.ke3.iter().find_map(|x| x.fields.get("event_id").and_then(Value::as_str).map(String::from)));
+    let event = subject.event.clone().or_else(|| report_facts::ke3_event(&facts));
 
     let log = if a.logs.is_empty() {
         None
@@ -120,7 +117,15 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<(), Failure> {
         None => None,
     };
 
-    let t = decide::decide(&facts, log.as_ref(), db.as_ref(), har.as_ref(), &subject);
+    let inputs = Inputs {
+        report: &facts,
+        log: log.as_ref(),
+        db: db.as_ref(),
+        har: har.as_ref(),
+        subject: &subject,
+        signatures: &forensics::Vodozemac,
+    };
+    let t = decide::decide(&inputs);
     let doc = to_json(&t, &a, &subject, &facts, log.as_ref(), db.as_ref(), har.as_ref());
     if a.json {
         serde_json::to_writer_pretty(&mut *out, &doc).map_err(|e| Failure::input(e.to_string()))?;
@@ -233,7 +238,7 @@ fn write_text(out: &mut impl Write, t: &Triage, doc: &Value) -> std::io::Result<
     for c in &t.conclusions {
         writeln!(out, "   {}: {} — {}", c.ke, c.status, c.summary)?;
     }
-    writeln!(out, "\nRemediations (runbook §3, least destructive first)")?;
+    writeln!(out, "\nRemediations (least destructive first)")?;
     for r in &t.remediations {
         let mark = if r.first_safe { "  <== first safe step" } else { "" };
         writeln!(
@@ -262,3 +267,6 @@ fn write_text(out: &mut impl Write, t: &Triage, doc: &Value) -> std::io::Result<
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

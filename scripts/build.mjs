@@ -13,13 +13,14 @@
 // 3c. compile the React kit (kit/react, folds components) into pkg/react/ with
 //     esbuild + tsc declarations: the `crypto-health/react` subpath export, with
 //     react and folds as peer dependencies; the main entry never loads it;
-// 4. rewrite pkg/package.json (name, main/module/types -> loader, exports, files);
+// 3d. copy the Cinny integrator (kit/cinny) to pkg/bin/: `npx crypto-health-cinny`;
+// 4. rewrite pkg/package.json (name, main/module/types -> loader, exports, bin, files);
 // 5. print raw + gzipped sizes, write target/size.json, and fail if what an
 //    import loads (wasm + pkg/index.js) gzipped exceeds the ceiling (goal 100 KiB);
 //    with --warn-size (used by `npm start`) an over-budget build only warns;
-//    with --kit-only only step 3c runs, into an existing pkg/.
+//    with --kit-only only steps 3c and 3d run, into an existing pkg/.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -284,6 +285,18 @@ async function buildKit() {
   log(`kit compiled: ${rel(path.join(KIT_OUT, 'index.js'))} + ${readdirSync(KIT_OUT).filter((n) => n.endsWith('.d.ts')).length} declaration files`);
 }
 
+// ------------------------------------------- 3d. the Cinny integrator (a bin)
+// `npx crypto-health-cinny` in a Cinny-family tree: plain ESM run by Node, it parses the tree
+// with the tree's own TypeScript (no dependency of the package). Not loaded by any import.
+const INTEGRATOR = path.join(ROOT, 'kit', 'cinny', 'crypto-health-cinny.mjs');
+function copyIntegrator() {
+  mkdirSync(path.join(PKG_DIR, 'bin'), { recursive: true });
+  const out = path.join(PKG_DIR, 'bin', 'crypto-health-cinny.mjs');
+  copyFileSync(INTEGRATOR, out);
+  chmodSync(out, 0o755);
+  log(`integrator: ${rel(out)}`);
+}
+
 // ---------------------------------------------------------- 4. pkg/package.json
 function rewritePackageJson() {
   const file = path.join(PKG_DIR, 'package.json');
@@ -305,7 +318,8 @@ function rewritePackageJson() {
   // Only the kit needs them; the main entry has no dependencies at all.
   pkg.peerDependencies = KIT_PEERS;
   pkg.peerDependenciesMeta = Object.fromEntries(Object.keys(KIT_PEERS).map((k) => [k, { optional: true }]));
-  pkg.files = [`${OUT_NAME}_bg.wasm`, `${OUT_NAME}.d.ts`, 'index.d.ts', ...jsFiles().map((f) => path.basename(f)), 'react/'];
+  pkg.bin = { 'crypto-health-cinny': 'bin/crypto-health-cinny.mjs' };
+  pkg.files = [`${OUT_NAME}_bg.wasm`, `${OUT_NAME}.d.ts`, 'index.d.ts', ...jsFiles().map((f) => path.basename(f)), 'react/', 'bin/'];
   writeFileSync(file, `${JSON.stringify(pkg, null, 2)}\n`);
   log(`rewrote ${rel(file)}: name=${pkg.name} main=${pkg.main} files=${pkg.files.join(',')}`);
 }
@@ -371,6 +385,7 @@ async function main() {
     if (!existsSync(path.join(PKG_DIR, 'index.d.ts'))) fail('--kit-only needs a built pkg/');
     rmSync(KIT_OUT, { recursive: true, force: true });
     await buildKit();
+    copyIntegrator();
     log('done (kit only)');
     return;
   }
@@ -386,6 +401,7 @@ async function main() {
     return;
   }
   await buildKit();
+  copyIntegrator();
   rewritePackageJson();
   reportSizes();
   log('done');

@@ -21,9 +21,14 @@
 #            Vite as a Cinny fork builds it, driven in Chromium: card, report download, prompt)
 #   e2e      npm run e2e (tests/e2e/run.mjs)                   (a real Synapse on loopback + scenarios;
 #            figures in target/e2e/summary.json)
-#   cinny    node tests/cinny/run.mjs                          (integrations/cinny's patch on upstream Cinny
-#            v4.12.6: its tsc/eslint/prettier, vite build, driven in Chromium against a real Synapse;
-#            figures and screenshots in target/cinny/; node_modules cached in target/cinny-cache/)
+#   forks    node tests/forks/integrator.mjs, then node tests/forks/run.mjs --tree upstream, --tree calls
+#            --light, --tree sable --light   (the shipped integrator, `crypto-health-cinny`, run in three
+#            real Cinny-family trees: upstream v4.12.6 (full browser flow: eviction, storm, prompt,
+#            report after the card's re-check, triage, logout), a 4.8.1-based fork with its own call
+#            work (npm) and Sable 1.18.3 (pnpm, Vite 7, oxlint/oxfmt) (boot, login, card, UTD row,
+#            second tab); each tree's type check, linter and formatter on the touched files and
+#            its vite build; installs cached in target/cinny-cache/, figures, diffs and screenshots
+#            in target/forks/<tree>/)
 # Stops at the first failing stage; always ends with a plain `N passed, M failed` line.
 set -uo pipefail
 
@@ -37,7 +42,7 @@ export PATH="$HOME/.cargo/bin:$ROOT/node_modules/.bin:$PATH"
 export CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}"
 export WASM_BINDGEN_TEST_WEBDRIVER_JSON="${WASM_BINDGEN_TEST_WEBDRIVER_JSON:-$ROOT/scripts/webdriver.json}"
 
-STAGES=(lint native browser build smoke tabs http bench kit e2e cinny)
+STAGES=(lint native browser build smoke tabs http bench kit e2e forks)
 passed=0
 failed=0
 skipped=0
@@ -57,7 +62,8 @@ stage_cmd() {
     bench)   node tests/bench/bench.mjs --quick ;;
     kit)     node tests/kit/kit-build.mjs ;;
     e2e)     node tests/e2e/run.mjs ;;
-    cinny)   node tests/cinny/run.mjs ;;
+    forks)   node tests/forks/integrator.mjs && node tests/forks/run.mjs --tree upstream &&
+             node tests/forks/run.mjs --tree calls --light && node tests/forks/run.mjs --tree sable --light ;;
   esac
 }
 

@@ -102,15 +102,23 @@ function StorageTile({ storage }: { storage: StorageState | null }) {
 
 type StoreTileProps = {
   storage: StorageState | null;
-  evicted: boolean;
+  /** The crypto_store_missing finding: kept by later checks, which add `presentAgain`. */
+  eviction: Finding | null;
   onRecheck: () => void;
 };
 
-function StoreTile({ storage, evicted, onRecheck }: StoreTileProps) {
+function StoreTile({ storage, eviction, onRecheck }: StoreTileProps) {
   const store = storage ? storage.cryptoStore : null;
   const present = store ? store.present : null;
   // "missing" is the eviction finding (a session without its store); no store and no
   // session is a login that has not happened yet.
+  const again = eviction
+    ? ((eviction.evidence as Record<string, unknown> | null)?.presentAgain as
+        | { at?: string; sameDevice?: boolean }
+        | undefined)
+    : undefined;
+  // A store present again under a new login's device is that login's own: not evicted.
+  const evicted = !!eviction && !(again && again.sameDevice === false);
   let label = 'unknown';
   let tone: Tone = 'muted';
   if (evicted) {
@@ -129,8 +137,14 @@ function StoreTile({ storage, evicted, onRecheck }: StoreTileProps) {
     `Rust crypto IndexedDB ${now}, checked at ${isoTime(store ? store.checkedAt : null)}`,
   ];
   if (store && store.seenAt) parts.push(`first seen ${isoTime(store.seenAt)}`);
-  if (evicted)
+  if (eviction)
     parts.push('it was gone at app load while the session stayed (crypto_store_missing)');
+  if (again && again.at)
+    parts.push(
+      again.sameDevice
+        ? `re-created by the client under the same device at ${isoTime(again.at)}`
+        : `a new login has its own store since ${isoTime(again.at)}`
+    );
   return (
     <Tile
       title="Crypto store"
@@ -462,7 +476,7 @@ export function CryptoDiagnosticsCard({
         <StorageTile storage={storage} />
         <StoreTile
           storage={storage}
-          evicted={findings.some((f) => f.id === 'crypto_store_missing')}
+          eviction={findings.find((f) => f.id === 'crypto_store_missing') ?? null}
           onRecheck={recheck}
         />
         <GuardTile api={api} guard={guard} />

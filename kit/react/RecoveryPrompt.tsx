@@ -17,7 +17,7 @@ import {
 } from 'folds';
 import { KitApi, MatrixClientLike, RecoveryNeeded, attempt } from './api';
 import { BackupCheck, DEFAULT_BACKUP_SETTINGS, checkKeyBackup } from './backupCheck';
-import { useCryptoHealthApi, useRecoveryNeeded } from './hooks';
+import { useCryptoHealthApi, useRecoveryNeeded, useWatchDecryption } from './hooks';
 import { Note, Tone, monoStyle } from './ui';
 
 const DEFAULT_WHY =
@@ -325,10 +325,14 @@ export interface RecoveryPromptHostProps
   api?: KitApi | null;
 }
 
-/** Mount once where the client exists: shows the prompt as a modal when recovery is needed. */
+/**
+ * Mount once where the client exists: shows the prompt as a modal when recovery is needed,
+ * and, given `mx`, watches the client's decryption results for as long as it is mounted.
+ */
 export function RecoveryPromptHost({ api: given, ...rest }: RecoveryPromptHostProps) {
   const loaded = useCryptoHealthApi();
   const api = given ?? loaded.api;
+  useWatchDecryption(api, rest.mx);
   const { event, dismiss } = useRecoveryNeeded(api);
   if (!event) return null;
   return (

@@ -306,3 +306,19 @@ export function useStorageState(
   const recheck = useCallback(() => setRound((r) => r + 1), []);
   return { storage, recheck };
 }
+
+/**
+ * Watch the live client's decryption results (watchDecryption) while mounted: the card's
+ * "Why messages fail to decrypt" row and the report's `decryption` section. Mount it where the
+ * client lives for the whole session (RecoveryPromptHost does, given `mx`); watching the same
+ * client again is a no-op in the package, and unmounting stops the watch.
+ */
+export function useWatchDecryption(api: KitApi | null, mx: MatrixClientLike): void {
+  useEffect(() => {
+    if (!api || !mx || typeof api.watchDecryption !== 'function') return undefined;
+    const stop = attempt(() => api.watchDecryption(mx) as unknown, null);
+    return () => {
+      if (typeof stop === 'function') attempt(() => (stop as () => void)(), undefined);
+    };
+  }, [api, mx]);
+}

@@ -15,6 +15,7 @@ export {
   useRecoveryNeeded,
   useStorageState,
   useTabGuard,
+  useWatchDecryption,
 } from './hooks';
 export { checkKeyBackup, DEFAULT_BACKUP_SETTINGS } from './backupCheck';
 export type { BackupCheck, BackupStatus } from './backupCheck';

@@ -1,10 +1,10 @@
 // The app-entry start for a client such as Cinny: one call at load, not awaited before the
-// first render. It loads the package, installs the console and fetch taps (storm breaker
-// on unless `breakUploadStorm: false`), asks for persistent storage, checks the crypto
-// store and acquires the tab guard, starting after the app's first frame; TabGuardGate holds
-// only the Matrix client back until the tab's role is known. Never rejects and never throws
-// into the app.
-import { startCryptoHealth } from 'crypto-health';
+// first render. It starts loading the package's wasm at once, then, after the app's first
+// frame, installs the console and fetch taps (storm breaker on unless
+// `breakUploadStorm: false`), asks for persistent storage, checks the crypto store and
+// acquires the tab guard; TabGuardGate holds only the Matrix client back until the tab's role
+// is known. Never rejects and never throws into the app.
+import { loadCryptoHealth, startCryptoHealth } from 'crypto-health';
 import type { HttpTapOptions, InstallOptions, StorageState, TabGuardOptions } from 'crypto-health';
 import type { KitApi } from './api';
 
@@ -34,8 +34,8 @@ export interface BootResult {
 
 let booting: Promise<BootResult> | null = null;
 
-// After the app's first frame (or 100 ms, for tabs that start hidden and get no frames):
-// fetching and compiling the wasm then never competes with the first render.
+// After the app's first frame (or 100 ms, for tabs that start hidden and get no frames): the
+// taps and checks then never compete with the first render (the wasm loads meanwhile).
 function afterFirstFrame(): Promise<void> {
   return new Promise((resolve) => {
     let done = false;
@@ -63,7 +63,14 @@ function reload(): void {
 
 async function run(options: BootOptions): Promise<BootResult> {
   const { tabGuard = true, immediate = false, ...rest } = options;
+  // The wasm is fetched and compiled from now on (one shared promise), while the app renders
+  // its first frame: the client root, held until the role is known, waits for the longer of
+  // the two, not for their sum.
+  const loading = Promise.resolve()
+    .then(() => loadCryptoHealth())
+    .catch(() => null);
   if (!immediate) await afterFirstFrame();
+  await loading;
   let started;
   try {
     started = await startCryptoHealth({ breakUploadStorm: true, ...rest, tabGuard: false });

@@ -366,12 +366,17 @@ impl Diagnostics {
             storage.notes.push("localStorage is unavailable: session presence unknown".into());
         }
         let finding = crypto_store::assess(&facts);
-        // The monitor explains a new identity with it; a store present again clears it.
-        self.otk.store_missing = Some(finding.is_some());
-        match &finding {
-            Some(f) => self.journal.add_finding(f.clone()),
-            None => self.journal.remove_finding("crypto_store_missing"),
-        }
+        // The monitor explains a new identity with it. A later check adds to the evidence and
+        // never erases it: a store present again was re-created (same device: by rust crypto
+        // under the old device id, the eviction's consequence) or belongs to a new login.
+        self.otk.store_missing = Some(match &finding {
+            Some(f) => {
+                self.journal.add_finding(f.clone());
+                true
+            }
+            None if present == Some(true) => self.journal.store_present_again(facts.user_id.as_deref(), facts.device_id.as_deref(), now),
+            None => false,
+        });
         (finding, effects)
     }
 
@@ -634,6 +639,7 @@ mod tests {
 
     use super::*;
     use crate::otk::health::Phase;
+    use crate::report::finding::Level;
 
     const BODY_400: &str = r#"{"errcode":"M_UNKNOWN","error":"One time key signed_curve25519:AAAAAAAAAA0 already exists. Old key: {\"key\":\"OLD\",\"signatures\":{}}; new key: {'key': 'NEW', 'signatures': {}}"}"#;
     const UPLOAD: &str = r#"{"one_time_keys":{"signed_curve25519:AAAAAAAAAA0":{"key":"NEW"}}}"#;
@@ -842,7 +848,7 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_store_is_a_finding_the_monitor_uses_and_a_present_one_clears_it() {
+    fn a_missing_store_is_a_finding_a_later_check_adds_to_and_never_erases() {
         let mut d = Diagnostics::default();
         let (f, effects) = d.crypto_store_probe(store_probe(&[RUST_CRYPTO_DB], None), StorageProbe::default(), 5);
         assert!(f.is_none());
@@ -853,11 +859,46 @@ mod tests {
         assert!(effects.is_empty());
         assert_eq!(d.monitor().store_missing, Some(true));
         assert!(d.findings().iter().any(|f| f.id == "crypto_store_missing"));
-        // The store is back (a fresh login made it): the finding is no longer current.
+        // The store is back under the same device (rust crypto re-created it): the later check
+        // adds that fact; the eviction stays in the findings and still explains a new identity.
         d.crypto_store_probe(store_probe(&[RUST_CRYPTO_DB], Some(5)), StorageProbe::default(), 20);
-        assert_eq!(d.monitor().store_missing, Some(false));
-        assert!(!d.findings().iter().any(|f| f.id == "crypto_store_missing"));
+        assert_eq!(d.monitor().store_missing, Some(true));
+        let f = d.findings().iter().find(|f| f.id == "crypto_store_missing").cloned();
+        let f = f.unwrap_or_else(|| panic!("the eviction finding was erased by a later check: {:?}", d.findings()));
+        assert_eq!((f.level, f.ts), (Level::Critical, 10), "raised at the check that saw the store gone");
+        assert_eq!(f.evidence["missingDatabases"][0], RUST_CRYPTO_DB);
+        assert_eq!(f.evidence["presentAgain"]["at"], iso8601(20));
+        assert_eq!(f.evidence["presentAgain"]["sameDevice"], true);
         assert_eq!(d.storage().unwrap().crypto_store.present, Some(true));
+        // It reaches the report too, after any number of later checks.
+        d.crypto_store_probe(store_probe(&[RUST_CRYPTO_DB], Some(5)), StorageProbe::default(), 30);
+        let r = d.report(Context::default(), 31);
+        let f = r.findings.iter().find(|f| f.id == "crypto_store_missing");
+        assert_eq!(f.map(|f| f.evidence["presentAgain"]["at"].clone()), Some(serde_json::json!(iso8601(20))), "first re-check kept");
+    }
+
+    #[test]
+    fn a_store_present_under_a_new_device_keeps_the_eviction_but_no_longer_explains_identities() {
+        let mut d = Diagnostics::default();
+        d.crypto_store_probe(store_probe(&[], Some(5)), StorageProbe::default(), 10);
+        let mut later = store_probe(&[RUST_CRYPTO_DB], None);
+        later.device_id = Some("NEW".into());
+        d.crypto_store_probe(later, StorageProbe::default(), 20);
+        assert_eq!(d.monitor().store_missing, Some(false), "a new login's store explains nothing");
+        let f = d.findings().iter().find(|f| f.id == "crypto_store_missing").cloned();
+        let f = f.unwrap_or_else(|| panic!("erased: {:?}", d.findings()));
+        assert_eq!(f.evidence["deviceId"], "DEV");
+        assert_eq!(f.evidence["presentAgain"]["sameDevice"], false);
+        assert_eq!(f.evidence["presentAgain"]["deviceId"], "NEW");
+    }
+
+    #[test]
+    fn a_present_store_without_an_earlier_eviction_raises_nothing() {
+        let mut d = Diagnostics::default();
+        d.crypto_store_probe(store_probe(&[RUST_CRYPTO_DB], None), StorageProbe::default(), 5);
+        d.crypto_store_probe(store_probe(&[RUST_CRYPTO_DB], Some(5)), StorageProbe::default(), 6);
+        assert!(d.findings().is_empty());
+        assert_eq!(d.monitor().store_missing, Some(false));
     }
 
     #[test]

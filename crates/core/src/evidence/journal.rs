@@ -6,7 +6,7 @@ use crate::evidence::redact::{redact, RedactionCounts};
 use crate::evidence::redact_json::redact_value_capped;
 use crate::evidence::signature::{Class, Severity};
 use crate::report::finding::Finding;
-use crate::support::text::truncate_marked;
+use crate::support::text::{iso8601, truncate_marked};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::collections::VecDeque;
@@ -216,6 +216,20 @@ impl Journal {
             Some(x) => *x = f,
             None => self.findings.push(f),
         }
+    }
+
+    /// The crypto store exists again after a `crypto_store_missing` finding: the finding stays
+    /// (its first re-check is added to its evidence as `presentAgain`). Returns whether the store
+    /// is back under the evicted device (re-created by rust crypto, KE-1 follows) rather than a
+    /// new login's; false without an earlier finding.
+    pub fn store_present_again(&mut self, user_id: Option<&str>, device_id: Option<&str>, now: u64) -> bool {
+        let Some(f) = self.findings.iter_mut().find(|f| f.id == "crypto_store_missing") else { return false };
+        let same = f.evidence["userId"].as_str() == user_id && f.evidence["deviceId"].as_str() == device_id;
+        if let Some(ev) = f.evidence.as_object_mut() {
+            ev.entry("presentAgain")
+                .or_insert_with(|| serde_json::json!({ "at": iso8601(now), "sameDevice": same, "deviceId": device_id }));
+        }
+        same
     }
 
     /// Drop a finding that is no longer current.

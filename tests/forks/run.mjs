@@ -1,24 +1,25 @@
 #!/usr/bin/env node
-// Stage `cinny`: crypto-health inside real upstream Cinny v4.12.6, driven end to end.
+// Stage `forks`: crypto-health integrated by its own integrator into real Cinny-family trees,
+// driven end to end. One tree per run:
 //
-//   node tests/cinny/run.mjs          (after `node scripts/build.mjs`: needs pkg/)
+//   node tests/forks/run.mjs [--tree upstream|calls|sable] [--light]   (after `node scripts/build.mjs`)
 //
-// 1. unpack the pristine release tarball (CINNY_TARBALL, default ../shared/cinny/ beside the
-//    repository), npm install with the two registry substitutions (cached under
-//    target/cinny-cache/), install our `npm pack pkg/` tarball as a file: dependency and apply
-//    integrations/cinny/cinny-v4.12.6.patch;
-// 2. Cinny's own `tsc --noEmit`: the patch adds no error to the upstream tree's; Cinny's eslint
-//    and prettier on the files the patch adds and changes, and on the kit's sources;
-// 3. `vite build` of both trees: the gzip bytes the integration adds;
-// 4. a real Synapse on loopback, both builds served with config.json pointed at it, Chromium:
-//    first render with and without the integration (median, same run); login through Cinny's
-//    login page; Developer Tools card (light and dark theme); a fresh login's card and tabs;
-//    the rust crypto store evicted under the live session: crypto_store_missing, KE-1 storm,
-//    the recovery prompt over Cinny with the key-backup check against the real client, the
-//    storm breaker's effect on keys/upload reaching Synapse (against upstream Cinny in the same
-//    state), the report (schema, `crypto-health triage` Q1), Log out through Cinny's logout and a
-//    clean new device; a second tab's notice and "Use here".
-// Results: target/cinny/summary.json, screenshots and reports in target/cinny/.
+// 1. unpack the tree's pristine tarball (../shared/cinny/ beside the repository), install it with
+//    its own package manager (npm or pnpm; registry substitutions where a pin is not served here;
+//    cached under target/cinny-cache/), vendor our `npm pack pkg/` tarball and run the shipped
+//    integrator in the tree (`crypto-health-cinny --package ./vendor/<tgz>`): its diff is kept in
+//    target/forks/<tree>/integration.diff and must equal integrations/cinny/<tree>.diff;
+// 2. the tree's own `tsc --noEmit`: the integration adds no error to the pristine tree's; the
+//    tree's linter (eslint or oxlint) and formatter (prettier or oxfmt) on the files it changed;
+// 3. the tree's production `vite build`;
+// 4. a real Synapse on loopback, the build served with config.json pointed at it, Chromium:
+//    login through the tree's login page; the Developer Tools card; the UTD row watching the live
+//    client; (full run) the rust crypto store evicted under the live session: crypto_store_missing,
+//    KE-1 storm, the recovery prompt, the report downloaded after the card re-checked still
+//    carries the eviction; on upstream also against the pristine build (first render, the storm
+//    breaker's effect on keys/upload), the report's triage, Log out and a clean new device; a
+//    second tab's notice and "Use here". --light: boot, login, card, UTD row, second tab.
+// Results: target/forks/<tree>/summary.json, screenshots and reports beside it.
 // Prints `N passed, M failed`; exits non-zero on any failure.
 import { createServer } from 'node:http';
 import { createReadStream, rmSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync, openSync, readSync, closeSync } from 'node:fs';
@@ -30,15 +31,30 @@ import { createChecks } from '../lib/checks.mjs';
 import { reportValidator } from '../lib/report-schema.mjs';
 import { startSynapse } from '../e2e/synapse.mjs';
 import { MIME_TYPES } from '../../scripts/serve.mjs';
-import { CINNY_VERSION, ROOT, SUBSTITUTIONS, sh } from './tree.mjs';
-import { PATCH, added, baseline, distSizes, eslint, patchFiles, patchedTree, prettierCheck, tscErrors, viteBuild } from './build.mjs';
+import { ROOT, TREES, sh } from './tree.mjs';
+import { tsConfigAsJson } from '../../kit/cinny/crypto-health-cinny.mjs';
+import { added, baseline, diffFiles, distSizes, eslint, integratedTree, prettierCheck, tscFileErrors, viteBuild } from './build.mjs';
 
-const OUT = path.join(ROOT, 'target', 'cinny');
+const arg = (name) => {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1] : undefined;
+};
+const TREE = TREES[arg('--tree') ?? 'upstream'];
+if (!TREE) throw new Error(`unknown --tree ${arg('--tree')} (${Object.keys(TREES).join(', ')})`);
+const FULL = !process.argv.includes('--light');
+// --compare: also build the pristine tree and drive it (first render, the storm without the
+// breaker, for the breaker's effect). Startup is measured by tests/forks/startup-bench.mjs.
+const COMPARE = FULL && process.argv.includes('--compare');
+// Triage of the report against Synapse's database, Log out and a clean new device: the package's
+// own behaviour, the same in every tree: driven in upstream.
+const AFTER = FULL && TREE.id === 'upstream';
+const OUT = path.join(ROOT, 'target', 'forks', TREE.id);
+const EXAMPLE = path.join(ROOT, 'integrations', 'cinny', `${TREE.id}.diff`);
 const RENDER_LOADS = Number(process.env.CINNY_RENDER_LOADS ?? 15);
 const SYNC_WINDOW = 8; // storm windows are counted in the client's syncs, not in seconds
 const t0 = Date.now();
 
-const summary = { cinny: CINNY_VERSION, substitutions: SUBSTITUTIONS, checks: [], figures: {}, knownIssues: [], timingsMs: {} };
+const summary = { tree: TREE.id, label: TREE.label, full: FULL, substitutions: TREE.substitutions, checks: [], figures: {}, knownIssues: [], timingsMs: {} };
 const base = createChecks();
 function check(name, ok, detail) {
   summary.checks.push({ name, ok: !!ok, ...(ok ? {} : { detail: typeof detail === 'string' ? detail.slice(0, 4000) : detail }) });
@@ -112,6 +128,8 @@ function pointConfigAt(dist, hs) {
   config.homeserverList = [hs.baseUrl];
   config.allowCustomHomeservers = false;
   config.featuredCommunities = { openAsDefault: false, spaces: [], rooms: [], servers: [] };
+  // Sable: classic /sync, whose requests the storm windows count (its sliding sync is its own feature).
+  if (config.slidingSync) config.slidingSync.enabled = false;
   writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`);
 }
 
@@ -209,13 +227,28 @@ function watch(page, label, problems) {
   });
 }
 
+// The session as the tree keeps it: Cinny's `cinny_*` keys, or the JSON list `matrixSessions`
+// of multi-session forks (the 4.8.1-based one). Read in the page.
+const SESSION = (key) => {
+  const legacy = localStorage.getItem(`cinny_${key}`);
+  if (legacy) return legacy;
+  try {
+    const list = JSON.parse(localStorage.getItem('matrixSessions') ?? '[]');
+    const camel = key.replace(/_(\w)/g, (_, c) => c.toUpperCase());
+    return list[0]?.[camel] ?? null;
+  } catch {
+    return null;
+  }
+};
+const session = (page, key) => page.evaluate(SESSION, key);
+
 async function loginThroughCinny(page, url, user, password) {
   await page.goto(`${url}/`, { waitUntil: 'load' });
   await page.locator('input[name=usernameInput]').waitFor({ timeout: 30_000 });
   await page.fill('input[name=usernameInput]', user);
   await page.fill('input[name=passwordInput]', password);
   await page.click('button[type=submit]');
-  const deviceId = await until(() => page.evaluate(() => localStorage.getItem('cinny_device_id')), Boolean, 30_000);
+  const deviceId = await until(() => session(page, 'device_id'), Boolean, 30_000);
   return deviceId;
 }
 
@@ -237,9 +270,13 @@ async function clientReady(page, timeoutMs = 60_000) {
 
 async function openDeveloperTools(page) {
   if (!(await clientReady(page, 30_000))) return false;
-  await page.click('[data-e2e=user-settings]');
-  await page.getByRole('button', { name: 'Developer Tools' }).click();
-  await page.getByText('Enable Developer Tools').waitFor({ timeout: 10_000 });
+  const viaMenu = await page
+    .click('[data-e2e=user-settings]', { timeout: 5000 })
+    .then(() => page.getByRole('button', { name: 'Developer Tools' }).click({ timeout: 5000 }))
+    .then(() => true, () => false);
+  // Sable: settings are a route of their own (/settings/developer-tools/).
+  if (!viaMenu) await page.goto(new URL('/settings/developer-tools/', page.url()).href, { waitUntil: 'load' });
+  await page.getByText('Enable Developer Tools').waitFor({ timeout: 30_000 });
   // Cinny's Switch (kept in localStorage's settings once on).
   const sw = page.locator('button[role=switch]').first();
   if ((await sw.getAttribute('aria-checked')) !== 'true') await sw.click();
@@ -310,84 +347,122 @@ async function buildPhase() {
   const mainJs = readFileSync(path.join(ROOT, 'pkg', 'index.js'), 'utf8');
   check("the package's main entry does not load the kit", !mainJs.includes('react') && !mainJs.includes('folds'));
 
-  // The guide quotes the patch; they cannot drift apart.
-  const guide = readFileSync(path.join(ROOT, 'docs', 'INTEGRATION.md'), 'utf8');
-  const quoted = /\n```diff\n([\s\S]*?)```\n/.exec(guide);
-  check('docs/INTEGRATION.md quotes integrations/cinny/cinny-v4.12.6.patch verbatim', !!quoted && quoted[1] === readFileSync(PATCH, 'utf8'));
-
   let t = Date.now();
-  const up = baseline();
+  const up = baseline(TREE, { build: COMPARE });
   summary.timingsMs.baseline = Date.now() - t;
   summary.figures.cache = { key: up.key, nodeModulesCached: up.cached };
   t = Date.now();
-  const app = patchedTree(path.join(OUT, 'app'), up, tarball);
-  summary.timingsMs.patchedTree = Date.now() - t;
-  info(`patched tree: ${path.relative(ROOT, app)} (package ${path.basename(tarball)}, patch ${path.relative(ROOT, PATCH)})`);
+  const integrated = integratedTree(path.join(OUT, 'app'), up, tarball);
+  const app = integrated.dir;
+  summary.timingsMs.integratedTree = Date.now() - t;
+  summary.timingsMs.integrator = integrated.ms;
+  writeFileSync(path.join(OUT, 'integration.diff'), integrated.diff);
+  writeFileSync(path.join(OUT, 'integrator.log'), integrated.log);
+  info(`integrated tree: ${path.relative(ROOT, app)} (integrator ${integrated.ms} ms; diff in ${path.relative(ROOT, OUT)}/integration.diff)`);
+  const files = diffFiles(integrated.diff);
+  const hunks = (integrated.diff.match(/^@@ /gm) ?? []).length;
+  fig('integration', { added: files.added, modified: files.modified, hunks, addedLines: (integrated.diff.match(/^\+(?!\+\+ )/gm) ?? []).length, removedLines: (integrated.diff.match(/^-(?!-- )/gm) ?? []).length });
+  check('the integrator adds one glue file and touches the entry, router, client root, Developer Tools and Vite config', files.added.length === 1 && files.modified.length === 5, show(files));
+  check('the integration is kept as an example: integrations/cinny/<tree>.diff equals this run\'s diff', existsSync(EXAMPLE) && readFileSync(EXAMPLE, 'utf8') === integrated.diff, `update it: cp ${path.relative(ROOT, OUT)}/integration.diff ${path.relative(ROOT, EXAMPLE)}`);
+  const pkgAfter = JSON.parse(readFileSync(path.join(app, 'package.json'), 'utf8'));
+  check(`the package was added with the tree's ${TREE.pm}`, /crypto-health/.test(pkgAfter.dependencies?.['crypto-health'] ?? '') && existsSync(path.join(app, 'node_modules', 'crypto-health', 'package.json')) && (TREE.pm === 'pnpm' ? readFileSync(path.join(app, 'pnpm-lock.yaml'), 'utf8').includes('crypto-health') : readFileSync(path.join(app, 'package-lock.json'), 'utf8').includes('crypto-health')), show(pkgAfter.dependencies?.['crypto-health']));
+  const again = sh(process.execPath, [path.join(app, 'node_modules', 'crypto-health', 'bin', 'crypto-health-cinny.mjs'), '--check'], { cwd: app, allowFail: true, quiet: true });
+  check('the installed package\'s `crypto-health-cinny --check` passes in the integrated tree', again.status === 0, `${again.status} ${again.stderr}`);
 
+  const code = (list) => list.filter((f) => /\.[jt]sx?$/.test(f));
   t = Date.now();
-  const tsc = tscErrors(app);
-  const extra = added(up.tsc, tsc);
+  const tscBefore = tscFileErrors(up.dir, code(files.modified));
+  const tsc = tscFileErrors(app, code([...files.added, ...files.modified]));
+  const extra = added(tscBefore, tsc);
   summary.timingsMs.tsc = Date.now() - t;
-  fig('tscErrors', { upstream: up.tsc.length, patched: tsc.length, addedByPatch: extra.length });
-  check("Cinny's tsc --noEmit: the patch adds no error to the upstream tree's", extra.length === 0, extra.slice(0, 20).join('\n'));
+  fig('tscErrors', { pristine: tscBefore.length, integrated: tsc.length, addedByIntegration: extra.length });
+  check("the tree's type check (its TypeScript, its tsconfig) on the files the integrator added and changed: no error beyond the pristine tree's", extra.length === 0, extra.slice(0, 20).join('\n'));
 
-  const files = patchFiles();
-  const lintAdded = eslint(app, files.added);
-  check(`Cinny's eslint passes on the files the patch adds (${files.added.join(', ')})`, lintAdded.errors === 0, lintAdded.messages.join('\n'));
-  const lintModified = eslint(app, files.modified.filter((f) => /\.[jt]sx?$/.test(f)));
-  const lintModifiedUp = eslint(up.dir, files.modified.filter((f) => /\.[jt]sx?$/.test(f)));
-  check("Cinny's eslint: no new error in the files the patch changes", lintModified.errors <= lintModifiedUp.errors, lintModified.messages.join('\n'));
-  const kitFiles = ['api.ts', 'backupCheck.ts', 'hooks.ts', 'index.ts', 'start.ts', 'ui.tsx', 'CryptoDiagnosticsCard.tsx', 'RecoveryPrompt.tsx', 'AnotherTabNotice.tsx'].map((f) => path.join(ROOT, 'kit', 'react', f));
-  // The kit's sources as if they lived in the fork: Cinny's config, its package.json for dependencies.
-  const lintKit = eslint(app, kitFiles, ['--no-eslintrc', '-c', '.eslintrc.cjs', '--resolve-plugins-relative-to', '.', '--rule', JSON.stringify({ 'import/no-extraneous-dependencies': ['error', { devDependencies: true, packageDir: app }] })]);
-  check("Cinny's eslint passes on the kit's sources (kit/react)", lintKit.errors === 0, lintKit.messages.join('\n'));
-  const pretty = prettierCheck(app, [...files.added, ...files.modified]);
-  check("Cinny's prettier --check passes on the files the patch adds and changes", pretty.length === 0, pretty.join('\n'));
-  const prettyKit = prettierCheck(app, kitFiles, ['--config', '.prettierrc.json']);
-  check("Cinny's prettier --check passes on the kit's sources", prettyKit.length === 0, prettyKit.join('\n'));
-  summary.figures.lint = { added: files.added, modified: files.modified, eslintWarnings: lintAdded.warnings + lintKit.warnings };
+  if (existsSync(path.join(app, 'node_modules', '.bin', 'oxlint'))) {
+    t = Date.now();
+    const lintNew = await oxlint(app, code([...files.added, ...files.modified]));
+    const lintOld = await oxlint(up.dir, code(files.modified));
+    summary.timingsMs.oxlint = Date.now() - t;
+    fig('oxlintErrors', { pristine: lintOld.errors, integrated: lintNew.errors });
+    check("the tree's oxlint: no error beyond the pristine tree's in the files the integrator added and changed", lintNew.errors <= lintOld.errors, lintNew.messages.join('\n'));
+    const fmtJson = await tsConfigAsJson(app, 'oxfmt');
+    const fmt = sh(path.join(app, 'node_modules', '.bin', 'oxfmt'), ['--check', ...(fmtJson ? ['-c', fmtJson] : []), ...files.added, ...files.modified], { cwd: app, allowFail: true, quiet: true });
+    if (fmtJson) rmSync(fmtJson, { force: true });
+    check("the tree's oxfmt --check passes on the files the integrator added and changed", fmt.status === 0, `${fmt.stdout}${fmt.stderr}`.slice(0, 2000));
+  } else {
+    const lintAdded = eslint(app, code(files.added));
+    check(`the tree's eslint passes on the files the integrator adds (${files.added.join(', ')})`, lintAdded.errors === 0, lintAdded.messages.join('\n'));
+    const lintModified = eslint(app, code(files.modified));
+    const lintModifiedUp = eslint(up.dir, code(files.modified));
+    check("the tree's eslint: no new error in the files the integrator changes", lintModified.errors <= lintModifiedUp.errors, lintModified.messages.join('\n'));
+    const pretty = prettierCheck(app, [...files.added, ...files.modified]);
+    check("the tree's prettier --check passes on the files the integrator adds and changes", pretty.length === 0, pretty.join('\n'));
+    if (TREE.id === 'upstream') {
+      const kitFiles = ['api.ts', 'backupCheck.ts', 'hooks.ts', 'index.ts', 'start.ts', 'ui.tsx', 'CryptoDiagnosticsCard.tsx', 'RecoveryPrompt.tsx', 'AnotherTabNotice.tsx'].map((f) => path.join(ROOT, 'kit', 'react', f));
+      // The kit's sources as if they lived in the fork: Cinny's config, its package.json for dependencies.
+      const lintKit = eslint(app, kitFiles, ['--no-eslintrc', '-c', '.eslintrc.cjs', '--resolve-plugins-relative-to', '.', '--rule', JSON.stringify({ 'import/no-extraneous-dependencies': ['error', { devDependencies: true, packageDir: app }] })]);
+      check("Cinny's eslint passes on the kit's sources (kit/react)", lintKit.errors === 0, lintKit.messages.join('\n'));
+      const prettyKit = prettierCheck(app, kitFiles, ['--config', '.prettierrc.json']);
+      check("Cinny's prettier --check passes on the kit's sources", prettyKit.length === 0, prettyKit.join('\n'));
+    }
+  }
 
   t = Date.now();
   const buildMs = viteBuild(app);
-  summary.timingsMs.patchedViteBuild = buildMs;
+  summary.timingsMs.integratedViteBuild = buildMs;
   const dist = path.join(app, 'dist');
-  check('vite build of the patched tree', existsSync(path.join(dist, 'index.html')));
-  const a = distSizes(up.dist);
+  check('vite build of the integrated tree', existsSync(path.join(dist, 'index.html')));
   const b = distSizes(dist);
-  const total = (s) => Object.values(s).reduce((n, x) => n + x.gzip, 0);
   const wasm = Object.entries(b).filter(([f]) => /crypto_health_bg.*\.wasm$/.test(f));
   check('the package wasm is a hashed asset of the build', wasm.length === 1, show(Object.keys(b).filter((f) => f.endsWith('.wasm'))));
-  const byKind = {};
-  for (const [f, s] of Object.entries(b)) {
-    if (a[f]) continue; // same name and so same content hash: unchanged
-    const kind = f.endsWith('.wasm') ? 'wasm' : f.endsWith('.js') ? 'js' : f.endsWith('.css') ? 'css' : 'other';
-    byKind[kind] = (byKind[kind] ?? 0) + s.gzip;
+  if (up.dist) {
+    const a = distSizes(up.dist);
+    const total = (x) => Object.values(x).reduce((n, y) => n + y.gzip, 0);
+    fig('buildAddedGzipBytes', total(b) - total(a));
+    // What index.html loads before anything renders: its module script and modulepreloads.
+    const initialOf = (d, sizes) => {
+      const html = readFileSync(path.join(d, 'index.html'), 'utf8');
+      const list = [...html.matchAll(/<(?:script[^>]+type="module"[^>]+src|link[^>]+rel="modulepreload"[^>]+href)="\/?([^"]+\.js)"/g)].map((m) => m[1]);
+      return list.reduce((n, f) => n + (sizes[f]?.gzip ?? 0), 0);
+    };
+    fig('initialJsAddedGzipBytes', initialOf(dist, b) - initialOf(up.dist, a));
   }
-  for (const [f, s] of Object.entries(a)) {
-    if (b[f]) continue;
-    const kind = f.endsWith('.wasm') ? 'wasm' : f.endsWith('.js') ? 'js' : f.endsWith('.css') ? 'css' : 'other';
-    byKind[kind] = (byKind[kind] ?? 0) - s.gzip;
+  const appPkg = JSON.parse(readFileSync(path.join(app, 'package.json'), 'utf8'));
+  return { up, app, dist, tarball, appVersion: `${appPkg.name} ${appPkg.version}` };
+}
+
+/**
+ * The tree's oxlint on files (its own config; as JSON where this Node cannot load the tree's
+ * oxlint.config.ts); returns { errors, messages }.
+ */
+async function oxlint(tree, files) {
+  if (files.length === 0) return { errors: 0, messages: [] };
+  const json = await tsConfigAsJson(tree, 'oxlint');
+  const r = sh(path.join(tree, 'node_modules', '.bin', 'oxlint'), ['--format', 'json', ...(json ? ['-c', json] : []), ...files], { cwd: tree, allowFail: true, quiet: true });
+  if (json) rmSync(json, { force: true });
+  try {
+    const out = JSON.parse(r.stdout);
+    const diags = (out.diagnostics ?? []).filter((d) => d.severity === 'error');
+    return { errors: diags.length, messages: diags.map((d) => `${d.filename}: ${d.code} ${d.message}`) };
+  } catch {
+    const m = /Found (\d+) warnings? and (\d+) errors?/.exec(`${r.stdout}${r.stderr}`);
+    return m ? { errors: Number(m[2]), messages: [`${r.stdout}`.slice(-2000)] } : { errors: 1, messages: [`oxlint did not answer: ${r.stdout}${r.stderr}`.slice(0, 2000)] };
   }
-  fig('buildAddedGzipBytes', total(b) - total(a));
-  // What index.html loads before anything renders: its module script and modulepreloads.
-  const initialOf = (d, sizes) => {
-    const html = readFileSync(path.join(d, 'index.html'), 'utf8');
-    const files = [...html.matchAll(/<(?:script[^>]+type="module"[^>]+src|link[^>]+rel="modulepreload"[^>]+href)="\/?([^"]+\.js)"/g)].map((m) => m[1]);
-    return files.reduce((n, f) => n + (sizes[f]?.gzip ?? 0), 0);
-  };
-  fig('initialJsAddedGzipBytes', initialOf(dist, b) - initialOf(up.dist, a));
-  fig('buildAddedGzipBytesByKind', byKind);
-  return { up, app, dist, tarball };
 }
 
 async function browserPhase(builds, hs, browser) {
   const validate = reportValidator();
-  pointConfigAt(builds.up.dist, hs);
   pointConfigAt(builds.dist, hs);
-  const upstream = await serve(builds.up.dist);
   const patched = await serve(builds.dist);
-  const cleanups = [upstream.close, patched.close];
+  const cleanups = [patched.close];
+  let upstream = null;
+  if (COMPARE) {
+    pointConfigAt(builds.up.dist, hs);
+    upstream = await serve(builds.up.dist);
+    cleanups.push(upstream.close);
+  }
   try {
+    if (COMPARE) {
     // ---- first render, logged out, with and without the integration (interleaved)
     const withMs = [];
     const withoutMs = [];
@@ -405,6 +480,7 @@ async function browserPhase(builds, hs, browser) {
     summary.figures.firstRenderGoalMs = 20;
     summary.figures.firstRenderGoalMet = added <= 20;
     check('first render measured in every load (both builds)', withMs.every((x) => typeof x === 'number') && withoutMs.every((x) => typeof x === 'number'), show({ withMs, withoutMs }));
+    }
 
     // ---- users and a room whose messages keep the clients' syncs returning
     const stamp = Date.now().toString(36);
@@ -417,27 +493,31 @@ async function browserPhase(builds, hs, browser) {
     const room = await api(hs, 'POST', '/_matrix/client/v3/createRoom', { preset: 'public_chat', name: 'storm', visibility: 'private' }, bob.accessToken);
 
     // ---- baseline: upstream Cinny, same eviction, same activity (no crypto-health)
+    let baseWin = null;
+    const upProblems = [];
+    let act = null;
+    if (COMPARE) {
     const ctxA = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     cleanups.push(() => ctxA.close());
     const pageA = await ctxA.newPage();
-    const upProblems = [];
     watch(pageA, 'upstream', upProblems);
     await loginThroughCinny(pageA, upstream.url, carol.name, pw);
     check('upstream Cinny: login through its login page', await clientReady(pageA));
-    const carolToken = await pageA.evaluate(() => localStorage.getItem('cinny_access_token'));
+    const carolToken = await session(pageA, 'access_token');
     await api(hs, 'POST', `/_matrix/client/v3/join/${encodeURIComponent(room.room_id)}`, {}, carolToken);
     await until(async () => uploads(hs, 0, carol.userId, 200), (v) => v >= 1, 60_000);
     const evA = await evictCryptoStore(pageA, upstream.url);
     info(`upstream eviction: ${show(evA)}`);
-    let act = activity(hs, bob, room.room_id);
+    act = activity(hs, bob, room.room_id);
     await pageA.goto(`${upstream.url}/`, { waitUntil: 'load' });
     // Let the storm settle in, then count one window.
     await until(async () => uploads(hs, 0, carol.userId, 400), (v) => v >= 3, 90_000);
-    const baseWin = await stormWindow(hs, carol.userId, SYNC_WINDOW);
+    baseWin = await stormWindow(hs, carol.userId, SYNC_WINDOW);
     await act.stop();
     fig('upstreamStorm', baseWin);
     check('upstream Cinny after eviction: keys/upload is rejected (400) on every sync', baseWin.uploads400 >= SYNC_WINDOW / 2, show(baseWin));
     await ctxA.close();
+    }
 
     // ---- the integration: fresh login, card, themes, second tab right after login
     const ctx = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 900 } });
@@ -448,7 +528,7 @@ async function browserPhase(builds, hs, browser) {
     const dev1 = await loginThroughCinny(page, patched.url, alice.name, pw);
     check('patched Cinny: login through its login page, client starts', await clientReady(page), show(problems));
     check('patched Cinny: boots and logs in without a page error', problems.length === 0, problems.join('\n'));
-    const aliceToken = await page.evaluate(() => localStorage.getItem('cinny_access_token'));
+    const aliceToken = await session(page, 'access_token');
     await api(hs, 'POST', `/_matrix/client/v3/join/${encodeURIComponent(room.room_id)}`, {}, aliceToken);
     await until(async () => uploads(hs, 0, alice.userId, 200), (v) => v >= 1, 60_000);
 
@@ -474,9 +554,16 @@ async function browserPhase(builds, hs, browser) {
       const role = await page.locator('[data-testid=tab-guard-role]').textContent();
       check('card: tab role primary', role === 'primary', role);
       const store = await until(() => page.locator('[data-testid=crypto-store]').textContent(), (v) => v === 'present', 10_000);
-      check('card right after a fresh login: the crypto store is present (checked under the live client, not the boot-time check)', store === 'present', `${store}: ${await page.locator('[data-testid=store-checked]').textContent()}`);
-      const inter = await card.evaluate((el) => getComputedStyle(el).fontFamily);
-      check("card: Cinny's font (Inter)", /Inter/i.test(inter), inter);
+      // The package looks for the default rust crypto store (`matrix-js-sdk::matrix-sdk-crypto`);
+      // a tree that names it per session (Sable: `sync<userId>::matrix-sdk-crypto`) is a known limit.
+      const dbs = await page.evaluate(async () => (await indexedDB.databases()).map((d) => d.name));
+      const ownStore = dbs.find((n) => n.endsWith('::matrix-sdk-crypto') && n !== 'matrix-js-sdk::matrix-sdk-crypto');
+      if (ownStore && store !== 'present') {
+        summary.knownIssues.push(`crypto-store check: this tree names its rust crypto store per session (${ownStore}); the package looks for matrix-js-sdk::matrix-sdk-crypto, so it reports the store absent and cannot see an eviction here`);
+        info(`known limit: ${summary.knownIssues.at(-1)}`);
+      } else check('card right after a fresh login: the crypto store is present (checked under the live client, not the boot-time check)', store === 'present', `${store}: ${await page.locator('[data-testid=store-checked]').textContent()}`);
+      const font = await card.evaluate((el) => ({ card: getComputedStyle(el).fontFamily, app: getComputedStyle(document.body).fontFamily }));
+      check("card: the app's own font (Cinny's Inter, Sable's Nunito)", font.card === font.app, show(font));
       await card.screenshot({ path: path.join(OUT, 'card-light.png') });
       const light = await page.locator('[data-testid=crypto-diagnostics-card] > div').nth(0).evaluate((el) => getComputedStyle(el).backgroundColor);
       await page.emulateMedia({ colorScheme: 'dark' });
@@ -491,9 +578,15 @@ async function browserPhase(builds, hs, browser) {
       };
       fig('cardBackground', { light, dark });
       check("card follows Cinny's theme: dark background in the dark theme, light in the light one", lum(dark) < 90 && lum(light) > 160, show({ light, dark }));
-      info('screenshots: target/cinny/card-light.png, card-dark.png, devtools-dark.png');
+      info(`screenshots: ${path.relative(ROOT, OUT)}/card-light.png, card-dark.png, devtools-dark.png`);
+      // The UTD row reads the live client (the integration hands it to the package).
+      const utd = await until(() => card.textContent(), (v) => typeof v === 'string' && /undecryptable message/.test(v), 10_000);
+      check('card: "Why messages fail to decrypt" watches the live client (not "not watching the client")', /undecryptable message/.test(utd ?? '') && !/not watching the client/.test(utd ?? ''), (utd ?? '').slice(0, 600));
     }
     await closeSettings(page);
+    if (!FULL) info('light run: no eviction, storm, prompt or logout flow');
+    let prompt = null;
+    if (FULL) {
 
     // ---- key backup on the server (the prompt's check reads it through the real client)
     const backup = await api(hs, 'POST', '/_matrix/client/v3/room_keys/version', { algorithm: 'm.megolm_backup.v1.curve25519-aes-sha2', auth_data: { public_key: randomBytes(32).toString('base64').replace(/=+$/, '') } }, aliceToken);
@@ -506,18 +599,20 @@ async function browserPhase(builds, hs, browser) {
     act = activity(hs, bob, room.room_id);
     const stormFrom = logSize(hs);
     await page.goto(`${patched.url}/`, { waitUntil: 'load' });
-    const prompt = page.locator('[data-testid=recovery-prompt]');
+    prompt = page.locator('[data-testid=recovery-prompt]');
     const shown = await prompt.waitFor({ timeout: 120_000 }).then(() => true, () => false);
     check('KE-1 storm: the recovery prompt opens over Cinny', shown, logSince(hs, stormFrom).split('\n').filter((l) => l.includes('keys/upload')).slice(-3).join('\n'));
     let reportFile = null;
     if (shown) {
       const win = await stormWindow(hs, alice.userId, SYNC_WINDOW);
       fig('patchedStorm', win);
-      const perSyncBase = baseWin.uploads / baseWin.syncs;
-      const perSync = win.uploads / win.syncs;
-      const drop = perSyncBase > 0 ? 1 - perSync / perSyncBase : null;
-      fig('breakerUploadDrop', drop === null ? null : Math.round(drop * 1000) / 10);
-      check('storm breaker (on by default): keys/upload reaching Synapse per sync drops >= 90 % against upstream Cinny', drop !== null && drop >= 0.9, show({ upstream: baseWin, patched: win }));
+      if (baseWin) {
+        const perSyncBase = baseWin.uploads / baseWin.syncs;
+        const perSync = win.uploads / win.syncs;
+        const drop = perSyncBase > 0 ? 1 - perSync / perSyncBase : null;
+        fig('breakerUploadDrop', drop === null ? null : Math.round(drop * 1000) / 10);
+        check('storm breaker (on by default): keys/upload reaching Synapse per sync drops >= 90 % against upstream Cinny', drop !== null && drop >= 0.9, show({ upstream: baseWin, patched: win }));
+      }
       check('storm breaker: Cinny\'s sync keeps running', win.syncs >= SYNC_WINDOW, show(win));
 
       const what = await page.locator('[data-testid=recovery-what]').textContent();
@@ -570,7 +665,7 @@ async function browserPhase(builds, hs, browser) {
         check('report: crypto_store_missing critical and the KE-1 proof', report.findings?.some((f) => f.id === 'crypto_store_missing' && f.level === 'critical') && !!report.otkHealth?.proof, show({ findings: report.findings?.map((f) => f.id), proof: report.otkHealth?.proof }));
         const br = report.otkHealth?.breaker;
         check('report: the storm breaker is on and held requests back (the drop is its doing)', br?.enabled === true && br?.savedRequests > 0, show(br));
-        check('report: written with Cinny\'s version', report.versions?.app === `cinny ${CINNY_VERSION}`, show(report.versions));
+        check("report: written with the app's name and version", report.versions?.app === builds.appVersion, show(report.versions));
       }
       await page.click('[data-testid=recovery-dismiss]');
       await prompt.waitFor({ state: 'detached', timeout: 5000 }).catch(() => {});
@@ -583,14 +678,34 @@ async function browserPhase(builds, hs, browser) {
         check('card: the KE-1 storm is detected (one-time keys no longer healthy)', outcome && outcome !== 'healthy', outcome);
         const ke1 = await page.locator('[data-testid=ke-badge-KE-1]').textContent();
         info(`card after the storm: KE-1 badge "${ke1}", one-time keys ${outcome}`);
+        // The card re-checked the store under the live client: rust crypto re-created it under
+        // the same device. The later check adds that fact; the report keeps the eviction.
+        const checked = await until(() => page.locator('[data-testid=store-checked]').textContent(), (v) => /re-created by the client under the same device/.test(v ?? ''), 15_000);
+        check('card re-check under the live client: the store is back (re-created under the same device) and the eviction is still shown', /re-created by the client under the same device/.test(checked ?? '') && /crypto_store_missing/.test(checked ?? ''), checked);
         await card.screenshot({ path: path.join(OUT, 'card-storm-light.png') });
+        const [dl] = await Promise.all([page.waitForEvent('download', { timeout: 15_000 }), page.click('[data-testid=download-report]')]);
+        const after = path.join(OUT, 'report-after-recheck.json');
+        await dl.saveAs(after);
+        let rep = null;
+        try {
+          rep = JSON.parse(readFileSync(after, 'utf8'));
+        } catch (e) {
+          check('report after the re-check: JSON', false, String(e));
+        }
+        if (rep) {
+          const ids = rep.findings?.map((f) => f.id) ?? [];
+          const f = rep.findings?.find((x) => x.id === 'crypto_store_missing');
+          check('report downloaded after the card re-checked: the store is present again and the eviction finding is still there (critical, with presentAgain)', rep.storage?.cryptoStore?.present === true && f?.level === 'critical' && f?.evidence?.presentAgain?.sameDevice === true, show({ ids, present: rep.storage?.cryptoStore?.present, evidence: f?.evidence }));
+          check('report after the re-check: the device identity replacement is explained by the eviction (storeMissing)', !ids.includes('device_identity_replaced') || rep.findings.find((x) => x.id === 'device_identity_replaced')?.evidence?.storeMissing === true, show(rep.findings?.find((x) => x.id === 'device_identity_replaced')?.evidence));
+          check('report after the re-check: the decryption section watches the live client', rep.decryption?.watching === true, show(rep.decryption));
+        }
         await closeSettings(page);
       }
     }
     await act.stop();
 
     // ---- triage of the downloaded report against this Synapse's database
-    if (reportFile) {
+    if (reportFile && AFTER) {
       const cli = path.join(ROOT, 'target', 'debug', 'crypto-health');
       sh('cargo', ['build', '-q', '-p', 'crypto-health-cli'], { cwd: ROOT });
       const r = sh(cli, ['triage', '--json', '--report', reportFile, '--synapse-db', hs.dbPath, '--synapse-log', hs.logPath], { cwd: ROOT, allowFail: true, quiet: true });
@@ -606,9 +721,8 @@ async function browserPhase(builds, hs, browser) {
     }
 
     // ---- Log out through the prompt (Cinny's logoutClient), log in again: a new device, no 400s
-    await page.goto(`${patched.url}/`, { waitUntil: 'load' }); // the storm goes on: the prompt comes back
-    const again = await prompt.waitFor({ timeout: 120_000 }).then(() => true, () => false);
-    check('after a reload the storm raises the prompt again', again);
+    const again = AFTER && (await page.goto(`${patched.url}/`, { waitUntil: 'load' }).then(() => prompt.waitFor({ timeout: 120_000 })).then(() => true, () => false)); // the storm goes on: the prompt comes back
+    if (AFTER) check('after a reload the storm raises the prompt again', again);
     if (again) {
       await page.check('[data-testid=recovery-have-key]');
       const logout = page.locator('[data-testid=recovery-logout]');
@@ -629,6 +743,8 @@ async function browserPhase(builds, hs, browser) {
       fig('afterRelogin', { ...clean, uploads200: uploads(hs, reFrom, alice.userId, 200), uploads400Total: uploads(hs, reFrom, alice.userId, 400) });
       check('new device: keys/upload accepted, no more 400s', uploads(hs, reFrom, alice.userId, 400) === 0 && uploads(hs, reFrom, alice.userId, 200) >= 1, show(summary.figures.afterRelogin));
     }
+
+    } // FULL
 
     // ---- second tab: the notice, Use here moves the client
     await page.reload({ waitUntil: 'load' });
@@ -680,7 +796,7 @@ async function main() {
     summary.failed = summary.checks.filter((c) => !c.ok).length;
     mkdirSync(OUT, { recursive: true });
     writeFileSync(path.join(OUT, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
-    info(`wrote target/cinny/summary.json (${Math.round(summary.timingsMs.total / 1000)} s)`);
+    info(`wrote ${path.relative(ROOT, OUT)}/summary.json (${Math.round(summary.timingsMs.total / 1000)} s)`);
   }
 }
 

@@ -1,0 +1,178 @@
+#!/usr/bin/env node
+// Startup cost where users feel it: per tree, navigation -> the logged-in home view (the
+// sidebar with the user's avatar rendered), the pristine build against the integrated one, the
+// two interleaved, median of N runs, as is and under a throttled mobile profile (150 ms RTT,
+// 1.6 Mbit/s down, 750 kbit/s up, CPU 4x slower, via the DevTools protocol). A benchmark, not a
+// test: it reports the added time and its share; it fails only on a harness error.
+//
+//   node tests/forks/startup-bench.mjs [--tree upstream|calls|sable ...] [--runs 5] [--profiles asis,throttled]
+//
+// Needs the builds of stage `forks` (node tests/forks/run.mjs --tree <id> leaves the integrated
+// tree in target/forks/<id>/app/dist; the pristine build is made here once and cached beside the
+// tree's node_modules). Results: target/forks/startup.json.
+import { createServer } from 'node:http';
+import { createReadStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { CHROMIUM, CHROMIUM_ARGS } from '../lib/chromium.mjs';
+import { startSynapse } from '../e2e/synapse.mjs';
+import { MIME_TYPES } from '../../scripts/serve.mjs';
+import { ROOT, TREES, baseTree } from './tree.mjs';
+import { viteBuild } from './build.mjs';
+
+const argv = process.argv.slice(2);
+const values = (name) => argv.flatMap((a, i) => (a === name ? [argv[i + 1]] : []));
+const treeIds = values('--tree').length ? values('--tree') : ['upstream', 'calls', 'sable'];
+const RUNS = Number(values('--runs')[0] ?? 5);
+const PROFILES = (values('--profiles')[0] ?? 'asis,throttled').split(',');
+const OUT = path.join(ROOT, 'target', 'forks');
+const THROTTLE = { latency: 150, downloadThroughput: (1.6e6 / 8), uploadThroughput: (750e3 / 8), cpu: 4 };
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? null : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+function serve(dist) {
+  return new Promise((resolve) => {
+    const server = createServer((req, res) => {
+      let rel = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+      let file = path.join(dist, path.posix.normalize(rel));
+      if (!file.startsWith(dist)) return void res.writeHead(403).end();
+      let st = existsSync(file) ? statSync(file) : null;
+      if (st && st.isDirectory()) {
+        file = path.join(file, 'index.html');
+        st = existsSync(file) ? statSync(file) : null;
+      }
+      if (!st && !path.extname(rel)) {
+        file = path.join(dist, 'index.html');
+        st = statSync(file);
+        rel = '/index.html';
+      }
+      if (!st) return void res.writeHead(404).end();
+      res.writeHead(200, { 'content-type': MIME_TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream', 'content-length': st.size, 'cache-control': 'no-store' });
+      createReadStream(file).pipe(res);
+    });
+    server.listen(0, '127.0.0.1', () => resolve({ url: `http://127.0.0.1:${server.address().port}`, close: () => new Promise((r) => server.close(r)) }));
+  });
+}
+
+function pointConfigAt(dist, hs) {
+  const file = path.join(dist, 'config.json');
+  const config = JSON.parse(readFileSync(file, 'utf8'));
+  config.defaultHomeserver = 0;
+  config.homeserverList = [hs.baseUrl];
+  config.allowCustomHomeservers = false;
+  config.featuredCommunities = { openAsDefault: false, spaces: [], rooms: [], servers: [] };
+  // Sable: classic /sync, whose requests the storm windows count (its sliding sync is its own feature).
+  if (config.slidingSync) config.slidingSync.enabled = false;
+  writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`);
+}
+
+// The sidebar's user-settings avatar (initials in a span inside a button): the home view is up.
+const HOME_PROBE = () => {
+  window.__home = null;
+  const seen = () => [...document.querySelectorAll('button')].some((x) => x.querySelector(':scope > span') && x.textContent.trim().length > 0 && x.textContent.trim().length <= 2);
+  const obs = new MutationObserver(() => {
+    if (window.__home === null && seen()) {
+      window.__home = performance.now();
+      obs.disconnect();
+    }
+  });
+  obs.observe(document, { childList: true, subtree: true });
+};
+
+async function login(page, url, user, password) {
+  await page.goto(`${url}/`, { waitUntil: 'load' });
+  await page.locator('input[name=usernameInput]').waitFor({ timeout: 60_000 });
+  await page.fill('input[name=usernameInput]', user);
+  await page.fill('input[name=passwordInput]', password);
+  await page.click('button[type=submit]');
+  await page.waitForFunction(() => window.__home !== null, null, { timeout: 120_000, polling: 100 });
+}
+
+async function homeMs(page, cdp, url, throttled) {
+  if (throttled) {
+    await cdp.send('Network.enable');
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: THROTTLE.latency, downloadThroughput: THROTTLE.downloadThroughput, uploadThroughput: THROTTLE.uploadThroughput });
+    await cdp.send('Emulation.setCPUThrottlingRate', { rate: THROTTLE.cpu });
+  }
+  try {
+    await page.goto(`${url}/`, { waitUntil: 'commit' });
+    await page.waitForFunction(() => window.__home !== null, null, { timeout: 300_000, polling: 100 });
+    return await page.evaluate(() => window.__home);
+  } finally {
+    if (throttled) {
+      await cdp.send('Emulation.setCPUThrottlingRate', { rate: 1 });
+      await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+    }
+  }
+}
+
+async function benchTree(browser, hs, id) {
+  const spec = TREES[id];
+  const base = baseTree(spec);
+  const pristine = path.join(base.dir, 'dist');
+  if (!existsSync(path.join(pristine, 'index.html'))) viteBuild(base.dir);
+  const integrated = path.join(OUT, id, 'app', 'dist');
+  if (!existsSync(path.join(integrated, 'index.html'))) throw new Error(`${path.relative(ROOT, integrated)} missing: run node tests/forks/run.mjs --tree ${id} first`);
+  pointConfigAt(pristine, hs);
+  pointConfigAt(integrated, hs);
+  const servers = { pristine: await serve(pristine), integrated: await serve(integrated) };
+  const result = { tree: id, label: spec.label, runs: RUNS, profiles: {} };
+  try {
+    const pw = 'bench-pw';
+    const pages = {};
+    for (const v of ['pristine', 'integrated']) {
+      const name = `b${id}${v[0]}${Date.now().toString(36)}`;
+      await hs.registerUser(name, pw);
+      const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, serviceWorkers: 'block' });
+      await ctx.addInitScript(HOME_PROBE);
+      const page = await ctx.newPage();
+      await login(page, servers[v].url, name, pw);
+      pages[v] = { ctx, page, cdp: await ctx.newCDPSession(page) };
+    }
+    for (const profile of PROFILES) {
+      const ms = { pristine: [], integrated: [] };
+      // One warm-up each (the first logged-in load fills the sync cache), then interleaved runs.
+      for (const v of ['pristine', 'integrated']) await homeMs(pages[v].page, pages[v].cdp, servers[v].url, profile === 'throttled');
+      for (let i = 0; i < RUNS; i += 1) {
+        for (const v of i % 2 ? ['integrated', 'pristine'] : ['pristine', 'integrated']) {
+          ms[v].push(Math.round(await homeMs(pages[v].page, pages[v].cdp, servers[v].url, profile === 'throttled')));
+        }
+      }
+      const a = median(ms.pristine);
+      const b = median(ms.integrated);
+      result.profiles[profile] = { ms, medianPristine: a, medianIntegrated: b, addedMs: Math.round(b - a), addedPct: Math.round(((b - a) / a) * 1000) / 10, goalPct: 2, goalMet: (b - a) / a <= 0.02 };
+      console.log(`bench: ${id} ${profile}: ${a} -> ${b} ms (median of ${RUNS}): ${b - a >= 0 ? '+' : ''}${Math.round(b - a)} ms (${result.profiles[profile].addedPct} %)`);
+    }
+    for (const v of Object.values(pages)) await v.ctx.close();
+  } finally {
+    await servers.pristine.close();
+    await servers.integrated.close();
+  }
+  return result;
+}
+
+async function main() {
+  mkdirSync(OUT, { recursive: true });
+  const dir = path.join(OUT, 'bench-synapse');
+  rmSync(dir, { recursive: true, force: true });
+  const hs = await startSynapse({ dir });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  const results = [];
+  try {
+    for (const id of treeIds) results.push(await benchTree(browser, hs, id));
+  } finally {
+    await browser.close().catch(() => {});
+    await hs.stop().catch(() => {});
+  }
+  const file = path.join(OUT, 'startup.json');
+  const prev = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : { trees: {} };
+  for (const r of results) prev.trees[r.tree] = { ...r, at: new Date().toISOString() };
+  prev.throttle = THROTTLE;
+  writeFileSync(file, `${JSON.stringify(prev, null, 2)}\n`);
+  console.log(`bench: wrote ${path.relative(ROOT, file)}`);
+}
+
+await main();

@@ -153,6 +153,73 @@ function wasmOpt() {
   checkNoMachinePaths(WASM);
 }
 
+// ------------------------------------------------------- 2b. short import names
+// wasm-bindgen names each import of its glue module `__wbg_<name>_<16 hex>`: the
+// hash is random, so gzip cannot shrink it, and it is stored twice (the wasm's
+// import section and the glue's import object). Those imports are renamed here
+// to short names in both files (the snippets' imports keep their names: the
+// glue hands wasm their module objects as they are).
+function shortImportNames() {
+  const bytes = readFileSync(WASM);
+  const leb = (at) => {
+    let v = 0, shift = 0, b;
+    do { b = bytes[at++]; v += (b & 0x7f) * 2 ** shift; shift += 7; } while (b & 0x80);
+    return [v, at];
+  };
+  const putLeb = (v) => {
+    const out = [];
+    do { let b = v & 0x7f; v = Math.floor(v / 128); if (v) b |= 0x80; out.push(b); } while (v);
+    return Buffer.from(out);
+  };
+  const str = (s) => { const b = Buffer.from(s, 'utf8'); return Buffer.concat([putLeb(b.length), b]); };
+  let glue = readFileSync(GLUE, 'utf8');
+  const GLUE_MODULE = `./${OUT_NAME}_bg.js`;
+  // a, b, ..., Z, aa, ab, ...: property names that no object literal of the glue module uses otherwise.
+  const ALPHA = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
+  const shortName = (i) => (i < ALPHA.length ? ALPHA[i] : shortName(Math.floor(i / ALPHA.length) - 1) + ALPHA[i % ALPHA.length]);
+  let at = 8;
+  while (at < bytes.length) {
+    const id = bytes[at];
+    const [size, body] = leb(at + 1);
+    if (id !== 2) { at = body + size; continue; }
+    let [count, p] = leb(body);
+    const parts = [putLeb(count)];
+    let renamed = 0;
+    for (; count > 0; count--) {
+      const [mlen, m0] = leb(p);
+      const module = bytes.subarray(m0, m0 + mlen).toString('utf8');
+      const [flen, f0] = leb(m0 + mlen);
+      const field = bytes.subarray(f0, f0 + flen).toString('utf8');
+      const descStart = f0 + flen;
+      // The import's kind and type: copied as they are.
+      let q = descStart + 1;
+      const kind = bytes[descStart];
+      if (kind === 0) q = leb(q)[1];
+      else if (kind === 1) { q += 1; const [flags, r] = leb(q); q = leb(r)[1]; if (flags & 1) q = leb(q)[1]; }
+      else if (kind === 2) { const [flags, r] = leb(q); q = leb(r)[1]; if (flags & 1) q = leb(q)[1]; }
+      else if (kind === 3) q += 2;
+      else fail(`unknown import kind ${kind} in ${rel(WASM)}`);
+      let name = field;
+      if (module === GLUE_MODULE) {
+        const key = new RegExp(`(?<![\\w$])${field.replace(/[$]/g, '\\$')}(?=:)`, 'g');
+        const uses = glue.match(key)?.length ?? 0;
+        if (uses !== 1) fail(`glue import ${field}: ${uses} definitions in ${rel(GLUE)}, expected 1`);
+        name = shortName(renamed++);
+        glue = glue.replace(key, name);
+      }
+      parts.push(str(module), str(name), bytes.subarray(descStart, q));
+      p = q;
+    }
+    if (p !== body + size) fail(`could not read the import section of ${rel(WASM)}`);
+    const section = Buffer.concat(parts);
+    writeFileSync(WASM, Buffer.concat([bytes.subarray(0, at), Buffer.from([2]), putLeb(section.length), section, bytes.subarray(body + size)]));
+    writeFileSync(GLUE, glue);
+    log(`${renamed} glue imports renamed to short names`);
+    return;
+  }
+  fail(`no import section in ${rel(WASM)}`);
+}
+
 // The shipped wasm must not name the build machine's directories (panic
 // locations carry source paths): a remap that stops matching fails the build.
 function checkNoMachinePaths(file) {
@@ -394,6 +461,7 @@ async function main() {
   const rawWasm = statSync(WASM).size;
   wasmOpt();
   log(`wasm-opt: ${rawWasm} B -> ${statSync(WASM).size} B`);
+  shortImportNames();
   copyLoader();
   bundleJs();
   if (PANIC_TEST) {

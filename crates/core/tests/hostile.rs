@@ -212,7 +212,6 @@ const IDS: &[&str] = &[
     "ABCDEFGHIJ",
     "ed25519:ABCDEFGHIJ",
     "signed_curve25519:AAAAAAAAAA0",
-    "Xw7eKxqfT8xQ+Yk7gWOo1r9wQtH6D6yYxGX3GMkkHi4",
     "token=t47409-4357353_219380_26003_2265",
     "since=s72594_4483_1934",
     "sender_key=curve25519:Xw7eKxqfT8xQ+Yk7gWOo1r9wQtH6D6yYxGX3GMkkHi4",

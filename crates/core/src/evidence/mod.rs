@@ -4,6 +4,5 @@ pub mod decryption;
 pub mod http;
 pub mod journal;
 pub mod redact;
-pub mod redact_json;
 pub mod signature;
 pub mod widget;

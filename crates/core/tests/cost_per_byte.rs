@@ -59,6 +59,16 @@ fn hostile_lines() -> Vec<(&'static str, String)> {
         ("nested escapes", format!("\"password\":{}\"x\"", "\\".repeat(LEN - 15))),
         ("python bytes", fill("b'b'b'")),
         ("mixed", fill("{\"a\":\"\\n%3F'b'Some(Es \\u00e9password: '")),
+        // Every key's quoted value runs to the same distant quote (quadratic in a rescanning scanner).
+        ("quadratic quotes", format!("{}password\":1", "password=\"a ".repeat((LEN - 11) / 12))),
+        ("byte arrays", fill("[1,2,3,4,5,6,7,")),
+        ("byte objects", fill("{\"0\":1,\"1\":2,")),
+        ("pem", fill("-----BEGIN A-----x-----END A-----")),
+        ("urls", fill("a://b:c")),
+        ("sigils", fill("@a!b#c$d")),
+        ("html quotes", fill("password&quot;:&quot;")),
+        ("tuples", fill("('token', ")),
+        ("multi-word", fill("password=a b c d e f g h ")),
     ]
 }
 
@@ -118,6 +128,24 @@ fn redact_cost_per_byte_is_bounded() {
     });
     eprintln!("redact hostile/plain ratios: {all:?}");
     record("redact_hostile_vs_plain_ratio", worst, name);
+}
+
+/// Redaction time per byte (ns) of a plain line and of the worst hostile
+/// line, best of several rounds: the figure to compare across versions.
+#[test]
+fn redact_ns_per_byte() {
+    let _alone = ALONE.lock().unwrap_or_else(|e| e.into_inner());
+    let per_byte = |line: &str| {
+        let mut best = f64::MAX;
+        for _ in 0..7 {
+            best = best.min(time(&|| drop(redact(std::hint::black_box(line), &mut RedactionCounts::default())), 8));
+        }
+        best / 8.0 / line.len() as f64 * 1e9
+    };
+    let plain = per_byte(&plain_line());
+    let (worst, name) = hostile_lines().iter().map(|(n, l)| (per_byte(l), *n)).fold((0.0, ""), |a, b| if b.0 > a.0 { b } else { a });
+    eprintln!("redact ns/byte: plain {plain:.2}, worst hostile {worst:.2} ({name})");
+    assert!(plain > 0.0 && worst > 0.0);
 }
 
 /// Classification plus storage of a matching line (what a captured line costs the journal).

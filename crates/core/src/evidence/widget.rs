@@ -140,7 +140,9 @@ impl CallMonitor {
             Some(resp) => {
                 let error = resp.get("error").map(|e| {
                     let m = str_of(e, "message").unwrap_or("error");
-                    truncate_marked(&redact(m, redactions), MAX_ERROR_BYTES).0
+                    // Cut before redacting: a widget's text costs at most the cap's worth of work.
+                    let (cut, _) = truncate_marked(m, MAX_ERROR_BYTES);
+                    truncate_marked(&redact(&cut, redactions), MAX_ERROR_BYTES).0
                 });
                 self.answer(from_widget, action, data, error, key, now);
             }

@@ -103,8 +103,8 @@ fn plain(s: &str) -> bool {
 }
 
 /// Values a KE parser extracted and knows to be public, to keep wherever
-/// they appear: every string of a KE-1 proof's `old_key` / `new_key` (public
-/// one-time keys and their signatures), the key id, and values under names
+/// they appear: a KE-1 proof's `old_key` / `new_key` `key` and `signatures`
+/// (public one-time keys and their signatures), the key id, and values under names
 /// that name a public-key algorithm (`previousEd25519`, `curve25519`).
 #[must_use]
 pub fn public_values(v: &Value) -> Vec<String> {
@@ -112,7 +112,14 @@ pub fn public_values(v: &Value) -> Vec<String> {
     if let Value::Object(m) = v {
         for (k, x) in m {
             let lower = k.to_ascii_lowercase();
-            if matches!(lower.as_str(), "old_key" | "new_key" | "oldkey" | "newkey" | "key_id" | "keyid") || lower.contains("25519") {
+            if matches!(lower.as_str(), "old_key" | "new_key" | "oldkey" | "newkey") {
+                // A one-time key object: its `key` and its `signatures`, nothing else it may hold.
+                for member in ["key", "signatures"] {
+                    if let Some(v) = x.get(member) {
+                        leaves(v, &mut out);
+                    }
+                }
+            } else if matches!(lower.as_str(), "key_id" | "keyid") || lower.contains("25519") {
                 leaves(x, &mut out);
             }
         }

@@ -34,12 +34,13 @@ const PUBLIC: &[&[u8]] = &[
     b"statuscode",
     b"sessionid",
     b"author",
+    b"missingkey",
     b"tokentype",
 ];
 
 /// (word, kind, weak). Tried in order; the first word the name contains wins.
 /// A weak word is also an everyday word (`key`, `code`, `session`, `auth`):
-/// under it a plain word or a small number is left alone.
+/// alone as a name, a plain word or a small number under it is left alone.
 const WORDS: &[(&[u8], SecretKind, bool)] = &[
     (b"password", SecretKind::Password, false),
     (b"passphrase", SecretKind::Password, false),
@@ -108,7 +109,9 @@ pub(crate) fn secret_name(name: &[u8]) -> Option<(SecretKind, bool)> {
     if norm.ends_with(b"pass") {
         return Some((SecretKind::Password, false));
     }
-    WORDS.iter().find(|(w, _, _)| contains(norm, w)).map(|&(_, k, weak)| (k, weak))
+    // An everyday word is weak only alone (`key:`, `Code:`); glued into a longer
+    // name (`oidc_session`, `backupKey`) it names a secret like any other.
+    WORDS.iter().find(|(w, _, _)| contains(norm, w)).map(|&(w, k, weak)| (k, weak && (norm == w || norm.strip_suffix(b"s") == Some(w))))
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {

@@ -84,6 +84,9 @@ pub(crate) struct Scan<'a, 'c> {
     name_until: usize,
     /// A word starting here is kept (the key after `ed25519:`, a device id).
     keep_at: usize,
+    /// Values followed into the next value (`"a": "b": "c"…`): bounded, so
+    /// hostile chains cannot exhaust the stack.
+    depth: u32,
 }
 
 impl<'a, 'c> Scan<'a, 'c> {
@@ -101,6 +104,7 @@ impl<'a, 'c> Scan<'a, 'c> {
             path_until: 0,
             name_until: 0,
             keep_at: usize::MAX,
+            depth: 0,
         }
     }
 
@@ -297,6 +301,10 @@ impl<'a, 'c> Scan<'a, 'c> {
         let (k, closed) = close_quote(b, nend);
         let k = skip_space(b, k);
         let (sep, after) = separator(b, nend, k, closed && quoted_before)?;
+        // A Rust path segment (`matrix_sdk_crypto::sessions: …`) is a log target, not a name.
+        if i >= 2 && &b[i - 2..i] == b"::" {
+            return None;
+        }
         let name = &b[i..nend];
         match secret_name(name) {
             // Prose (`password is x`) only after a password word.
@@ -328,6 +336,19 @@ impl<'a, 'c> Scan<'a, 'c> {
 
     /// A secret name's value at `k` (after its separator): masked whole.
     fn value(&mut self, k: usize, kind: SecretKind, weak: bool, sep: Sep, name: &[u8], tuple: bool) -> usize {
+        if self.depth >= 8 {
+            // A chain of values that are keys: the rest of the line goes (fails closed).
+            let end = self.line_end(k);
+            self.mask(k, end, kind, false);
+            return end;
+        }
+        self.depth += 1;
+        let next = self.value_at(k, kind, weak, sep, name, tuple);
+        self.depth -= 1;
+        next
+    }
+
+    fn value_at(&mut self, k: usize, kind: SecretKind, weak: bool, sep: Sep, name: &[u8], tuple: bool) -> usize {
         let b = self.b;
         let mut k = skip_space(b, k);
         if b[k..].starts_with(b"Some(") {
@@ -375,7 +396,17 @@ impl<'a, 'c> Scan<'a, 'c> {
             Some(b'{' | b'(' | b'<' | b',' | b';' | b'}' | b']' | b')') => return k,
             _ => {}
         }
-        if matches!(sep, Sep::Comma | Sep::Paren) {
+        // `key: access_token=x`: the "value" is the next secret name; the scan takes it from there.
+        let nend = self.name_end(k);
+        if nend > k
+            && !contains_ci(name, b"cookie")
+            && secret_name(&b[k..nend]).is_some()
+            && separator(b, nend, skip_space(b, nend), false).is_some_and(|(s, _)| matches!(s, Sep::Colon | Sep::Assign))
+        {
+            return k;
+        }
+        // Left to the PEM matcher, which masks the whole block.
+        if matches!(sep, Sep::Comma | Sep::Paren) || b[k..].starts_with(b"-----BEGIN ") {
             return k;
         }
         let wend = self.run_while(k, |c| c.is_ascii_alphanumeric() || c == b'_');
@@ -419,7 +450,9 @@ impl<'a, 'c> Scan<'a, 'c> {
         if matches!(kind, SecretKind::Token | SecretKind::LoginToken) && is_stream_token(&b[start..end]) {
             return end;
         }
-        if sep != Sep::Prose && !cookie {
+        // A passphrase of words goes on (`password=correct horse battery staple`);
+        // a token ends at the space.
+        if sep != Sep::Prose && !cookie && b[start..end].iter().all(u8::is_ascii_alphabetic) {
             end = self.more_words(end);
         }
         self.mask(start, end, kind, false);
@@ -673,7 +706,7 @@ impl<'a, 'c> Scan<'a, 'c> {
         // User info ends at the first `/`, so the next URL's scan starts after this one's.
         let q = self.run_while(p, |c| !(c <= b' ' || matches!(c, b'/' | b'?' | b'#' | b'@' | b'"' | b'\'' | b'<' | b'>' | b'\\')));
         if b.get(q) == Some(&b'@') {
-            if let Some(colon) = b[p..q].iter().position(|&c| c == b':') {
+            if let Some(colon) = b[p..q].iter().position(|&c| c == b':').filter(|c| mask_len(b, p + c + 1).is_none()) {
                 self.mask(p + colon + 1, q, SecretKind::Password, false);
                 return q;
             }
@@ -825,6 +858,9 @@ impl<'a, 'c> Scan<'a, 'c> {
             return label_end;
         }
         let start = label_end + 5;
+        if let Some(n) = mask_len(b, start) {
+            return start + n;
+        }
         let in_str = self.in_str(start);
         let cap = (start + MAX_PEM).min(b.len());
         let mut k = start;

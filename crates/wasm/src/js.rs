@@ -103,15 +103,18 @@ pub fn now() -> u64 {
     js_sys::Date::now() as u64
 }
 
+#[wasm_bindgen]
+extern "C" {
+    /// `crypto.getRandomValues` into `buf` (throws where the page has no Web Crypto).
+    #[wasm_bindgen(js_namespace = crypto, js_name = getRandomValues, catch)]
+    fn get_random_values(buf: &mut [u8]) -> Result<JsValue, JsValue>;
+}
+
 /// 16 bytes from `crypto.getRandomValues` (wasm32-unknown-unknown has no OS
 /// randomness of its own), or `None` where the page has no Web Crypto: masks
 /// then carry no fingerprint rather than a guessable one.
 pub fn random_key() -> Option<[u8; 16]> {
-    let crypto = js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("crypto")).ok()?;
-    let get: js_sys::Function = js_sys::Reflect::get(&crypto, &JsValue::from_str("getRandomValues")).ok()?.dyn_into().ok()?;
-    let bytes = js_sys::Uint8Array::new_with_length(16);
-    get.call1(&crypto, &bytes).ok()?;
     let mut key = [0u8; 16];
-    bytes.copy_to(&mut key);
-    Some(key)
+    get_random_values(&mut key).ok()?;
+    (key != [0u8; 16]).then_some(key)
 }

@@ -37,7 +37,6 @@ pub use json::{public_values, redact_value, redact_value_capped, redact_value_pu
 pub use names::field_kind;
 
 use std::borrow::Cow;
-use std::hash::Hasher;
 
 /// What kind of secret was removed; used as report keys (see `as_str()`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -196,12 +195,7 @@ impl RedactionCounts {
         out.push_str("[REDACTED:");
         out.push_str(kind.as_str());
         if let Some(key) = self.key {
-            // SipHash over key and value; 24 bits are enough to match lines
-            // within one report and too few to say much about the value.
-            let mut h = std::collections::hash_map::DefaultHasher::new();
-            h.write(&key);
-            h.write(value);
-            let fp = h.finish() as u32 & 0x00ff_ffff;
+            let fp = fingerprint(&key, value);
             out.push('#');
             for shift in [20, 16, 12, 8, 4, 0] {
                 out.push(char::from(HEX[((fp >> shift) & 0xf) as usize]));
@@ -212,6 +206,30 @@ impl RedactionCounts {
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// 24 bits of a keyed hash of `value`: enough to match lines within one
+/// report, too few to say much about the value, and without the key (random
+/// per report) no guess can be checked against it. A multiply-xorshift mix
+/// seeded by both key halves and finalised with the second: small in the
+/// wasm, where std's SipHash would cost a kilobyte.
+fn fingerprint(key: &[u8; 16], value: &[u8]) -> u32 {
+    let (mut lo, mut hi) = ([0u8; 8], [0u8; 8]);
+    lo.copy_from_slice(&key[..8]);
+    hi.copy_from_slice(&key[8..]);
+    let (k0, k1) = (u64::from_le_bytes(lo), u64::from_le_bytes(hi));
+    let mix = |mut h: u64| {
+        h ^= h >> 32;
+        h = h.wrapping_mul(0xd6e8_feb8_6659_fd93);
+        h ^ (h >> 32)
+    };
+    let mut h = k0 ^ (value.len() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    for chunk in value.chunks(8) {
+        let mut w = [0u8; 8];
+        w[..chunk.len()].copy_from_slice(chunk);
+        h = mix(h ^ u64::from_le_bytes(w) ^ k1).wrapping_add(k0);
+    }
+    (mix(h ^ k1) >> 40) as u32
+}
 
 /// Replace every secret with a mask, counting each one.
 pub fn redact<'a>(input: &'a str, counts: &mut RedactionCounts) -> Cow<'a, str> {

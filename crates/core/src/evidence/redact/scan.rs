@@ -143,7 +143,8 @@ impl<'a, 'c> Scan<'a, 'c> {
 
     // ------------------------------------------------------------ helpers
 
-    fn run_while(&mut self, mut k: usize, f: impl Fn(u8) -> bool) -> usize {
+    // A function pointer, not a generic: one copy of the loop in the wasm, not one per caller.
+    fn run_while(&mut self, mut k: usize, f: fn(u8) -> bool) -> usize {
         let start = k;
         while k < self.b.len() && f(self.b[k]) {
             k += 1;

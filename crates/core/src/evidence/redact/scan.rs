@@ -650,13 +650,7 @@ impl<'a, 'c> Scan<'a, 'c> {
             return Some(Quote { start: k + n, close: Close::Text(close) });
         }
         if let Some((q @ (b'"' | b'\''), n)) = pct(b, k) {
-            let close: &'static [u8] = match (q, n) {
-                (b'"', 3) => b"%22",
-                (b'"', _) => b"%2522",
-                (_, 3) => b"%27",
-                _ => b"%2527",
-            };
-            return Some(Quote { start: k + n, close: Close::Text(close) });
+            return Some(Quote { start: k + n, close: Close::Text(if q == b'"' { b"%22" } else { b"%27" }) });
         }
         let q = self.run_while(k, |c| c == b'\\');
         let qc = *b.get(q)?;
@@ -998,7 +992,7 @@ fn closing_backslashes(bs: usize, levels: u32) -> Option<usize> {
     None
 }
 
-const HTML_QUOTES: [&[u8]; 6] = [b"&quot;", b"&#34;", b"&#x22;", b"&#39;", b"&#x27;", b"&apos;"];
+const HTML_QUOTES: [&[u8]; 4] = [b"&quot;", b"&#34;", b"&#39;", b"&apos;"];
 
 /// Length of an HTML-escaped quote at `k`.
 fn html_quote(b: &[u8], k: usize) -> Option<usize> {
@@ -1068,7 +1062,7 @@ fn is_plain(v: &[u8]) -> bool {
 
 /// `Bearer`, `Basic` and the like before credentials.
 fn is_scheme(w: &[u8]) -> bool {
-    [&b"bearer"[..], b"basic", b"token", b"mac", b"digest", b"negotiate", b"dpop"].iter().any(|s| w.eq_ignore_ascii_case(s))
+    [&b"bearer"[..], b"basic", b"token"].iter().any(|s| w.eq_ignore_ascii_case(s))
 }
 
 /// Synapse stream tokens: `s72594_4483_1934`, `t47409-4357353_219380_26003_2265`,

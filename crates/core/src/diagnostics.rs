@@ -11,19 +11,21 @@ use crate::environment::crypto_store::{self, StoreFacts, KNOWN_DATABASES, RUST_C
 use crate::environment::tab_guard::TabGuard;
 use crate::evidence::classify::{classify, Classified};
 use crate::evidence::decryption::{Failure, UtdTracker};
-use crate::evidence::http::{endpoint_of, path_of, Endpoint, HttpStats, DELAYED_EVENT_LOCAL_TIMEOUT_MS};
+use crate::evidence::http::{endpoint_of, path_of, Endpoint, HttpStats};
 use crate::evidence::journal::{Config, Entry, Journal};
 use crate::evidence::signature::SIGNATURES;
-use crate::evidence::widget::CallMonitor;
+use crate::evidence::sync::SyncFacts;
+use crate::evidence::widget::{CallEvidence, CallMonitor};
 use crate::otk::breaker::{Decision, KeptResponse};
 use crate::otk::conflict::{self, OtkConflict};
+use crate::otk::flood::is_cap_refusal;
 use crate::otk::health::{Event, Monitor, MonitorConfig, OtkHealth, RecoveryNeeded, Source};
 use crate::otk::upload::{parse_request, parse_response, UploadOutcome};
-use crate::report::finding::{Finding, Level};
+use crate::report::finding::Finding;
+use crate::report::health::Health;
 use crate::report::{Context, CryptoStore, Report, Storage};
 use crate::support::text::iso8601;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use std::collections::BTreeMap;
 
 const OTK_CONFLICT: &str = "ke1.otk_conflict";
@@ -41,7 +43,8 @@ pub struct Exchange<'a> {
     pub content_type: Option<&'a str>,
     pub aborted: bool,
     pub duration_ms: u64,
-    /// Read from a clone, only for endpoints whose body matters.
+    /// Read from a clone, only for endpoints whose body matters. For `/sync`
+    /// it is the tap's summary ([`SyncFacts::from_summary`]), not the answer itself.
     pub response_body: Option<&'a str>,
     /// The fetch rejection, rendered (`TypeError: Failed to fetch`, `AbortError: …`).
     pub error: Option<&'a str>,
@@ -272,6 +275,7 @@ impl Diagnostics {
             _ => (body.to_owned(), parse_request(body)),
         };
         let events = self.otk.observe_request(&req, now);
+        self.otk.flood.upload(req.one_time_key_ids.len());
         let decision = self.otk.state.breaker.decide(req.fingerprint, now);
         if text.len() <= MAX_MEMO_BYTES {
             self.upload_memo = Some((text, req));
@@ -285,10 +289,13 @@ impl Diagnostics {
         if ex.body_error {
             self.http.body_read_errors += 1;
         }
-        if ex.body_not_read {
-            self.http.bodies_not_read += 1;
-        }
         let Some((endpoint, detail)) = endpoint_of(ex.method, ex.url) else { return Vec::new() };
+        if ex.body_not_read {
+            match endpoint {
+                Endpoint::Sync => self.http.sync_bodies_not_read += 1,
+                _ => self.http.bodies_not_read += 1,
+            }
+        }
         let stats = self.http.endpoint_mut(endpoint);
         if ex.answered_locally {
             stats.answered_locally += 1;
@@ -302,7 +309,19 @@ impl Diagnostics {
                 Vec::new()
             }
             Endpoint::SendToDevice => Vec::new(),
+            Endpoint::Sync => match ex.response_body {
+                Some(summary) => self.sync(&SyncFacts::from_summary(summary), now),
+                None => Vec::new(),
+            },
         }
+    }
+
+    /// What one `/sync` answer said (the tap's summary): the server's
+    /// one-time-key counts and the to-device events it delivered.
+    pub fn sync(&mut self, facts: &SyncFacts, now: u64) -> Vec<Effect> {
+        self.otk.flood.sync(facts.signed_curve25519());
+        let _ = now; // for the to-device readers, which need the time
+        Vec::new()
     }
 
     /// What the persistent-storage probe found.
@@ -476,20 +495,36 @@ impl Diagnostics {
         r.capture.args_not_read = self.taps.args_not_read;
         r.capture.stopped_after_error = self.stopped_after_error.clone();
         (r.capture.frames, r.capture.early_lines, r.capture.early_dropped) = self.tap_frames.clone();
-        if let Some(f) = self.tab_guard.assess(now) {
-            r.findings.push(f);
-        }
+        let (derived, call) = self.derived_findings(now);
+        r.findings.extend(derived);
         r.tab_guard = self.tab_guard.clone();
         if self.utd.is_active() {
             r.decryption = Some(self.utd.report(now));
         }
-        if !self.call.is_empty() {
-            let own = self.otk.state.user_id.as_deref().zip(self.otk.state.device_id.as_deref()).map(|(u, d)| format!("{u}:{d}"));
-            let call = self.call.evidence(own.as_deref(), now);
-            r.findings.extend(CallMonitor::findings(&call, now));
-            r.call = Some(call);
-        }
+        r.call = call;
+        r.health = Health::assess(&r.counts, &r.findings, Some(&self.otk.snapshot()));
         r
+    }
+
+    /// Findings drawn when asked rather than when observed (the tab guard's
+    /// conflicts, a call's), and the call evidence they were drawn from.
+    fn derived_findings(&self, now: u64) -> (Vec<Finding>, Option<CallEvidence>) {
+        let mut findings: Vec<Finding> = self.tab_guard.assess(now).into_iter().collect();
+        if self.call.is_empty() {
+            return (findings, None);
+        }
+        let own = self.otk.state.user_id.as_deref().zip(self.otk.state.device_id.as_deref()).map(|(u, d)| format!("{u}:{d}"));
+        let call = self.call.evidence(own.as_deref(), now);
+        findings.extend(CallMonitor::findings(&call, now));
+        (findings, Some(call))
+    }
+
+    /// The overall level and each KE class's (`getCryptoDiagHealth()`): what
+    /// the report's `health` says, without building the report.
+    pub fn health(&self, now: u64) -> Health {
+        let mut findings = self.journal.findings.clone();
+        findings.extend(self.derived_findings(now).0);
+        Health::assess(&self.journal.counts(), &findings, Some(&self.otk.snapshot()))
     }
 
     pub fn decryption(&self, now: u64) -> crate::evidence::decryption::DecryptionReport {
@@ -528,6 +563,7 @@ impl Diagnostics {
 
     fn keys_upload(&mut self, ex: &Exchange, now: u64) -> Vec<Effect> {
         let outcome = parse_response(ex.status, ex.response_body, ex.error);
+        self.flood_answer(&outcome, now);
         let (UploadOutcome::Conflict(c), Some(status), Some(body)) = (&outcome, ex.status, ex.response_body) else {
             let events = self.otk.observe_outcome(&outcome, Source::Http, now);
             return self.apply(events);
@@ -543,6 +579,7 @@ impl Diagnostics {
         }
         let (counted, effects) = self.conflict(c, Source::Http, now);
         // Evidence in the journal, in the words the server used.
+        #[allow(clippy::expect_used, reason = "the table is a constant holding this row; tests/signatures.rs matches it")]
         let sig = SIGNATURES.iter().find(|s| s.id == OTK_CONFLICT).expect("the conflict signature is in the table");
         let mut fields = serde_json::Map::new();
         c.to_fields(&mut fields);
@@ -552,39 +589,31 @@ impl Diagnostics {
         effects
     }
 
-    /// KE-4 from the client side: is the homeserver slower than the SDK's local
-    /// timeout on delayed-event calls?
-    fn delayed_events(&mut self, ex: &Exchange, now: u64) {
-        let s = &mut self.http.delayed_events;
-        let failed = ex.status.is_none_or(|st| st >= 500);
-        if ex.duration_ms > DELAYED_EVENT_LOCAL_TIMEOUT_MS {
-            s.over_local_timeout += 1;
-        }
-        if !(failed || ex.duration_ms > DELAYED_EVENT_LOCAL_TIMEOUT_MS) {
-            return;
-        }
-        let bad = s.over_local_timeout + s.network_errors + s.aborted + s.server_errors;
-        let finding = Finding {
-            id: "delayed_events_slow".into(),
-            ke: Some("KE-4".into()),
-            level: Level::Warning,
-            title: "delayed-event calls fail or exceed the SDK's 2 s local timeout".into(),
-            detail: format!(
-                "{bad} of {} delayed-event calls to the homeserver took longer than {DELAYED_EVENT_LOCAL_TIMEOUT_MS} ms or failed \
-                 (slowest {} ms, {} network errors, {} aborted, {} server errors). MatrixRTC retries these and gives up after 10: \
-                 the delay is on the homeserver side or the network, not in the client.",
-                s.requests, s.max_ms, s.network_errors, s.aborted, s.server_errors
-            ),
-            ts: now,
-            at: iso8601(now),
-            evidence: json!({
-                "requests": s.requests, "overLocalTimeout": s.over_local_timeout, "maxMs": s.max_ms,
-                "meanMs": s.mean_ms(), "networkErrors": s.network_errors, "aborted": s.aborted,
-                "serverErrors": s.server_errors, "lastStatus": s.last_status,
-                "localTimeoutMs": DELAYED_EVENT_LOCAL_TIMEOUT_MS,
-            }),
+    /// The flood detector hears every upload answer; its finding goes to the journal.
+    fn flood_answer(&mut self, outcome: &UploadOutcome, now: u64) {
+        let flood = &mut self.otk.flood;
+        let finding = match outcome {
+            UploadOutcome::Accepted { counts } => {
+                flood.accepted(counts.iter().find(|(k, _)| k == "signed_curve25519").map(|(_, n)| *n), now)
+            }
+            UploadOutcome::Rejected { errcode, error: Some(e), .. } if is_cap_refusal(errcode.as_deref(), e) => flood.refused(e, now),
+            _ => {
+                flood.other_answer();
+                None
+            }
         };
-        self.journal.add_finding(finding);
+        if let Some(f) = finding {
+            self.journal.add_finding(f);
+        }
+    }
+
+    /// KE-4 from the client side: the delayed-event calls' own module decides
+    /// whether they are slower than the SDK's local timeout.
+    fn delayed_events(&mut self, ex: &Exchange, now: u64) {
+        let failed = ex.status.is_none_or(|st| st >= 500);
+        if let Some(finding) = self.http.delayed_events.delayed_event_seen(ex.duration_ms, failed, now) {
+            self.journal.add_finding(finding);
+        }
     }
 }
 
@@ -717,16 +746,95 @@ mod tests {
         d.exchange(&Exchange { method: "POST", url, status: Some(200), duration_ms: 2500, ..Default::default() }, 2);
         d.exchange(&Exchange { method: "POST", url, aborted: true, duration_ms: 2000, error: Some("AbortError"), ..Default::default() }, 3);
         let f = &d.findings()[0];
-        assert_eq!((f.id.as_str(), f.ke.as_deref()), ("delayed_events_slow", Some("KE-4")));
+        assert_eq!((f.id.as_str(), f.ke.map(crate::Class::as_str)), ("delayed_events_slow", Some("KE-4")));
         assert_eq!(f.evidence["overLocalTimeout"], 1);
         assert_eq!(f.evidence["aborted"], 1);
         assert_eq!(d.http().delayed_events.by_detail.get("restart"), Some(&3));
     }
 
+    fn sync_with(count: Option<u64>) -> String {
+        match count {
+            Some(n) => format!("otk signed_curve25519={n}\ntotal 0\n"),
+            None => "total 0\n".to_owned(),
+        }
+    }
+
+    #[test]
+    fn sync_counts_and_upload_answers_feed_the_flood_detector() {
+        let mut d = Diagnostics::default();
+        d.http_installed(MonitorConfig::default(), false);
+        let sync_url = "https://hs/_matrix/client/v3/sync?since=s1&timeout=30000";
+        let upload_ok = |n: u64| format!(r#"{{"one_time_key_counts":{{"signed_curve25519":{n}}}}}"#);
+        let batch = |from: u64| {
+            let keys: Vec<String> = (from..from + 50).map(|i| format!(r#""signed_curve25519:K{i}":{{"key":"k{i}"}}"#)).collect();
+            format!(r#"{{"one_time_keys":{{{}}}}}"#, keys.join(","))
+        };
+        let mut server = 50;
+        for round in 0..3u64 {
+            let t = 1000 * (round + 1);
+            let body = sync_with(Some(server));
+            d.exchange(&Exchange { method: "GET", url: sync_url, status: Some(200), response_body: Some(&body), ..Default::default() }, t);
+            d.before_upload(&batch(round * 50), t + 1);
+            server += 50;
+            let answer = upload_ok(server);
+            d.exchange(&Exchange { status: Some(200), response_body: Some(&answer), ..rejected() }, t + 2);
+        }
+        let h = d.otk_health();
+        let flood = h.flood.clone().unwrap();
+        assert_eq!((flood.excess_uploads, flood.excess_keys, flood.max_server_count, flood.syncs_with_counts), (3, 150, Some(200), 3));
+        assert_eq!(h.outcome, crate::otk::health::Outcome::Flooding);
+        let f = d.findings().iter().find(|f| f.id == "otk_flood").expect("flood finding");
+        assert_eq!((f.ke, f.ts), (None, 2002), "raised at the second excess upload, not KE-1");
+        assert_eq!((d.http().sync.requests, d.http().sync.ok), (3, 3));
+        // A sync the tap could not read is counted apart from failed uploads.
+        d.exchange(&Exchange { method: "GET", url: sync_url, status: Some(200), body_not_read: true, ..Default::default() }, 9000);
+        assert_eq!((d.http().sync_bodies_not_read, d.http().bodies_not_read), (1, 0));
+        // The report carries it.
+        let r = d.report(Context::default(), 9001);
+        assert_eq!(r.otk_health.unwrap().flood.unwrap().target, crate::otk::flood::SDK_TARGET);
+    }
+
+    #[test]
+    fn synapse_refusing_the_upload_is_the_flood_not_ke1() {
+        let mut d = Diagnostics::default();
+        let refusal = r#"{"errcode":"M_TOO_LARGE","error":"Uploading 50 more signed_curve25519 one-time keys would leave the device holding 550, over the limit of 500"}"#;
+        for i in 0..3u64 {
+            d.before_upload(UPLOAD, i * 10);
+            d.exchange(&Exchange { response_body: Some(refusal), ..rejected() }, i * 10 + 1);
+        }
+        let h = d.otk_health();
+        assert_eq!((h.outcome, h.state.uploads.rejected, h.state.uploads.conflicts), (crate::otk::health::Outcome::Flooding, 3, 0));
+        assert!(h.recommendation.is_none(), "not the KE-1 relogin");
+        let flood = h.flood.unwrap();
+        assert_eq!((flood.refusals, flood.refusal.as_deref().map(|r| r.contains("holding 550"))), (3, Some(true)));
+        let f = d.findings().iter().find(|f| f.id == "otk_flood").unwrap();
+        assert_eq!((f.level, f.ts), (crate::report::finding::Level::Critical, 1));
+        assert!(d.journal().counts().get("KE-1").is_none_or(|c| c.count == 0));
+    }
+
+    #[test]
+    fn a_ke1_storm_is_not_a_flood() {
+        let mut d = Diagnostics::default();
+        let sync_url = "https://hs/_matrix/client/v3/sync";
+        for i in 0..6u64 {
+            let body = sync_with(Some(50));
+            d.exchange(
+                &Exchange { method: "GET", url: sync_url, status: Some(200), response_body: Some(&body), ..Default::default() },
+                i * 10,
+            );
+            d.before_upload(UPLOAD, i * 10 + 1);
+            d.exchange(&rejected(), i * 10 + 2);
+        }
+        let h = d.otk_health();
+        assert_eq!(h.flood.unwrap().excess_uploads, 0, "rejected uploads added no keys");
+        assert_eq!(h.outcome, crate::otk::health::Outcome::Diverged);
+        assert!(!d.findings().iter().any(|f| f.id == "otk_flood"));
+    }
+
     #[test]
     fn unwatched_urls_are_ignored() {
         let mut d = Diagnostics::default();
-        let ex = Exchange { method: "GET", url: "https://hs/_matrix/client/v3/sync", status: Some(200), ..Default::default() };
+        let ex = Exchange { method: "GET", url: "https://hs/_matrix/client/v3/keys/changes", status: Some(200), ..Default::default() };
         assert!(d.exchange(&ex, 1).is_empty());
         assert_eq!(d.http(), &HttpStats::default());
     }
@@ -751,7 +859,7 @@ mod tests {
         assert_eq!(effects, vec![Effect::RememberStoreSeen { user_id: Some("@a:hs".into()), device_id: Some("DEV".into()), at: 5 }]);
         assert_eq!(d.monitor().store_missing, Some(false));
         let (f, effects) = d.crypto_store_probe(store_probe(&[], Some(5)), StorageProbe::default(), 10);
-        assert_eq!(f.map(|f| f.level), Some(Level::Critical));
+        assert_eq!(f.map(|f| f.level), Some(crate::report::finding::Level::Critical));
         assert!(effects.is_empty());
         assert_eq!(d.monitor().store_missing, Some(true));
         assert!(d.findings().iter().any(|f| f.id == "crypto_store_missing"));

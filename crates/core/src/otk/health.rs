@@ -6,6 +6,7 @@
 //! on the same key id within `storm_window_ms`) → recovered (a later accepted
 //! upload). One `RecoveryNeeded` event per storm, not per failure.
 
+use crate::evidence::signature::Class;
 use crate::otk::breaker::Breaker;
 use crate::otk::conflict::OtkConflict;
 use crate::otk::key_id::IdScheme;
@@ -70,6 +71,9 @@ pub enum Outcome {
     Diverged,
     /// The server replaced this device's identity: only a new device helps.
     Unrecoverable,
+    /// Keys and identity are sound, but the client uploads one-time keys past
+    /// the SDK's target on almost every sync (`flood`): only a client upgrade helps.
+    Flooding,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -264,6 +268,8 @@ pub struct Monitor {
     pub upload_memo: Option<(String, crate::otk::upload::UploadRequest)>,
     pending: VecDeque<(Source, String, u64)>,
     last_request: Option<(Option<u64>, Option<u64>)>,
+    /// The one-time-key flood detector for the same device.
+    pub flood: crate::otk::flood::Flood,
 }
 
 impl Monitor {
@@ -288,6 +294,7 @@ impl Monitor {
                 self.state.max_accepted_counter = None;
                 self.window.clear();
                 self.pending.clear();
+                self.flood = Default::default();
             }
             None => self.state.device_id = Some(d.to_owned()),
         }
@@ -351,7 +358,7 @@ impl Monitor {
         };
         Finding {
             id: "device_identity_replaced".into(),
-            ke: Some("KE-1".into()),
+            ke: Some(Class::Ke1),
             level: Level::Critical,
             title: "new identity uploaded under an old device id: KE-1 is about to start".into(),
             detail: format!("Device {dev} first uploaded ed25519 identity {old} and now uploads {new}. The local Olm account was \
@@ -513,6 +520,8 @@ impl Monitor {
             Outcome::Unrecoverable
         } else if matches!(self.state.phase, Phase::Failing | Phase::Storm) {
             Outcome::Diverged
+        } else if self.flood.flooding() {
+            Outcome::Flooding
         } else if self.consecutive_transient > 0 {
             Outcome::Retrying
         } else {
@@ -530,6 +539,7 @@ impl Monitor {
             recommendation: matches!(outcome, Outcome::Diverged | Outcome::Unrecoverable)
                 .then(|| recommendation(self.state.trigger.as_ref().map_or(TriggerKind::Unknown, |t| t.kind))),
             config: self.cfg,
+            flood: self.flood.report(),
         }
     }
 }
@@ -552,6 +562,10 @@ pub struct OtkHealth {
     pub conflicts_in_window: u32,
     pub recommendation: Option<Recommendation>,
     pub config: MonitorConfig,
+    /// The one-time-key flood detector (`null` until a `/sync` count or an
+    /// upload was seen; absent in reports written before it existed).
+    #[serde(default)]
+    pub flood: Option<crate::otk::flood::FloodState>,
 }
 
 impl Phase {
@@ -572,6 +586,7 @@ impl Outcome {
             Outcome::Retrying => "retrying",
             Outcome::Diverged => "diverged",
             Outcome::Unrecoverable => "unrecoverable",
+            Outcome::Flooding => "flooding",
         }
     }
 }

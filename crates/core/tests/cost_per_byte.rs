@@ -156,7 +156,8 @@ fn redact_ns_per_byte() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/bench/cost_per_byte.json");
     let mut all: serde_json::Value =
         std::fs::read_to_string(path).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_else(|| serde_json::json!({}));
-    all["redact_ns_per_byte"] = serde_json::json!({ "plain": (plain * 100.0).round() / 100.0, "worstHostile": (worst * 100.0).round() / 100.0, "worstLine": name });
+    all["redact_ns_per_byte"] =
+        serde_json::json!({ "plain": (plain * 100.0).round() / 100.0, "worstHostile": (worst * 100.0).round() / 100.0, "worstLine": name });
     let _ = std::fs::create_dir_all(std::path::Path::new(path).parent().unwrap());
     let _ = std::fs::write(path, all.to_string());
     assert!(plain.is_finite() && worst.is_finite() && plain > 0.0, "no figure: plain {plain}, worst {worst}");

@@ -1,7 +1,8 @@
 //! `crypto-health classify`.
 
-use crate::{for_each_line, Failure};
+use crate::{for_each_line, report_repaired, run_key, Failure};
 use crypto_health_core::classify;
+use crypto_health_core::evidence::redact::{public_values, redact_value_public, RedactionCounts};
 use serde_json::{json, Value};
 use std::io::Write;
 
@@ -13,7 +14,9 @@ pub(crate) fn run(args: &[String], out: &mut impl Write) -> Result<(), Failure> 
             other => return Err(Failure::usage(format!("classify: unknown option `{other}`"))),
         }
     }
-    for_each_line(|n, line| {
+    // Extracted fields are printed through the same redactor as everything else.
+    let mut counts = RedactionCounts::with_key(run_key());
+    let repaired = for_each_line(|n, line| {
         let message = if jsonl {
             if line.trim().is_empty() {
                 return Ok(());
@@ -27,10 +30,18 @@ pub(crate) fn run(args: &[String], out: &mut impl Write) -> Result<(), Failure> 
             line.to_owned()
         };
         let v = match classify(&message) {
-            Some(c) => c.to_json(),
+            Some(c) => {
+                let mut v = c.to_json();
+                let public_owned = public_values(&v["fields"]);
+                let public: Vec<&str> = public_owned.iter().map(String::as_str).collect();
+                redact_value_public(&mut v["fields"], &mut counts, usize::MAX, &public);
+                v
+            }
             None => json!({"ke": null, "signature": null, "severity": null, "fields": {}}),
         };
         writeln!(out, "{v}")?;
         Ok(())
-    })
+    })?;
+    report_repaired(repaired);
+    Ok(())
 }

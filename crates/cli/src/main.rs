@@ -58,24 +58,49 @@ impl From<io::Error> for Failure {
     }
 }
 
-/// Read stdin line by line as text: invalid UTF-8 is a clear error with the line number.
-pub fn for_each_line(mut f: impl FnMut(usize, &str) -> Result<(), Failure>) -> Result<(), Failure> {
+/// Read stdin line by line as text. Invalid UTF-8 is replaced (U+FFFD) and
+/// the line still processed: real homeserver logs hold such bytes. Returns
+/// how many lines needed that repair.
+pub fn for_each_line(mut f: impl FnMut(usize, &str) -> Result<(), Failure>) -> Result<usize, Failure> {
     let stdin = io::stdin();
     let mut buf = Vec::new();
     let mut lock = stdin.lock();
     let mut n = 0;
+    let mut repaired = 0;
     loop {
         buf.clear();
         if lock.read_until(b'\n', &mut buf)? == 0 {
-            return Ok(());
+            return Ok(repaired);
         }
         n += 1;
         while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
             buf.pop();
         }
-        let line = std::str::from_utf8(&buf).map_err(|e| Failure::input(format!("line {n}: not UTF-8 text ({e})")))?;
-        f(n, line)?;
+        let line = String::from_utf8_lossy(&buf);
+        if matches!(line, std::borrow::Cow::Owned(_)) {
+            repaired += 1;
+        }
+        f(n, &line)?;
     }
+}
+
+/// Say on stderr how many lines had invalid UTF-8 replaced.
+pub fn report_repaired(repaired: usize) {
+    if repaired > 0 {
+        eprintln!("crypto-health: {repaired} line(s) held invalid UTF-8; replaced with U+FFFD and processed");
+    }
+}
+
+/// A fingerprint key for this run's masks: random per run (std's hasher
+/// keys come from the OS), so a mask's fingerprint links lines of one run and
+/// confirms no guess.
+pub fn run_key() -> [u8; 16] {
+    use std::hash::BuildHasher;
+    let s = std::collections::hash_map::RandomState::new();
+    let mut key = [0u8; 16];
+    key[..8].copy_from_slice(&s.hash_one(1u8).to_le_bytes());
+    key[8..].copy_from_slice(&s.hash_one(2u8).to_le_bytes());
+    key
 }
 
 fn run(args: &[String]) -> Result<(), Failure> {

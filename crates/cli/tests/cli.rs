@@ -69,10 +69,28 @@ fn classify_jsonl_rejects_non_strings_with_line_number() {
 }
 
 #[test]
-fn invalid_utf8_is_a_clear_error() {
-    let o = run(&["classify"], b"ok\n\xff\xfe\n");
-    assert_eq!(o.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("line 2: not UTF-8"));
+fn invalid_utf8_is_repaired_and_processed() {
+    // One bad byte no longer stops the run: the line is processed with U+FFFD and the repair is counted.
+    let o = run(&["redact"], b"ok\n\xff password=hunter2\nafter\n");
+    assert!(o.status.success());
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(out.lines().count(), 3, "{out}");
+    assert!(out.contains('\u{fffd}') && !out.contains("hunter2") && out.contains("after"), "{out}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("1 line(s) held invalid UTF-8"));
+    let o = run(&["classify"], b"ok\n\xff\xfe MissingKey: missing key at index 3 for participant @bob:hs:DEV\n");
+    assert!(o.status.success());
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(out.lines().nth(1).is_some_and(|l| l.contains("KE-2")), "{out}");
+}
+
+#[test]
+fn classify_prints_extracted_fields_redacted() {
+    let line = "MatrixRTC: Reached maximum (10) retries cause by: Error: POST https://hs.example/_matrix/client/v3/delayed_events?access_token=Zk3qP9xVb2LmN7sT4wRyE6uH failed";
+    let o = run(&["classify"], format!("{line}\n").as_bytes());
+    assert!(o.status.success());
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(out.contains("KE-4") && !out.contains("Zk3qP9xVb2LmN7sT4wRyE6uH"), "{out}");
+    assert!(out.contains("[REDACTED:access_token#"), "masks carry this run's fingerprint: {out}");
 }
 
 #[test]

@@ -184,9 +184,19 @@ impl Diagnostics {
     pub fn console_installed(&mut self, cfg: Config) {
         // A journal that has seen nothing yet takes the new configuration.
         if self.journal.is_empty() && self.journal.lines_seen == 0 {
+            let redactions = self.journal.redactions.zeroed();
             self.journal = Journal::new(cfg);
+            self.journal.redactions = redactions;
         }
         self.console_installed = true;
+    }
+
+    /// Key the report's mask fingerprints (random, from the page). Set once:
+    /// a report's fingerprints only match each other under one key.
+    pub fn set_redaction_key(&mut self, key: [u8; 16]) {
+        if !self.journal.redactions.keyed() {
+            self.journal.redactions.set_key(Some(key));
+        }
     }
 
     pub fn console_uninstalled(&mut self) {

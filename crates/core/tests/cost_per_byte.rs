@@ -65,6 +65,16 @@ fn hostile_lines() -> Vec<(&'static str, String)> {
         ("nested escapes", format!("\"password\":{}\"x\"", "\\".repeat(LEN - 15))),
         ("python bytes", fill("b'b'b'")),
         ("mixed", fill("{\"a\":\"\\n%3F'b'Some(Es \\u00e9password: '")),
+        // Every key's quoted value runs to the same distant quote (quadratic in a rescanning scanner).
+        ("quadratic quotes", format!("{}password\":1", "password=\"a ".repeat((LEN - 11) / 12))),
+        ("byte arrays", fill("[1,2,3,4,5,6,7,")),
+        ("byte objects", fill("{\"0\":1,\"1\":2,")),
+        ("pem", fill("-----BEGIN A-----x-----END A-----")),
+        ("urls", fill("a://b:c")),
+        ("sigils", fill("@a!b#c$d")),
+        ("html quotes", fill("password&quot;:&quot;")),
+        ("tuples", fill("('token', ")),
+        ("multi-word", fill("password=a b c d e f g h ")),
     ]
 }
 
@@ -125,6 +135,33 @@ fn redact_cost_per_byte_is_bounded() {
     });
     eprintln!("redact hostile/plain ratios: {all:?}");
     record("redact_hostile_vs_plain_ratio", worst, name);
+}
+
+/// Redaction time per byte (ns) of a plain line and of the worst hostile
+/// line, best of several rounds: the figure to compare across versions.
+#[test]
+fn redact_ns_per_byte() {
+    let _alone = ALONE.lock().unwrap_or_else(|e| e.into_inner());
+    let per_byte = |line: &str| {
+        let mut best = f64::MAX;
+        for _ in 0..7 {
+            best = best.min(time(&|| drop(redact(std::hint::black_box(line), &mut RedactionCounts::default())), 8));
+        }
+        best / 8.0 / line.len() as f64 * 1e9
+    };
+    let plain = per_byte(&plain_line());
+    let (worst, name) = hostile_lines().iter().map(|(n, l)| (per_byte(l), *n)).fold((0.0, ""), |a, b| if b.0 > a.0 { b } else { a });
+    eprintln!("redact ns/byte: plain {plain:.2}, worst hostile {worst:.2} ({name})");
+    // A figure for the bench record, compared across versions; the bound is the ratio test's.
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/bench/cost_per_byte.json");
+    let mut all: serde_json::Value =
+        std::fs::read_to_string(path).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_else(|| serde_json::json!({}));
+    all["redact_ns_per_byte"] =
+        serde_json::json!({ "plain": (plain * 100.0).round() / 100.0, "worstHostile": (worst * 100.0).round() / 100.0, "worstLine": name });
+    let _ = std::fs::create_dir_all(std::path::Path::new(path).parent().unwrap());
+    let _ = std::fs::write(path, all.to_string());
+    assert!(plain.is_finite() && worst.is_finite() && plain > 0.0, "no figure: plain {plain}, worst {worst}");
+    assert!(worst <= plain * CEILING, "the worst hostile line ({name}) cost {worst:.2} ns/byte, over {CEILING}x a plain one ({plain:.2})");
 }
 
 /// Classification plus storage of a matching line (what a captured line costs

@@ -12,6 +12,7 @@
 use crypto_health_core::evidence::redact::{redact, RedactionCounts};
 use crypto_health_core::{classify, Config, Context, Journal, Report};
 use proptest::prelude::*;
+use proptest::strategy::ValueTree;
 use proptest::test_runner::Config as PtConfig;
 use serde_json::Value;
 
@@ -179,7 +180,83 @@ fn plant() -> impl Strategy<Value = (String, String)> {
                 }
             }
         });
-    prop_oneof![6 => keyed, 2 => header, 2 => bare]
+    prop_oneof![6 => keyed, 2 => header, 2 => bare, 6 => deny_by_default()]
+}
+
+/// Names that merely contain a secret word, glued or in any case.
+const GLUED: &[&str] = &[
+    "cinny_access_token",
+    "mx_access_token",
+    "mx_refresh_token",
+    "MATRIX_ACCESS_TOKEN",
+    "botAccessToken",
+    "newPasswordConfirm",
+    "smtp_pass",
+    "turn_shared_secret",
+    "admin_token",
+    "LIVEKIT_SECRET",
+    "recaptcha_private_key",
+    "master_key",
+    "self_signing_key",
+    "user_signing_key",
+    "m.megolm_backup.v1",
+    "pickleKey",
+    "oidc_session",
+    "X-Auth-Token",
+    "code_verifier",
+    "device_code",
+    "db_credentials",
+];
+
+/// The classes a list of names missed: glued names, key and value apart,
+/// tokens without a keyword, byte arrays, PEM, URL credentials, multi-word values.
+fn deny_by_default() -> impl Strategy<Value = (String, String)> {
+    (
+        proptest::sample::select(GLUED),
+        0u8..20,
+        secret(URLSAFE),
+        chars_of(B64URL, 10..=30),
+        proptest::collection::vec(0u8..=255, 9..40),
+        proptest::collection::vec(chars_of("abcdefghijklmnopqrstuvwxyz", 3..=8), 2..5),
+    )
+        .prop_map(|(name, shape, url, seg, bytes, words)| {
+            let list = bytes.iter().map(u8::to_string).collect::<Vec<_>>().join(", ");
+            let phrase = format!("Q{}9z", words.join(" "));
+            match shape {
+                0 => (format!("{{\"{name}\":\"{url}\"}}"), url),
+                1 => (format!("{name}={url}"), url),
+                2 => (format!("{name}: {phrase}"), phrase),
+                3 => (format!("{{\"name\":\"{name}\",\"value\":\"{url}\"}}"), url),
+                4 => (format!("('{name}', '{url}')"), url),
+                5 => (format!("{name} => '{url}'"), url),
+                6 => (format!("Secret(\"{url}\") {name}(\"{url}\")"), url),
+                7 => (format!("{{&quot;{name}&quot;:&quot;{url}&quot;}}"), url),
+                8 => {
+                    let t = format!("eyJ{seg}.eyJ{seg}.{seg}");
+                    (format!("?jwt={t}&x=1"), t)
+                }
+                9 => {
+                    let t = format!("MDAx{seg}{seg}");
+                    (format!("Set-Cookie: oidc_session={t}; Path=/"), t)
+                }
+                10 => (format!("authorization=Bearer+{url}"), url),
+                11 => (format!("postgres://synapse:{url}@db:5432/synapse"), url),
+                12 => (format!("-----BEGIN PRIVATE KEY-----\n{seg}{url}\n-----END PRIVATE KEY-----"), url),
+                13 => (format!("{name}: [{list}]"), list),
+                14 => {
+                    let obj = bytes.iter().enumerate().map(|(i, b)| format!("\"{i}\":{b}")).collect::<Vec<_>>().join(",");
+                    (format!("{{\"k\":{{{obj}}}}}"), obj)
+                }
+                15 => (format!("{name}='{}'", phrase.replacen(' ', "''", 1)), phrase.split(' ').next_back().unwrap_or_default().to_owned()),
+                16 => (format!("level=info {name}={phrase} user=@alice:example.org"), phrase),
+                17 => {
+                    let t = format!("{seg}{url}").replace(['-', '_'], "");
+                    (format!("random {t} here"), t)
+                }
+                18 => (format!("my password is {url}"), url),
+                _ => (format!("{name}=\"{phrase}\""), phrase),
+            }
+        })
 }
 
 // ------------------------------------------------------------------ contexts
@@ -213,7 +290,6 @@ const IDS: &[&str] = &[
     "ABCDEFGHIJ",
     "ed25519:ABCDEFGHIJ",
     "signed_curve25519:AAAAAAAAAA0",
-    "Xw7eKxqfT8xQ+Yk7gWOo1r9wQtH6D6yYxGX3GMkkHi4",
     "token=t47409-4357353_219380_26003_2265",
     "since=s72594_4483_1934",
     "sender_key=curve25519:Xw7eKxqfT8xQ+Yk7gWOo1r9wQtH6D6yYxGX3GMkkHi4",
@@ -470,4 +546,50 @@ fn a_value_that_is_a_key_does_not_hide_the_next_secret() {
     let out = redact(input, &mut RedactionCounts::default());
     assert!(!out.contains("Q02YAoQ+"), "{out}");
     assert!(serde_json::from_str::<serde_json::Value>(&out).is_ok(), "{out}");
+}
+
+/// Work (the scanner's step count, not wall time) for `piece` repeated to
+/// about `len` bytes.
+fn steps(piece: &str, len: usize) -> u64 {
+    let s = piece.repeat(len / piece.len().max(1) + 1);
+    crypto_health_core::evidence::redact::redact_steps(&s).1
+}
+
+/// Doubling the input at most about doubles the work, for every family the
+/// suite generates (every planted shape, every hostile fragment, every line)
+/// and the pattern that made the old scanner quadratic, at sizes well above
+/// every lookahead cap. Prints the worst.
+#[test]
+fn work_grows_linearly_for_every_family() {
+    let mut families: Vec<(String, String)> = Vec::new();
+    let mut runner = proptest::test_runner::TestRunner::new(cfg(1));
+    for _ in 0..400 {
+        let (frag, _) = plant().new_tree(&mut runner).expect("a plant").current();
+        families.push(("plant".into(), frag));
+    }
+    families.extend(HOSTILE_BITS.iter().map(|b| ("bit".to_owned(), (*b).to_owned())));
+    families.extend(LINES.iter().map(|l| ("line".to_owned(), (*l).to_owned())));
+    families.push(("quadratic".into(), "password=\"a ".into()));
+    families.push(("values that are keys".into(), "\"password\": ".into()));
+    families.push(("unclosed pem".into(), "-----BEGIN A-----x".into()));
+    families.push(("quadratic tail".into(), format!("{}password\":1", "password=\"a ".repeat(1000))));
+    let mut worst = (0.0f64, String::new());
+    for (what, piece) in &families {
+        let (a, b) = (steps(piece, 256 * 1024), steps(piece, 512 * 1024));
+        let g = b as f64 / a.max(1) as f64;
+        if g > worst.0 {
+            worst = (g, format!("{what}: {piece:?}"));
+        }
+        // Linear is 2; where a 64 KiB cap falls in the input moves it a little, a quadratic scanner gives 4.
+        assert!(g <= 2.5, "{what} {piece:?}: twice the input cost {g:.2}x the work ({a} -> {b} steps)");
+    }
+    // Steps per byte stay small too: a constant, whatever the family.
+    let per_byte = families.iter().map(|(_, p)| steps(p, 256 * 1024) as f64 / (256.0 * 1024.0)).fold(0.0, f64::max);
+    println!(
+        "redaction growth: {} families, worst doubling {:.3}x ({}), at most {per_byte:.1} steps/byte",
+        families.len(),
+        worst.0,
+        worst.1
+    );
+    assert!(per_byte < 64.0, "{per_byte} steps per byte");
 }

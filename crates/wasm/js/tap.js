@@ -228,6 +228,7 @@ function newTap() {
     observer: null,
     widgetMessages: 0,
     widgetDropped: 0,
+    widgetForeign: 0,
   };
 }
 
@@ -296,11 +297,17 @@ function windowEvents(t, win, source) {
 
 // Widget API messages (matrix-widget-api: `{api, widgetId, requestId, action, data, response?}`),
 // read from the event's own data (a structured clone: plain data, no app code).
+// Only from a frame the tap adopted (on the host window), or from the host (on
+// an adopted frame's window): any other sender could make the core read
+// 256 KiB of crafted text per message.
 function onMessage(ev) {
   const t = tap;
   if (t === null || !t.widgets || t.sinkBroken || t.busy) return;
   t.busy = true;
   try {
+    const src = ev.source;
+    const ours = ev.currentTarget === globalThis ? t.frames.some((f) => f.el.contentWindow === src && src !== null) : src === globalThis;
+    if (!ours) { t.widgetForeign++; return; }
     const d = ev.data;
     if (d === null || typeof d !== 'object') return;
     const api = own(d, 'api');
@@ -486,7 +493,7 @@ export function tapStats() {
   if (t === null) return null;
   return {
     seen: t.seen, passed: t.passed, errors: t.errors, dropped: t.dropped, notRead: t.notRead, sinkBroken: t.sinkBroken,
-    earlyFed: t.earlyFed, earlyDropped: t.earlyDropped, widgetMessages: t.widgetMessages, widgetDropped: t.widgetDropped,
+    earlyFed: t.earlyFed, earlyDropped: t.earlyDropped, widgetMessages: t.widgetMessages, widgetDropped: t.widgetDropped, widgetForeign: t.widgetForeign,
     // One line per frame, tab-separated (the wasm reads it without a deserializer).
     frames: t.frames.map((f) => [f.source.replace(/[\t\n]/g, ' '), f.crossOrigin, f.windows, f.via, t.frameLines.get(f.source) || 0].join('\t')).join('\n'),
   };

@@ -31,6 +31,10 @@ pub fn install_crypto_diag_log(
     }
     // The journal takes its configuration first: the buffered lines go in during tapInstall.
     state::with(|s| s.diag.console_installed(cfg));
+    // The report's mask fingerprints are keyed with the page's randomness.
+    if let Some(key) = js::random_key() {
+        state::with(|s| s.diag.set_redaction_key(key));
+    }
     // One sink for console lines and widget messages (level `widget`, the
     // message's JSON): one closure type in the bundle.
     let sink: state::ConsoleSink = Closure::new(|level: String, message: String, ts: f64, source: String| {

@@ -109,3 +109,19 @@ pub fn check_options(options: &JsValue, what: &str) -> Result<(), JsValue> {
 pub fn now() -> u64 {
     js_sys::Date::now() as u64
 }
+
+#[wasm_bindgen]
+extern "C" {
+    /// `crypto.getRandomValues` into `buf` (throws where the page has no Web Crypto).
+    #[wasm_bindgen(js_namespace = crypto, js_name = getRandomValues, catch)]
+    fn get_random_values(buf: &mut [u8]) -> Result<JsValue, JsValue>;
+}
+
+/// 16 bytes from `crypto.getRandomValues` (wasm32-unknown-unknown has no OS
+/// randomness of its own), or `None` where the page has no Web Crypto: masks
+/// then carry no fingerprint rather than a guessable one.
+pub fn random_key() -> Option<[u8; 16]> {
+    let mut key = [0u8; 16];
+    get_random_values(&mut key).ok()?;
+    (key != [0u8; 16]).then_some(key)
+}

@@ -354,3 +354,35 @@ fn a_throwing_sink_does_not_break_logging() {
     restore("warn", &rec);
     reset();
 }
+
+/// Widget messages count only from a frame the tap adopted: the host posting
+/// a widget-shaped message to itself (any foreign sender) is ignored and
+/// counted, one posted by an adopted frame reaches the sink.
+#[wasm_bindgen_test]
+async fn widget_messages_from_foreign_senders_are_ignored() {
+    reset();
+    let seen = js(
+        "window.__widgetSeen = []; return (level, text) => { if (level === 'widget') window.__widgetSeen.push(text); };",
+        &JsValue::NULL,
+    );
+    assert!(tap_install(&seen, vec!["One time key ".into()], false, true));
+    let msg = "{api: 'fromWidget', widgetId: 'w1', requestId: 'r1', action: 'send_event', data: {type: 'm.room.message'}}";
+    let code = format!(
+        "window.postMessage({msg}, '*');
+         const f = document.createElement('iframe');
+         f.srcdoc = \"<script>parent.postMessage({{api: 'fromWidget', widgetId: 'w1', requestId: 'r2', action: 'send_event', data: {{}}}}, '*')</script>\";
+         document.body.appendChild(f);
+         window.__widgetFrame = f;
+         return new Promise((r) => setTimeout(r, 500));"
+    );
+    js_async(&code, &JsValue::NULL).await;
+    let st = tap_stats();
+    let seen = js("return window.__widgetSeen;", &JsValue::NULL);
+    let texts: Vec<String> = js_sys::Array::from(&seen).iter().filter_map(|v| v.as_string()).collect();
+    assert_eq!(texts.len(), 1, "only the adopted frame's message: {texts:?}");
+    assert!(texts[0].contains("\"r2\""), "{texts:?}");
+    assert_eq!(get(&st, "widgetForeign").as_f64(), Some(1.0), "the host's own message is foreign");
+    js("window.__widgetFrame.remove();", &JsValue::NULL);
+    assert!(tap_uninstall());
+    reset();
+}

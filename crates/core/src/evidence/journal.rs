@@ -2,8 +2,7 @@
 //! survive eviction. Every source (console, window errors, HTTP) feeds it.
 
 use crate::evidence::classify::{classify, Classified};
-use crate::evidence::redact::{redact, RedactionCounts};
-use crate::evidence::redact_json::redact_value_capped;
+use crate::evidence::redact::{public_values, redact, redact_public, redact_value_public, RedactionCounts};
 use crate::evidence::signature::{Class, Severity};
 use crate::report::finding::Finding;
 use crate::support::text::{iso8601, truncate_marked};
@@ -144,8 +143,12 @@ impl Journal {
             *cc.by_signature.entry(sig.id.to_owned()).or_default() += 1;
         }
 
+        // What the parser extracted as public (a KE-1 proof's keys) stays, in the text too.
+        let fields = Value::Object(c.fields);
+        let public_owned = public_values(&fields);
+        let public: Vec<&str> = public_owned.iter().map(String::as_str).collect();
         // Redact the whole text before cutting it, so a cut never leaves half a token behind.
-        let red = redact(message, &mut self.redactions);
+        let red = redact_public(message, &mut self.redactions, &public);
         let (msg, truncated) = truncate_marked(&red, self.cfg.max_message_bytes);
         let source = if source == HOST { host() } else { truncate_marked(&redact(source, &mut self.redactions), MAX_SOURCE_BYTES).0 };
         let n = self.entries.len();
@@ -162,8 +165,8 @@ impl Journal {
             self.entries.pop_front();
             self.evicted += 1;
         }
-        let mut fields = Value::Object(c.fields);
-        redact_value_capped(&mut fields, &mut self.redactions, self.cfg.max_message_bytes);
+        let mut fields = fields;
+        redact_value_public(&mut fields, &mut self.redactions, self.cfg.max_message_bytes, &public);
         let Value::Object(mut fields) = fields else { unreachable!("an object stays an object") };
         bound_fields(&mut fields, FIELDS_BUDGET_FACTOR * self.cfg.max_message_bytes);
         let level = LEVELS.iter().find(|l| **l == level).copied().unwrap_or("log");
@@ -209,9 +212,11 @@ impl Journal {
 
     /// Add or replace a finding (one per id: the newest evidence wins).
     pub fn add_finding(&mut self, mut f: Finding) {
-        f.title = redact(&f.title, &mut self.redactions).into_owned();
-        f.detail = redact(&f.detail, &mut self.redactions).into_owned();
-        redact_value_capped(&mut f.evidence, &mut self.redactions, MAX_EVIDENCE_STRING);
+        let public_owned = public_values(&f.evidence);
+        let public: Vec<&str> = public_owned.iter().map(String::as_str).collect();
+        f.title = redact_public(&f.title, &mut self.redactions, &public).into_owned();
+        f.detail = redact_public(&f.detail, &mut self.redactions, &public).into_owned();
+        redact_value_public(&mut f.evidence, &mut self.redactions, MAX_EVIDENCE_STRING, &public);
         match self.findings.iter_mut().find(|x| x.id == f.id) {
             Some(x) => *x = f,
             None => self.findings.push(f),
@@ -239,7 +244,10 @@ impl Journal {
 
     /// Forget entries and counts (not configuration).
     pub fn clear(&mut self) {
+        // The report's fingerprint key outlives a clear; the counts do not.
+        let redactions = self.redactions.zeroed();
         *self = Journal::new(self.cfg);
+        self.redactions = redactions;
     }
 }
 

@@ -9,7 +9,6 @@ pub mod http;
 pub mod journal;
 #[allow(missing_docs, reason = "public items that predate the lint; the module is held to it once they are documented")]
 pub mod redact;
-pub mod redact_json;
 #[allow(missing_docs, reason = "public items that predate the lint; the module is held to it once they are documented")]
 pub mod signature;
 pub mod sync;

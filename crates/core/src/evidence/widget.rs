@@ -18,7 +18,7 @@ use crate::evidence::http::DELAYED_EVENT_LOCAL_TIMEOUT_MS;
 use crate::evidence::redact::{redact, RedactionCounts};
 use crate::evidence::signature::Class;
 use crate::report::finding::{Finding, Level};
-use crate::support::text::{iso8601, truncate_marked};
+use crate::support::text::{head, iso8601, truncate_marked};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, VecDeque};
 
@@ -141,7 +141,8 @@ impl CallMonitor {
             Some(resp) => {
                 let error = resp.get("error").map(|e| {
                     let m = str_of(e, "message").unwrap_or("error");
-                    truncate_marked(&redact(m, redactions), MAX_ERROR_BYTES).0
+                    // Cut before redacting: a widget's text costs at most the cap's worth of work.
+                    truncate_marked(&redact(head(m, MAX_ERROR_BYTES), redactions), MAX_ERROR_BYTES).0
                 });
                 self.answer(from_widget, action, data, error, key, now);
             }

@@ -1,0 +1,113 @@
+//! The redactor's unit tests: mask format and fingerprints, the JSON path,
+//! values marked public, idempotence. Hostile and generated input is in
+//! `hostile.rs`, the corpus of real forms in `redact_corpus.rs`.
+
+use crypto_health_core::evidence::redact::{field_kind, public_values, redact, redact_public, redact_value, RedactionCounts, SecretKind};
+use serde_json::json;
+use std::borrow::Cow;
+
+const TOKEN: &str = "syt_YWxpY2U_abcdEFGHijkl_0a1B2c";
+
+#[test]
+fn a_mask_names_the_kind_and_a_keyed_fingerprint() {
+    let mut c = RedactionCounts::with_key([1; 16]);
+    let line = format!("GET /sync?access_token={TOKEN} then Authorization: Bearer {TOKEN}");
+    let out = redact(&line, &mut c).into_owned();
+    // The same token twice: the same fingerprint, and never the value's own prefix.
+    let fps: Vec<&str> = out.match_indices("#").map(|(i, _)| &out[i + 1..i + 7]).collect();
+    assert_eq!(fps.len(), 2, "{out}");
+    assert_eq!(fps[0], fps[1], "{out}");
+    assert!(fps[0].bytes().all(|c| c.is_ascii_hexdigit()) && !TOKEN.contains(fps[0]), "{out}");
+    assert!(out.contains("[REDACTED:access_token#") && out.contains("[REDACTED:authorization#"), "{out}");
+    assert_eq!(c.total(), 2);
+    // Another value: another fingerprint; another key: another fingerprint for the same value.
+    let other = redact("access_token=syt_Ym9i_zzzzZZZZzzzz_9z8y7x", &mut c).into_owned();
+    assert!(!other.contains(fps[0]), "{other}");
+    let rekeyed = redact(&line, &mut RedactionCounts::with_key([2; 16])).into_owned();
+    assert!(!rekeyed.contains(fps[0]), "{rekeyed}");
+}
+
+#[test]
+fn without_a_key_a_mask_has_no_fingerprint() {
+    let out = redact("password=hunter2", &mut RedactionCounts::default()).into_owned();
+    assert_eq!(out, "password=[REDACTED:password]");
+    assert!(!format!("{:?}", RedactionCounts::with_key([9; 16])).contains("9, 9"), "the key stays out of debug output");
+}
+
+#[test]
+fn masks_are_left_alone_on_a_second_pass() {
+    let mut c = RedactionCounts::with_key([3; 16]);
+    let once = redact(&format!("{{\"password\":\"x y\",\"t\":\"{TOKEN}\"}} private_key: [1,2,3,4,5,6,7,8,9]"), &mut c).into_owned();
+    let mut c2 = RedactionCounts::with_key([3; 16]);
+    assert!(matches!(redact(&once, &mut c2), Cow::Borrowed(_)), "{once}");
+    assert_eq!(c2.total(), 0);
+    serde_json::from_str::<serde_json::Value>(once.split(" private_key").next().unwrap()).expect("still JSON");
+}
+
+#[test]
+fn names_that_contain_a_secret_word() {
+    for name in
+        ["cinny_access_token", "MATRIX_ACCESS_TOKEN", "botAccessToken", "newPasswordConfirm", "smtp_pass", "LIVEKIT_SECRET", "backupKey"]
+    {
+        assert!(field_kind(name).is_some(), "{name}");
+    }
+    for name in ["key_id", "errcode", "session_id", "sender_key", "device_id", "user_id", "passive", "keys"] {
+        assert_eq!(field_kind(name), None, "{name}");
+    }
+    assert_eq!(field_kind("smtp_pass"), Some(SecretKind::Password));
+}
+
+#[test]
+fn json_values_under_secret_names_go_whole() {
+    let mut c = RedactionCounts::default();
+    let mut v = json!({
+        "cinny_access_token": "abc",
+        "pickleKey": 12345678,
+        "privateKey": {"0": 1, "1": 2, "2": 3, "3": 4, "4": 5, "5": 6, "6": 7, "7": 8},
+        "bytes": [183, 12, 99, 4, 200, 17, 3, 250],
+        "har": [{"name": "access_token", "value": "harvalue"}, {"name": "accept", "value": "text/html"}],
+        "registration_shared_secret": "regsecret",
+        "code": 400,
+        "key": "ok",
+        "user": "@alice:example.org",
+        "authenticated": true,
+    });
+    redact_value(&mut v, &mut c);
+    let text = v.to_string();
+    for secret in ["\"abc\"", "12345678", "183", "harvalue", "regsecret", "\"0\":1"] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+    assert_eq!(v["har"][1]["value"], "text/html");
+    assert_eq!(
+        (&v["code"], &v["key"], &v["user"], &v["authenticated"]),
+        (&json!(400), &json!("ok"), &json!("@alice:example.org"), &json!(true))
+    );
+    assert_eq!(c.total(), 6);
+}
+
+#[test]
+fn public_values_of_a_ke1_proof_survive_and_nothing_else_under_them() {
+    let fields = json!({
+        "key_id": "AAAAAAAAAA0",
+        "old_key": {"key": "Xw7eKxqfT8xQ+Yk7gWOo1r9wQtH6D6yYxGX3GMkkHi4", "signatures": {"@a:hs": {"ed25519:DEV": "c2lnMQ"}}, "password": "nope"},
+        "new_key": {"key": "not a key: it has spaces"},
+    });
+    let public = public_values(&fields);
+    assert!(public.iter().any(|p| p == "Xw7eKxqfT8xQ+Yk7gWOo1r9wQtH6D6yYxGX3GMkkHi4") && public.iter().any(|p| p == "c2lnMQ"));
+    assert!(!public.iter().any(|p| p == "nope" || p.contains(' ')), "{public:?}");
+    let p: Vec<&str> = public.iter().map(String::as_str).collect();
+    let line = "Old key: {\"key\":\"Xw7eKxqfT8xQ+Yk7gWOo1r9wQtH6D6yYxGX3GMkkHi4\"} other Zk3qP9xVb2LmN7sT4wRyE6uHq1W2";
+    let out = redact_public(line, &mut RedactionCounts::default(), &p);
+    assert!(out.contains("Xw7eKxqfT8xQ+Yk7gWOo1r9wQtH6D6yYxGX3GMkkHi4") && !out.contains("Zk3qP9xVb2LmN7sT4wRyE6uHq1W2"), "{out}");
+    // Without the parser's word, the same key is key material.
+    assert!(!redact(line, &mut RedactionCounts::default()).contains("Xw7eKxqf"));
+}
+
+#[test]
+fn every_match_is_on_char_boundaries() {
+    let line = "pässword=日本🙂x password: 'é日🙂' token=é🙂 Bearer 🙂é abc";
+    for cut in line.char_indices().map(|(i, _)| i) {
+        let _ = redact(&line[..cut], &mut RedactionCounts::with_key([4; 16]));
+    }
+    assert!(!redact(line, &mut RedactionCounts::default()).contains("é日🙂'"));
+}

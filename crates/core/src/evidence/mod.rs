@@ -3,6 +3,7 @@ pub mod classify;
 pub mod decryption;
 pub mod http;
 pub mod journal;
+pub mod peer_keys;
 pub mod redact;
 pub mod redact_json;
 pub mod signature;

@@ -67,7 +67,7 @@ function overallTone(counts: Counts, findings: Finding[], otk: OtkHealth | null)
   if (findings.some((f) => f.level === 'critical')) return 'critical';
   if (otk && (otk.outcome === 'diverged' || otk.outcome === 'unrecoverable')) return 'critical';
   if ((counts['KE-1']?.failures ?? 0) > 0) return 'critical';
-  if (otk && otk.outcome === 'retrying') return 'warning';
+  if (otk && (otk.outcome === 'retrying' || otk.outcome === 'flooding')) return 'warning';
   if (findings.some((f) => f.level === 'warning')) return 'warning';
   if (CLASSES.some(({ ke }) => (counts[ke]?.failures ?? 0) > 0)) return 'warning';
   return 'ok';
@@ -222,7 +222,8 @@ function GuardTile({ api, guard }: { api: KitApi; guard: TabGuardState | null })
 
 function otkTone(outcome: string): Tone {
   if (outcome === 'healthy') return 'ok';
-  if (outcome === 'retrying') return 'warning';
+  // flooding: the keys are sound, the client needs an upgrade (its finding says which).
+  if (outcome === 'retrying' || outcome === 'flooding') return 'warning';
   return 'critical';
 }
 

@@ -174,9 +174,11 @@ async function endlessBench(api) {
 // The tap wraps a stub fetch that answers at once, so the figure is the tap's
 // own cost per request (bodies cloned and read, wasm called), not network noise.
 const UPLOAD_URL = location.origin + '/_matrix/client/v3/keys/upload';
-const OTHER_URL = location.origin + '/_matrix/client/v3/sync?filter=3&timeout=30000&since=s72594_4483';
+// An endpoint the tap does not watch (one regex test), and /sync, whose 2xx answers it reads.
+const OTHER_URL = location.origin + '/_matrix/client/v3/pushrules/?since=s72594_4483';
+const SYNC_URL = location.origin + '/_matrix/client/v3/sync?filter=3&timeout=30000&since=s72594_4483';
 const OK_UPLOAD = JSON.stringify({ one_time_key_counts: { signed_curve25519: 50 } });
-const SYNC_BODY = JSON.stringify({ next_batch: 's72595_4483', rooms: { join: {} }, to_device: { events: [] } });
+const SYNC_BODY = JSON.stringify({ next_batch: 's72595_4483', rooms: { join: {} }, to_device: { events: [] }, device_one_time_keys_count: { signed_curve25519: 50 } });
 let uploadStatus = 200;
 
 function stubFetch(input) {
@@ -206,6 +208,7 @@ async function fetchBench(api, { rounds, n }) {
   const fresh = Array.from({ length: 16 }, (_, i) => post(body.replace('"key":"', `"key":"${i.toString(16)}`)));
   const cases = {
     other: [OTHER_URL, { method: 'GET' }],
+    sync: [SYNC_URL, { method: 'GET' }],
     keysUpload: [UPLOAD_URL, fresh],
     // The storm case: the SDK re-sends the identical body.
     keysUploadRepeat: [UPLOAD_URL, post(body)],

@@ -5,6 +5,8 @@
 //   detection     a keys/upload 400 storm seen over HTTP with the console silenced
 //   breaker       identical uploads answered locally during a storm; other traffic flows
 //   reload        the identity-reset early warning across a page reload
+//   sync          /sync answers read from clones (v3 and sliding sync), big ones skipped and
+//                 counted, the app's bodies intact; keys/upload 2xx counts: the one-time-key flood
 //   hostile       an endless streamed 400: the tap reads at most its cap, the app
 //                 gets every byte; hostile console arguments: the original console
 //                 called exactly once per call, no app code run, capture goes on
@@ -18,6 +20,7 @@ import { chromium } from 'playwright-core';
 import { CHROMIUM, CHROMIUM_ARGS } from '../lib/chromium.mjs';
 import { createChecks } from '../lib/checks.mjs';
 import { reportValidator } from '../lib/report-schema.mjs';
+import { syncSummary } from '../../crates/wasm/js/http.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const PKG = path.join(ROOT, 'pkg');
@@ -32,6 +35,7 @@ const CONFLICT = JSON.stringify({
 // ---------------------------------------------------------------- scripted server
 const hits = new Map(); // path -> count
 let uploadMode = 'ok';
+let serverKeys = 50; // uploadMode 'grow': the one-time keys the server holds, as a flooding client makes it grow
 const PAGE = `<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><title>http tap</title>
 <script type="module">
   window.__api = import('/pkg/index.js').then(async (m) => { await m.loadCryptoHealth(); return m; });
@@ -58,6 +62,10 @@ function serve(req, res) {
     req.on('end', () => {
       if (uploadMode === 'conflict') return json(400, CONFLICT);
       if (uploadMode === 'endless') return endless(res);
+      if (uploadMode === 'grow') {
+        try { serverKeys += Object.keys(JSON.parse(body).one_time_keys || {}).length; } catch (_) { /* counted as 0 */ }
+        return json(200, JSON.stringify({ one_time_key_counts: { signed_curve25519: serverKeys } }));
+      }
       json(200, JSON.stringify({ one_time_key_counts: { signed_curve25519: 50 } }));
     });
     return;
@@ -79,8 +87,29 @@ function serve(req, res) {
     }, 150);
     return;
   }
-  if (url.pathname === '/_matrix/client/v3/sync') return json(200, '{"next_batch":"s1"}');
+  if (url.pathname === '/_matrix/client/v3/sync') {
+    if (url.searchParams.get('big')) {
+      // Over the tap's 512 KiB cap, with a declared length or streamed without one.
+      const big = JSON.stringify({ next_batch: 'sB', device_one_time_keys_count: { signed_curve25519: 1 }, pad: 'x'.repeat(600 * 1024) });
+      const extra = url.searchParams.get('big') === 'declared' ? { 'content-length': String(Buffer.byteLength(big)) } : {};
+      return json(200, big, extra);
+    }
+    if (url.searchParams.get('counts')) return json(200, syncBody(Number(url.searchParams.get('counts'))));
+    return json(200, '{"next_batch":"s1"}');
+  }
+  if (url.pathname === '/_matrix/client/unstable/org.matrix.simplified_msc3575/sync') {
+    return json(200, JSON.stringify({ pos: '1', extensions: { e2ee: { device_one_time_keys_count: { signed_curve25519: 77 } }, to_device: { next_batch: 't', events: [] } } }));
+  }
   json(404, '{"errcode":"M_UNRECOGNIZED"}');
+}
+
+// A v3 /sync answer: the server's one-time-key count and 70 to-device events
+// (Olm-encrypted for two keys, one with a message id; a plain one).
+function syncBody(count) {
+  const events = Array.from({ length: 70 }, (_, i) => (i % 2
+    ? { type: 'm.dummy', sender: '@carol:localhost', content: {} }
+    : { type: 'm.room.encrypted', sender: '@bob:localhost', content: { algorithm: 'm.olm.v1.curve25519-aes-sha2', sender_key: 'BOBKEY', ciphertext: { CUR: { type: 0, body: 'x'.repeat(900) }, OLD: { type: 0, body: 'y' } }, 'org.matrix.msgid': 'msg' + i } }));
+  return JSON.stringify({ next_batch: 's' + count, device_one_time_keys_count: { signed_curve25519: count }, device_unused_fallback_key_types: ['signed_curve25519'], to_device: { events }, rooms: { join: {} } });
 }
 
 // A 400 streamed without content-length that never ends by itself: 64 KiB
@@ -431,6 +460,62 @@ try {
     check('strings over the read bound are not read and are counted (report capture.argsNotRead); one under it is captured',
       r.argsNotRead === 3 && r.after.length === 1 && r.after[0] === 'AAAAAAAAAA4', { argsNotRead: r.argsNotRead, after: r.after });
     console.log(`     (worst hostile console call in this run: ${r.worstMs.toFixed(2)} ms; the goal is measured in tests/bench)`);
+    check('no page errors', errors.length === 0, errors);
+    await ctx.close();
+  }
+
+  // ------------------------------------------------------------ /sync and the flood
+  {
+    // The summary the tap hands the core, from the browser-free module.
+    const sum = syncSummary(syncBody(60)).split('\n');
+    const evs = sum.filter((l) => l.startsWith('ev '));
+    check('sync summary: counts, 64 of 70 to-device events with sender key, message id and recipients',
+      sum[0] === 'otk signed_curve25519=60' && sum[1] === 'total 70' && evs.length === 64 &&
+      evs[0] === 'ev m.room.encrypted\t@bob:localhost\tm.olm.v1.curve25519-aes-sha2\tBOBKEY\tmsg0\tCUR OLD' &&
+      evs[1] === 'ev m.dummy\t@carol:localhost\t\t\t\t' && !sum.join().includes('xxxx'), sum.slice(0, 5));
+    check('sync summary: not JSON or not an object is null; no counts field, no otk line (not zero); whitespace cannot forge a line',
+      syncSummary('nope') === null && syncSummary('7') === null && syncSummary('{}') === 'total 0\n' &&
+      syncSummary(JSON.stringify({ to_device: { events: [{ type: 'a\notk x=1', sender: 's t' }] } })) === 'total 1\nev aotkx=1\tst\t\t\t\t\n',
+      syncSummary(JSON.stringify({ to_device: { events: [{ type: 'a\notk x=1', sender: 's t' }] } })));
+
+    uploadMode = 'grow';
+    serverKeys = 50;
+    const { ctx, page, errors } = await freshPage();
+    const r = await page.evaluate(async () => {
+      const m = await window.__api;
+      m.installHttpTap();
+      const app = {};
+      // The app reads every answer itself: the tap's reading must not change a byte.
+      app.big = await Promise.all(['declared', 'streamed'].map((k) => fetch('/_matrix/client/v3/sync?big=' + k).then((r) => r.text()).then((t) => t.length)));
+      const sliding = await fetch('/_matrix/client/unstable/org.matrix.simplified_msc3575/sync?pos=0', { method: 'POST', body: '{}' }).then((r) => r.json());
+      app.sliding = sliding.extensions.e2ee.device_one_time_keys_count.signed_curve25519;
+      await new Promise((res) => setTimeout(res, 50));
+      app.slidingCount = m.otkHealth().flood && m.otkHealth().flood.lastSyncCount;
+      // A flooding client: every sync reports the target or more, and a new batch of 50 still goes up.
+      let counts = 50;
+      const batch = (round) => JSON.stringify({ one_time_keys: Object.fromEntries(Array.from({ length: 50 }, (_, i) => ['signed_curve25519:R' + round + 'K' + i, { key: 'k' + i }])) });
+      app.syncEvents = [];
+      for (let round = 0; round < 3; round++) {
+        const s = await fetch('/_matrix/client/v3/sync?counts=' + counts + '&since=s' + round).then((r) => r.json());
+        app.syncEvents.push(s.to_device.events.length);
+        await new Promise((res) => setTimeout(res, 20)); // the tap reads its clone after the app
+        const up = await fetch('/_matrix/client/v3/keys/upload', { method: 'POST', body: batch(round) }).then((r) => r.json());
+        counts = up.one_time_key_counts.signed_curve25519;
+      }
+      await new Promise((res) => setTimeout(res, 50));
+      return { app, health: m.otkHealth(), report: JSON.parse(m.buildCryptoDiagReport()) };
+    });
+    const f = r.health.flood;
+    check('the app gets its /sync bodies whole (big ones too) and sliding sync counts are read',
+      r.app.big[0] > 600 * 1024 && r.app.big[1] === r.app.big[0] && r.app.sliding === 77 && r.app.slidingCount === 77 && r.app.syncEvents.every((n) => n === 70), r.app);
+    check('/sync answers over 512 KiB are skipped and counted, declared or streamed',
+      r.report.http.syncBodiesNotRead === 2 && r.report.http.sync.requests === 6 && r.report.http.bodiesNotRead === 0, r.report.http);
+    check('flood over HTTP: 3 accepted batches while /sync reported >= 50, server count 50 -> 200',
+      f && f.excessUploads === 3 && f.excessKeys === 150 && f.firstServerCount === 100 && f.maxServerCount === 200 && f.lastSyncCount === 150 && r.health.outcome === 'flooding', f);
+    const finding = r.report.findings.find((x) => x.id === 'otk_flood');
+    check('one otk_flood finding (no KE class, not the KE-1 remedy), schema-valid report',
+      finding && finding.ke === null && finding.detail.includes('42.4.0') && !r.report.findings.some((x) => x.ke === 'KE-1') && r.health.recommendation === null && reportValidator()(r.report).ok,
+      finding);
     check('no page errors', errors.length === 0, errors);
     await ctx.close();
   }

@@ -15,9 +15,11 @@ use crate::evidence::http::{endpoint_of, path_of, Endpoint, HttpStats, DELAYED_E
 use crate::evidence::journal::{Config, Entry, Journal};
 use crate::evidence::peer_keys::{LineFact, PeerMonitor, ToDeviceEvent};
 use crate::evidence::signature::SIGNATURES;
+use crate::evidence::sync::SyncFacts;
 use crate::evidence::widget::CallMonitor;
 use crate::otk::breaker::{Decision, KeptResponse};
 use crate::otk::conflict::{self, OtkConflict};
+use crate::otk::flood::is_cap_refusal;
 use crate::otk::health::{Event, Monitor, MonitorConfig, OtkHealth, RecoveryNeeded, Source};
 use crate::otk::upload::{parse_request, parse_response, UploadOutcome};
 use crate::report::finding::{Finding, Level};
@@ -42,7 +44,8 @@ pub struct Exchange<'a> {
     pub content_type: Option<&'a str>,
     pub aborted: bool,
     pub duration_ms: u64,
-    /// Read from a clone, only for endpoints whose body matters.
+    /// Read from a clone, only for endpoints whose body matters. For `/sync`
+    /// it is the tap's summary ([`SyncFacts::from_summary`]), not the answer itself.
     pub response_body: Option<&'a str>,
     /// The fetch rejection, rendered (`TypeError: Failed to fetch`, `AbortError: …`).
     pub error: Option<&'a str>,
@@ -288,6 +291,7 @@ impl Diagnostics {
             _ => (body.to_owned(), parse_request(body)),
         };
         let events = self.otk.observe_request(&req, now);
+        self.otk.flood.upload(req.one_time_key_ids.len());
         let decision = self.otk.state.breaker.decide(req.fingerprint, now);
         if text.len() <= MAX_MEMO_BYTES {
             self.upload_memo = Some((text, req));
@@ -301,10 +305,13 @@ impl Diagnostics {
         if ex.body_error {
             self.http.body_read_errors += 1;
         }
-        if ex.body_not_read {
-            self.http.bodies_not_read += 1;
-        }
         let Some((endpoint, detail)) = endpoint_of(ex.method, ex.url) else { return Vec::new() };
+        if ex.body_not_read {
+            match endpoint {
+                Endpoint::Sync => self.http.sync_bodies_not_read += 1,
+                _ => self.http.bodies_not_read += 1,
+            }
+        }
         let stats = self.http.endpoint_mut(endpoint);
         if ex.answered_locally {
             stats.answered_locally += 1;
@@ -318,7 +325,19 @@ impl Diagnostics {
                 Vec::new()
             }
             Endpoint::SendToDevice => Vec::new(),
+            Endpoint::Sync => match ex.response_body {
+                Some(summary) => self.sync(&SyncFacts::from_summary(summary), now),
+                None => Vec::new(),
+            },
         }
+    }
+
+    /// What one `/sync` answer said (the tap's summary): the server's
+    /// one-time-key counts and the to-device events it delivered.
+    pub fn sync(&mut self, facts: &SyncFacts, now: u64) -> Vec<Effect> {
+        self.otk.flood.sync(facts.signed_curve25519());
+        let _ = now; // for the to-device readers, which need the time
+        Vec::new()
     }
 
     /// What the persistent-storage probe found.
@@ -566,6 +585,7 @@ impl Diagnostics {
 
     fn keys_upload(&mut self, ex: &Exchange, now: u64) -> Vec<Effect> {
         let outcome = parse_response(ex.status, ex.response_body, ex.error);
+        self.flood_answer(&outcome, now);
         let (UploadOutcome::Conflict(c), Some(status), Some(body)) = (&outcome, ex.status, ex.response_body) else {
             let events = self.otk.observe_outcome(&outcome, Source::Http, now);
             return self.apply(events);
@@ -588,6 +608,24 @@ impl Diagnostics {
         let message = format!("HTTP {} {} [{status}] {body}", ex.method, path_of(ex.url));
         self.journal.store("http", &message, Classified { signature: sig, fields }, now, counted);
         effects
+    }
+
+    /// The flood detector hears every upload answer; its finding goes to the journal.
+    fn flood_answer(&mut self, outcome: &UploadOutcome, now: u64) {
+        let flood = &mut self.otk.flood;
+        let finding = match outcome {
+            UploadOutcome::Accepted { counts } => {
+                flood.accepted(counts.iter().find(|(k, _)| k == "signed_curve25519").map(|(_, n)| *n), now)
+            }
+            UploadOutcome::Rejected { errcode, error: Some(e), .. } if is_cap_refusal(errcode.as_deref(), e) => flood.refused(e, now),
+            _ => {
+                flood.other_answer();
+                None
+            }
+        };
+        if let Some(f) = finding {
+            self.journal.add_finding(f);
+        }
     }
 
     /// KE-4 from the client side: is the homeserver slower than the SDK's local
@@ -761,10 +799,89 @@ mod tests {
         assert_eq!(d.http().delayed_events.by_detail.get("restart"), Some(&3));
     }
 
+    fn sync_with(count: Option<u64>) -> String {
+        match count {
+            Some(n) => format!("otk signed_curve25519={n}\ntotal 0\n"),
+            None => "total 0\n".to_owned(),
+        }
+    }
+
+    #[test]
+    fn sync_counts_and_upload_answers_feed_the_flood_detector() {
+        let mut d = Diagnostics::default();
+        d.http_installed(MonitorConfig::default(), false);
+        let sync_url = "https://hs/_matrix/client/v3/sync?since=s1&timeout=30000";
+        let upload_ok = |n: u64| format!(r#"{{"one_time_key_counts":{{"signed_curve25519":{n}}}}}"#);
+        let batch = |from: u64| {
+            let keys: Vec<String> = (from..from + 50).map(|i| format!(r#""signed_curve25519:K{i}":{{"key":"k{i}"}}"#)).collect();
+            format!(r#"{{"one_time_keys":{{{}}}}}"#, keys.join(","))
+        };
+        let mut server = 50;
+        for round in 0..3u64 {
+            let t = 1000 * (round + 1);
+            let body = sync_with(Some(server));
+            d.exchange(&Exchange { method: "GET", url: sync_url, status: Some(200), response_body: Some(&body), ..Default::default() }, t);
+            d.before_upload(&batch(round * 50), t + 1);
+            server += 50;
+            let answer = upload_ok(server);
+            d.exchange(&Exchange { status: Some(200), response_body: Some(&answer), ..rejected() }, t + 2);
+        }
+        let h = d.otk_health();
+        let flood = h.flood.clone().unwrap();
+        assert_eq!((flood.excess_uploads, flood.excess_keys, flood.max_server_count, flood.syncs_with_counts), (3, 150, Some(200), 3));
+        assert_eq!(h.outcome, crate::otk::health::Outcome::Flooding);
+        let f = d.findings().iter().find(|f| f.id == "otk_flood").expect("flood finding");
+        assert_eq!((f.ke.as_deref(), f.ts), (None, 2002), "raised at the second excess upload, not KE-1");
+        assert_eq!((d.http().sync.requests, d.http().sync.ok), (3, 3));
+        // A sync the tap could not read is counted apart from failed uploads.
+        d.exchange(&Exchange { method: "GET", url: sync_url, status: Some(200), body_not_read: true, ..Default::default() }, 9000);
+        assert_eq!((d.http().sync_bodies_not_read, d.http().bodies_not_read), (1, 0));
+        // The report carries it.
+        let r = d.report(Context::default(), 9001);
+        assert_eq!(r.otk_health.unwrap().flood.unwrap().target, crate::otk::flood::SDK_TARGET);
+    }
+
+    #[test]
+    fn synapse_refusing_the_upload_is_the_flood_not_ke1() {
+        let mut d = Diagnostics::default();
+        let refusal = r#"{"errcode":"M_TOO_LARGE","error":"Uploading 50 more signed_curve25519 one-time keys would leave the device holding 550, over the limit of 500"}"#;
+        for i in 0..3u64 {
+            d.before_upload(UPLOAD, i * 10);
+            d.exchange(&Exchange { response_body: Some(refusal), ..rejected() }, i * 10 + 1);
+        }
+        let h = d.otk_health();
+        assert_eq!((h.outcome, h.state.uploads.rejected, h.state.uploads.conflicts), (crate::otk::health::Outcome::Flooding, 3, 0));
+        assert!(h.recommendation.is_none(), "not the KE-1 relogin");
+        let flood = h.flood.unwrap();
+        assert_eq!((flood.refusals, flood.refusal.as_deref().map(|r| r.contains("holding 550"))), (3, Some(true)));
+        let f = d.findings().iter().find(|f| f.id == "otk_flood").unwrap();
+        assert_eq!((f.level, f.ts), (Level::Critical, 1));
+        assert!(d.journal().counts().get("KE-1").is_none_or(|c| c.count == 0));
+    }
+
+    #[test]
+    fn a_ke1_storm_is_not_a_flood() {
+        let mut d = Diagnostics::default();
+        let sync_url = "https://hs/_matrix/client/v3/sync";
+        for i in 0..6u64 {
+            let body = sync_with(Some(50));
+            d.exchange(
+                &Exchange { method: "GET", url: sync_url, status: Some(200), response_body: Some(&body), ..Default::default() },
+                i * 10,
+            );
+            d.before_upload(UPLOAD, i * 10 + 1);
+            d.exchange(&rejected(), i * 10 + 2);
+        }
+        let h = d.otk_health();
+        assert_eq!(h.flood.unwrap().excess_uploads, 0, "rejected uploads added no keys");
+        assert_eq!(h.outcome, crate::otk::health::Outcome::Diverged);
+        assert!(!d.findings().iter().any(|f| f.id == "otk_flood"));
+    }
+
     #[test]
     fn unwatched_urls_are_ignored() {
         let mut d = Diagnostics::default();
-        let ex = Exchange { method: "GET", url: "https://hs/_matrix/client/v3/sync", status: Some(200), ..Default::default() };
+        let ex = Exchange { method: "GET", url: "https://hs/_matrix/client/v3/keys/changes", status: Some(200), ..Default::default() };
         assert!(d.exchange(&ex, 1).is_empty());
         assert_eq!(d.http(), &HttpStats::default());
     }

@@ -136,6 +136,18 @@ fn busy() -> (Diagnostics, Vec<Effect>) {
         ..Default::default()
     };
     d.exchange(&slow, 200);
+    // A /sync summary as the fetch tap hands it over: the flood detector's section.
+    let sync = "otk signed_curve25519=50\ntotal 1\nev m.room.encrypted\t@b:hs\t\t\t\tK\n";
+    d.exchange(
+        &Exchange {
+            method: "GET",
+            url: "https://hs/_matrix/client/v3/sync",
+            status: Some(200),
+            response_body: Some(sync),
+            ..Default::default()
+        },
+        210,
+    );
     d.console_line("warn", "missing key at index 3 for participant @b:hs:BDEV", 300);
     // A peer's Olm message encrypted for the identity this device lost, and a peer it cannot reach.
     let old_key = vec!["CU1".to_owned()];
@@ -185,6 +197,7 @@ fn values_handed_to_js_match_their_typescript_declarations() {
         );
     }
     same("OtkProof", keys(&health["proof"]), interface(&ts, "OtkProof"));
+    same("OtkFlood", keys(&health["flood"]), interface(&ts, "OtkFlood"));
     same("OtkTrigger", keys(&health["trigger"]), interface(&ts, "OtkTrigger"));
     same("OtkRecommendation", keys(&health["recommendation"]), interface(&ts, "OtkRecommendation"));
     let recovery = effects.iter().find_map(|e| match e {

@@ -10,10 +10,15 @@
 //  - Hooks into wasm are called synchronously but never re-entered from our
 //    own callbacks; recovery listeners run on a microtask, outside wasm.
 
-// One test for every watched endpoint (Synapse keys/upload, MSC4140 delayed_events, sendToDevice); the core decides exactly.
-const WATCH = /\/_matrix\/client\/[^?#]*(?:\/keys\/upload|\/sendToDevice\/|delayed_events)|org\.matrix\.msc4140\.delay=/;
+// One test for every watched endpoint (Synapse keys/upload, MSC4140 delayed_events, sendToDevice, /sync); the core decides exactly.
+const WATCH = /\/_matrix\/client\/[^?#]*(?:\/keys\/upload|\/sendToDevice\/|delayed_events|\/sync(?:[?#]|$))|org\.matrix\.msc4140\.delay=/;
 const UPLOAD = /\/_matrix\/client\/[^/?#]+\/keys\/upload(?:[/?#]|$)/;
+// v3 /sync (GET) and simplified sliding sync (MSC4186, POST .../simplified_msc3575/sync).
+const SYNC = /\/_matrix\/client\/[^?#]*\/sync(?:[?#]|$)/;
 const MAX_BODY = 256 * 1024; // response bytes we are willing to read from a clone
+// A /sync answer above this is skipped (counted): the counts come again with the next one.
+const MAX_SYNC = 512 * 1024;
+const MAX_TO_DEVICE = 64; // to-device events summarised per /sync (the rest only counted)
 
 let tap = null;
 const listeners = new Set();
@@ -45,7 +50,7 @@ function methodOf(input, init) {
  * its body. (What Chromium's tee of a network body buffers for the app's branch
  * meanwhile is not ours to bound here: see `observe`.)
  */
-function readCapped(clone) {
+function readCapped(clone, max) {
   const body = clone.body;
   if (body === null) return Promise.resolve('');
   const reader = body.getReader();
@@ -57,12 +62,51 @@ function readCapped(clone) {
     return reader.read().then(({ done, value }) => {
       if (done) return text + decoder.decode();
       bytes += value.byteLength;
-      if (bytes > MAX_BODY) { stop(); return null; }
+      if (bytes > max) { stop(); return null; }
       text += decoder.decode(value, { stream: true });
       return pump();
     }, (e) => { stop(); throw e; });
   }
   return pump();
+}
+
+// A value of a parsed JSON object (JSON.parse builds plain data: no getters run).
+const obj = (v) => (v !== null && typeof v === 'object' ? v : {});
+// One field of the summary: a string, cut, without whitespace (the separators).
+const word = (v) => (typeof v === 'string' ? v.slice(0, 256).replace(/\s/g, '') : '');
+
+/**
+ * What the core needs from a /sync answer, as a few lines of text
+ * (SyncFacts::from_summary in crates/core/src/evidence/sync.rs): the one-time-key
+ * counts, and per to-device event its type,
+ * sender, algorithm, sender key, message id and the curve25519 keys its
+ * ciphertext is for. Parsed with the browser's JSON.parse from our clone (the
+ * app parses its own body). null: not a JSON object.
+ */
+export function syncSummary(text) {
+  let j;
+  try { j = JSON.parse(text); } catch (_) { return null; }
+  if (j === null || typeof j !== 'object') return null;
+  const ext = obj(j.extensions); // sliding sync keeps both under extensions
+  const e2ee = ext.e2ee ? obj(ext.e2ee) : j;
+  const counts = e2ee.device_one_time_keys_count;
+  const events = obj(ext.to_device || j.to_device).events;
+  const list = Array.isArray(events) ? events : [];
+  let out = '';
+  if (counts !== null && typeof counts === 'object') {
+    out += 'otk';
+    for (const k of Object.keys(counts).slice(0, 16)) if (Number.isSafeInteger(counts[k]) && counts[k] >= 0) out += ' ' + word(k) + '=' + counts[k];
+    out += '\n';
+  }
+  out += 'total ' + list.length + '\n';
+  for (const ev of list.slice(0, MAX_TO_DEVICE)) {
+    const e = obj(ev);
+    const c = obj(e.content);
+    const ct = c.ciphertext;
+    const keys = ct !== null && typeof ct === 'object' && !Array.isArray(ct) ? Object.keys(ct).slice(0, 8).map(word).join(' ') : '';
+    out += 'ev ' + [e.type, e.sender, c.algorithm, c.sender_key, c['org.matrix.msgid']].map(word).join('\t') + '\t' + keys + '\n';
+  }
+  return out;
 }
 
 /**
@@ -84,8 +128,9 @@ export function httpInstall(beforeUpload, afterExchange, breakUploadStorm) {
     try { afterExchange(info, body); } catch (_) { t.errors++; }
   }
 
-  // `upload`: the only exchange whose answer body the core reads (Synapse's 400).
-  function observe(p, method, url, started, upload) {
+  // `kind`: 'upload' (the answer is read: Synapse's 400, or the counts of a
+  // 2xx), 'sync' (a 2xx is read and summarised), or null (nothing is read).
+  function observe(p, method, url, started, kind) {
     p.then(
       (resp) => {
         try {
@@ -94,10 +139,12 @@ export function httpInstall(beforeUpload, afterExchange, breakUploadStorm) {
             contentType: resp.headers.get('content-type'), aborted: false,
             durationMs: performance.now() - started, error: null, local: false, bodyError: false, bodyNotRead: false,
           };
-          // Only failed answers are read: the evidence (Synapse's 400) is there.
           // A clone turns the app's own body into a teed stream, which costs its
-          // read ~1 ms in Chromium (tests/bench), so a 2xx is never cloned.
-          if (!upload || resp.ok) { after(info, null); return; }
+          // read ~1 ms in Chromium (tests/bench): only keys/upload answers (rare,
+          // small) and successful /sync answers (one per long poll) are read.
+          const sync = kind === 'sync';
+          if (kind === null || (sync && !resp.ok)) { after(info, null); return; }
+          const max = sync ? MAX_SYNC : MAX_BODY;
           const cl = resp.headers.get('content-length');
           const known = cl !== null && cl !== '';
           // A body said to be over the cap is not read. One of unknown length is
@@ -106,15 +153,16 @@ export function httpInstall(beforeUpload, afterExchange, breakUploadStorm) {
           // fast as the network gives it and buffers it for the app's branch until
           // the app reads, whatever the clone reads, so after one overrun the tap
           // stops cloning bodies of unknown length (a real Synapse error is ~500 B).
-          if (known ? !(Number(cl) <= MAX_BODY) : t.overran) { info.bodyNotRead = true; after(info, null); return; }
+          // (A /sync body is read by the app as it arrives, so it is always tried.)
+          if (known ? !(Number(cl) <= max) : t.overran && !sync) { info.bodyNotRead = true; after(info, null); return; }
           // Clone synchronously, before the app can consume the body.
-          readCapped(resp.clone()).then(
+          readCapped(resp.clone(), max).then(
             (text) => {
               if (text === null) {
                 info.bodyNotRead = true;
-                if (!known) t.overran = true;
+                if (!known && !sync) t.overran = true;
               }
-              after(info, text);
+              after(info, sync && text !== null ? syncSummary(text) : text);
             },
             () => { info.bodyError = true; after(info, null); },
           );
@@ -159,12 +207,14 @@ export function httpInstall(beforeUpload, afterExchange, breakUploadStorm) {
     }
     let method = 'GET';
     let upload = false;
+    let kind = null;
     let body;
     let requestClone = null;
     const started = performance.now();
     try {
       method = methodOf(input, init);
       upload = method === 'POST' && UPLOAD.test(url);
+      kind = upload ? 'upload' : SYNC.test(url) ? 'sync' : null;
       t.watched++;
       if (upload) {
         body = init && 'body' in init ? init.body : undefined;
@@ -173,6 +223,7 @@ export function httpInstall(beforeUpload, afterExchange, breakUploadStorm) {
     } catch (_) {
       t.errors++;
       upload = false;
+      kind = null;
     }
     if (upload && typeof body === 'string') {
       // The SDK's case: a JSON string. Decide synchronously.
@@ -189,13 +240,13 @@ export function httpInstall(beforeUpload, afterExchange, breakUploadStorm) {
         return text.then(before, () => null).then((kept) => {
           if (kept) return localAnswer(kept, method, url);
           const p = original.apply(self, args);
-          observe(p, method, url, started, true);
+          observe(p, method, url, started, 'upload');
           return p;
         });
       }
     }
     const p = original.apply(this, arguments);
-    try { observe(p, method, url, started, upload); } catch (_) { t.errors++; }
+    try { observe(p, method, url, started, kind); } catch (_) { t.errors++; }
     return p;
   };
 

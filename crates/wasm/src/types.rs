@@ -155,7 +155,7 @@ export interface OtkRecommendation {
 }
 
 export interface OtkHealth {
-  outcome: 'healthy' | 'retrying' | 'diverged' | 'unrecoverable';
+  outcome: 'healthy' | 'retrying' | 'diverged' | 'unrecoverable' | 'flooding';
   phase: 'healthy' | 'failing' | 'storm' | 'recovered';
   phaseSince: number | null;
   userId: string | null;
@@ -177,6 +177,24 @@ export interface OtkHealth {
   lastTransient: string | null;
   breaker: { enabled: boolean; armed: boolean; nextProbeAt: number | null; probeStep: number; probes: number; savedRequests: number; lastSavedAt: number | null };
   config: { stormThreshold: number; stormWindowMs: number };
+  /** The one-time-key flood detector; null until a /sync count or an upload was seen. */
+  flood: OtkFlood | null;
+}
+
+/** Uploads past the SDK's one-time-key target (crypto-wasm 18.5–18.6 with an older matrix-js-sdk). */
+export interface OtkFlood {
+  target: number;
+  syncsWithCounts: number;
+  lastSyncCount: number | null;
+  uploadsWithKeys: number;
+  excessUploads: number;
+  excessKeys: number;
+  firstServerCount: number | null;
+  serverCount: number | null;
+  maxServerCount: number | null;
+  refusals: number;
+  refusal: string | null;
+  floodingSince: number | null;
 }
 
 export interface RecoveryNeeded {

@@ -14,6 +14,9 @@ pub enum Endpoint {
     DelayedEvents,
     /// `PUT /sendToDevice/{type}/{txn}`: call key delivery context for KE-2.
     SendToDevice,
+    /// `GET /sync` (v3) or `POST …/org.matrix.simplified_msc3575/sync` (MSC4186):
+    /// one-time-key counts and to-device events, read from the tap's summary.
+    Sync,
 }
 
 /// Strip origin and query: `/_matrix/client/v3/keys/upload`.
@@ -59,6 +62,9 @@ pub fn endpoint_of(method: &str, url: &str) -> Option<(Endpoint, Option<String>)
     let m = method.to_ascii_uppercase();
     if m == "POST" && (tail == "keys/upload" || tail.starts_with("keys/upload/")) {
         return Some((Endpoint::KeysUpload, None));
+    }
+    if tail == "sync" || (m == "POST" && tail.ends_with("/sync")) {
+        return Some((Endpoint::Sync, None));
     }
     if let Some(rest) = tail.strip_prefix("sendToDevice/") {
         let ty = rest.split('/').next().filter(|t| !t.is_empty())?;
@@ -137,6 +143,12 @@ pub struct HttpStats {
     pub keys_upload: EndpointStats,
     pub delayed_events: EndpointStats,
     pub send_to_device: EndpointStats,
+    /// `/sync` answers (absent in reports written before the tap read them).
+    #[serde(default)]
+    pub sync: EndpointStats,
+    /// `/sync` answers left unread: over 512 KiB (declared or found while read).
+    #[serde(default)]
+    pub sync_bodies_not_read: u64,
     /// Response bodies we could not read (non-text, stream error).
     pub body_read_errors: u64,
     /// Failed answers whose body was left unread: declared or found over 256 KiB, or of
@@ -153,6 +165,7 @@ impl HttpStats {
             Endpoint::KeysUpload => &mut self.keys_upload,
             Endpoint::DelayedEvents => &mut self.delayed_events,
             Endpoint::SendToDevice => &mut self.send_to_device,
+            Endpoint::Sync => &mut self.sync,
         }
     }
 }
@@ -192,6 +205,11 @@ mod tests {
             ),
             Some((Endpoint::DelayedEvents, Some("schedule".into())))
         );
+        assert_eq!(e("GET", "https://hs/_matrix/client/v3/sync?filter=1&timeout=30000&since=s1"), Some((Endpoint::Sync, None)));
+        assert_eq!(e("GET", "https://hs/_matrix/client/r0/sync"), Some((Endpoint::Sync, None)));
+        assert_eq!(e("POST", "https://hs/_matrix/client/unstable/org.matrix.simplified_msc3575/sync?pos=3"), Some((Endpoint::Sync, None)));
+        assert_eq!(e("GET", "https://hs/_matrix/client/v3/rooms/!r/sync"), None);
+        assert_eq!(e("GET", "https://hs/_matrix/client/v3/syncx"), None);
         assert_eq!(e("POST", "not a url"), None);
         assert_eq!(e("POST", ""), None);
     }

@@ -7,4 +7,5 @@ pub mod peer_keys;
 pub mod redact;
 pub mod redact_json;
 pub mod signature;
+pub mod sync;
 pub mod widget;

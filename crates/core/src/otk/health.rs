@@ -70,6 +70,9 @@ pub enum Outcome {
     Diverged,
     /// The server replaced this device's identity: only a new device helps.
     Unrecoverable,
+    /// Keys and identity are sound, but the client uploads one-time keys past
+    /// the SDK's target on almost every sync (`flood`): only a client upgrade helps.
+    Flooding,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -281,6 +284,8 @@ pub struct Monitor {
     pub upload_memo: Option<(String, crate::otk::upload::UploadRequest)>,
     pending: VecDeque<(Source, String, u64)>,
     last_request: Option<(Option<u64>, Option<u64>)>,
+    /// The one-time-key flood detector for the same device.
+    pub flood: crate::otk::flood::Flood,
 }
 
 impl Monitor {
@@ -305,6 +310,7 @@ impl Monitor {
                 self.state.max_accepted_counter = None;
                 self.window.clear();
                 self.pending.clear();
+                self.flood = Default::default();
             }
             None => self.state.device_id = Some(d.to_owned()),
         }
@@ -546,6 +552,8 @@ impl Monitor {
             Outcome::Unrecoverable
         } else if matches!(self.state.phase, Phase::Failing | Phase::Storm) {
             Outcome::Diverged
+        } else if self.flood.flooding() {
+            Outcome::Flooding
         } else if self.consecutive_transient > 0 {
             Outcome::Retrying
         } else {
@@ -563,6 +571,7 @@ impl Monitor {
             recommendation: matches!(outcome, Outcome::Diverged | Outcome::Unrecoverable)
                 .then(|| recommendation(self.state.trigger.as_ref().map_or(TriggerKind::Unknown, |t| t.kind))),
             config: self.cfg,
+            flood: self.flood.report(),
         }
     }
 }
@@ -585,6 +594,10 @@ pub struct OtkHealth {
     pub conflicts_in_window: u32,
     pub recommendation: Option<Recommendation>,
     pub config: MonitorConfig,
+    /// The one-time-key flood detector (`null` until a `/sync` count or an
+    /// upload was seen; absent in reports written before it existed).
+    #[serde(default)]
+    pub flood: Option<crate::otk::flood::FloodState>,
 }
 
 impl Phase {
@@ -605,6 +618,7 @@ impl Outcome {
             Outcome::Retrying => "retrying",
             Outcome::Diverged => "diverged",
             Outcome::Unrecoverable => "unrecoverable",
+            Outcome::Flooding => "flooding",
         }
     }
 }

@@ -1,6 +1,7 @@
-//! One-time keys (KE-1): Synapse's conflict text, key ids, the upload loop.
+//! One-time keys: Synapse's conflict text, key ids, the upload loop (KE-1), the one-time-key flood.
 pub mod breaker;
 pub mod conflict;
+pub mod flood;
 pub mod health;
 pub mod key_id;
 pub mod python_repr;

@@ -6,7 +6,7 @@ import type * as CryptoHealth from './crypto_health.js';
 
 export type CryptoHealthApi = typeof CryptoHealth;
 
-export type { KeClass, InstallOptions, DiagEntry, ClassCount, StorageState, Finding, Classification, HttpTapOptions, OtkHealth, OtkProof, OtkTrigger, OtkRecommendation, RecoveryNeeded } from './crypto_health.js';
+export type { KeClass, InstallOptions, DiagEntry, ClassCount, StorageState, Finding, Classification, HttpTapOptions, OtkHealth, OtkFlood, OtkProof, OtkTrigger, OtkRecommendation, RecoveryNeeded } from './crypto_health.js';
 import type { InstallOptions, StorageState, Finding, HttpTapOptions } from './crypto_health.js';
 export type { UtdCause, UtdEvent, UtdCauseStats, DecryptionSection } from './crypto_health.js';
 export type { TabGuardRole, TabGuardOptions, TabGuardState, TabGuardChange, TabGuardEvent } from './crypto_health.js';

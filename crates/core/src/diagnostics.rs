@@ -336,7 +336,17 @@ impl Diagnostics {
     /// one-time-key counts and the to-device events it delivered.
     pub fn sync(&mut self, facts: &SyncFacts, now: u64) -> Vec<Effect> {
         self.otk.flood.sync(facts.signed_curve25519());
-        let _ = now; // for the to-device readers, which need the time
+        for e in &facts.to_device {
+            let e = ToDeviceEvent {
+                event_type: &e.event_type,
+                sender: e.sender.as_deref(),
+                algorithm: e.algorithm.as_deref(),
+                sender_key: e.sender_key.as_deref(),
+                recipient_keys: &e.recipient_keys,
+                msgid: e.msgid.as_deref(),
+            };
+            self.to_device(&e, now);
+        }
         Vec::new()
     }
 
@@ -804,6 +814,32 @@ mod tests {
             Some(n) => format!("otk signed_curve25519={n}\ntotal 0\n"),
             None => "total 0\n".to_owned(),
         }
+    }
+
+    #[test]
+    fn a_sync_summary_names_to_device_events_for_the_lost_identity() {
+        let mut d = Diagnostics::default();
+        d.http_installed(MonitorConfig::default(), false);
+        let body = |ed: &str, cu: &str| {
+            format!(
+                r#"{{"device_keys":{{"user_id":"@b:hs","device_id":"BOB","keys":{{"ed25519:BOB":"{ed}","curve25519:BOB":"{cu}"}}}},"one_time_keys":{{}}}}"#
+            )
+        };
+        d.before_upload(&body("ED_A", "CU_A"), 1);
+        d.before_upload(&body("ED_B", "CU_B"), 2);
+        let olm = "m.olm.v1.curve25519-aes-sha2";
+        let summary = format!("total 3\nev m.room.encrypted\t@alice:hs\t{olm}\tALICE_CU\tmsg1\tCU_A\nev m.room.encrypted\t@carol:hs\t{olm}\tCAROL_CU\tmsg2\tCU_B\nev m.dummy\t@x:hs\t\t\t\t\n");
+        let url = "https://hs/_matrix/client/v3/sync?since=s1";
+        d.exchange(&Exchange { method: "GET", url, status: Some(200), response_body: Some(&summary), ..Default::default() }, 3);
+        let r = d.report(Context::default(), 4);
+        let f = r.findings.iter().find(|f| f.id == "call_keys_undecryptable").expect("from /sync alone, no console line");
+        assert_eq!(
+            (f.evidence["peers"][0]["userId"].as_str(), f.evidence["peers"][0]["msgids"][0].as_str()),
+            (Some("@alice:hs"), Some("msg1"))
+        );
+        assert_eq!(f.evidence["ke1"]["encryptedForPreviousIdentity"], true);
+        let carol = r.call.unwrap().peers.into_iter().find(|p| p.user_id == "@carol:hs").unwrap();
+        assert_eq!((carol.olm_for_us, carol.incoming.as_str()), (1, "unknown"));
     }
 
     #[test]

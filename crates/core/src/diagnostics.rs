@@ -247,7 +247,7 @@ impl Diagnostics {
         if let Some(fact) = fact {
             let field = |k: &str| c.fields.get(k).and_then(serde_json::Value::as_str);
             let user = field("user_id").or_else(|| field("sender"));
-            self.peers.line(fact, user, field("device_id"), field("sender_key"), field("message_id"), now);
+            self.peers.line(fact, user, field("device_id"), field("sender_key"), field("message_id"));
         }
         let entry = self.journal.store_from(level, message, source, c, now, counted).clone();
         (Some(entry), effects)
@@ -255,9 +255,9 @@ impl Diagnostics {
 
     /// One to-device event of a `/sync` answer: an Olm event encrypted for a
     /// key this device no longer has is a key that will never decrypt here.
-    pub fn to_device(&mut self, e: &ToDeviceEvent, now: u64) {
+    pub fn to_device(&mut self, e: &ToDeviceEvent, _now: u64) {
         let ours = self.otk.state.identity.current_curve25519().map(str::to_owned);
-        self.peers.to_device(e, ours.as_deref(), now);
+        self.peers.to_device(e, ours.as_deref());
     }
 
     /// One widget API message between the host and a call frame (a `message`

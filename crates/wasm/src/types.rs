@@ -67,8 +67,6 @@ export interface CallPeer {
   missingCiphertextLines: number;
   unreachableLines: number;
   identityRefusedLines: number;
-  firstAt: number;
-  lastAt: number;
 }
 
 /** The report's `call` section: host↔call-frame widget API evidence, and keys per peer. */

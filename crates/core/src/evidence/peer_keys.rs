@@ -68,10 +68,6 @@ pub struct PeerKeys {
     pub unreachable_lines: u64,
     /// The SDK's lines: the peer's new device identity was refused.
     pub identity_refused_lines: u64,
-    /// First and last time anything was seen about this peer (Unix ms).
-    pub first_at: u64,
-    /// See `first_at`.
-    pub last_at: u64,
 }
 
 /// One to-device event as the `/sync` summary gives it.
@@ -132,7 +128,7 @@ impl PeerMonitor {
 
     /// The peer entry: matched by user and, when both sides know it, by
     /// sender key or device (a user's lines and events may name either).
-    fn peer(&mut self, user_id: &str, device_id: Option<&str>, sender_key: Option<&str>, now: u64) -> Option<&mut PeerKeys> {
+    fn peer(&mut self, user_id: &str, device_id: Option<&str>, sender_key: Option<&str>) -> Option<&mut PeerKeys> {
         let same = |p: &PeerKeys| {
             p.user_id == user_id
                 && match (device_id, sender_key) {
@@ -144,7 +140,7 @@ impl PeerMonitor {
         let i = match self.peers.iter().position(same) {
             Some(i) => i,
             None if self.peers.len() < MAX_PEERS => {
-                self.peers.push(PeerKeys { user_id: head(user_id, MAX_STR).to_owned(), first_at: now, ..Default::default() });
+                self.peers.push(PeerKeys { user_id: head(user_id, MAX_STR).to_owned(), ..Default::default() });
                 self.peers.len() - 1
             }
             None => {
@@ -159,14 +155,13 @@ impl PeerMonitor {
         if p.sender_key.is_none() {
             p.sender_key = sender_key.map(|k| head(k, MAX_STR).to_owned());
         }
-        p.last_at = now;
         Some(p)
     }
 
     /// A to-device event from `/sync`. `ours`: this device's current
     /// curve25519 key, as its uploads showed it (`None`: not known, the
     /// event is not judged).
-    pub fn to_device(&mut self, e: &ToDeviceEvent, ours: Option<&str>, now: u64) {
+    pub fn to_device(&mut self, e: &ToDeviceEvent, ours: Option<&str>) {
         if e.event_type != "m.room.encrypted" || e.algorithm != Some(OLM_V1) {
             return;
         }
@@ -176,7 +171,7 @@ impl PeerMonitor {
             return;
         };
         let for_us = e.recipient_keys.iter().any(|k| k == ours);
-        let Some(p) = self.peer(sender, None, e.sender_key, now) else { return };
+        let Some(p) = self.peer(sender, None, e.sender_key) else { return };
         if for_us {
             p.olm_for_us += 1;
             return;
@@ -194,15 +189,7 @@ impl PeerMonitor {
     /// `curve25519:KEY`; the user may be missing from the line (then
     /// the peer is matched by its key alone).
     /// `msgid`: the event's `org.matrix.msgid` (the span's `message_id`).
-    pub fn line(
-        &mut self,
-        fact: LineFact,
-        user_id: Option<&str>,
-        device_id: Option<&str>,
-        sender_key: Option<&str>,
-        msgid: Option<&str>,
-        now: u64,
-    ) {
+    pub fn line(&mut self, fact: LineFact, user_id: Option<&str>, device_id: Option<&str>, sender_key: Option<&str>, msgid: Option<&str>) {
         let key = sender_key.map(|k| k.strip_prefix("curve25519:").unwrap_or(k));
         let user = match (user_id, key) {
             (Some(u), _) => u.to_owned(),
@@ -212,7 +199,7 @@ impl PeerMonitor {
             },
             (None, None) => return,
         };
-        let Some(p) = self.peer(&user, device_id, key, now) else { return };
+        let Some(p) = self.peer(&user, device_id, key) else { return };
         match fact {
             LineFact::MissingCiphertext => {
                 p.missing_ciphertext_lines += 1;
@@ -284,7 +271,7 @@ impl PeerMonitor {
                 ke: Some(ke.into()),
                 level: Level::Warning,
                 title: format!("{} gets none of our call keys: {what} (KE-1 on that device)", name(p)),
-                detail: format!("The fix is on {}: sign out and back in there.", name(p)),
+                detail: "The fix is on that device: sign out and back in there.".into(),
                 ts: now,
                 at: iso8601(now),
                 evidence: json!({"userId": p.user_id, "deviceId": p.device_id, "lines": lines, "about": "peer"}),
@@ -314,12 +301,12 @@ mod tests {
         let mut m = PeerMonitor::default();
         let old = vec!["OLDKEY".to_owned()];
         let ours = vec!["NEWKEY".to_owned()];
-        m.to_device(&olm("@alice:hs", "ALICEK", &old, "m1"), Some("NEWKEY"), 10);
-        m.to_device(&olm("@alice:hs", "ALICEK", &old, "m2"), Some("NEWKEY"), 11);
-        m.to_device(&olm("@carol:hs", "CAROLK", &ours, "m3"), Some("NEWKEY"), 12);
+        m.to_device(&olm("@alice:hs", "ALICEK", &old, "m1"), Some("NEWKEY"));
+        m.to_device(&olm("@alice:hs", "ALICEK", &old, "m2"), Some("NEWKEY"));
+        m.to_device(&olm("@carol:hs", "CAROLK", &ours, "m3"), Some("NEWKEY"));
         // Not Olm, or not encrypted: not judged at all.
-        m.to_device(&ToDeviceEvent { event_type: "m.dummy", sender: Some("@x:hs"), ..Default::default() }, Some("NEWKEY"), 13);
-        m.to_device(&ToDeviceEvent { algorithm: Some("m.megolm.v1.aes-sha2"), ..olm("@x:hs", "K", &old, "m4") }, Some("NEWKEY"), 13);
+        m.to_device(&ToDeviceEvent { event_type: "m.dummy", sender: Some("@x:hs"), ..Default::default() }, Some("NEWKEY"));
+        m.to_device(&ToDeviceEvent { algorithm: Some("m.megolm.v1.aes-sha2"), ..olm("@x:hs", "K", &old, "m4") }, Some("NEWKEY"));
         let p = m.peers();
         assert_eq!(p.len(), 2);
         assert_eq!((p[0].user_id.as_str(), p[0].olm_not_for_us, p[0].incoming.as_str()), ("@alice:hs", 2, "undecryptable"));
@@ -336,7 +323,7 @@ mod tests {
     #[test]
     fn without_our_own_key_nothing_is_judged() {
         let mut m = PeerMonitor::default();
-        m.to_device(&olm("@alice:hs", "ALICEK", &["OLD".to_owned()], "m1"), None, 1);
+        m.to_device(&olm("@alice:hs", "ALICEK", &["OLD".to_owned()], "m1"), None);
         assert!(m.is_empty());
         assert_eq!(m.unjudged, 1);
     }
@@ -344,12 +331,12 @@ mod tests {
     #[test]
     fn console_lines_name_peers_by_key_or_device() {
         let mut m = PeerMonitor::default();
-        m.to_device(&olm("@alice:hs", "ALICEK", &["OLD".to_owned()], "m1"), Some("NEW"), 1);
+        m.to_device(&olm("@alice:hs", "ALICEK", &["OLD".to_owned()], "m1"), Some("NEW"));
         // The tracing line names the sender's key only, with its algorithm prefix.
-        m.line(LineFact::MissingCiphertext, None, None, Some("curve25519:ALICEK"), Some("m1"), 2);
-        m.line(LineFact::CallKeyArrived, Some("@carol:hs"), None, None, None, 3);
-        m.line(LineFact::Unreachable, Some("@bob:hs"), Some("BOBDEV"), None, None, 4);
-        m.line(LineFact::IdentityRefused, Some("@erin:hs"), Some("ERINDEV"), None, None, 5);
+        m.line(LineFact::MissingCiphertext, None, None, Some("curve25519:ALICEK"), Some("m1"));
+        m.line(LineFact::CallKeyArrived, Some("@carol:hs"), None, None, None);
+        m.line(LineFact::Unreachable, Some("@bob:hs"), Some("BOBDEV"), None, None);
+        m.line(LineFact::IdentityRefused, Some("@erin:hs"), Some("ERINDEV"), None, None);
         let p = m.peers();
         let get = |u: &str| p.iter().find(|x| x.user_id == u).unwrap();
         assert_eq!((get("@alice:hs").missing_ciphertext_lines, get("@alice:hs").olm_not_for_us), (1, 1));
@@ -369,11 +356,11 @@ mod tests {
         let ours = vec!["OURS".to_owned()];
         for i in 0..(MAX_PEERS + 10) {
             let u = format!("@u{i}:hs");
-            m.to_device(&olm(&u, "K", &ours, "m"), Some("OURS"), 1);
+            m.to_device(&olm(&u, "K", &ours, "m"), Some("OURS"));
         }
         for i in 0..(MAX_IDS * 3) {
             let old = vec![format!("OLD{i}")];
-            m.to_device(&olm("@u0:hs", "K", &old, &format!("m{i}")), Some("OURS"), 2);
+            m.to_device(&olm("@u0:hs", "K", &old, &format!("m{i}")), Some("OURS"));
         }
         let p = m.peers();
         assert_eq!((p.len(), m.dropped), (MAX_PEERS, 10));

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The project's test command (`npm test`). Runs scripts/setup.sh (skips what is
 # present), then these stages in order; each stage is one test:
-#   lint     cargo fmt --check; cargo clippy -D warnings (workspace, and the wasm crate on its target)
+#   lint     cargo fmt --check; cargo clippy -D warnings (workspace, and the wasm crate on its target),
+#            which makes errors of the workspace lints (Cargo.toml [workspace.lints]: missing_docs,
+#            unreachable_pub, clippy unwrap_used/expect_used outside tests)
 #   native   cargo test --workspace --exclude crypto-health   (the wasm crate is browser-only)
 #   browser  wasm-pack test --headless --chrome crates/wasm   (Debian chromium + chromedriver)
 #   build    node scripts/build.mjs                            (release pkg/, wasm-opt; fails if what an

@@ -5,11 +5,11 @@
 import React, { useState } from 'react';
 import { Box, Button, Text } from 'folds';
 import type {
+  CryptoDiagHealth,
   DecryptionSection,
   UtdCauseStats,
   DiagEntry,
   Finding,
-  KeClass,
   StorageState,
 } from 'crypto-health';
 import {
@@ -21,15 +21,8 @@ import {
   field,
   latestOtkConflict,
 } from './api';
-import { Counts, useCryptoHealthApi, useDiagnosticsSnapshot, useStorageState } from './hooks';
+import { useCryptoHealthApi, useDiagnosticsSnapshot, useStorageState } from './hooks';
 import { Note, SettingCard, Tile, Tone, ToneBadge, monoStyle } from './ui';
-
-const CLASSES: { ke: KeClass; what: string }[] = [
-  { ke: 'KE-1', what: 'one-time key upload rejected: crypto store diverged from the server' },
-  { ke: 'KE-2', what: 'call media key missing' },
-  { ke: 'KE-3', what: 'encrypted event without an algorithm' },
-  { ke: 'KE-4', what: 'call membership (delayed event) timeouts' },
-];
 
 export interface CryptoDiagnosticsCardProps {
   /** The loaded package; loaded here through the shared promise when omitted. */
@@ -63,26 +56,16 @@ function size(bytes: number | null | undefined): string {
   return bytes >= 1e9 ? `${(bytes / 1e9).toFixed(1)} GB` : `${(bytes / 1e6).toFixed(1)} MB`;
 }
 
-function overallTone(counts: Counts, findings: Finding[], otk: OtkHealth | null): Tone {
-  if (findings.some((f) => f.level === 'critical')) return 'critical';
-  if (otk && (otk.outcome === 'diverged' || otk.outcome === 'unrecoverable')) return 'critical';
-  if ((counts['KE-1']?.failures ?? 0) > 0) return 'critical';
-  if (otk && (otk.outcome === 'retrying' || otk.outcome === 'flooding')) return 'warning';
-  if (findings.some((f) => f.level === 'warning')) return 'warning';
-  if (CLASSES.some(({ ke }) => (counts[ke]?.failures ?? 0) > 0)) return 'warning';
-  return 'ok';
+// The levels are the core's (getCryptoDiagHealth: crates/core/src/report/health.rs); this only
+// picks the colour for each.
+function statusTone(status: CryptoDiagHealth['status'] | CryptoDiagHealth['classes'][number]['status']): Tone {
+  return status === 'none' ? 'muted' : status;
 }
 
 function levelTone(level: string): Tone {
   if (level === 'critical') return 'critical';
   if (level === 'warning') return 'warning';
   return 'info';
-}
-
-function classTone(ke: KeClass, counts: Counts): Tone {
-  const c = counts[ke];
-  if ((c?.failures ?? 0) > 0) return ke === 'KE-1' ? 'critical' : 'warning';
-  return (c?.count ?? 0) > 0 ? 'info' : 'muted';
 }
 
 function storageTone(status: string): Tone {
@@ -453,8 +436,8 @@ export function CryptoDiagnosticsCard({
     );
   }
 
-  const { counts, entries, findings, otk, guard, decryption } = snapshot;
-  const tone = overallTone(counts, findings, otk);
+  const { health, entries, findings, otk, guard, decryption } = snapshot;
+  const tone: Tone = health ? statusTone(health.status) : 'muted';
   const newestFindings = findings
     .slice()
     .sort((a, b) => b.ts - a.ts)
@@ -491,19 +474,19 @@ export function CryptoDiagnosticsCard({
           description="Errors captured on this device, by class. Hover a count for what it means."
           after={
             <ToneBadge tone={tone} testId="overall">
-              {tone === 'ok' ? 'healthy' : tone}
+              {health ? (health.status === 'ok' ? 'healthy' : health.status) : 'unknown'}
             </ToneBadge>
           }
         />
         <Box gap="200" wrap="Wrap" data-testid="ke-counts">
-          {CLASSES.map(({ ke, what }) => (
+          {(health?.classes ?? []).map(({ ke, what, status, count, lastSeen }) => (
             <ToneBadge
               key={ke}
-              tone={classTone(ke, counts)}
-              title={`${ke}: ${what}. Last seen ${time(counts[ke]?.lastSeen)}`}
+              tone={statusTone(status)}
+              title={`${ke}: ${what}. Last seen ${time(lastSeen)}`}
               testId={`ke-badge-${ke}`}
             >
-              {`${ke}: ${counts[ke]?.count ?? 0}`}
+              {`${ke}: ${count}`}
             </ToneBadge>
           ))}
         </Box>

@@ -32,13 +32,6 @@ const DEFAULT_COSTS = [
   'Clearing site data instead does not help: it keeps the same device id on the server and the rejection repeats.',
 ];
 
-const DEFAULT_STEPS = [
-  'Check key backup (above) and keep your recovery key or passphrase at hand.',
-  'Download the diagnostics report: it records the evidence for whoever looks into this.',
-  'Log out of this device. Logging out removes the device on the server; only then does logging in create a fresh one.',
-  'Log back in, verify the new session and restore from key backup when asked.',
-];
-
 function backupLine(b: BackupCheck, where: string): { tone: Tone; text: string } {
   switch (b.status) {
     case 'active':
@@ -151,7 +144,8 @@ export function RecoveryPrompt({
   const line = backup ? backupLine(backup, backupSettings) : null;
   const backupOk = !!backup && backup.status === 'active';
   const canLogout = !!onLogout && !!backup && haveKey;
-  const steps = rec && rec.steps && rec.steps.length > 0 ? rec.steps : DEFAULT_STEPS;
+  // The steps are the core's (crates/core/src/otk/health.rs `recommendation`): one list, whichever screen shows it.
+  const steps = rec && Array.isArray(rec.steps) ? rec.steps : [];
 
   const download = () => {
     if (!api) return;

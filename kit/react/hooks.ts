@@ -4,6 +4,7 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import { loadCryptoHealth } from 'crypto-health';
 import type {
   ClassCount,
+  CryptoDiagHealth,
   DecryptionSection,
   DiagEntry,
   Finding,
@@ -63,6 +64,8 @@ export type Counts = Partial<Record<KeClass | 'other', ClassCount>>;
 
 export interface Snapshot {
   counts: Counts;
+  /** The overall level and each KE class's, as the core decides them; null where the build lacks it. */
+  health: CryptoDiagHealth | null;
   entries: DiagEntry[];
   findings: Finding[];
   otk: OtkHealth | null;
@@ -74,6 +77,7 @@ export interface Snapshot {
 
 const EMPTY: Snapshot = {
   counts: {},
+  health: null,
   entries: [],
   findings: [],
   otk: null,
@@ -84,7 +88,8 @@ const EMPTY: Snapshot = {
 
 // A cheap fingerprint of the counts: entries and findings are re-read only when it moves.
 function countsKey(counts: Counts): string {
-  const names: (KeClass | 'other')[] = ['KE-1', 'KE-2', 'KE-3', 'KE-4', 'other'];
+  // Every class the core counts, whichever they are.
+  const names = Object.keys(counts).sort() as (KeClass | 'other')[];
   return names
     .map((k) => {
       const c = counts[k];
@@ -115,6 +120,10 @@ export function useDiagnosticsSnapshot(
       const key = countsKey(counts);
       const otk =
         typeof api.otkHealth === 'function' ? attempt(() => api.otkHealth() ?? null, null) : null;
+      const health =
+        typeof api.getCryptoDiagHealth === 'function'
+          ? attempt(() => (api.getCryptoDiagHealth() as CryptoDiagHealth) ?? null, null)
+          : null;
       const guard =
         typeof api.getTabGuardState === 'function'
           ? attempt(() => api.getTabGuardState!(), null)
@@ -127,6 +136,7 @@ export function useDiagnosticsSnapshot(
       lastKey.current = key;
       setSnapshot((prev) => ({
         counts,
+        health,
         entries: moved
           ? attempt(() => api.getCryptoDiagEntries(), [] as DiagEntry[])
           : prev.entries,

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// CLI benchmark: `crypto-health triage` on a large Synapse log against the runbook's own three
+// CLI benchmark: `crypto-health triage` on a large Synapse log against the three manual
 // `grep -E` commands over the same file, peak memory (/usr/bin/time -v), and `crypto-health scan`
 // query time on PostgreSQL.
 //
@@ -7,7 +7,7 @@
 //
 // The log is generated on the fly into target/bench-cli/ (real Synapse 1.163 line shapes: access
 // lines for /sync, keys/upload, keys/query, sendToDevice, delayed events, handler lines, and a KE-1
-// storm of three users) and deleted afterwards. The greps are the runbook's, for the KE-1 user:
+// storm of three users) and deleted afterwards. The greps an operator would run by hand, for the KE-1 user:
 //   grep -E "keys/upload|One time key .* already exists|OneTimeKey" LOG | grep "<user>"
 //   grep -E "io.element.call.encryption_keys|m.room.encrypted|/sendToDevice|to_device" LOG | grep -E "<user>|<peer>"
 //   grep -E "delayed_event|msc4140|msc4157|update_delayed" LOG | grep "<user>"
@@ -232,7 +232,7 @@ async function main() {
   if (PG) results.scan = benchScan();
   writeFileSync(path.join(OUT, 'results.json'), JSON.stringify(results, null, 2) + '\n');
   const worst = Math.max(...results.logs.map((l) => l.ratio));
-  console.log(`goal: triage within 2× of the runbook greps: ${worst <= 2 ? 'met' : 'NOT met'} (worst ${worst}×); memory flat in log size: peak ${results.logs.map((l) => `${l.triagePeakMiB} MiB @ ${l.sizeMB} MB`).join(', ')}`);
+  console.log(`goal: triage within 2× of the manual greps: ${worst <= 2 ? 'met' : 'NOT met'} (worst ${worst}×); memory flat in log size: peak ${results.logs.map((l) => `${l.triagePeakMiB} MiB @ ${l.sizeMB} MB`).join(', ')}`);
 }
 
 main().catch((e) => {

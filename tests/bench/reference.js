@@ -1,5 +1,5 @@
-// The plain-JS capture crypto-health is measured against: what the runbook's
-// TypeScript sketch (cryptoDiagLog.ts) describes, written straightforwardly.
+// The plain-JS capture crypto-health is measured against: the capture a client
+// would write by hand (a console wrapper feeding a ring buffer), written straightforwardly.
 // Pass-through console wrappers; each line is rendered, tested against one
 // regex per signature, and matching lines go into an array ring buffer (200)
 // as { ts, level, ke, signature, message }; objects as JSON, or (naive) as
@@ -27,7 +27,7 @@ let installed = null;
 export const buffer = [];
 
 // `naive`: objects as String(o) ("[object Object]") instead of JSON, the
-// cheapest capture one could write (issue 16's yardstick).
+// cheapest capture one could write (the lower yardstick).
 let naive = false;
 
 function render(args) {

@@ -5,7 +5,7 @@ use crypto_health_core::classify;
 use serde_json::{json, Value};
 use std::io::Write;
 
-pub fn run(args: &[String], out: &mut impl Write) -> Result<(), Failure> {
+pub(crate) fn run(args: &[String], out: &mut impl Write) -> Result<(), Failure> {
     let mut jsonl = false;
     for a in args {
         match a.as_str() {

@@ -1,8 +1,8 @@
-//! `crypto-health`: the runbook's tools on the command line.
+//! `crypto-health`: the E2EE investigation's tools on the command line.
 //!
 //! - `classify [--jsonl]`: one JSON object per input message.
 //! - `redact`: input lines with secrets removed.
-//! - `triage`: the runbook's decision tree from a report (or a HAR) plus server evidence.
+//! - `triage`: the decision tree of docs/TRIAGE.md from a report (or a HAR) plus server evidence.
 //! - `scan`: the whole server at once: every device in the KE-1 state, exhausted one-time keys,
 //!   to-device backlogs.
 
@@ -33,16 +33,20 @@ fn usage() -> String {
 
 /// A failure the user can act on: message and exit code.
 pub struct Failure {
+    /// What went wrong, for stderr.
     pub message: String,
+    /// The exit code: 1 bad input, 2 usage.
     pub code: u8,
 }
 
 impl Failure {
-    pub fn usage(msg: impl Into<String>) -> Self {
-        Failure { message: format!("{}\n\n{}", msg.into(), usage()), code: 2 }
+    /// A usage error (exit 2), with the usage text after the message.
+    pub fn usage(msg: impl std::fmt::Display) -> Self {
+        Failure { message: format!("{msg}\n\n{}", usage()), code: 2 }
     }
-    pub fn input(msg: impl Into<String>) -> Self {
-        Failure { message: msg.into(), code: 1 }
+    /// Bad input (exit 1).
+    pub fn input(msg: impl std::fmt::Display) -> Self {
+        Failure { message: msg.to_string(), code: 1 }
     }
 }
 
@@ -93,9 +97,17 @@ fn run(args: &[String]) -> Result<(), Failure> {
     r.and(flushed)
 }
 
+/// The arguments as text: one that is not UTF-8 is a usage error naming it (lossily), not a panic.
+fn text_args(args: impl Iterator<Item = std::ffi::OsString>) -> Result<Vec<String>, Failure> {
+    args.enumerate()
+        .map(|(i, a)| {
+            a.into_string().map_err(|raw| Failure::usage(format!("argument {} is not UTF-8 text: `{}`", i + 1, raw.to_string_lossy())))
+        })
+        .collect()
+}
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match run(&args) {
+    match text_args(std::env::args_os().skip(1)).and_then(|args| run(&args)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) if f.code == 0 => ExitCode::SUCCESS,
         Err(f) => {

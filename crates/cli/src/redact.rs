@@ -4,7 +4,7 @@ use crate::{for_each_line, Failure};
 use crypto_health_core::evidence::redact::{redact, RedactionCounts};
 use std::io::Write;
 
-pub fn run(args: &[String], out: &mut impl Write) -> Result<(), Failure> {
+pub(crate) fn run(args: &[String], out: &mut impl Write) -> Result<(), Failure> {
     if let Some(a) = args.first() {
         return Err(Failure::usage(format!("redact: unknown option `{a}`")));
     }

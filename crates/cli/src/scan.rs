@@ -7,24 +7,28 @@
 //! - one-time keys exhausted: devices with published device keys and no `signed_curve25519`
 //!   one-time key left, and whether their fallback key is used;
 //! - to-device backlog: devices with many queued to-device messages, and whether the device
-//!   still shows up (last seen) or is stale.
+//!   still shows up (last seen) or is stale;
+//! - one-time-key flood: devices holding far more one-time keys than a client keeps (50), the
+//!   mark of matrix-sdk-crypto-wasm 18.5+ with a matrix-js-sdk before 42.4.0 (core otk::flood).
 //!
-//! Each list is ranked, and each device gets the first safe step from the runbook.
+//! Each list is ranked, and each device gets its first safe step (docs/TRIAGE.md, scan).
 
 use crate::server::{db, log};
 use crate::Failure;
 use crypto_health_core::otk::conflict::keys_differ;
+use crypto_health_core::otk::flood::{FIXED_IN, GROWTH_LIMIT, SDK_TARGET, SYNAPSE_CAP};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::Instant;
 
-pub const USAGE: &str = "  scan --synapse-db DB [--synapse-log FILE]... [--since TIME] [--until TIME]
-       [--backlog-min N] [--otk-low N] [--json]
+pub(crate) const USAGE: &str = "  scan --synapse-db DB [--synapse-log FILE]... [--since TIME] [--until TIME]
+       [--backlog-min N] [--otk-low N] [--otk-flood N] [--json]
                        the whole server at once, read only: every device in the KE-1 state
                        in the window (400s per device, conflicting key ids, whether the
                        stored rows differ), devices with exhausted one-time keys, devices
-                       with a to-device backlog; ranked, with the first safe step per device";
+                       with a to-device backlog, devices holding more than N one-time keys
+                       (default 100: a client keeps 50); ranked, with the first safe step per device";
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -35,11 +39,21 @@ struct Args {
     until: Option<u64>,
     backlog_min: i64,
     otk_low: i64,
+    otk_flood: i64,
     json: bool,
 }
 
 fn parse_args(args: &[String]) -> Result<Args, Failure> {
-    let mut a = Args { db: String::new(), logs: Vec::new(), since: None, until: None, backlog_min: 100, otk_low: 0, json: false };
+    let mut a = Args {
+        db: String::new(),
+        logs: Vec::new(),
+        since: None,
+        until: None,
+        backlog_min: 100,
+        otk_low: 0,
+        otk_flood: GROWTH_LIMIT as i64,
+        json: false,
+    };
     let mut db = None;
     let mut it = args.iter();
     while let Some(k) = it.next() {
@@ -58,6 +72,7 @@ fn parse_args(args: &[String]) -> Result<Args, Failure> {
             "--until" => a.until = Some(time("--until", val("--until")?)?),
             "--backlog-min" => a.backlog_min = num("--backlog-min", val("--backlog-min")?)?.max(1),
             "--otk-low" => a.otk_low = num("--otk-low", val("--otk-low")?)?,
+            "--otk-flood" => a.otk_flood = num("--otk-flood", val("--otk-flood")?)?,
             "--json" => a.json = true,
             other => return Err(Failure::usage(format!("scan: unknown option `{other}`"))),
         }
@@ -88,7 +103,7 @@ fn iso(ms: Option<u64>) -> Value {
     ms.map(crypto_health_core::support::text::iso8601).map(Value::from).unwrap_or(Value::Null)
 }
 
-pub fn run(args: &[String], out: &mut impl Write) -> Result<(), Failure> {
+pub(crate) fn run(args: &[String], out: &mut impl Write) -> Result<(), Failure> {
     let a = parse_args(args)?;
     let t0 = Instant::now();
     let log = if a.logs.is_empty() {
@@ -176,6 +191,7 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<(), Failure> {
         });
     }
     let backlog = db.backlogs(a.backlog_min).map_err(e)?;
+    let flood = db.otk_flood_devices(a.otk_flood).map_err(e)?;
     let db_ms = t1.elapsed().as_millis() as u64;
 
     // "Stale": not seen for a day before the newest thing we know of (log end, else the newest sighting).
@@ -235,6 +251,20 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<(), Failure> {
             })
             .collect()
     });
+    let flood_json: Option<Vec<Value>> = flood.as_ref().map(|v| {
+        let why = format!(
+            "the client uploads a new batch of one-time keys on almost every sync (a correct one keeps {SDK_TARGET}): \
+             matrix-sdk-crypto-wasm 18.5+ with an older matrix-js-sdk; upgrade the client to {FIXED_IN}. \
+             The device and its keys are sound: no logout needed"
+        );
+        v.iter()
+            .enumerate()
+            .map(|(i, (user, device, n))| {
+                json!({"rank": i + 1, "userId": user, "deviceId": device, "signedCurve25519": n, "atSynapseCap": *n >= SYNAPSE_CAP as i64,
+                       "firstSafeStep": {"id": "upgrade_client", "why": why}})
+            })
+            .collect()
+    });
     let mut notes: Vec<String> = db.missing.iter().map(|t| format!("table `{t}` is not in this database: its list is null")).collect();
     if log.is_none() {
         notes.push("no --synapse-log: the KE-1 list needs Synapse's conflict lines (ke1 is null)".into());
@@ -248,11 +278,12 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<(), Failure> {
             "synapseDb": {"source": db.label, "schemaVersion": db.schema_version, "missingTables": db.missing},
             "synapseLog": log.as_ref().map(|l| json!({"files": (0..l.files.len()).map(|i| l.file_name(i)).collect::<Vec<_>>(), "lines": l.lines, "parsed": l.parsed, "from": iso(l.first_ts), "to": iso(l.last_ts)})),
             "window": {"since": iso(a.since), "until": iso(a.until)},
-            "backlogMin": a.backlog_min, "otkLow": a.otk_low,
+            "backlogMin": a.backlog_min, "otkLow": a.otk_low, "otkFloodMin": a.otk_flood,
         },
         "ke1": if log.is_some() { Value::from(ke1_json) } else { Value::Null },
         "otkExhausted": low_json,
         "toDeviceBacklog": backlog_json,
+        "otkFlood": flood_json,
         "timings": {"logMs": log_ms, "dbMs": db_ms, "connectMs": connect_ms},
         "notes": notes,
     });
@@ -338,6 +369,26 @@ fn write_text(out: &mut impl Write, doc: &Value) -> std::io::Result<()> {
                     s(&d["queued"]),
                     s(&d["lastSeen"]),
                     if d["stale"] == true { " (stale)" } else { "" },
+                    s(&d["firstSafeStep"]["id"]),
+                    s(&d["firstSafeStep"]["why"])
+                )?;
+            }
+        }
+    }
+    writeln!(out, "\nOne-time-key flood (> {} signed_curve25519 held), most first", s(&doc["inputs"]["otkFloodMin"]))?;
+    match doc["otkFlood"].as_array() {
+        None => writeln!(out, "   (table missing)")?,
+        Some(v) if v.is_empty() => writeln!(out, "   none")?,
+        Some(v) => {
+            for d in v {
+                writeln!(
+                    out,
+                    "   {}. {} {} — {} held{}\n      first safe step: {} — {}",
+                    s(&d["rank"]),
+                    s(&d["userId"]),
+                    s(&d["deviceId"]),
+                    s(&d["signedCurve25519"]),
+                    if d["atSynapseCap"] == true { " (at Synapse's limit: further uploads are refused)" } else { "" },
                     s(&d["firstSafeStep"]["id"]),
                     s(&d["firstSafeStep"]["why"])
                 )?;

@@ -1,5 +1,7 @@
 //! The `crypto-health` binary end to end: stdin in, JSON lines out, clear errors.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use serde_json::Value;
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
@@ -103,4 +105,16 @@ fn huge_line_is_handled() {
     assert!(o.status.success());
     // The signature sits past the 64 KiB scan window: not matched, and not a crash.
     assert_eq!(json_lines(&o)[0]["ke"], Value::Null);
+}
+
+#[test]
+fn a_non_utf8_argument_is_a_usage_error() {
+    use std::os::unix::ffi::OsStrExt;
+    let bad = std::ffi::OsStr::from_bytes(b"--report=caf\xe9.json");
+    let o = Command::new(env!("CARGO_BIN_EXE_crypto-health")).arg("triage").arg(bad).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("argument 2 is not UTF-8 text: `--report=caf\u{fffd}.json`"), "{err}");
+    assert!(err.contains("usage: crypto-health"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
 }

@@ -1,6 +1,8 @@
 //! `crypto-health scan` and `triage --har` end to end on files (the real-Synapse runs are the e2e
 //! scenarios scan_server, triage_postgres and triage_har).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -41,6 +43,13 @@ fn synapse_db(name: &str) -> PathBuf {
                CREATE TABLE device_inbox (user_id TEXT, device_id TEXT, stream_id BIGINT, message_json TEXT, instance_name TEXT);
                INSERT INTO e2e_one_time_keys_json VALUES ('@a:hs', 'A', 'signed_curve25519', 'K0', 1, '{"key":"OLD"}');
                INSERT INTO e2e_one_time_keys_json VALUES ('@b:hs', 'B', 'signed_curve25519', 'K0', 1, '{"key":"OLD"}');
+               WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 549)
+                 INSERT INTO e2e_one_time_keys_json SELECT '@f:hs', 'F', 'signed_curve25519', 'F' || i, 1, '{}' FROM n;
+               WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 149)
+                 INSERT INTO e2e_one_time_keys_json SELECT '@g:hs', 'G', 'signed_curve25519', 'G' || i, 1, '{}' FROM n;
+               WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 99)
+                 INSERT INTO e2e_one_time_keys_json SELECT '@h:hs', 'H', 'signed_curve25519', 'H' || i, 1, '{}' FROM n;
+               INSERT INTO e2e_one_time_keys_json SELECT '@g:hs', 'G', 'curve25519', 'X' || key_id, 1, '{}' FROM e2e_one_time_keys_json WHERE user_id = '@h:hs';
                INSERT INTO e2e_device_keys_json VALUES ('@a:hs', 'A', 1, '{}'), ('@b:hs', 'B', 1, '{}'), ('@c:hs', 'C', 1, '{}'), ('@d:hs', 'D', 1, '{}');
                INSERT INTO e2e_fallback_keys_json VALUES ('@d:hs', 'D', 'signed_curve25519', 'F', '{}', 1);
                INSERT INTO devices VALUES ('@e:hs', 'E', NULL, 1795294148000);
@@ -75,6 +84,14 @@ fn scan_ranks_ke1_exhausted_and_backlog() {
     assert_eq!(doc["ke1"][2]["firstSafeStep"]["id"], "watch");
     assert_eq!(ids("otkExhausted"), ["@d:hs", "@c:hs"], "fallback used first");
     assert_eq!(ids("toDeviceBacklog"), ["@e:hs"]);
+    // The one-time-key flood: more than 100 signed_curve25519 keys held (100 itself is not), most first.
+    assert_eq!(ids("otkFlood"), ["@f:hs", "@g:hs"]);
+    assert_eq!((doc["otkFlood"][0]["signedCurve25519"].as_i64(), doc["otkFlood"][0]["atSynapseCap"].as_bool()), (Some(550), Some(true)));
+    assert_eq!((doc["otkFlood"][1]["signedCurve25519"].as_i64(), doc["otkFlood"][1]["atSynapseCap"].as_bool()), (Some(150), Some(false)));
+    assert_eq!(doc["otkFlood"][1]["firstSafeStep"]["id"], "upgrade_client");
+    assert!(doc["otkFlood"][1]["firstSafeStep"]["why"].as_str().unwrap().contains("42.4.0"));
+    let low = json_of(&cli(&["scan", "--json", "--synapse-db", db, "--otk-flood", "99"]));
+    assert_eq!(low["otkFlood"].as_array().unwrap().len(), 3, "@h's 100 keys count with --otk-flood 99");
     // The window keeps only @b's storm.
     let doc = json_of(&cli(&["scan", "--json", "--synapse-db", db, "--synapse-log", log, "--since", "2026-11-21T20:00:15"]));
     assert_eq!(doc["ke1"].as_array().unwrap().len(), 1);
@@ -83,7 +100,9 @@ fn scan_ranks_ke1_exhausted_and_backlog() {
     let doc = json_of(&cli(&["scan", "--json", "--synapse-db", db]));
     assert!(doc["ke1"].is_null() && doc["notes"][0].as_str().unwrap().contains("--synapse-log"));
     let o = cli(&["scan", "--synapse-db", db, "--synapse-log", log]);
-    assert!(String::from_utf8(o.stdout).unwrap().contains("1. @b:hs B — 3 × 400"));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(text.contains("1. @b:hs B — 3 × 400"));
+    assert!(text.contains("1. @f:hs F — 550 held (at Synapse's limit"), "{text}");
     // Usage errors.
     assert_eq!(cli(&["scan"]).status.code(), Some(2));
     assert_eq!(cli(&["scan", "--synapse-db", db, "--since", "yesterday"]).status.code(), Some(2));
@@ -131,4 +150,23 @@ fn triage_from_a_har_without_a_report() {
     let o = cli(&["triage", "--har", bad.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("not a HAR file"));
+}
+
+#[test]
+fn triage_names_the_flood_from_the_database() {
+    let db = synapse_db("triage-flood.db");
+    let db = db.to_str().unwrap();
+    let doc = json_of(&cli(&["triage", "--json", "--synapse-db", db, "--user", "@f:hs", "--device", "F"]));
+    assert_eq!(doc["inputs"]["synapseDb"]["signedCurve25519Keys"], 550);
+    let notes: Vec<&str> = doc["notes"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert!(
+        notes.iter().any(|n| n.contains("holds 550 signed_curve25519") && n.contains("Synapse's limit") && n.contains("42.4.0")),
+        "{notes:?}"
+    );
+    // 100 keys (and other algorithms) are within a client's reach: no note.
+    let doc = json_of(&cli(&["triage", "--json", "--synapse-db", db, "--user", "@h:hs", "--device", "H"]));
+    assert_eq!(doc["inputs"]["synapseDb"]["signedCurve25519Keys"], 100);
+    assert!(!doc["notes"].as_array().unwrap().iter().any(|n| n.as_str().unwrap().contains("one-time-key flood")));
+    let o = cli(&["triage", "--synapse-db", db, "--user", "@g:hs", "--device", "G"]);
+    assert!(String::from_utf8(o.stdout).unwrap().contains("holds 150 signed_curve25519"));
 }

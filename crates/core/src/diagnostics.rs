@@ -11,22 +11,22 @@ use crate::environment::crypto_store::{self, StoreFacts, KNOWN_DATABASES, RUST_C
 use crate::environment::tab_guard::TabGuard;
 use crate::evidence::classify::{classify, Classified};
 use crate::evidence::decryption::{Failure, UtdTracker};
-use crate::evidence::http::{endpoint_of, path_of, Endpoint, HttpStats, DELAYED_EVENT_LOCAL_TIMEOUT_MS};
+use crate::evidence::http::{endpoint_of, path_of, Endpoint, HttpStats};
 use crate::evidence::journal::{Config, Entry, Journal};
 use crate::evidence::peer_keys::{LineFact, PeerMonitor, ToDeviceEvent};
 use crate::evidence::signature::SIGNATURES;
 use crate::evidence::sync::SyncFacts;
-use crate::evidence::widget::CallMonitor;
+use crate::evidence::widget::{CallEvidence, CallMonitor};
 use crate::otk::breaker::{Decision, KeptResponse};
 use crate::otk::conflict::{self, OtkConflict};
 use crate::otk::flood::is_cap_refusal;
 use crate::otk::health::{Event, Monitor, MonitorConfig, OtkHealth, RecoveryNeeded, Source};
 use crate::otk::upload::{parse_request, parse_response, UploadOutcome};
-use crate::report::finding::{Finding, Level};
+use crate::report::finding::Finding;
+use crate::report::health::Health;
 use crate::report::{Context, CryptoStore, Report, Storage};
 use crate::support::text::iso8601;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use std::collections::BTreeMap;
 
 const OTK_CONFLICT: &str = "ke1.otk_conflict";
@@ -521,9 +521,8 @@ impl Diagnostics {
         r.capture.args_not_read = self.taps.args_not_read;
         r.capture.stopped_after_error = self.stopped_after_error.clone();
         (r.capture.frames, r.capture.early_lines, r.capture.early_dropped) = self.tap_frames.clone();
-        if let Some(f) = self.tab_guard.assess(now) {
-            r.findings.push(f);
-        }
+        let (derived, call) = self.derived_findings(now);
+        r.findings.extend(derived);
         r.tab_guard = self.tab_guard.clone();
         if self.utd.is_active() {
             let mut d = self.utd.report(now);
@@ -532,15 +531,24 @@ impl Diagnostics {
             }
             r.decryption = Some(d);
         }
-        if !self.call.is_empty() || !self.peers.is_empty() {
-            let own = self.otk.state.user_id.as_deref().zip(self.otk.state.device_id.as_deref()).map(|(u, d)| format!("{u}:{d}"));
-            let mut call = self.call.evidence(own.as_deref(), now);
-            call.peers = self.peers.peers();
-            r.findings.extend(CallMonitor::findings(&call, now));
-            r.findings.extend(PeerMonitor::findings(&call.peers, &self.ke1_link(&call.peers), now));
-            r.call = Some(call);
-        }
+        r.call = call;
+        r.health = Health::assess(&r.counts, &r.findings, Some(&self.otk.snapshot()));
         r
+    }
+
+    /// Findings drawn when asked rather than when observed (the tab guard's
+    /// conflicts, a call's), and the call evidence they were drawn from.
+    fn derived_findings(&self, now: u64) -> (Vec<Finding>, Option<CallEvidence>) {
+        let mut findings: Vec<Finding> = self.tab_guard.assess(now).into_iter().collect();
+        if self.call.is_empty() && self.peers.is_empty() {
+            return (findings, None);
+        }
+        let own = self.otk.state.user_id.as_deref().zip(self.otk.state.device_id.as_deref()).map(|(u, d)| format!("{u}:{d}"));
+        let mut call = self.call.evidence(own.as_deref(), now);
+        call.peers = self.peers.peers();
+        findings.extend(CallMonitor::findings(&call, now));
+        findings.extend(PeerMonitor::findings(&call.peers, &self.ke1_link(&call.peers), now));
+        (findings, Some(call))
     }
 
     /// What links undecryptable keys to KE-1 on this device: the identity the
@@ -549,7 +557,7 @@ impl Diagnostics {
         let id = &self.otk.state.identity;
         let previous = id.replaced_by.as_ref().and(id.curve25519.as_deref());
         let for_previous = previous.is_some_and(|k| peers.iter().any(|p| p.encrypted_for.iter().any(|e| e == k)));
-        json!({
+        serde_json::json!({
             "identityReplaced": id.replaced_by.is_some(),
             "previousCurve25519": previous,
             "currentCurve25519": id.current_curve25519(),
@@ -557,6 +565,14 @@ impl Diagnostics {
             "storeMissing": self.otk.store_missing,
             "otkConflictKeyId": self.otk.state.proof.as_ref().map(|p| &p.key_id),
         })
+    }
+
+    /// The overall level and each KE class's (`getCryptoDiagHealth()`): what
+    /// the report's `health` says, without building the report.
+    pub fn health(&self, now: u64) -> Health {
+        let mut findings = self.journal.findings.clone();
+        findings.extend(self.derived_findings(now).0);
+        Health::assess(&self.journal.counts(), &findings, Some(&self.otk.snapshot()))
     }
 
     pub fn decryption(&self, now: u64) -> crate::evidence::decryption::DecryptionReport {
@@ -611,6 +627,7 @@ impl Diagnostics {
         }
         let (counted, effects) = self.conflict(c, Source::Http, now);
         // Evidence in the journal, in the words the server used.
+        #[allow(clippy::expect_used, reason = "the table is a constant holding this row; tests/signatures.rs matches it")]
         let sig = SIGNATURES.iter().find(|s| s.id == OTK_CONFLICT).expect("the conflict signature is in the table");
         let mut fields = serde_json::Map::new();
         c.to_fields(&mut fields);
@@ -638,39 +655,13 @@ impl Diagnostics {
         }
     }
 
-    /// KE-4 from the client side: is the homeserver slower than the SDK's local
-    /// timeout on delayed-event calls?
+    /// KE-4 from the client side: the delayed-event calls' own module decides
+    /// whether they are slower than the SDK's local timeout.
     fn delayed_events(&mut self, ex: &Exchange, now: u64) {
-        let s = &mut self.http.delayed_events;
         let failed = ex.status.is_none_or(|st| st >= 500);
-        if ex.duration_ms > DELAYED_EVENT_LOCAL_TIMEOUT_MS {
-            s.over_local_timeout += 1;
+        if let Some(finding) = self.http.delayed_events.delayed_event_seen(ex.duration_ms, failed, now) {
+            self.journal.add_finding(finding);
         }
-        if !(failed || ex.duration_ms > DELAYED_EVENT_LOCAL_TIMEOUT_MS) {
-            return;
-        }
-        let bad = s.over_local_timeout + s.network_errors + s.aborted + s.server_errors;
-        let finding = Finding {
-            id: "delayed_events_slow".into(),
-            ke: Some("KE-4".into()),
-            level: Level::Warning,
-            title: "delayed-event calls fail or exceed the SDK's 2 s local timeout".into(),
-            detail: format!(
-                "{bad} of {} delayed-event calls to the homeserver took longer than {DELAYED_EVENT_LOCAL_TIMEOUT_MS} ms or failed \
-                 (slowest {} ms, {} network errors, {} aborted, {} server errors). MatrixRTC retries these and gives up after 10: \
-                 the delay is on the homeserver side or the network, not in the client.",
-                s.requests, s.max_ms, s.network_errors, s.aborted, s.server_errors
-            ),
-            ts: now,
-            at: iso8601(now),
-            evidence: json!({
-                "requests": s.requests, "overLocalTimeout": s.over_local_timeout, "maxMs": s.max_ms,
-                "meanMs": s.mean_ms(), "networkErrors": s.network_errors, "aborted": s.aborted,
-                "serverErrors": s.server_errors, "lastStatus": s.last_status,
-                "localTimeoutMs": DELAYED_EVENT_LOCAL_TIMEOUT_MS,
-            }),
-        };
-        self.journal.add_finding(finding);
     }
 }
 
@@ -803,7 +794,7 @@ mod tests {
         d.exchange(&Exchange { method: "POST", url, status: Some(200), duration_ms: 2500, ..Default::default() }, 2);
         d.exchange(&Exchange { method: "POST", url, aborted: true, duration_ms: 2000, error: Some("AbortError"), ..Default::default() }, 3);
         let f = &d.findings()[0];
-        assert_eq!((f.id.as_str(), f.ke.as_deref()), ("delayed_events_slow", Some("KE-4")));
+        assert_eq!((f.id.as_str(), f.ke.map(crate::Class::as_str)), ("delayed_events_slow", Some("KE-4")));
         assert_eq!(f.evidence["overLocalTimeout"], 1);
         assert_eq!(f.evidence["aborted"], 1);
         assert_eq!(d.http().delayed_events.by_detail.get("restart"), Some(&3));
@@ -867,7 +858,7 @@ mod tests {
         assert_eq!((flood.excess_uploads, flood.excess_keys, flood.max_server_count, flood.syncs_with_counts), (3, 150, Some(200), 3));
         assert_eq!(h.outcome, crate::otk::health::Outcome::Flooding);
         let f = d.findings().iter().find(|f| f.id == "otk_flood").expect("flood finding");
-        assert_eq!((f.ke.as_deref(), f.ts), (None, 2002), "raised at the second excess upload, not KE-1");
+        assert_eq!((f.ke, f.ts), (None, 2002), "raised at the second excess upload, not KE-1");
         assert_eq!((d.http().sync.requests, d.http().sync.ok), (3, 3));
         // A sync the tap could not read is counted apart from failed uploads.
         d.exchange(&Exchange { method: "GET", url: sync_url, status: Some(200), body_not_read: true, ..Default::default() }, 9000);
@@ -891,7 +882,7 @@ mod tests {
         let flood = h.flood.unwrap();
         assert_eq!((flood.refusals, flood.refusal.as_deref().map(|r| r.contains("holding 550"))), (3, Some(true)));
         let f = d.findings().iter().find(|f| f.id == "otk_flood").unwrap();
-        assert_eq!((f.level, f.ts), (Level::Critical, 1));
+        assert_eq!((f.level, f.ts), (crate::report::finding::Level::Critical, 1));
         assert!(d.journal().counts().get("KE-1").is_none_or(|c| c.count == 0));
     }
 
@@ -942,7 +933,7 @@ mod tests {
         assert_eq!(effects, vec![Effect::RememberStoreSeen { user_id: Some("@a:hs".into()), device_id: Some("DEV".into()), at: 5 }]);
         assert_eq!(d.monitor().store_missing, Some(false));
         let (f, effects) = d.crypto_store_probe(store_probe(&[], Some(5)), StorageProbe::default(), 10);
-        assert_eq!(f.map(|f| f.level), Some(Level::Critical));
+        assert_eq!(f.map(|f| f.level), Some(crate::report::finding::Level::Critical));
         assert!(effects.is_empty());
         assert_eq!(d.monitor().store_missing, Some(true));
         assert!(d.findings().iter().any(|f| f.id == "crypto_store_missing"));
@@ -1051,7 +1042,7 @@ mod tests {
         d.to_device(&ev(new, "m2"), 6);
         let r = d.report(Context::default(), 7);
         let f = r.findings.iter().find(|f| f.id == "call_keys_undecryptable").expect("the KE-2 conclusion");
-        assert_eq!(f.evidence["peers"][0]["msgids"], json!(["m1"]));
+        assert_eq!(f.evidence["peers"][0]["msgids"], serde_json::json!(["m1"]));
         assert_eq!(f.evidence["ke1"]["previousCurve25519"], "CU_A");
         assert_eq!(f.evidence["ke1"]["currentCurve25519"], "CU_B");
         assert_eq!(f.evidence["ke1"]["encryptedForPreviousIdentity"], true);

@@ -3,14 +3,17 @@
 //! backtrack or rescan (long runs that almost match, escapes, encodings,
 //! near-keys).
 //!
-//! What the tests assert is the shape: a line four times as long costs about
-//! four times as much (a backtracking or quadratic scanner costs sixteen), a
-//! ratio far outside what a busy machine's noise can fake. The factor against a
-//! plain line (goal <= 3) is a timing figure: it is measured here too, written
-//! to target/bench/cost_per_byte.json, and reported by the bench stage.
+//! What the tests assert are forms a busy machine's noise cannot fake: a line
+//! four times as long costs about four times as much (a backtracking or
+//! quadratic scanner costs sixteen), and a hostile line costs at most
+//! `CEILING` (20x) a plain line of the same length (rescanning a 16 KiB line
+//! costs thousands of times more). The goal against a plain line (<= 3x) is a
+//! timing figure: measured here too, written to target/bench/cost_per_byte.json,
+//! and reported by the bench stage, where timing goals live.
 //!
 //! Its own test binary, and its tests take one lock, so no other test thread
 //! competes with the measurement.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test's panic is its failure report")]
 
 use crypto_health_core::evidence::redact::{redact, RedactionCounts};
 use crypto_health_core::{classify, Config, Journal};
@@ -21,6 +24,9 @@ static ALONE: Mutex<()> = Mutex::new(());
 
 /// Hostile time per byte / plain time per byte: the goal the bench reports.
 const BOUND: f64 = 3.0;
+/// The same ratio, asserted: far above what noise makes of a 3x figure, far
+/// below what a scanner that rescans or backtracks costs on a 16 KiB line.
+const CEILING: f64 = 20.0;
 /// Cost of a line four times as long / cost of the line (both already many
 /// keys long): linear is 4, quadratic 16. Asserted.
 const GROWTH_BOUND: f64 = 8.0;
@@ -88,7 +94,7 @@ fn worst_ratio(prefix: &str, work: fn(&str)) -> (f64, &'static str, Vec<(&'stati
         assert!(line.len() <= LEN && line.len() > LEN - 64, "{name}: {}", line.len());
         let line = format!("{prefix}{line}");
         let mut r = f64::MAX;
-        // A figure over the bound is measured again (four times at most): one
+        // A figure over the goal is measured again (four times at most): one
         // descheduled round must not decide, a real cost shows every time.
         for _ in 0..5 {
             let (mut p, mut h) = (f64::MAX, f64::MAX);
@@ -109,7 +115,8 @@ fn worst_ratio(prefix: &str, work: fn(&str)) -> (f64, &'static str, Vec<(&'stati
     (worst.0, worst.1, all)
 }
 
-/// Redaction: a hostile line costs at most 3x a plain one of the same length.
+/// Redaction: a hostile line costs at most `CEILING` (20x) a plain one of the
+/// same length (asserted); the 3x goal is the recorded figure.
 #[test]
 fn redact_cost_per_byte_is_bounded() {
     let _alone = ALONE.lock().unwrap_or_else(|e| e.into_inner());
@@ -120,7 +127,8 @@ fn redact_cost_per_byte_is_bounded() {
     record("redact_hostile_vs_plain_ratio", worst, name);
 }
 
-/// Classification plus storage of a matching line (what a captured line costs the journal).
+/// Classification plus storage of a matching line (what a captured line costs
+/// the journal): at most `CEILING` (20x) a plain line (asserted); 3x is the goal recorded.
 #[test]
 fn observe_cost_per_byte_is_bounded() {
     let _alone = ALONE.lock().unwrap_or_else(|e| e.into_inner());
@@ -142,6 +150,7 @@ fn record(key: &str, worst: f64, name: &str) {
     let _ = std::fs::create_dir_all(std::path::Path::new(path).parent().unwrap());
     let _ = std::fs::write(path, all.to_string());
     assert!(worst.is_finite() && worst > 0.0, "{key}: no figure ({worst})");
+    assert!(worst <= CEILING, "{key}: a hostile line ({name}) cost {worst:.1}x a plain one (goal {BOUND}, ceiling {CEILING})");
 }
 
 /// Cost of `work` on `line` repeated 16 times / repeated 4 times, each side

@@ -7,6 +7,7 @@
 //! redacted text, in a stored entry or in the exported report; identifiers stay.
 //! The cost per byte of hostile lines is checked in `cost_per_byte.rs` (its own
 //! test binary, so these threads do not disturb its timing).
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test's panic is its failure report")]
 
 use crypto_health_core::evidence::redact::{redact, RedactionCounts};
 use crypto_health_core::{classify, Config, Context, Journal, Report};

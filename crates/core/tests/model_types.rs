@@ -3,8 +3,11 @@
 //! and the JSON Schema (schema/report.schema.json) against them: each value
 //! the package hands to JS is serialized from the Rust type, and its field
 //! names must be exactly the interface's (both ways), recursively for the
-//! nested object types the interface spells inline. A field added in Rust and
-//! missing from the `.d.ts` (or the schema) fails here.
+//! nested object types the interface spells inline, and each value must be of
+//! its field's declared type (a `number` that Rust writes as a string fails,
+//! as does a string outside a declared set of literals). A field added in
+//! Rust and missing from the `.d.ts` (or the schema) fails here.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test's panic is its failure report")]
 
 use crypto_health_core::diagnostics::{DeviceMemory, Effect, Exchange, StorageProbe, StoreProbe};
 use crypto_health_core::environment::tab_guard::TabGuard;
@@ -23,8 +26,10 @@ fn schema() -> Value {
         .unwrap()
 }
 
-/// Top-level field names of `export interface NAME { … }`: (name, optional).
-fn interface(ts: &str, name: &str) -> BTreeMap<String, bool> {
+/// Top-level fields of `export interface NAME { … }`: name -> (optional, type text).
+/// The type text is the rest of the field's line (an inline object's starts
+/// with `{`: its fields are compared by [`inline_object`]).
+fn interface(ts: &str, name: &str) -> BTreeMap<String, (bool, String)> {
     let head = format!("export interface {name} ");
     let start = ts.find(&head).unwrap_or_else(|| panic!("no interface {name} in types.rs"));
     let body = &ts[start..];
@@ -44,7 +49,9 @@ fn interface(ts: &str, name: &str) -> BTreeMap<String, bool> {
             if let Some((key, _)) = l.split_once(':').filter(|_| !l.starts_with('*') && !l.starts_with("/*")) {
                 let key = key.trim_start_matches('{').trim();
                 if !key.is_empty() && key.chars().all(|c| c.is_alphanumeric() || c == '?' || c == '_') && depth == 1 {
-                    fields.insert(key.trim_end_matches('?').to_owned(), key.ends_with('?'));
+                    let name = key.trim_end_matches('?').to_owned();
+                    let ty = field_type(body, &name);
+                    fields.insert(name, (key.ends_with('?'), ty));
                 }
             }
             line.clear();
@@ -53,6 +60,17 @@ fn interface(ts: &str, name: &str) -> BTreeMap<String, bool> {
         }
     }
     fields
+}
+
+/// The declared type of a top-level field of the interface starting `body`:
+/// the rest of its line, without the closing `;`.
+fn field_type(body: &str, name: &str) -> String {
+    let line = [format!("\n  {name}: "), format!("\n  {name}?: ")]
+        .iter()
+        .find_map(|head| body.find(head.as_str()).map(|at| &body[at + head.len()..]))
+        .unwrap_or_else(|| panic!("no field {name}"));
+    let line = &line[..line.find('\n').unwrap_or(line.len())];
+    line.trim().trim_end_matches(';').trim().to_owned()
 }
 
 /// Field names of an inline object type `key: { a: …; b: … }` inside an interface.
@@ -81,6 +99,87 @@ fn same(what: &str, rust: BTreeSet<String>, declared: BTreeMap<String, bool>) {
     let missing: Vec<_> = required.difference(&rust).collect();
     assert!(undeclared.is_empty(), "{what}: Rust writes {undeclared:?}, the TypeScript declaration lacks them");
     assert!(missing.is_empty(), "{what}: the TypeScript declaration requires {missing:?}, Rust never writes them");
+}
+
+/// Names both ways ([`same`]) and every written field's type against `export interface NAME`.
+fn check(ts: &str, name: &str, v: &Value) {
+    let declared = interface(ts, name);
+    same(name, keys(v), declared.iter().map(|(k, (opt, _))| (k.clone(), *opt)).collect());
+    for (k, x) in v.as_object().into_iter().flatten() {
+        let Some((_, ty)) = declared.get(k) else { continue };
+        assert!(fits(ts, x, ty), "{name}.{k}: Rust writes {x}, the TypeScript declaration says `{ty}`");
+    }
+}
+
+/// Splits a type at its top-level `|` (not inside quotes, brackets, braces, parentheses or generics).
+fn union_members(ty: &str) -> Vec<&str> {
+    let (mut depth, mut quoted, mut start, mut out) = (0i32, false, 0, Vec::new());
+    for (i, c) in ty.char_indices() {
+        match c {
+            '\'' => quoted = !quoted,
+            '{' | '(' | '[' | '<' if !quoted => depth += 1,
+            '}' | ')' | ']' | '>' if !quoted => depth -= 1,
+            '|' if !quoted && depth == 0 => {
+                out.push(ty[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(ty[start..].trim());
+    out.into_iter().filter(|m| !m.is_empty()).collect()
+}
+
+/// The text of `export type NAME = …;` (possibly over several lines).
+fn alias(ts: &str, name: &str) -> Option<String> {
+    let at = ts.find(&format!("export type {name} ="))?;
+    let rest = &ts[at..];
+    let body = &rest[rest.find('=')? + 1..rest.find(';')?];
+    Some(body.trim().to_owned())
+}
+
+/// Does a JSON value fit a TypeScript type as types.rs spells them?
+fn fits(ts: &str, v: &Value, ty: &str) -> bool {
+    union_members(ty).into_iter().any(|m| match m {
+        "unknown" | "any" => true,
+        "string" => v.is_string(),
+        "number" => v.is_number(),
+        "boolean" => v.is_boolean(),
+        "null" => v.is_null(),
+        _ if m.starts_with('\'') => v.as_str() == Some(m.trim_matches('\'')),
+        _ if m.ends_with("[]") => v.as_array().is_some_and(|a| a.iter().all(|x| fits(ts, x, &m[..m.len() - 2]))),
+        _ if m.starts_with('(') && m.ends_with(')') => fits(ts, v, &m[1..m.len() - 1]),
+        _ if m.starts_with('{') || m.starts_with("Record<") => v.is_object(),
+        _ if m.contains("['") => {
+            // `Iface['field']`: that field's declared type.
+            let (iface, field) = m.trim_end_matches("']").split_once("['").unwrap_or_else(|| panic!("odd type {m}"));
+            let (_, fty) = interface(ts, iface).remove(field).unwrap_or_else(|| panic!("no field {iface}.{field}"));
+            fits(ts, v, &fty)
+        }
+        _ => match alias(ts, m) {
+            Some(body) => fits(ts, v, &body),
+            None if ts.contains(&format!("export interface {m} ")) => {
+                v.is_object() && {
+                    check(ts, m, v);
+                    true
+                }
+            }
+            None => panic!("type {m} is neither a TypeScript primitive nor declared in types.rs"),
+        },
+    })
+}
+
+#[test]
+fn a_number_declared_as_a_string_is_caught() {
+    let ts = "export type Phase = 'a' | 'b';\nexport interface X {\n  n: number;\n  p: Phase | null;\n  l: string[];\n}\n";
+    assert!(fits(ts, &json!(5), "number"));
+    assert!(!fits(ts, &json!("5"), "number"), "a number written as a string");
+    assert!(fits(ts, &json!(null), "Phase | null"));
+    assert!(!fits(ts, &json!("c"), "Phase | null"), "outside the literal set");
+    assert!(fits(ts, &json!(["x"]), "string[]") && !fits(ts, &json!([1]), "string[]"));
+    assert!(fits(ts, &json!("b"), "X['p']"));
+    let caught = std::panic::catch_unwind(|| check(ts, "X", &json!({ "n": "5", "p": "a", "l": [] })));
+    assert!(caught.is_err(), "check fails on a field of the wrong type");
 }
 
 const BODY_400: &str = r#"{"errcode":"M_UNKNOWN","error":"One time key signed_curve25519:AAAAAAAAAA0 already exists. Old key: {\"key\":\"OLD\",\"signatures\":{}}; new key: {'key': 'NEW', 'signatures': {}}"}"#;
@@ -175,20 +274,23 @@ fn values_handed_to_js_match_their_typescript_declarations() {
     let ts = types_ts();
     let (d, effects) = busy();
     let entry = serde_json::to_value(d.entries().next().unwrap()).unwrap();
-    same("DiagEntry", keys(&entry), interface(&ts, "DiagEntry"));
+    check(&ts, "DiagEntry", &entry);
     let storage = serde_json::to_value(d.storage().unwrap()).unwrap();
-    same("StorageState", keys(&storage), interface(&ts, "StorageState"));
+    check(&ts, "StorageState", &storage);
     same(
         "StorageState.cryptoStore",
         keys(&storage["cryptoStore"]),
         inline_object(&ts, "StorageState", "cryptoStore").into_iter().map(|k| (k, false)).collect(),
     );
     let counts = serde_json::to_value(d.journal().counts()).unwrap();
-    same("ClassCount", keys(&counts["KE-1"]), interface(&ts, "ClassCount"));
+    check(&ts, "ClassCount", &counts["KE-1"]);
     let finding = serde_json::to_value(&d.findings()[0]).unwrap();
-    same("Finding", keys(&finding), interface(&ts, "Finding"));
+    check(&ts, "Finding", &finding);
+    let health = serde_json::to_value(d.health(400)).unwrap();
+    check(&ts, "CryptoDiagHealth", &health);
+    check(&ts, "KeClassHealth", &health["classes"][0]);
     let health = serde_json::to_value(d.otk_health()).unwrap();
-    same("OtkHealth", keys(&health), interface(&ts, "OtkHealth"));
+    check(&ts, "OtkHealth", &health);
     for nested in ["uploads", "identity", "breaker", "config"] {
         same(
             &format!("OtkHealth.{nested}"),
@@ -196,25 +298,25 @@ fn values_handed_to_js_match_their_typescript_declarations() {
             inline_object(&ts, "OtkHealth", nested).into_iter().map(|k| (k, false)).collect(),
         );
     }
-    same("OtkProof", keys(&health["proof"]), interface(&ts, "OtkProof"));
-    same("OtkFlood", keys(&health["flood"]), interface(&ts, "OtkFlood"));
-    same("OtkTrigger", keys(&health["trigger"]), interface(&ts, "OtkTrigger"));
-    same("OtkRecommendation", keys(&health["recommendation"]), interface(&ts, "OtkRecommendation"));
+    check(&ts, "OtkProof", &health["proof"]);
+    check(&ts, "OtkFlood", &health["flood"]);
+    check(&ts, "OtkTrigger", &health["trigger"]);
+    check(&ts, "OtkRecommendation", &health["recommendation"]);
     let recovery = effects.iter().find_map(|e| match e {
         Effect::RecoveryNeeded(r) => Some(serde_json::to_value(r).unwrap()),
         _ => None,
     });
-    same("RecoveryNeeded", keys(&recovery.expect("the storm asked for recovery")), interface(&ts, "RecoveryNeeded"));
+    check(&ts, "RecoveryNeeded", &recovery.expect("the storm asked for recovery"));
     let report = d.report(Context::default(), 400);
     let call = serde_json::to_value(report.call.as_ref().expect("peer evidence makes a call section")).unwrap();
-    same("CallEvidence", keys(&call), interface(&ts, "CallEvidence"));
+    check(&ts, "CallEvidence", &call);
     assert_eq!(call["peers"].as_array().map(Vec::len), Some(2));
     for p in call["peers"].as_array().unwrap() {
-        same("CallPeer", keys(p), interface(&ts, "CallPeer"));
+        check(&ts, "CallPeer", p);
     }
     let guard = serde_json::to_value(report.tab_guard).unwrap();
-    same("TabGuardState", keys(&guard), interface(&ts, "TabGuardState"));
-    same("TabGuardEvent", keys(&guard["events"][0]), interface(&ts, "TabGuardEvent"));
+    check(&ts, "TabGuardState", &guard);
+    check(&ts, "TabGuardEvent", &guard["events"][0]);
 }
 
 /// Every object the report holds: its keys are exactly the schema's

@@ -10,11 +10,13 @@
 //  - Hooks into wasm are called synchronously but never re-entered from our
 //    own callbacks; recovery listeners run on a microtask, outside wasm.
 
-// One test for every watched endpoint (Synapse keys/upload, MSC4140 delayed_events, sendToDevice, /sync); the core decides exactly.
-const WATCH = /\/_matrix\/client\/[^?#]*(?:\/keys\/upload|\/sendToDevice\/|delayed_events|\/sync(?:[?#]|$))|org\.matrix\.msc4140\.delay=/;
-const UPLOAD = /\/_matrix\/client\/[^/?#]+\/keys\/upload(?:[/?#]|$)/;
+// One test for every watched endpoint (Synapse keys/upload, MSC4140 delayed_events, sendToDevice,
+// /sync), one for keys/upload and one for /sync: built by the core from its endpoint table (evidence/http.rs `url_tests`)
+// and handed over at install; the core decides exactly.
+let WATCH = null;
+let UPLOAD = null;
 // v3 /sync (GET) and simplified sliding sync (MSC4186, POST .../simplified_msc3575/sync).
-const SYNC = /\/_matrix\/client\/[^?#]*\/sync(?:[?#]|$)/;
+let SYNC = null;
 const MAX_BODY = 256 * 1024; // response bytes we are willing to read from a clone
 // A /sync answer above this is skipped (counted): the counts come again with the next one.
 const MAX_SYNC = 512 * 1024;
@@ -111,16 +113,24 @@ export function syncSummary(text) {
 
 /**
  * Install the tap. `beforeUpload(body) -> null | { status, statusText, contentType, body }`
- * (null: send it; an object: answer with it), `afterExchange(info, body)`.
+ * (null: send it; an object: answer with it), `afterExchange(info, body)`; `watchSource`,
+ * `uploadSource`, `syncSource`: the core's URL tests (regular-expression sources).
  * Returns false when already installed or when there is no fetch to wrap.
  */
-export function httpInstall(beforeUpload, afterExchange, breakUploadStorm) {
+export function httpInstall(beforeUpload, afterExchange, breakUploadStorm, watchSource, uploadSource, syncSource) {
   if (tap !== null) {
     tap.breaker = !!breakUploadStorm;
     return false;
   }
   const g = globalThis;
   if (typeof g.fetch !== 'function') return false;
+  try {
+    WATCH = new RegExp(watchSource);
+    UPLOAD = new RegExp(uploadSource);
+    SYNC = new RegExp(syncSource);
+  } catch (_) {
+    return false;
+  }
   const original = g.fetch;
   const t = { original, breaker: !!breakUploadStorm, active: true, watched: 0, local: 0, errors: 0, wrapper: null, overran: false };
 

@@ -2,21 +2,16 @@
 //! API (no window, sandboxed localStorage, no `indexedDB.databases()`, an
 //! insecure context) comes back as a named absence, never as an exception.
 
+use crate::storage_keys::{SESSION_ACCESS_TOKEN, SESSION_DEVICE_ID, SESSION_HOMESERVER, SESSION_USER_ID};
 use crypto_health_core::diagnostics::StorageProbe;
 use js_sys::{Function, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
-/// Cinny keeps its session in these localStorage keys.
-const SESSION_ACCESS_TOKEN: &str = "cinny_access_token";
-const SESSION_DEVICE_ID: &str = "cinny_device_id";
-const SESSION_USER_ID: &str = "cinny_user_id";
-const SESSION_HOMESERVER: &str = "cinny_hs_base_url";
-
 /// Cinny's session as localStorage holds it; the token itself never leaves here.
 #[derive(Clone, Debug, Default)]
-pub struct Session {
+pub(crate) struct Session {
     /// localStorage could be read at all.
     pub available: bool,
     /// Access token and device id are both there.
@@ -31,7 +26,7 @@ fn local_storage() -> Option<web_sys::Storage> {
     web_sys::window()?.local_storage().ok().flatten()
 }
 
-pub fn session() -> Session {
+pub(crate) fn session() -> Session {
     let Some(ls) = local_storage() else { return Session::default() };
     let get = |k: &str| ls.get_item(k).ok().flatten();
     Session {
@@ -43,11 +38,11 @@ pub fn session() -> Session {
     }
 }
 
-pub fn ls_get(key: &str) -> Option<String> {
+pub(crate) fn ls_get(key: &str) -> Option<String> {
     local_storage()?.get_item(key).ok().flatten()
 }
 
-pub fn ls_set(key: &str, value: &str) -> bool {
+pub(crate) fn ls_set(key: &str, value: &str) -> bool {
     local_storage().is_some_and(|ls| ls.set_item(key, value).is_ok())
 }
 
@@ -57,7 +52,7 @@ fn error_text(e: &JsValue) -> String {
 
 /// Element Web's `tryPersistStorage`, done fully: check `persisted()` first,
 /// ask `persist()` only if needed (and `ask`), then estimate. Never fails.
-pub async fn persist(ask: bool) -> StorageProbe {
+pub(crate) async fn persist(ask: bool) -> StorageProbe {
     let mut out = StorageProbe::default();
     let storage =
         web_sys::window().map(|w| w.navigator().storage()).filter(|s| Reflect::get(s, &"persisted".into()).is_ok_and(|f| f.is_function()));
@@ -105,7 +100,7 @@ pub async fn persist(ask: bool) -> StorageProbe {
 }
 
 /// The names of this origin's IndexedDB databases, or why they cannot be listed.
-pub async fn database_names() -> Result<Vec<String>, String> {
+pub(crate) async fn database_names() -> Result<Vec<String>, String> {
     let idb = web_sys::window().and_then(|w| w.indexed_db().ok().flatten()).ok_or("no IndexedDB in this context")?;
     // Not in every browser (Firefox before 126), and behind web-sys's unstable
     // APIs: looked up and called as a plain method.
@@ -124,7 +119,7 @@ pub async fn database_names() -> Result<Vec<String>, String> {
 /// What a MatrixClient (read duck-typed: only its methods are called, each
 /// guarded) and the page can tell the report.
 #[derive(Clone, Debug, Default)]
-pub struct ClientFacts {
+pub(crate) struct ClientFacts {
     pub user_agent: Option<String>,
     pub user_id: Option<String>,
     pub device_id: Option<String>,
@@ -143,7 +138,7 @@ fn text(v: Option<JsValue>) -> Option<String> {
     v.map(|v| v.as_string().unwrap_or_else(|| String::from(js_sys::JsString::from(v))))
 }
 
-pub fn client_facts(mx: &JsValue) -> ClientFacts {
+pub(crate) fn client_facts(mx: &JsValue) -> ClientFacts {
     let mut f = ClientFacts { user_agent: web_sys::window().and_then(|w| w.navigator().user_agent().ok()), ..Default::default() };
     if !(mx.is_object() || mx.is_function()) {
         return f;
@@ -159,7 +154,7 @@ pub fn client_facts(mx: &JsValue) -> ClientFacts {
 }
 
 /// Save `text` as a download named `filename`; false when the page cannot.
-pub fn download_text(filename: &str, text: &str) -> bool {
+pub(crate) fn download_text(filename: &str, text: &str) -> bool {
     let go = || -> Result<(), JsValue> {
         let document = web_sys::window().and_then(|w| w.document()).ok_or("no document")?;
         let parts = js_sys::Array::of1(&text.into());

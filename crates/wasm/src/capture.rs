@@ -16,7 +16,7 @@ use wasm_bindgen::prelude::*;
 #[wasm_bindgen(js_name = installCryptoDiagLog)]
 pub fn install_crypto_diag_log(
     #[wasm_bindgen(unchecked_param_type = "InstallOptions | undefined")] options: JsValue,
-) -> Result<bool, JsError> {
+) -> Result<bool, JsValue> {
     js::check_options(&options, "installCryptoDiagLog")?;
     let d = Config::default();
     let cfg = Config {
@@ -83,6 +83,14 @@ pub fn get_crypto_diag_counts() -> JsValue {
 #[wasm_bindgen(js_name = getCryptoDiagFindings, unchecked_return_type = "Finding[]")]
 pub fn get_crypto_diag_findings() -> JsValue {
     state::with(|s| js::to_js(s.diag.findings())).unwrap_or_else(|| js_sys::Array::new().into())
+}
+
+/// The page's E2EE health as the core decides it: the overall `status` and
+/// each KE class's (what the kit's card shows; the report's `health`).
+#[wasm_bindgen(js_name = getCryptoDiagHealth, unchecked_return_type = "CryptoDiagHealth")]
+pub fn get_crypto_diag_health() -> JsValue {
+    let now = js::now();
+    state::with(|s| js::to_js(&s.diag.health(now))).unwrap_or(JsValue::NULL)
 }
 
 /// Feed one line as if it had been logged (for sources the tap cannot see,

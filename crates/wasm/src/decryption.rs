@@ -2,6 +2,7 @@
 //! to the client's `Event.decrypted` and hands each result here; the core's
 //! UTD tracker decides (grace period, causes, late decryptions).
 
+use crate::errors::{self, Code};
 use crate::{js, state};
 use crypto_health_core::evidence::decryption::Failure;
 use wasm_bindgen::prelude::*;
@@ -29,13 +30,13 @@ fn on_result(info: JsValue, event_id: Option<String>) {
 /// Watching the same client again returns the same function. Returns the
 /// function that stops watching.
 #[wasm_bindgen(js_name = watchDecryption, unchecked_return_type = "() => void")]
-pub fn watch_decryption(#[wasm_bindgen(unchecked_param_type = "unknown")] mx: JsValue) -> Result<JsValue, JsError> {
+pub fn watch_decryption(#[wasm_bindgen(unchecked_param_type = "unknown")] mx: JsValue) -> Result<JsValue, JsValue> {
     let hook =
         state::with(|s| s.utd_hook.get_or_insert_with(|| Closure::<dyn FnMut(JsValue, Option<String>)>::new(on_result)).as_ref().clone())
-            .ok_or_else(|| JsError::new("watchDecryption: called re-entrantly"))?;
+            .ok_or_else(|| errors::error(Code::Reentrant, "watchDecryption: called re-entrantly"))?;
     let unsubscribe = js::decrypt_watch(&mx, &hook);
     if unsubscribe.is_null() || unsubscribe.is_undefined() {
-        return Err(JsError::new("watchDecryption: mx must be a MatrixClient (an event emitter with on/off)"));
+        return Err(errors::error(Code::InvalidArgument, "watchDecryption: mx must be a MatrixClient (an event emitter with on/off)"));
     }
     state::with(|s| s.diag.decryption_watch(true));
     Ok(unsubscribe)

@@ -2,20 +2,14 @@
 //! The fetch tap (js/http.js) hands us watched exchanges; the core decides,
 //! and [`carry_out`] does what it asked.
 
-use crate::{browser, js, state};
+use crate::errors::{self, Code};
+use crate::{browser, js, state, storage_keys};
 use crypto_health_core::diagnostics::{DeviceMemory, Effect, Exchange};
+use crypto_health_core::evidence::http::url_tests;
 use crypto_health_core::otk::breaker::KeptResponse;
 use crypto_health_core::otk::health::MonitorConfig;
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
-
-fn device_key(user: &str, device: &str) -> String {
-    format!("crypto-health:device:{user}|{device}")
-}
-
-pub(crate) fn store_seen_key(user: Option<&str>, device: Option<&str>) -> String {
-    format!("crypto-health:store-seen:{}|{}", user.unwrap_or(""), device.unwrap_or(""))
-}
 
 /// Carry out what the core asked for, outside any state borrow.
 pub(crate) fn carry_out(effects: Vec<Effect>) {
@@ -23,11 +17,11 @@ pub(crate) fn carry_out(effects: Vec<Effect>) {
         match e {
             Effect::RememberDevice { user_id, device_id, memory } => {
                 if let Ok(text) = serde_json::to_string(&memory) {
-                    browser::ls_set(&device_key(&user_id, &device_id), &text);
+                    browser::ls_set(&storage_keys::device_memory(&user_id, &device_id), &text);
                 }
             }
             Effect::RememberStoreSeen { user_id, device_id, at } => {
-                browser::ls_set(&store_seen_key(user_id.as_deref(), device_id.as_deref()), &at.to_string());
+                browser::ls_set(&storage_keys::store_seen(user_id.as_deref(), device_id.as_deref()), &at.to_string());
             }
             Effect::RecoveryNeeded(r) => js::emit_recovery(&js::to_js(&r)),
             Effect::Recovered => js::clear_recovery(),
@@ -43,7 +37,7 @@ fn sync_device() {
     if !state::with(|s| s.diag.wants_device_memory(&device)).unwrap_or(false) {
         return;
     }
-    let memory = browser::ls_get(&device_key(&user, &device)).and_then(|t| DeviceMemory::from_json(&t));
+    let memory = browser::ls_get(&storage_keys::device_memory(&user, &device)).and_then(|t| DeviceMemory::from_json(&t));
     state::with(|s| s.diag.session_device(&user, &device, memory));
 }
 
@@ -100,7 +94,7 @@ fn after_exchange(info: JsValue, body: Option<String>) {
 /// returns `false` and only updates the options. Options:
 /// `{ breakUploadStorm = false, stormThreshold = 3, stormWindowMs = 600000 }`.
 #[wasm_bindgen(js_name = installHttpTap)]
-pub fn install_http_tap(#[wasm_bindgen(unchecked_param_type = "HttpTapOptions | undefined")] options: JsValue) -> Result<bool, JsError> {
+pub fn install_http_tap(#[wasm_bindgen(unchecked_param_type = "HttpTapOptions | undefined")] options: JsValue) -> Result<bool, JsValue> {
     js::check_options(&options, "installHttpTap")?;
     let breaker = js::prop_bool(&options, "breakUploadStorm").unwrap_or(false);
     let d = MonitorConfig::default();
@@ -110,12 +104,13 @@ pub fn install_http_tap(#[wasm_bindgen(unchecked_param_type = "HttpTapOptions | 
     };
     sync_device();
     let hooks_exist = state::with(|s| s.http_hooks.is_some()).unwrap_or(true);
+    let tests = url_tests();
     let installed = if hooks_exist {
-        js::http_install(&JsValue::NULL, &JsValue::NULL, breaker)
+        js::http_install(&JsValue::NULL, &JsValue::NULL, breaker, &tests.watch, &tests.upload, &tests.sync)
     } else {
         let before = Closure::<dyn FnMut(String) -> JsValue>::new(before_upload);
         let after = Closure::<dyn FnMut(JsValue, Option<String>)>::new(after_exchange);
-        let ok = js::http_install(before.as_ref(), after.as_ref(), breaker);
+        let ok = js::http_install(before.as_ref(), after.as_ref(), breaker, &tests.watch, &tests.upload, &tests.sync);
         if ok {
             state::with(|s| s.http_hooks = Some((before, after)));
         }
@@ -154,9 +149,9 @@ pub fn otk_health() -> JsValue {
 #[wasm_bindgen(js_name = onRecoveryNeeded, unchecked_return_type = "() => void")]
 pub fn on_recovery_needed(
     #[wasm_bindgen(unchecked_param_type = "(event: RecoveryNeeded) => void")] callback: JsValue,
-) -> Result<JsValue, JsError> {
+) -> Result<JsValue, JsValue> {
     if !callback.is_function() {
-        return Err(JsError::new("onRecoveryNeeded: callback must be a function"));
+        return Err(errors::error(Code::InvalidArgument, "onRecoveryNeeded: callback must be a function"));
     }
     Ok(js::add_recovery_listener(&callback))
 }

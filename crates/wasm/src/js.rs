@@ -24,7 +24,14 @@ extern "C" {
 #[wasm_bindgen(module = "/js/http.js")]
 extern "C" {
     #[wasm_bindgen(js_name = httpInstall)]
-    pub fn http_install(before_upload: &JsValue, after_exchange: &JsValue, break_upload_storm: bool) -> bool;
+    pub fn http_install(
+        before_upload: &JsValue,
+        after_exchange: &JsValue,
+        break_upload_storm: bool,
+        watch: &str,
+        upload: &str,
+        sync: &str,
+    ) -> bool;
     #[wasm_bindgen(js_name = httpUninstall)]
     pub fn http_uninstall() -> bool;
     #[wasm_bindgen(js_name = httpStats)]
@@ -90,11 +97,11 @@ pub fn prop_u64(o: &JsValue, k: &str) -> Option<u64> {
 }
 
 /// Options objects: `undefined`/`null` or an object, else the named error.
-pub fn check_options(options: &JsValue, what: &str) -> Result<(), JsError> {
+pub fn check_options(options: &JsValue, what: &str) -> Result<(), JsValue> {
     if options.is_undefined() || options.is_null() || options.is_object() {
         Ok(())
     } else {
-        Err(JsError::new(&format!("{what}: options must be an object")))
+        Err(crate::errors::error(crate::errors::Code::InvalidArgument, &format!("{what}: options must be an object")))
     }
 }
 

@@ -17,6 +17,7 @@
 mod browser;
 mod capture;
 mod decryption;
+mod errors;
 mod guard;
 mod http;
 #[doc(hidden)]
@@ -24,6 +25,7 @@ pub mod js; // public for the browser tests only
 mod report;
 mod state;
 mod storage;
+mod storage_keys;
 mod types;
 
 use wasm_bindgen::prelude::*;
@@ -35,8 +37,8 @@ use wasm_bindgen::prelude::*;
 static ALLOC: talc::TalckWasm = unsafe { talc::TalckWasm::new_global() };
 
 pub use capture::{
-    clear_crypto_diag_entries, get_crypto_diag_counts, get_crypto_diag_entries, get_crypto_diag_findings, install_crypto_diag_log,
-    record_crypto_diag_line, uninstall_crypto_diag_log,
+    clear_crypto_diag_entries, get_crypto_diag_counts, get_crypto_diag_entries, get_crypto_diag_findings, get_crypto_diag_health,
+    install_crypto_diag_log, record_crypto_diag_line, uninstall_crypto_diag_log,
 };
 pub use decryption::{decryption_health, watch_decryption};
 pub use guard::{acquire_tab_guard, get_tab_guard_state, release_tab_guard, take_over_tab_guard};

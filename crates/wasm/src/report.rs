@@ -1,15 +1,16 @@
 //! `buildCryptoDiagReport` and `downloadCryptoDiagReport`: what the page
 //! knows goes into the core's `Context`; the core builds the report.
 
+use crate::errors::{self, Code};
 use crate::{browser, guard, js, state};
 use crypto_health_core::report::{Context, Session, Versions};
 use crypto_health_core::support::text::iso8601;
 use crypto_health_core::TapCounters;
 use wasm_bindgen::prelude::*;
 
-fn build(mx: &JsValue, extra: &JsValue) -> Result<String, JsError> {
+fn build(mx: &JsValue, extra: &JsValue) -> Result<String, JsValue> {
     if !(extra.is_undefined() || extra.is_null() || extra.is_object()) {
-        return Err(JsError::new("buildCryptoDiagReport: extra must be an object"));
+        return Err(errors::error(Code::InvalidArgument, "buildCryptoDiagReport: extra must be an object"));
     }
     // Read everything from JS before borrowing our state: the client's methods
     // may log, and that log line must find the state free.
@@ -51,9 +52,9 @@ fn build(mx: &JsValue, extra: &JsValue) -> Result<String, JsError> {
             let frames = js::prop_str(&tap, "frames").unwrap_or_default();
             s.diag.tap_frames(&frames, js::prop_u64(&tap, "earlyFed").unwrap_or(0), js::prop_u64(&tap, "earlyDropped").unwrap_or(0));
         }
-        serde_json::to_string(&s.diag.report(ctx, now)).map_err(|e| JsError::new(&format!("buildCryptoDiagReport: {e}")))
+        serde_json::to_string(&s.diag.report(ctx, now)).map_err(|e| errors::error(Code::Internal, &format!("buildCryptoDiagReport: {e}")))
     })
-    .unwrap_or_else(|| Err(JsError::new("buildCryptoDiagReport: called re-entrantly")))
+    .unwrap_or_else(|| Err(errors::error(Code::Reentrant, "buildCryptoDiagReport: called re-entrantly")))
 }
 
 /// The diagnostics report as a JSON string (schema `schema/report.schema.json`).
@@ -62,7 +63,7 @@ fn build(mx: &JsValue, extra: &JsValue) -> Result<String, JsError> {
 /// enumerable data properties (no getter or `toJSON` of the app runs; bounded
 /// in depth and size; no JSON form: `null`); redacted.
 #[wasm_bindgen(js_name = buildCryptoDiagReport)]
-pub fn build_crypto_diag_report(mx: JsValue, extra: JsValue) -> Result<String, JsError> {
+pub fn build_crypto_diag_report(mx: JsValue, extra: JsValue) -> Result<String, JsValue> {
     build(&mx, &extra)
 }
 
@@ -70,7 +71,7 @@ pub fn build_crypto_diag_report(mx: JsValue, extra: JsValue) -> Result<String, J
 /// `crypto-health-report` unless `installCryptoDiagLog({ reportPrefix })` set
 /// another). Returns the file name.
 #[wasm_bindgen(js_name = downloadCryptoDiagReport)]
-pub fn download_crypto_diag_report(mx: JsValue, extra: JsValue) -> Result<String, JsError> {
+pub fn download_crypto_diag_report(mx: JsValue, extra: JsValue) -> Result<String, JsValue> {
     let text = build(&mx, &extra)?;
     // Indented by the browser's JSON: a second (pretty) serde_json writer
     // would cost the bundle more than the whole download.
@@ -84,7 +85,7 @@ pub fn download_crypto_diag_report(mx: JsValue, extra: JsValue) -> Result<String
     if browser::download_text(&name, &pretty) {
         Ok(name)
     } else {
-        Err(JsError::new("downloadCryptoDiagReport: this page cannot start a download (no document?)"))
+        Err(errors::error(Code::Unavailable, "downloadCryptoDiagReport: this page cannot start a download (no document?)"))
     }
 }
 

@@ -12,9 +12,9 @@ use crypto_health_core::Diagnostics;
 use std::cell::RefCell;
 use wasm_bindgen::prelude::*;
 
-pub const DEFAULT_REPORT_PREFIX: &str = "crypto-health-report";
+pub(crate) const DEFAULT_REPORT_PREFIX: &str = "crypto-health-report";
 
-pub struct State {
+pub(crate) struct State {
     pub diag: Diagnostics,
     pub report_prefix: String,
     /// Keeps the console sink closure alive while the tap is installed.
@@ -26,11 +26,11 @@ pub struct State {
 }
 
 /// `(level, message, ts, source)` from js/tap.js (level `widget`: a widget API message).
-pub type ConsoleSink = Closure<dyn FnMut(String, String, f64, String)>;
+pub(crate) type ConsoleSink = Closure<dyn FnMut(String, String, f64, String)>;
 /// The same shape as the fetch tap's exchange hook: one closure type, one glue.
-pub type UtdHook = Closure<dyn FnMut(JsValue, Option<String>)>;
+pub(crate) type UtdHook = Closure<dyn FnMut(JsValue, Option<String>)>;
 
-pub type HttpHooks = (Closure<dyn FnMut(String) -> JsValue>, Closure<dyn FnMut(JsValue, Option<String>)>);
+pub(crate) type HttpHooks = (Closure<dyn FnMut(String) -> JsValue>, Closure<dyn FnMut(JsValue, Option<String>)>);
 
 impl Default for State {
     fn default() -> Self {
@@ -54,7 +54,7 @@ thread_local! {
 
 /// Run `f` on the state; `None` if it is already borrowed (a re-entrant call
 /// from JS while we hold it): the caller drops the work instead of panicking.
-pub fn with<R>(f: impl FnOnce(&mut State) -> R) -> Option<R> {
+pub(crate) fn with<R>(f: impl FnOnce(&mut State) -> R) -> Option<R> {
     // The borrowing lives in one non-generic function; this shell is all
     // that is copied per call site.
     let mut f = Some(f);
@@ -84,11 +84,11 @@ fn with_dyn(f: &mut dyn FnMut(&mut State)) {
 }
 
 /// The panic message, once capture stopped after an internal error.
-pub fn stopped() -> Option<String> {
+pub(crate) fn stopped() -> Option<String> {
     STOPPED.with(|s| s.try_borrow().ok().and_then(|s| s.clone()))
 }
 
-pub fn install_panic_hook() {
+pub(crate) fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
         STOPPED.with(|s| {
             if let Ok(mut s) = s.try_borrow_mut() {

@@ -1,8 +1,8 @@
 //! Persistent storage and crypto-store consistency: the browser is asked
 //! (browser.rs), the core judges.
 
-use crate::http::{carry_out, store_seen_key};
-use crate::{browser, js, state};
+use crate::http::carry_out;
+use crate::{browser, js, state, storage_keys};
 use crypto_health_core::diagnostics::StoreProbe;
 use wasm_bindgen::prelude::*;
 
@@ -26,7 +26,8 @@ pub async fn check_crypto_store_consistency() -> JsValue {
     let databases = browser::database_names().await;
     let storage = browser::persist(false).await;
     let sess = browser::session();
-    let seen_at = browser::ls_get(&store_seen_key(sess.user_id.as_deref(), sess.device_id.as_deref())).and_then(|v| v.parse().ok());
+    let seen_at =
+        browser::ls_get(&storage_keys::store_seen(sess.user_id.as_deref(), sess.device_id.as_deref())).and_then(|v| v.parse().ok());
     let (why_unlisted, databases) = match databases {
         Ok(names) => (None, Some(names)),
         Err(why) => (Some(why), None),

@@ -7,6 +7,14 @@ use wasm_bindgen::prelude::*;
 const TS_TYPES: &str = r#"
 export type KeClass = 'KE-1' | 'KE-2' | 'KE-3' | 'KE-4';
 
+/** The stable `code` of an Error this package throws or rejects with (`message` says the details). */
+export type CryptoHealthErrorCode = 'INVALID_ARGUMENT' | 'TAB_GUARD_NOT_ACQUIRED' | 'REENTRANT_CALL' | 'UNAVAILABLE' | 'INTERNAL';
+
+/** What this package throws or rejects with: branch on `code`, not on the message. */
+export interface CryptoHealthError extends Error {
+  code: CryptoHealthErrorCode;
+}
+
 export interface InstallOptions {
   /** Entries kept in the ring buffer (default 200, clamped to 1..10000). */
   capacity?: number;
@@ -14,7 +22,7 @@ export interface InstallOptions {
   maxMessageBytes?: number;
   /** Also record window `error` and `unhandledrejection` events (default true). */
   windowEvents?: boolean;
-  /** Report file name prefix (default `crypto-health-report`; the runbook's fork uses `lotus-crypto-diag`). */
+  /** Report file name prefix (default `crypto-health-report`; e.g. `lotus-crypto-diag`). */
   reportPrefix?: string;
   /** Capture same-origin iframes' consoles and the widget API messages between host and frames (default true). Cross-origin frames are noted, never touched. */
   frames?: boolean;
@@ -117,6 +125,22 @@ export interface Finding {
   evidence: unknown;
 }
 
+/** The page's E2EE health as the core decides it (`getCryptoDiagHealth()`, the report's `health`). */
+export interface CryptoDiagHealth {
+  status: 'critical' | 'warning' | 'ok';
+  classes: KeClassHealth[];
+}
+
+export interface KeClassHealth {
+  ke: KeClass;
+  /** The class in a few words. */
+  what: string;
+  status: 'critical' | 'warning' | 'info' | 'none';
+  count: number;
+  failures: number;
+  lastSeen: number | null;
+}
+
 export interface HttpTapOptions {
   /** Answer identical keys/upload retries locally during a storm (default false). */
   breakUploadStorm?: boolean;
@@ -211,8 +235,8 @@ export type TabGuardRole = 'primary' | 'secondary' | 'unsupported';
 
 export interface TabGuardEvent {
   ts: number;
-  role: string;
-  cause: 'acquired' | 'takeover' | 'steal' | 'stolen' | 'lease-lost' | 'claim-lost' | 'primary-gone' | 'released' | string;
+  role: TabGuardState['role'];
+  cause: 'acquired' | 'takeover' | 'steal' | 'stolen' | 'lease-lost' | 'claim-lost' | 'primary-gone' | 'released';
   peer: string | null;
 }
 

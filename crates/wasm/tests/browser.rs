@@ -1,6 +1,7 @@
 //! Browser tests (headless Chromium via `wasm-pack test --headless --chrome`).
 //! They run in one page and share the library's global state, so each test
 //! leaves the console and the journal as it found them.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test's panic is its failure report")]
 
 use crypto_health::*;
 use js_sys::{Function, Object, Promise, Reflect};

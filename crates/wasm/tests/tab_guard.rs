@@ -3,6 +3,7 @@
 //! shared by every context of an origin, a page included. Each test uses its
 //! own user id, so its own lock name, and releases the guard at the end.
 //! The real multi-tab proof (separate pages, close, crash) is tests/tabs/.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test's panic is its failure report")]
 
 use crypto_health::*;
 use js_sys::{Function, Promise, Reflect};
@@ -125,7 +126,9 @@ async fn lock_free(name: &str) -> bool {
 #[wasm_bindgen_test]
 async fn web_locks_primary_state_report_and_release() {
     fresh();
-    assert!(settle(take_over_tab_guard()).await.is_err(), "takeOverTabGuard before acquireTabGuard rejects");
+    let early = settle(take_over_tab_guard()).await;
+    assert!(early.is_err(), "takeOverTabGuard before acquireTabGuard rejects");
+    assert_eq!(s(&early.unwrap_err(), "code").as_deref(), Some("TAB_GUARD_NOT_ACQUIRED"), "a stable code beside the message");
 
     let role = settle(acquire_tab_guard(options("@shape:hs", "{}"))).await.unwrap();
     assert_eq!(role.as_string().as_deref(), Some("primary"));
@@ -302,6 +305,8 @@ async fn bad_options_reject_with_errors_and_throwing_callbacks_are_contained() {
         let r = settle(acquire_tab_guard(opts)).await;
         let err = r.expect_err(bad);
         assert!(err.is_instance_of::<js_sys::Error>(), "{bad}: a real Error");
+        assert_eq!(s(&err, "code").as_deref(), Some("INVALID_ARGUMENT"), "{bad}: a stable code beside the message");
+        assert!(s(&err, "message").is_some_and(|m| m.starts_with("acquireTabGuard: ")), "{bad}");
     }
     assert_eq!(s(&get_tab_guard_state(), "role").as_deref().map(|r| r == "idle" || r == "released"), Some(true), "nothing acquired");
 

@@ -1,6 +1,7 @@
 // `crypto-health scan` on a real Synapse on PostgreSQL with over a hundred users: a known few
 // devices in the KE-1 state (each with its own storm length), one KE-1 device before the scan's
-// window, two with exhausted one-time keys, two with a to-device backlog. The scan must list
+// window, two with exhausted one-time keys, two with a to-device backlog, two flooded with one-time keys
+// (200, and 500 with the next batch refused). The scan must list
 // exactly those, in rank order, with the first safe step for each.
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -70,6 +71,21 @@ export async function run(ctx) {
     }
   }
 
+  // The one-time-key flood (an affected client's uploads, batch after batch): f1 holds 200 keys,
+  // f2 reaches Synapse's limit of 500 and its next batch is refused.
+  const flooded = {};
+  for (const [k, batches] of [['f1', 4], ['f2', 10]]) {
+    const u = await named(k);
+    const id = newIdentity();
+    for (let b = 0; b < batches; b++) {
+      const r = await upload(hs.baseUrl, u.accessToken, uploadBody(id, u.userId, u.deviceId, { from: b * 50, n: 50, deviceKeys: b === 0 }));
+      check(r.status === 200, `${k}: batch ${b}: ${r.status}`);
+    }
+    flooded[k] = u;
+  }
+  const refused = await upload(hs.baseUrl, flooded.f2.accessToken, uploadBody(newIdentity(), flooded.f2.userId, flooded.f2.deviceId, { from: 500, n: 50, deviceKeys: false }));
+  check(refused.status === 400 && refused.body.errcode === 'M_TOO_LARGE' && String(refused.body.error).includes('over the limit of 500'), 'f2: Synapse refuses past 500 keys', refused);
+
   const scan = async (label, args) => {
     const r = await exec(bin, ['scan', ...args, '--synapse-db', hs.dbUrl, '--synapse-log', hs.logPath, '--backlog-min', '20'], { env: { PGPASSFILE: pgpass } });
     writeFileSync(path.join(outDir, `${label}.${args.includes('--json') ? 'json' : 'txt'}`), r.stdout || r.stderr);
@@ -93,6 +109,11 @@ export async function run(ctx) {
   check(JSON.stringify(who(doc.toDeviceBacklog)) === JSON.stringify([`${b1.userId} ${b1.deviceId}`, `${b2.userId} ${b2.deviceId}`]), 'backlog: b1 (30) then b2 (25)', doc.toDeviceBacklog);
   check(doc.toDeviceBacklog[0].queued === 30 && doc.toDeviceBacklog[1].queued === 25, 'backlog counts', doc.toDeviceBacklog);
 
+  const floodList = who(doc.otkFlood).filter((x) => x.includes(`scan${tag}`));
+  check(JSON.stringify(floodList) === JSON.stringify([`${flooded.f2.userId} ${flooded.f2.deviceId}`, `${flooded.f1.userId} ${flooded.f1.deviceId}`]), 'flood: f2 (500) then f1 (200), nobody else', doc.otkFlood);
+  const [f2, f1] = doc.otkFlood.filter((d) => d.userId.includes(`scan${tag}`));
+  check(f2.signedCurve25519 === 500 && f2.atSynapseCap === true && f1.signedCurve25519 === 200 && f1.atSynapseCap === false && f1.firstSafeStep.id === 'upgrade_client', 'flood counts and first safe step', doc.otkFlood);
+
   // The whole log: the early device is back, ranked by its 5 rejections (between k1 and k2).
   const all = JSON.parse((await scan('whole-log', ['--json'])).stdout);
   const mine = who(all.ke1).filter((x) => x.includes(`scan${tag}`));
@@ -107,6 +128,7 @@ export async function run(ctx) {
     ke1_listed: doc.ke1.length,
     exhausted_listed: doc.otkExhausted.length,
     backlog_listed: doc.toDeviceBacklog.length,
+    flood_listed: doc.otkFlood.length,
     scan_ms: w.ms,
     scan_db_ms: doc.timings.dbMs,
     scan_log_ms: doc.timings.logMs,

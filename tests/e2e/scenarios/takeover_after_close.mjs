@@ -1,6 +1,8 @@
 // The tab guard on the real page: the primary tab closes (unload runs) or its renderer crashes
-// (no unload); a waiting tab (autoTakeover) must become primary. Goal ≤ 1 s, against Element
-// Web's up to 15 s. takeover_ms is the worst of the runs; all runs are in the figures.
+// (no unload); a waiting tab (autoTakeover) must become primary, every run (asserted, within
+// takeoverAfterClose's 20 s). How fast is a figure, not asserted here: takeover_ms is the worst
+// of the runs, all runs are in the figures; the ≤ 1 s goal is measured and reported by the tabs
+// stage (tests/tabs/run.mjs, README "Tab guard"), where timing goals live.
 import { takeoverAfterClose } from '../../tabs/scenarios.mjs';
 import { fail, pageUrl } from '../lib/page.mjs';
 
@@ -25,7 +27,6 @@ export async function run(ctx) {
     takeover_crash_ms: ms(crash),
     runs_ok: [...close, ...crash].filter((r) => r.ok).length,
     runs: close.length + crash.length,
-    goal_ms: 1000,
   };
   ctx.log(`takeover after close ${figures.takeover_close_ms.join('/')} ms, after crash ${figures.takeover_crash_ms.join('/')} ms`);
   if (figures.runs_ok !== figures.runs) throw fail(`failed runs: ${JSON.stringify([...close, ...crash].filter((r) => !r.ok)).slice(0, 1500)}`, figures);

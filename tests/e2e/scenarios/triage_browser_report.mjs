@@ -1,6 +1,6 @@
 // `crypto-health triage` on the report the browser downloaded in eviction_storm_detected (real
 // matrix-js-sdk, real storm), with the same Synapse's database and log, before the device is
-// logged out: the runbook's Q1 must be yes with the proof's key id, and the forensics must say the
+// logged out: triage's Q1 (docs/TRIAGE.md) must be yes with the proof's key id, and the forensics must say the
 // conflicting server key was signed by a previous identity (the store was reset under the device id).
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';

@@ -7,6 +7,7 @@
 //! (libpq: src/interfaces/libpq/fe-connect.c, `passwordFromFile`, `conninfo_add_defaults`).
 //! The password is kept only inside the `postgres::Config`; nothing here ever prints it.
 
+use super::error::DbError;
 use postgres::config::{Host, SslMode};
 use postgres::Config;
 use std::path::{Path, PathBuf};
@@ -14,7 +15,7 @@ use std::time::Duration;
 
 /// How far the server's certificate is checked (libpq's `sslmode` beyond on/off).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Verify {
+pub(crate) enum Verify {
     /// `disable`, `allow`, `prefer`, `require`: encrypt if asked, check nothing (libpq does the same
     /// unless a root certificate file is given).
     None,
@@ -24,7 +25,7 @@ pub enum Verify {
     Full,
 }
 
-pub struct ConnInfo {
+pub(crate) struct ConnInfo {
     pub config: Config,
     pub verify: Verify,
     pub root_cert: Option<PathBuf>,
@@ -73,7 +74,7 @@ fn env(k: &str) -> Option<String> {
     std::env::var(k).ok().filter(|v| !v.is_empty())
 }
 
-pub fn resolve(spec: &str) -> Result<ConnInfo, String> {
+pub(crate) fn resolve(spec: &str) -> Result<ConnInfo, DbError> {
     let mut s = spec.trim().to_string();
     let sslmode = take_param(&mut s, "sslmode").or_else(|| env("PGSSLMODE"));
     let root_cert = take_param(&mut s, "sslrootcert").or_else(|| env("PGSSLROOTCERT")).map(PathBuf::from);
@@ -84,10 +85,10 @@ pub fn resolve(spec: &str) -> Result<ConnInfo, String> {
         "verify-ca" => (SslMode::Require, Verify::Ca),
         "verify-full" => (SslMode::Require, Verify::Full),
         other => {
-            return Err(format!("--synapse-db: sslmode `{other}` is not one of disable, allow, prefer, require, verify-ca, verify-full"))
+            return Err(DbError::Config(format!("sslmode `{other}` is not one of disable, allow, prefer, require, verify-ca, verify-full")))
         }
     };
-    let mut config: Config = s.parse().map_err(|e| format!("--synapse-db: not a PostgreSQL connection string: {e}"))?;
+    let mut config: Config = s.parse().map_err(|e| DbError::Config(format!("not a PostgreSQL connection string: {e}")))?;
     config.ssl_mode(mode);
     if config.get_hosts().is_empty() {
         match env("PGHOST") {
@@ -107,14 +108,15 @@ pub fn resolve(spec: &str) -> Result<ConnInfo, String> {
         }
     }
     if config.get_ports().is_empty() {
-        let port = env("PGPORT").map(|p| p.parse::<u16>().map_err(|_| format!("--synapse-db: PGPORT `{p}` is not a port"))).transpose()?;
+        let port =
+            env("PGPORT").map(|p| p.parse::<u16>().map_err(|_| DbError::Config(format!("PGPORT `{p}` is not a port")))).transpose()?;
         config.port(port.unwrap_or(5432));
     }
     if config.get_user().is_none() {
         let u = env("PGUSER")
             .or_else(|| env("USER"))
             .or_else(|| env("LOGNAME"))
-            .ok_or("--synapse-db: no user in the connection string, and neither PGUSER nor USER is set")?;
+            .ok_or_else(|| DbError::Config("no user in the connection string, and neither PGUSER nor USER is set".into()))?;
         config.user(&u);
     }
     if config.get_dbname().is_none() {
@@ -175,7 +177,7 @@ fn pgpass_lookup(host: &str, port: u16, db: &str, user: &str) -> Option<String> 
     pgpass_match(&text, host, port, db, user)
 }
 
-pub fn pgpass_match(text: &str, host: &str, port: u16, db: &str, user: &str) -> Option<String> {
+pub(crate) fn pgpass_match(text: &str, host: &str, port: u16, db: &str, user: &str) -> Option<String> {
     let host = if host.is_empty() || host.starts_with('/') { "localhost" } else { host };
     let port = port.to_string();
     let want = [host, port.as_str(), db, user];
@@ -183,24 +185,20 @@ pub fn pgpass_match(text: &str, host: &str, port: u16, db: &str, user: &str) -> 
         if line.starts_with('#') || line.trim().is_empty() {
             continue;
         }
-        let mut fields: Vec<String> = vec![String::new()];
+        // Four `:` end the first four fields; the password is the rest of the line.
+        let mut fields: Vec<String> = Vec::new();
+        let mut field = String::new();
         let mut chars = line.chars();
         while let Some(c) = chars.next() {
             match c {
-                '\\' => {
-                    if let Some(n) = chars.next() {
-                        fields.last_mut().unwrap().push(n);
-                    }
-                }
-                ':' if fields.len() < 5 => fields.push(String::new()),
-                c => fields.last_mut().unwrap().push(c),
+                '\\' => field.extend(chars.next()),
+                ':' if fields.len() < 4 => fields.push(std::mem::take(&mut field)),
+                c => field.push(c),
             }
         }
-        if fields.len() != 5 {
-            continue;
-        }
-        if want.iter().zip(&fields).all(|(w, f)| f == "*" || f == w) {
-            return Some(fields.pop().unwrap());
+        fields.push(field);
+        if fields.len() == 5 && want.iter().zip(&fields).all(|(w, f)| f == "*" || f == w) {
+            return fields.pop();
         }
     }
     None
@@ -241,8 +239,8 @@ mod tests {
         assert!(!c.label.contains("hunter2"));
         let c = resolve("host=/tmp/sock dbname=synapse user=ro sslmode=disable").unwrap();
         assert_eq!(c.label, "ro@/tmp/sock:5432/synapse");
-        assert!(resolve("host=h sslmode=bogus").err().unwrap().contains("sslmode `bogus`"));
-        let e = resolve("postgresql://u:pw@h:notaport/db").err().unwrap();
+        assert!(resolve("host=h sslmode=bogus").err().unwrap().to_string().contains("sslmode `bogus`"));
+        let e = resolve("postgresql://u:pw@h:notaport/db").err().unwrap().to_string();
         assert!(!e.contains("pw@"), "{e}");
     }
 }

@@ -1,4 +1,4 @@
-//! Synapse's database, read only, for the runbook's §1 queries: one set of SQL and one row
+//! Synapse's database, read only, for the triage's and the scan's queries: one set of SQL and one row
 //! mapping for both backends (SQLite file, PostgreSQL server), so the two cannot drift.
 //!
 //! A backend only runs a query and hands back typed cells; every question is asked here.
@@ -6,13 +6,14 @@
 //! Tables differ between Synapse versions, so every query first checks its table and a missing
 //! one becomes a note, not a failure.
 
+use super::error::{DbError, QueryError};
 use super::{postgres, sqlite};
 use serde_json::Value;
 
 /// A cell as the database typed it. SQLite stores Synapse's booleans as integers and PostgreSQL
 /// as `boolean`; timestamps are `bigint` there: the mapping below reads either.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Cell {
+pub(crate) enum Cell {
     Null,
     Int(i64),
     Bool(bool),
@@ -20,14 +21,14 @@ pub enum Cell {
 }
 
 impl Cell {
-    pub fn text(&self) -> Option<String> {
+    pub(crate) fn text(&self) -> Option<String> {
         match self {
             Cell::Text(s) => Some(s.clone()),
             Cell::Int(i) => Some(i.to_string()),
             _ => None,
         }
     }
-    pub fn int(&self) -> Option<i64> {
+    pub(crate) fn int(&self) -> Option<i64> {
         match self {
             Cell::Int(i) => Some(*i),
             Cell::Bool(b) => Some(*b as i64),
@@ -35,7 +36,7 @@ impl Cell {
             Cell::Null => None,
         }
     }
-    pub fn bool(&self) -> Option<bool> {
+    pub(crate) fn bool(&self) -> Option<bool> {
         match self {
             Cell::Bool(b) => Some(*b),
             Cell::Int(i) => Some(*i != 0),
@@ -51,21 +52,22 @@ impl Cell {
 
 /// A query parameter.
 #[derive(Clone, Copy, Debug)]
-pub enum Param<'a> {
+pub(crate) enum Param<'a> {
     Text(&'a str),
     Int(i64),
 }
 
 /// What a backend does: run one read-only query, say whether a table exists.
-pub trait Backend {
-    /// `Err` carries the backend's message (never a password).
-    fn query(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Vec<Cell>>, String>;
-    fn has_table(&mut self, table: &str) -> Result<bool, String>;
+pub(crate) trait Backend {
+    /// `Err` carries the backend's message (never a password), by kind.
+    fn query(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Vec<Cell>>, QueryError>;
+    /// Whether `table` (or a view of that name) exists; `Err` when the database cannot be read.
+    fn has_table(&mut self, table: &str) -> Result<bool, DbError>;
     /// How the database is named in evidence (`db homeserver.db`, `db postgresql synapse@host/synapse`).
     fn label(&self) -> String;
 }
 
-pub struct SynapseDb {
+pub(crate) struct SynapseDb {
     backend: Box<dyn Backend>,
     pub label: String,
     pub schema_version: Option<i64>,
@@ -73,35 +75,11 @@ pub struct SynapseDb {
     pub missing: Vec<String>,
 }
 
-/// A device of a user: (device_id, display_name, last_seen ms).
-pub type DeviceRow = (String, Option<String>, Option<i64>);
-
-#[derive(Clone, Debug)]
-pub struct OtkRow {
-    pub algorithm: String,
-    pub key_id: String,
-    pub ts_added_ms: Option<i64>,
-    pub key_json: String,
-}
-
-#[derive(Clone, Debug)]
-pub struct FallbackRow {
-    pub algorithm: String,
-    pub key_id: String,
-    pub used: bool,
-}
-
-#[derive(Clone, Debug)]
-pub struct EventRow {
-    pub event_type: Option<String>,
-    pub sender: Option<String>,
-    pub room_id: String,
-    pub json: String,
-}
+pub(crate) use crypto_health_core::triage::facts::db::{DeviceRow, EventRow, FallbackRow, OtkRow};
 
 /// Per device, for the whole-server scan.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct DeviceKeyState {
+pub(crate) struct DeviceKeyState {
     pub user_id: String,
     pub device_id: String,
     pub signed_otks: i64,
@@ -109,8 +87,11 @@ pub struct DeviceKeyState {
     pub fallback_used: Option<bool>,
 }
 
+/// A device holding many one-time keys: user, device, `signed_curve25519` count.
+pub(crate) type FloodRow = (String, String, i64);
+
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Backlog {
+pub(crate) struct Backlog {
     pub user_id: String,
     pub device_id: String,
     pub queued: i64,
@@ -128,13 +109,13 @@ fn is_postgres(spec: &str) -> bool {
 }
 
 /// Open `spec` read-only: a libpq URL or key/value string is PostgreSQL, anything else a SQLite path.
-pub fn open(spec: &str) -> Result<SynapseDb, String> {
+pub(crate) fn open(spec: &str) -> Result<SynapseDb, DbError> {
     let backend: Box<dyn Backend> = if is_postgres(spec) { Box::new(postgres::open(spec)?) } else { Box::new(sqlite::open(spec)?) };
     let label = backend.label();
     let mut db = SynapseDb { backend, label, schema_version: None, missing: Vec::new() };
     let has_schema = db.backend.has_table("schema_version")?;
     if !has_schema && !db.backend.has_table("e2e_one_time_keys_json")? {
-        return Err(format!("--synapse-db {}: not a Synapse database (no `schema_version` or `e2e_one_time_keys_json` table)", db.label));
+        return Err(DbError::NotSynapse { db: db.label });
     }
     if has_schema {
         db.schema_version = db.backend.query("SELECT version FROM schema_version", &[]).ok().and_then(|r| r.first()?.first()?.int());
@@ -148,12 +129,12 @@ fn s(c: &[Cell], i: usize) -> String {
 
 impl SynapseDb {
     #[cfg(test)]
-    pub fn backend(&mut self) -> &mut dyn Backend {
+    pub(crate) fn backend(&mut self) -> &mut dyn Backend {
         self.backend.as_mut()
     }
 
     /// `Ok(false)` and a note when the table is missing.
-    fn need(&mut self, t: &str) -> Result<bool, String> {
+    fn need(&mut self, t: &str) -> Result<bool, DbError> {
         let ok = self.backend.has_table(t)?;
         if !ok && !self.missing.iter().any(|m| m == t) {
             self.missing.push(t.to_string());
@@ -161,13 +142,11 @@ impl SynapseDb {
         Ok(ok)
     }
 
-    fn q(&mut self, table: &str, sql: &str, params: &[Param<'_>]) -> Result<Vec<Vec<Cell>>, String> {
-        self.backend
-            .query(sql, params)
-            .map_err(|e| format!("--synapse-db {}: query on {table} failed (schema differs from Synapse 1.16x?): {e}", self.label))
+    fn q(&mut self, table: &str, sql: &str, params: &[Param<'_>]) -> Result<Vec<Vec<Cell>>, DbError> {
+        self.backend.query(sql, params).map_err(|e| DbError::query(&self.label, table, e))
     }
 
-    pub fn one_time_keys(&mut self, user: &str, device: &str) -> Result<Option<Vec<OtkRow>>, String> {
+    pub(crate) fn one_time_keys(&mut self, user: &str, device: &str) -> Result<Option<Vec<OtkRow>>, DbError> {
         if !self.need("e2e_one_time_keys_json")? {
             return Ok(None);
         }
@@ -180,7 +159,13 @@ impl SynapseDb {
     }
 
     /// One stored one-time key (the scan compares it with the key a 400 quoted).
-    pub fn one_time_key(&mut self, user: &str, device: &str, algorithm: &str, key_id: &str) -> Result<Option<Option<OtkRow>>, String> {
+    pub(crate) fn one_time_key(
+        &mut self,
+        user: &str,
+        device: &str,
+        algorithm: &str,
+        key_id: &str,
+    ) -> Result<Option<Option<OtkRow>>, DbError> {
         if !self.need("e2e_one_time_keys_json")? {
             return Ok(None);
         }
@@ -192,7 +177,7 @@ impl SynapseDb {
         Ok(Some(rows.first().map(|c| OtkRow { algorithm: s(c, 0), key_id: s(c, 1), ts_added_ms: c[2].int(), key_json: s(c, 3) })))
     }
 
-    pub fn fallback_keys(&mut self, user: &str, device: &str) -> Result<Option<Vec<FallbackRow>>, String> {
+    pub(crate) fn fallback_keys(&mut self, user: &str, device: &str) -> Result<Option<Vec<FallbackRow>>, DbError> {
         if !self.need("e2e_fallback_keys_json")? {
             return Ok(None);
         }
@@ -205,7 +190,7 @@ impl SynapseDb {
     }
 
     /// The device keys the server advertises for the device (`key_json`), if any.
-    pub fn device_keys(&mut self, user: &str, device: &str) -> Result<Option<Option<Value>>, String> {
+    pub(crate) fn device_keys(&mut self, user: &str, device: &str) -> Result<Option<Option<Value>>, DbError> {
         if !self.need("e2e_device_keys_json")? {
             return Ok(None);
         }
@@ -218,7 +203,7 @@ impl SynapseDb {
     }
 
     /// Devices of the user: (device_id, display_name, last_seen ms).
-    pub fn devices(&mut self, user: &str) -> Result<Option<Vec<DeviceRow>>, String> {
+    pub(crate) fn devices(&mut self, user: &str) -> Result<Option<Vec<DeviceRow>>, DbError> {
         if !self.need("devices")? {
             return Ok(None);
         }
@@ -232,7 +217,7 @@ impl SynapseDb {
 
     /// Queued to-device messages for the device, counted by event type (encrypted ones show as
     /// `m.room.encrypted`: the server cannot see what is inside).
-    pub fn inbox_types(&mut self, user: &str, device: &str) -> Result<Option<Vec<(String, u64)>>, String> {
+    pub(crate) fn inbox_types(&mut self, user: &str, device: &str) -> Result<Option<Vec<(String, u64)>>, DbError> {
         if !self.need("device_inbox")? {
             return Ok(None);
         }
@@ -256,7 +241,7 @@ impl SynapseDb {
         Ok(Some(counts))
     }
 
-    pub fn event(&mut self, event_id: &str) -> Result<Option<Option<EventRow>>, String> {
+    pub(crate) fn event(&mut self, event_id: &str) -> Result<Option<Option<EventRow>>, DbError> {
         if !self.need("event_json")? {
             return Ok(None);
         }
@@ -271,7 +256,7 @@ impl SynapseDb {
 
     /// Every device with published device keys whose `signed_curve25519` one-time keys are at or
     /// below `max_otks`, with its fallback key state. One grouped query, not one per device.
-    pub fn low_otk_devices(&mut self, max_otks: i64) -> Result<Option<Vec<DeviceKeyState>>, String> {
+    pub(crate) fn low_otk_devices(&mut self, max_otks: i64) -> Result<Option<Vec<DeviceKeyState>>, DbError> {
         for t in ["e2e_device_keys_json", "e2e_one_time_keys_json", "e2e_fallback_keys_json"] {
             if !self.need(t)? {
                 return Ok(None);
@@ -301,8 +286,23 @@ impl SynapseDb {
         ))
     }
 
+    /// Devices holding more than `min` unclaimed `signed_curve25519` one-time keys (a correct
+    /// client keeps 50: the one-time-key flood), most first, at most 1000: (user, device, count).
+    pub(crate) fn otk_flood_devices(&mut self, min: i64) -> Result<Option<Vec<FloodRow>>, DbError> {
+        if !self.need("e2e_one_time_keys_json")? {
+            return Ok(None);
+        }
+        let rows = self.q(
+            "e2e_one_time_keys_json",
+            "SELECT user_id, device_id, COUNT(*) AS n FROM e2e_one_time_keys_json WHERE algorithm = 'signed_curve25519' \
+             GROUP BY user_id, device_id HAVING COUNT(*) > CAST($1 AS BIGINT) ORDER BY n DESC, user_id, device_id LIMIT 1000",
+            &[Param::Int(min)],
+        )?;
+        Ok(Some(rows.iter().map(|c| (s(c, 0), s(c, 1), c[2].int().unwrap_or(0))).collect()))
+    }
+
     /// Devices with at least `min` queued to-device messages, with the device's last sighting.
-    pub fn backlogs(&mut self, min: i64) -> Result<Option<Vec<Backlog>>, String> {
+    pub(crate) fn backlogs(&mut self, min: i64) -> Result<Option<Vec<Backlog>>, DbError> {
         if !self.need("device_inbox")? {
             return Ok(None);
         }

@@ -1,5 +1,5 @@
 //! A browser's HAR capture (DevTools → Network → Save all as HAR; Playwright `recordHar`), read
-//! for what the runbook asks of it: the failing `keys/upload` request (its `one_time_keys` map)
+//! for what triage asks of it: the failing `keys/upload` request (its `one_time_keys` map)
 //! and Synapse's 400 answer, the delayed-event calls (MSC4140/MSC4157) with their timings, and the
 //! `sendToDevice` calls.
 //!
@@ -8,64 +8,11 @@
 //! body of keys/upload (public keys and signatures only), response status and body of a failed
 //! keys/upload, and timings. sendToDevice bodies (encrypted payloads) are counted, not kept.
 
-use crypto_health_core::otk::conflict::{self, OtkConflict};
+use super::error::HarError;
+use crypto_health_core::otk::conflict;
 use serde_json::Value;
 
-#[derive(Clone, Debug)]
-pub struct Call {
-    /// `har entries[12]`
-    pub index: usize,
-    pub ts: Option<u64>,
-    pub method: String,
-    /// The URL path, never its query string.
-    pub path: String,
-    /// 0: no response (aborted, timed out, blocked).
-    pub status: u16,
-    pub time_ms: f64,
-    /// Time to first byte (`timings.wait`): the server's share.
-    pub wait_ms: Option<f64>,
-    /// The browser's `_error` (e.g. `net::ERR_ABORTED`), when it gave one.
-    pub error: Option<String>,
-}
-
-impl Call {
-    pub fn source(&self) -> String {
-        format!("har entries[{}]", self.index)
-    }
-    pub fn describe(&self) -> String {
-        let status = if self.status == 0 {
-            format!("no response{}", self.error.as_ref().map(|e| format!(" ({e})")).unwrap_or_default())
-        } else {
-            self.status.to_string()
-        };
-        let wait = self.wait_ms.map(|w| format!(", server wait {w:.0} ms")).unwrap_or_default();
-        format!("{} {} → {status} in {:.0} ms{wait}", self.method, self.path, self.time_ms)
-    }
-}
-
-#[derive(Clone, Debug)]
-pub struct Upload {
-    pub call: Call,
-    /// `algorithm:key_id` of every one-time key in the request body.
-    pub otk_ids: Vec<String>,
-    /// Synapse's conflict text from the 400 body, parsed.
-    pub conflict: Option<OtkConflict>,
-    /// The request's own key object for the conflicting id (exact JSON, unlike the 400's repr).
-    pub request_key: Option<Value>,
-    /// The 400 body's `error` text.
-    pub error_text: Option<String>,
-}
-
-#[derive(Clone, Debug, Default)]
-pub struct Har {
-    pub file: String,
-    pub entries: usize,
-    pub user: Option<String>,
-    pub device: Option<String>,
-    pub uploads: Vec<Upload>,
-    pub delayed: Vec<Call>,
-    pub to_device: Vec<(Call, String, usize)>,
-}
+pub(crate) use crypto_health_core::triage::facts::har::{Call, Har, Upload};
 
 /// `2026-11-21T20:49:08.548Z` or `…+01:00` → Unix ms.
 fn parse_iso(s: &str) -> Option<u64> {
@@ -106,18 +53,15 @@ fn is_delayed(path: &str, url: &str) -> bool {
 }
 
 /// Parse a HAR file. Bad input is a clear error.
-pub fn read(path: &str) -> Result<Har, String> {
-    let f = std::fs::File::open(path).map_err(|e| format!("--har {path}: {e}"))?;
-    let v: Value = serde_json::from_reader(std::io::BufReader::new(f)).map_err(|e| format!("--har {path}: not JSON ({e})"))?;
+pub(crate) fn read(path: &str) -> Result<Har, HarError> {
+    let f = std::fs::File::open(path).map_err(|source| HarError::Io { path: path.into(), source })?;
+    let v: Value = serde_json::from_reader(std::io::BufReader::new(f)).map_err(|source| HarError::NotJson { path: path.into(), source })?;
     from_value(path, &v)
 }
 
-pub fn from_value(path: &str, v: &Value) -> Result<Har, String> {
-    let entries = v
-        .get("log")
-        .and_then(|l| l.get("entries"))
-        .and_then(Value::as_array)
-        .ok_or_else(|| format!("--har {path}: not a HAR file (no log.entries)"))?;
+pub(crate) fn from_value(path: &str, v: &Value) -> Result<Har, HarError> {
+    let entries =
+        v.get("log").and_then(|l| l.get("entries")).and_then(Value::as_array).ok_or_else(|| HarError::NotHar { path: path.into() })?;
     let mut h = Har { file: path.to_string(), entries: entries.len(), ..Default::default() };
     for (i, e) in entries.iter().enumerate() {
         let req = e.get("request");
@@ -186,18 +130,12 @@ pub fn from_value(path: &str, v: &Value) -> Result<Har, String> {
     Ok(h)
 }
 
-impl Har {
-    pub fn file_name(&self) -> String {
-        std::path::Path::new(&self.file).file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| self.file.clone())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
 
-    pub fn sample() -> Value {
+    pub(super) fn sample() -> Value {
         let err = r#"One time key signed_curve25519:AAAAAAAAAA0 already exists. Old key: {"key":"OLD","signatures":{"@a:hs":{"ed25519:DEV":"s1"}}}; new key: {'key': 'NEW', 'signatures': {'@a:hs': {'ed25519:DEV': 's2'}}}"#;
         json!({"log": {"version": "1.2", "entries": [
             {"startedDateTime": "2026-11-21T20:49:08.548Z", "time": 12.5,
@@ -222,7 +160,7 @@ mod tests {
     }
 
     #[test]
-    fn reads_the_runbook_calls_and_nothing_secret() {
+    fn reads_the_triage_calls_and_nothing_secret() {
         let h = from_value("capture.har", &sample()).unwrap();
         assert_eq!(h.entries, 4);
         assert_eq!((h.user.as_deref(), h.device.as_deref()), (Some("@a:hs"), Some("DEV")));
@@ -245,10 +183,10 @@ mod tests {
 
     #[test]
     fn bad_files_are_clear_errors() {
-        assert!(from_value("x.har", &json!({"hello": 1})).err().unwrap().contains("not a HAR file"));
+        assert!(from_value("x.har", &json!({"hello": 1})).err().unwrap().to_string().contains("not a HAR file"));
         let p = std::env::temp_dir().join(format!("crypto-health-har-{}.har", std::process::id()));
         std::fs::write(&p, "{\"log\": {\"entries\": [").unwrap();
-        assert!(read(p.to_str().unwrap()).err().unwrap().contains("not JSON"));
+        assert!(read(p.to_str().unwrap()).err().unwrap().to_string().contains("not JSON"));
         let _ = std::fs::remove_file(&p);
     }
 }

@@ -13,6 +13,7 @@
 //! (a stray invalid byte does not stop the read); gzip files (rotated `homeserver.log.N.gz`) are
 //! decompressed on the fly; several files are read in time order (by their first timestamp).
 
+use super::error::LogError;
 use crypto_health_core::otk::conflict::{self, OtkConflict};
 use flate2::read::MultiGzDecoder;
 use memchr::memmem::Finder;
@@ -20,54 +21,11 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 
-/// A line in one of the files read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Loc {
-    pub file: usize,
-    pub line: usize,
-}
-
-/// An access line, parsed (all fields are read by the tests; triage quotes it).
-#[derive(Clone, Debug)]
-#[allow(dead_code)]
-pub struct Access {
-    pub loc: Loc,
-    pub ts: Option<u64>,
-    pub user: Option<String>,
-    pub secs: Option<f64>,
-    pub status: Option<u16>,
-    pub method: String,
-    pub path: String,
-    pub quote: String,
-}
-
-/// Every conflict on one key of one device, folded: the latest text, how often, when.
-#[derive(Clone, Debug)]
-pub struct Conflict {
-    pub loc: Loc,
-    pub first_loc: Loc,
-    pub user: Option<String>,
-    /// From the key's signature (`ed25519:<device>`), when the text has it.
-    pub device: Option<String>,
-    pub conflict: OtkConflict,
-    pub quote: String,
-    pub count: u64,
-    pub first_ts: Option<u64>,
-    pub last_ts: Option<u64>,
-}
-
-/// keys/upload outcomes of one user.
-#[derive(Clone, Debug, Default)]
-pub struct Uploads {
-    pub total: u64,
-    pub rejected_400: u64,
-    pub first_400: Option<Access>,
-    pub last: Option<Access>,
-}
+pub(crate) use crypto_health_core::triage::facts::log::{Access, Conflict, Loc, SynapseLog};
 
 /// What to keep beyond the counts.
 #[derive(Clone, Debug, Default)]
-pub struct LogQuery {
+pub(crate) struct LogQuery {
     /// Keep quotes of this user's keys/upload lines.
     pub user: Option<String>,
     /// Keep access lines whose time falls in one of these (from, to) ms windows.
@@ -78,36 +36,16 @@ pub struct LogQuery {
     pub conflict_window: Option<(u64, u64)>,
 }
 
-pub const MENTION_CAP: usize = 20;
-pub const WINDOW_ACCESS_CAP: usize = 20_000;
+pub(crate) const MENTION_CAP: usize = 20;
+pub(crate) const WINDOW_ACCESS_CAP: usize = 20_000;
 /// Distinct conflicting (user, device, key) triples kept; more are counted in `conflicts_dropped`.
-pub const CONFLICT_CAP: usize = 100_000;
+pub(crate) const CONFLICT_CAP: usize = 100_000;
 const PENDING_CAP: usize = 10_000;
 /// Bytes of one line that are looked at; the rest of a longer line is skipped (and counted).
-pub const MAX_LINE: usize = 1 << 20;
-
-#[derive(Default)]
-pub struct SynapseLog {
-    pub files: Vec<String>,
-    pub lines: usize,
-    pub parsed: usize,
-    pub first_ts: Option<u64>,
-    pub last_ts: Option<u64>,
-    pub conflicts: Vec<Conflict>,
-    pub conflicts_dropped: u64,
-    /// Lines longer than [`MAX_LINE`], read only up to it.
-    pub long_lines: u64,
-    pub uploads: HashMap<String, Uploads>,
-    /// Access lines inside the query's windows, in log order.
-    pub window_access: Vec<Access>,
-    /// Per query mention: (loc, line).
-    pub mentions: Vec<(String, Vec<(Loc, String)>)>,
-    /// Per file: lines and parsed lines.
-    pub per_file: Vec<(usize, usize)>,
-}
+pub(crate) const MAX_LINE: usize = 1 << 20;
 
 /// `2026-11-21 20:49:08,548` → Unix ms (UTC).
-pub fn parse_ts(s: &[u8]) -> Option<u64> {
+pub(crate) fn parse_ts(s: &[u8]) -> Option<u64> {
     let b = s;
     if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || b[10] != b' ' || b[13] != b':' || b[16] != b':' {
         return None;
@@ -139,7 +77,7 @@ pub fn parse_ts(s: &[u8]) -> Option<u64> {
 }
 
 /// `YYYY-MM-DD[ T]HH:MM[:SS]` (UTC) or Unix ms, for `--since`/`--until`.
-pub fn parse_time_arg(s: &str) -> Option<u64> {
+pub(crate) fn parse_time_arg(s: &str) -> Option<u64> {
     if let Ok(ms) = s.parse::<u64>() {
         return Some(ms);
     }
@@ -231,12 +169,13 @@ fn signer_of(c: &OtkConflict) -> (Option<String>, Option<String>) {
 }
 
 /// A reader over a file, decompressing gzip (by its magic bytes, whatever the name).
-fn open_reader(path: &str) -> Result<Box<dyn BufRead>, String> {
-    let mut f = File::open(path).map_err(|e| format!("--synapse-log {path}: {e}"))?;
+fn open_reader(path: &str) -> Result<Box<dyn BufRead>, LogError> {
+    let io = |source| LogError::Io { path: path.to_string(), source };
+    let mut f = File::open(path).map_err(io)?;
     let mut magic = [0u8; 2];
-    let n = f.read(&mut magic).map_err(|e| format!("--synapse-log {path}: {e}"))?;
+    let n = f.read(&mut magic).map_err(io)?;
     drop(f);
-    let f = File::open(path).map_err(|e| format!("--synapse-log {path}: {e}"))?;
+    let f = File::open(path).map_err(io)?;
     Ok(if n == 2 && magic == [0x1f, 0x8b] {
         Box::new(BufReader::with_capacity(1 << 20, MultiGzDecoder::new(BufReader::with_capacity(1 << 16, f))))
     } else {
@@ -245,12 +184,12 @@ fn open_reader(path: &str) -> Result<Box<dyn BufRead>, String> {
 }
 
 /// The first timestamp in the first 1000 lines, to order the files.
-fn first_ts_of(path: &str) -> Result<Option<u64>, String> {
+fn first_ts_of(path: &str) -> Result<Option<u64>, LogError> {
     let mut r = open_reader(path)?.take(4 << 20);
     let mut buf = Vec::new();
     for _ in 0..1000 {
         buf.clear();
-        if r.read_until(b'\n', &mut buf).map_err(|e| format!("--synapse-log {path}: {e}"))? == 0 {
+        if r.read_until(b'\n', &mut buf).map_err(|source| LogError::Io { path: path.to_string(), source })? == 0 {
             break;
         }
         if let Some(t) = parse_ts(&buf) {
@@ -460,7 +399,7 @@ impl<'q> State<'q> {
 }
 
 /// Read every file (time order), one pass each.
-pub fn read_files(paths: &[String], q: &LogQuery) -> Result<SynapseLog, String> {
+pub(crate) fn read_files(paths: &[String], q: &LogQuery) -> Result<SynapseLog, LogError> {
     let mut order: Vec<(Option<u64>, usize, &String)> = Vec::new();
     for (i, p) in paths.iter().enumerate() {
         order.push((first_ts_of(p)?, i, p));
@@ -471,12 +410,9 @@ pub fn read_files(paths: &[String], q: &LogQuery) -> Result<SynapseLog, String> 
     for (fi, (_, _, p)) in order.iter().enumerate() {
         st.log.files.push(p.to_string());
         let mut r = open_reader(p)?;
-        st.read(fi, &mut *r).map_err(|e| format!("--synapse-log {p}: {e}"))?;
+        st.read(fi, &mut *r).map_err(|source| LogError::Io { path: p.to_string(), source })?;
         if st.log.per_file[fi].1 == 0 {
-            return Err(format!(
-                "--synapse-log {p}: no Synapse log line in {} lines (expected `YYYY-MM-DD HH:MM:SS,mmm - logger - line - LEVEL - request - message`)",
-                st.log.per_file[fi].0
-            ));
+            return Err(LogError::NotSynapse { path: p.to_string(), lines: st.log.per_file[fi].0 });
         }
     }
     Ok(st.log)
@@ -484,38 +420,11 @@ pub fn read_files(paths: &[String], q: &LogQuery) -> Result<SynapseLog, String> 
 
 /// One text, as one file named `path` (tests).
 #[cfg(test)]
-pub fn parse(path: &str, text: &str, q: &LogQuery) -> SynapseLog {
+pub(crate) fn parse(path: &str, text: &str, q: &LogQuery) -> SynapseLog {
     let mut st = State::new(q);
     st.log.files.push(path.to_string());
     st.read(0, &mut std::io::Cursor::new(text.as_bytes())).unwrap();
     st.log
-}
-
-impl SynapseLog {
-    pub fn conflicts_for<'a>(&'a self, user: Option<&'a str>) -> impl Iterator<Item = &'a Conflict> + 'a {
-        self.conflicts.iter().filter(move |c| user.is_none() || c.user.as_deref() == user)
-    }
-    pub fn uploads_of(&self, user: &str) -> Option<&Uploads> {
-        self.uploads.get(user)
-    }
-    /// Lines mentioning `needle` (asked for in the query).
-    pub fn mentions<'a>(&'a self, needle: &str) -> impl Iterator<Item = &'a (Loc, String)> + 'a {
-        self.mentions.iter().find(|(m, _)| m == needle).map(|(_, v)| v.as_slice()).unwrap_or(&[]).iter()
-    }
-    pub fn covers(&self, ts: u64, slack_ms: u64) -> bool {
-        matches!((self.first_ts, self.last_ts), (Some(a), Some(b)) if ts + slack_ms >= a && ts <= b + slack_ms)
-    }
-    pub fn file_name(&self, file: usize) -> String {
-        let p = self.files.get(file).map(String::as_str).unwrap_or("?");
-        std::path::Path::new(p).file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| p.to_string())
-    }
-    pub fn source(&self, loc: Loc) -> String {
-        format!("{}:{}", self.file_name(loc.file), loc.line)
-    }
-    /// The end of the last file read.
-    pub fn end(&self) -> Loc {
-        Loc { file: self.files.len().saturating_sub(1), line: self.per_file.last().map_or(0, |p| p.0) }
-    }
 }
 
 #[cfg(test)]
@@ -524,7 +433,7 @@ mod tests {
     use std::io::Write;
 
     // Real lines from Synapse 1.163.2 (the e2e run), shortened signatures.
-    pub const LOG: &str = r#"2026-11-21 20:49:08,548 - synapse.access.http.36609 - 643 - INFO - POST-6 - 127.0.0.1 - 36609 - {@healthy:localhost} Processed request: 0.016sec/0.000sec ru=(0.005sec, 0.000sec) db=(0.007sec/0.003sec/13) 48B 200 "POST /_matrix/client/v3/keys/upload HTTP/1.1" "ureq/2.12.1" [0 dbevts]
+    pub(super) const LOG: &str = r#"2026-11-21 20:49:08,548 - synapse.access.http.36609 - 643 - INFO - POST-6 - 127.0.0.1 - 36609 - {@healthy:localhost} Processed request: 0.016sec/0.000sec ru=(0.005sec, 0.000sec) db=(0.007sec/0.003sec/13) 48B 200 "POST /_matrix/client/v3/keys/upload HTTP/1.1" "ureq/2.12.1" [0 dbevts]
 2026-11-21 20:49:08,659 - synapse.http.server - 132 - INFO - POST-10 - <SynapseRequest at 0x7fac408bba50 method='POST' uri='/_matrix/client/v3/keys/upload' clientproto='HTTP/1.1' site='36609'> SynapseError: 400 - One time key signed_curve25519:AAAAAAAAAA0 already exists. Old key: {"key":"i/Ph","signatures":{"@ke1:localhost":{"ed25519:DEV":"s1"}}}; new key: {'key': 'Js6i', 'signatures': {'@ke1:localhost': {'ed25519:DEV': 's2'}}}
 2026-11-21 20:49:08,660 - synapse.access.http.36609 - 643 - INFO - POST-10 - 127.0.0.1 - 36609 - {@ke1:localhost} Processed request: 0.008sec/0.000sec ru=(0.003sec, 0.000sec) db=(0.002sec/0.003sec/8) 552B 400 "POST /_matrix/client/v3/keys/upload?access_token=syt_secret HTTP/1.1" "ureq/2.12.1" [0 dbevts]
 not a log line
@@ -601,7 +510,7 @@ not a log line
         // The access line that names the uploader is in the next file: still attributed.
         assert_eq!(l.conflicts[0].user.as_deref(), Some("@ke1:localhost"));
         std::fs::write(dir.join("junk.log"), "hello\n").unwrap();
-        let e = read_files(&[dir.join("junk.log").display().to_string()], &LogQuery::default()).err().unwrap();
+        let e = read_files(&[dir.join("junk.log").display().to_string()], &LogQuery::default()).err().unwrap().to_string();
         assert!(e.contains("no Synapse log line"), "{e}");
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -6,13 +6,14 @@
 
 use super::conninfo::{self, Verify};
 use super::db::{Backend, Cell, Param};
+use super::error::{DbError, QueryError};
 use postgres::types::{ToSql, Type};
 use postgres::{Client, NoTls, Row};
 
 /// No triage question may hold the database for longer than this.
-pub const STATEMENT_TIMEOUT_MS: u32 = 30_000;
+pub(crate) const STATEMENT_TIMEOUT_MS: u32 = 30_000;
 
-pub struct Postgres {
+pub(crate) struct Postgres {
     client: Client,
     label: String,
 }
@@ -30,7 +31,27 @@ fn describe(e: &postgres::Error) -> String {
     s
 }
 
-pub fn open(spec: &str) -> Result<Postgres, String> {
+/// PostgreSQL's error by kind: SQLSTATE 42P01 (undefined table), 57014 (canceled: the
+/// statement timeout), a closed connection, the rest.
+fn kind(e: &postgres::Error) -> QueryError {
+    let text = describe(e);
+    match e.as_db_error().map(|d| d.code().code()) {
+        Some(code) => kind_of_sqlstate(code, text),
+        None if e.is_closed() => QueryError::Connection(text),
+        None => QueryError::Failed(text),
+    }
+}
+
+fn kind_of_sqlstate(code: &str, text: String) -> QueryError {
+    match code {
+        "42P01" => QueryError::MissingTable(text),
+        "57014" => QueryError::Timeout(text),
+        c if c.starts_with("08") => QueryError::Connection(text),
+        _ => QueryError::Failed(text),
+    }
+}
+
+pub(crate) fn open(spec: &str) -> Result<Postgres, DbError> {
     let info = conninfo::resolve(spec)?;
     let label = format!("db postgresql {}", info.label);
     // TLS only where it can happen: never on a unix socket (PostgreSQL does not offer it there),
@@ -41,17 +62,16 @@ pub fn open(spec: &str) -> Result<Postgres, String> {
     } else {
         info.config.connect(postgres_native_tls::MakeTlsConnector::new(tls_connector(&info)?))
     };
-    let mut client = connected.map_err(|e| {
-        let pw = info.password_from.map(|f| format!(" (password from {f})")).unwrap_or_default();
-        format!("--synapse-db {}: cannot connect{pw}: {}", info.label, describe(&e))
-    })?;
+    let refused =
+        |e: postgres::Error| DbError::Connect { db: info.label.clone(), password_from: info.password_from, message: describe(&e) };
+    let mut client = connected.map_err(refused)?;
     client
         .batch_execute(&format!("SET default_transaction_read_only = on; SET statement_timeout = {STATEMENT_TIMEOUT_MS}"))
-        .map_err(|e| format!("--synapse-db {}: {}", info.label, describe(&e)))?;
+        .map_err(|e| DbError::Unreadable { db: info.label.clone(), sqlite: false, source: kind(&e) })?;
     Ok(Postgres { client, label })
 }
 
-fn tls_connector(info: &conninfo::ConnInfo) -> Result<native_tls::TlsConnector, String> {
+fn tls_connector(info: &conninfo::ConnInfo) -> Result<native_tls::TlsConnector, DbError> {
     let mut tls = native_tls::TlsConnector::builder();
     match info.verify {
         Verify::None => {
@@ -63,11 +83,11 @@ fn tls_connector(info: &conninfo::ConnInfo) -> Result<native_tls::TlsConnector, 
         Verify::Full => {}
     }
     if let Some(p) = &info.root_cert {
-        let pem = std::fs::read(p).map_err(|e| format!("--synapse-db: sslrootcert {}: {e}", p.display()))?;
-        let cert = native_tls::Certificate::from_pem(&pem).map_err(|e| format!("--synapse-db: sslrootcert {}: {e}", p.display()))?;
+        let pem = std::fs::read(p).map_err(|e| DbError::Config(format!("sslrootcert {}: {e}", p.display())))?;
+        let cert = native_tls::Certificate::from_pem(&pem).map_err(|e| DbError::Config(format!("sslrootcert {}: {e}", p.display())))?;
         tls.add_root_certificate(cert);
     }
-    tls.build().map_err(|e| format!("--synapse-db: TLS setup: {e}"))
+    tls.build().map_err(|e| DbError::Config(format!("TLS setup: {e}")))
 }
 
 fn cell(row: &Row, i: usize) -> Cell {
@@ -94,7 +114,7 @@ impl Postgres {
 }
 
 impl Backend for Postgres {
-    fn query(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Vec<Cell>>, String> {
+    fn query(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Vec<Cell>>, QueryError> {
         let owned: Vec<Box<dyn ToSql + Sync>> = params
             .iter()
             .map(|p| match p {
@@ -103,14 +123,16 @@ impl Backend for Postgres {
             })
             .collect();
         let refs: Vec<&(dyn ToSql + Sync)> = owned.iter().map(|b| b.as_ref()).collect();
-        let rows = self.read_only(sql, &refs).map_err(|e| describe(&e))?;
+        let rows = self.read_only(sql, &refs).map_err(|e| kind(&e))?;
         Ok(rows.iter().map(|r| (0..r.len()).map(|i| cell(r, i)).collect()).collect())
     }
 
-    fn has_table(&mut self, t: &str) -> Result<bool, String> {
-        let rows = self
-            .read_only("SELECT to_regclass($1) IS NOT NULL", &[&t])
-            .map_err(|e| format!("--synapse-db {}: {}", self.label, describe(&e)))?;
+    fn has_table(&mut self, t: &str) -> Result<bool, DbError> {
+        let rows = self.read_only("SELECT to_regclass($1) IS NOT NULL", &[&t]).map_err(|e| DbError::Unreadable {
+            db: self.label.clone(),
+            sqlite: false,
+            source: kind(&e),
+        })?;
         Ok(rows.first().and_then(|r| r.try_get::<_, bool>(0).ok()).unwrap_or(false))
     }
 
@@ -124,8 +146,23 @@ mod tests {
     //! Against a real PostgreSQL: a private cluster under target/ (scripts/pg-cluster.sh, which
     //! scripts/setup.sh makes possible by installing Debian's `postgresql`).
     use super::super::db::{self, Backend, Cell, Param};
+    use super::super::error::{DbError, QueryError};
     use std::path::PathBuf;
     use std::process::Command;
+
+    #[test]
+    fn sqlstates_are_sorted_by_kind() {
+        let k = |c: &str| super::kind_of_sqlstate(c, c.to_string());
+        assert_eq!(k("42P01"), QueryError::MissingTable("42P01".into()));
+        assert_eq!(k("57014"), QueryError::Timeout("57014".into()));
+        assert_eq!(k("08006"), QueryError::Connection("08006".into()));
+        assert_eq!(k("25006"), QueryError::Failed("25006".into()));
+        let timeout = DbError::query("db postgresql ro@h:5432/synapse", "device_inbox", k("57014")).to_string();
+        assert_eq!(
+            timeout,
+            "--synapse-db db postgresql ro@h:5432/synapse: query on device_inbox timed out (the database is locked or overloaded): 57014"
+        );
+    }
 
     fn root() -> PathBuf {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -257,12 +294,12 @@ mod tests {
             "CREATE TABLE t (x int)",
             "SELECT set_config('default_transaction_read_only', 'off', false), nextval('nope')",
         ] {
-            let e = be.query(write, &[]).err().unwrap_or_else(|| panic!("a write went through: {write}"));
+            let e = be.query(write, &[]).err().unwrap_or_else(|| panic!("a write went through: {write}")).to_string();
             assert!(e.contains("read-only transaction") || e.contains("does not exist"), "{write}: {e}");
         }
         // Even after a session-level switch, each query runs in its own READ ONLY transaction.
         let _ = be.query("SELECT set_config('default_transaction_read_only', 'off', false)", &[]);
-        let e = be.query("INSERT INTO devices (user_id, device_id) VALUES ('@x:hs', 'X')", &[]).err().unwrap();
+        let e = be.query("INSERT INTO devices (user_id, device_id) VALUES ('@x:hs', 'X')", &[]).err().unwrap().to_string();
         assert!(e.contains("25006") && e.contains("read-only transaction"), "{e}");
         // Two statements in one query are refused by the protocol, not run.
         assert!(be.query("SELECT 1; DELETE FROM devices", &[]).is_err());
@@ -288,19 +325,24 @@ mod tests {
         assert_eq!(d.schema_version, Some(92));
         // PGPASSWORD comes before the password file, as in libpq (a wrong one fails, a right one logs in).
         std::env::set_var("PGPASSWORD", "wrong-from-env");
-        let e = db::open(&url).err().unwrap();
+        let e = db::open(&url).err().unwrap().to_string();
         assert!(e.contains("(password from PGPASSWORD)") && e.contains("28P01") && !e.contains("wrong-from-env"), "{e}");
         std::env::set_var("PGPASSWORD", "pw-from-pgpass");
         assert!(db::open(&url).is_ok());
         std::env::remove_var("PGPASSWORD");
         // A world-readable password file is ignored, as libpq does: the login then fails, clearly.
         std::fs::set_permissions(&pgpass, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let e = db::open(&url).err().unwrap();
+        let e = db::open(&url).err().unwrap().to_string();
         std::env::remove_var("PGPASSFILE");
         assert!(e.contains("cannot connect") && !e.contains("pw-from-pgpass"), "{e}");
         // A wrong password is named as such, and not echoed.
-        let e = db::open(&format!("postgresql://synapse:wrong-pw@127.0.0.1:{}/unit", c.port)).err().unwrap();
+        let e = db::open(&format!("postgresql://synapse:wrong-pw@127.0.0.1:{}/unit", c.port)).err().unwrap().to_string();
         assert!(e.contains("28P01") && !e.contains("wrong-pw"), "{e}");
+        // Error kinds: a missing table is told from a failed query, a refused login from both.
+        assert!(matches!(be.query("SELECT * FROM no_such_table", &[]), Err(QueryError::MissingTable(_))));
+        assert!(matches!(be.query("SELECT nope()", &[]), Err(QueryError::Failed(_))));
+        let refused = db::open(&format!("postgresql://synapse:wrong-pw@127.0.0.1:{}/unit", c.port)).err().unwrap();
+        assert!(matches!(refused, DbError::Connect { password_from: Some("the connection string"), .. }), "{refused}");
         drop(d);
         drop(be);
     }

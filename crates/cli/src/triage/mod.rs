@@ -1,25 +1,23 @@
-//! `crypto-health triage`: the runbook's decision tree (§2 Q1–Q4, §6.4) and remediations (§3),
-//! answered from a client report plus, optionally, the Synapse log and database.
-//! Output shape: docs/TRIAGE.md.
+//! `crypto-health triage`: gathers the facts (a client report, a HAR, the Synapse log and
+//! database), hands them to the core's decision tree (`crypto_health_core::triage`, written out
+//! in docs/TRIAGE.md) and prints its answers. Output shape: docs/TRIAGE.md.
 
-mod decide;
 mod forensics;
-mod model;
-mod report_facts;
 
 use crate::server::{db, har, log};
 use crate::Failure;
+use crypto_health_core::triage::facts::{report as report_facts, DbFacts};
+use crypto_health_core::triage::{self as decide, Inputs, Subject, Triage};
 use crypto_health_core::Report;
-use decide::{DbFacts, Subject, Triage};
 use serde_json::{json, Value};
 use std::io::Write;
 
-pub use decide::CALL_KEYS_SEND;
+pub(crate) use decide::CALL_KEYS_SEND;
 
-pub const USAGE: &str = "  triage [--report FILE] [--har FILE] [--synapse-log FILE]... [--synapse-db DB]
+pub(crate) const USAGE: &str = "  triage [--report FILE] [--har FILE] [--synapse-log FILE]... [--synapse-db DB]
          [--user @u:hs] [--device ID] [--event $id] [--json]
          (--report or --har; or, for the server alone, --user and --device)
-                       walk the runbook's Q1-Q4 and the 6.4 discriminator from a report
+                       walk the triage's Q1-Q4 and the KE-2 discriminator from a report
                        and/or a HAR capture (plus the server's logs, rotated or gzipped,
                        and its read-only database: a SQLite path or a PostgreSQL URL /
                        key=value string), print answers with evidence, conclusions per
@@ -73,7 +71,7 @@ fn file_name(p: &str) -> String {
     std::path::Path::new(p).file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| p.to_string())
 }
 
-pub fn run(args: &[String], out: &mut impl Write) -> Result<(), Failure> {
+pub(crate) fn run(args: &[String], out: &mut impl Write) -> Result<(), Failure> {
     let a = parse_args(args)?;
     let mut facts = match &a.report {
         Some(path) => {
@@ -98,8 +96,7 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<(), Failure> {
         device: a.device.clone().or_else(|| facts.device_id.clone()),
         event: a.event.clone(),
     };
-    let event =
-        subject.event.clone().or_else(|| facts.ke3.iter().find_map(|x| x.fields.get("event_id").and_then(Value::as_str).map(String::from)));
+    let event = subject.event.clone().or_else(|| report_facts::ke3_event(&facts));
 
     let log = if a.logs.is_empty() {
         None
@@ -120,7 +117,16 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<(), Failure> {
         None => None,
     };
 
-    let t = decide::decide(&facts, log.as_ref(), db.as_ref(), har.as_ref(), &subject);
+    let inputs = Inputs {
+        report: &facts,
+        log: log.as_ref(),
+        db: db.as_ref(),
+        har: har.as_ref(),
+        subject: &subject,
+        signatures: &forensics::Vodozemac,
+    };
+    let mut t = decide::decide(&inputs);
+    t.notes.extend(db.as_ref().and_then(flood_note));
     let doc = to_json(&t, &a, &subject, &facts, log.as_ref(), db.as_ref(), har.as_ref());
     if a.json {
         serde_json::to_writer_pretty(&mut *out, &doc).map_err(|e| Failure::input(e.to_string()))?;
@@ -129,6 +135,22 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<(), Failure> {
         write_text(out, &t, &doc)?;
     }
     Ok(())
+}
+
+/// The device's unclaimed `signed_curve25519` one-time keys in the database, when read.
+fn signed_otks(d: &DbFacts) -> Option<usize> {
+    d.otks.as_ref().map(|v| v.iter().filter(|k| k.algorithm == "signed_curve25519").count())
+}
+
+/// The one-time-key flood from the server's side: far more keys than a client keeps (core otk::flood).
+fn flood_note(d: &DbFacts) -> Option<String> {
+    use crypto_health_core::otk::flood::{FIXED_IN, GROWTH_LIMIT, SDK_TARGET, SYNAPSE_CAP};
+    let n = signed_otks(d).filter(|n| *n as u64 > GROWTH_LIMIT)?;
+    let cap = if n as u64 >= SYNAPSE_CAP { " (at Synapse's limit: its uploads are refused)" } else { "" };
+    Some(format!(
+        "the device holds {n} signed_curve25519 one-time keys{cap}, a client keeps {SDK_TARGET}: the one-time-key flood \
+         (matrix-sdk-crypto-wasm 18.5+ with an older matrix-js-sdk), not KE-1; first safe step: upgrade the client to {FIXED_IN}, no logout"
+    ))
 }
 
 fn gather_db(spec: &str, s: &Subject, event: Option<&str>) -> Result<DbFacts, Failure> {
@@ -175,7 +197,7 @@ fn to_json(
                 "keysUpload400": h.uploads.iter().filter(|u| u.call.status == 400).count(), "delayedEvents": h.delayed.len(), "sendToDevice": h.to_device.len()})),
             "synapseLog": log.map(|l| json!({"file": l.file_name(l.files.len().saturating_sub(1)), "files": (0..l.files.len()).map(|i| l.file_name(i)).collect::<Vec<_>>(), "lines": l.lines, "parsed": l.parsed,
                 "from": l.first_ts.map(crypto_health_core::support::text::iso8601), "to": l.last_ts.map(crypto_health_core::support::text::iso8601)})),
-            "synapseDb": db.map(|d| json!({"source": d.source, "missingTables": d.missing,
+            "synapseDb": db.map(|d| json!({"source": d.source, "missingTables": d.missing, "signedCurve25519Keys": signed_otks(d),
                 "devices": d.devices.as_ref().map(|v| v.iter().map(|(id, name, seen)| json!({"deviceId": id, "displayName": name, "lastSeen": seen})).collect::<Vec<_>>())})),
         },
         "questions": t.questions.iter().map(|q| q.to_json()).collect::<Vec<_>>(),
@@ -233,7 +255,7 @@ fn write_text(out: &mut impl Write, t: &Triage, doc: &Value) -> std::io::Result<
     for c in &t.conclusions {
         writeln!(out, "   {}: {} — {}", c.ke, c.status, c.summary)?;
     }
-    writeln!(out, "\nRemediations (runbook §3, least destructive first)")?;
+    writeln!(out, "\nRemediations (least destructive first)")?;
     for r in &t.remediations {
         let mark = if r.first_safe { "  <== first safe step" } else { "" };
         writeln!(
@@ -262,3 +284,6 @@ fn write_text(out: &mut impl Write, t: &Triage, doc: &Value) -> std::io::Result<
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

@@ -4,6 +4,7 @@
 //! IndexedDB gone". We also say which store is missing, whether we saw it
 //! before (so eviction is certain rather than suspected) and when we checked.
 
+use crate::evidence::signature::Class;
 use crate::report::finding::{Finding, Level};
 use crate::support::text::iso8601;
 use serde_json::json;
@@ -78,7 +79,7 @@ pub fn assess(f: &StoreFacts) -> Option<Finding> {
          to get a new device.");
     Some(Finding {
         id: "crypto_store_missing".into(),
-        ke: Some("KE-1".into()),
+        ke: Some(Class::Ke1),
         level,
         title: title.into(),
         detail,

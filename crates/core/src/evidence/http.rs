@@ -1,11 +1,68 @@
 //! Which HTTP calls we watch and what we count about them. The fetch tap only
 //! hands us requests whose URL passed its cheap test; [`endpoint_of`] decides.
 
+use crate::evidence::signature::Class;
+use crate::report::finding::{Finding, Level};
+use crate::support::text::iso8601;
+use serde_json::json;
 use std::collections::BTreeMap;
 
 /// The SDK's local timeout for delayed-event calls (matrix-org/matrix-js-sdk src/matrixrtc/MembershipManager.ts, KE-4).
 pub const DELAYED_EVENT_LOCAL_TIMEOUT_MS: u64 = 2000;
 
+/// Where the client-server API lives in a URL: every watched endpoint is under it.
+const CLIENT_API: &str = "/_matrix/client/";
+/// The watched endpoints, as the path after `/_matrix/client/<version>/` names them.
+const KEYS_UPLOAD: &str = "keys/upload";
+const SEND_TO_DEVICE: &str = "sendToDevice/";
+const DELAYED_EVENTS: &str = "delayed_events";
+/// MSC4140: scheduling a delayed event is a query parameter on a send.
+const DELAY_QUERY: &str = "org.matrix.msc4140.delay=";
+/// `/sync` (v3 GET) and simplified sliding sync (MSC4186, `POST …/simplified_msc3575/sync`).
+const SYNC: &str = "sync";
+
+/// The fetch tap's cheap URL tests (js/http.js), as JavaScript regular
+/// expression sources built from the endpoint table above, so the page and
+/// [`endpoint_of`] cannot disagree on what is watched.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UrlTests {
+    /// Any watched endpoint: a superset of what [`endpoint_of`] accepts.
+    pub watch: String,
+    /// `keys/upload` under any API version (its failed answers and 2xx counts are read).
+    pub upload: String,
+    /// `/sync` under any API version (its answer is summarised, bounded).
+    pub sync: String,
+}
+
+/// A literal for a JS regular expression (the table's texts: letters, digits, `/._=-`).
+fn regex_literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if !(c.is_ascii_alphanumeric() || c == '_' || c == '=' || c == '-') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// See [`UrlTests`].
+pub fn url_tests() -> UrlTests {
+    let api = regex_literal(CLIENT_API);
+    let watch = format!(
+        "{api}[^?#]*(?:\\/{}|\\/{}|{}|\\/{}(?:[?#]|$))|{}",
+        regex_literal(KEYS_UPLOAD),
+        regex_literal(SEND_TO_DEVICE),
+        regex_literal(DELAYED_EVENTS),
+        regex_literal(SYNC),
+        regex_literal(DELAY_QUERY)
+    );
+    let upload = format!("{api}[^/?#]+\\/{}(?:[/?#]|$)", regex_literal(KEYS_UPLOAD));
+    let sync = format!("{api}[^?#]*\\/{}(?:[?#]|$)", regex_literal(SYNC));
+    UrlTests { watch, upload, sync }
+}
+
+/// A watched HTTP endpoint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Endpoint {
     /// `POST /_matrix/client/{v3,r0}/keys/upload`: KE-1.
@@ -29,7 +86,7 @@ pub fn path_of(url: &str) -> &str {
 }
 
 fn after_client_version(path: &str) -> Option<&str> {
-    let rest = path.split_once("/_matrix/client/").map(|(_, rest)| rest)?;
+    let rest = path.split_once(CLIENT_API).map(|(_, rest)| rest)?;
     let (_version, tail) = rest.split_once('/')?;
     Some(tail)
 }
@@ -60,21 +117,21 @@ pub fn endpoint_of(method: &str, url: &str) -> Option<(Endpoint, Option<String>)
     let path = path_of(url);
     let tail = after_client_version(path)?;
     let m = method.to_ascii_uppercase();
-    if m == "POST" && (tail == "keys/upload" || tail.starts_with("keys/upload/")) {
+    if m == "POST" && tail.strip_prefix(KEYS_UPLOAD).is_some_and(|rest| rest.is_empty() || rest.starts_with('/')) {
         return Some((Endpoint::KeysUpload, None));
     }
-    if tail == "sync" || (m == "POST" && tail.ends_with("/sync")) {
+    if tail == SYNC || (m == "POST" && tail.strip_suffix(SYNC).is_some_and(|t| t.ends_with('/'))) {
         return Some((Endpoint::Sync, None));
     }
-    if let Some(rest) = tail.strip_prefix("sendToDevice/") {
+    if let Some(rest) = tail.strip_prefix(SEND_TO_DEVICE) {
         let ty = rest.split('/').next().filter(|t| !t.is_empty())?;
         return Some((Endpoint::SendToDevice, Some(percent_decode(ty))));
     }
-    if let Some(from) = tail.find("delayed_events").and_then(|i| tail.get(i..)) {
+    if let Some(from) = tail.find(DELAYED_EVENTS).and_then(|i| tail.get(i..)) {
         let action = from.split('/').nth(2).unwrap_or(if m == "GET" { "list" } else { "update" });
         return Some((Endpoint::DelayedEvents, Some(action.to_owned())));
     }
-    if url.contains("org.matrix.msc4140.delay=") {
+    if url.contains(DELAY_QUERY) {
         return Some((Endpoint::DelayedEvents, Some("schedule".to_owned())));
     }
     None
@@ -133,6 +190,41 @@ impl EndpointStats {
     pub fn mean_ms(&self) -> Option<u64> {
         (self.requests > 0).then(|| self.total_ms / self.requests)
     }
+
+    /// A delayed-event call (KE-4) that took `duration_ms` (`failed`: a network
+    /// error or a 5xx), after [`EndpointStats::record`]: counts it against the
+    /// SDK's local timeout, and says, with the figures, when the homeserver is
+    /// slower than that timeout or failing (the `delayed_events_slow` finding).
+    pub fn delayed_event_seen(&mut self, duration_ms: u64, failed: bool, now: u64) -> Option<Finding> {
+        if duration_ms > DELAYED_EVENT_LOCAL_TIMEOUT_MS {
+            self.over_local_timeout += 1;
+        }
+        if !(failed || duration_ms > DELAYED_EVENT_LOCAL_TIMEOUT_MS) {
+            return None;
+        }
+        let s = &*self;
+        let bad = s.over_local_timeout + s.network_errors + s.aborted + s.server_errors;
+        Some(Finding {
+            id: "delayed_events_slow".into(),
+            ke: Some(Class::Ke4),
+            level: Level::Warning,
+            title: "delayed-event calls fail or exceed the SDK's 2 s local timeout".into(),
+            detail: format!(
+                "{bad} of {} delayed-event calls to the homeserver took longer than {DELAYED_EVENT_LOCAL_TIMEOUT_MS} ms or failed \
+                 (slowest {} ms, {} network errors, {} aborted, {} server errors). MatrixRTC retries these and gives up after 10: \
+                 the delay is on the homeserver side or the network, not in the client.",
+                s.requests, s.max_ms, s.network_errors, s.aborted, s.server_errors
+            ),
+            ts: now,
+            at: iso8601(now),
+            evidence: json!({
+                "requests": s.requests, "overLocalTimeout": s.over_local_timeout, "maxMs": s.max_ms,
+                "meanMs": s.mean_ms(), "networkErrors": s.network_errors, "aborted": s.aborted,
+                "serverErrors": s.server_errors, "lastStatus": s.last_status,
+                "localTimeoutMs": DELAYED_EVENT_LOCAL_TIMEOUT_MS,
+            }),
+        })
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -173,6 +265,22 @@ impl HttpStats {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_url_tests_are_built_from_the_endpoint_table() {
+        // The sources the fetch tap used to spell by hand: same expressions, now generated.
+        let t = url_tests();
+        assert_eq!(
+            t.watch,
+            r"\/_matrix\/client\/[^?#]*(?:\/keys\/upload|\/sendToDevice\/|delayed_events|\/sync(?:[?#]|$))|org\.matrix\.msc4140\.delay="
+        );
+        assert_eq!(t.upload, r"\/_matrix\/client\/[^/?#]+\/keys\/upload(?:[/?#]|$)");
+        assert_eq!(t.sync, r"\/_matrix\/client\/[^?#]*\/sync(?:[?#]|$)");
+        // Every literal of the table appears escaped in the watch test.
+        for text in [CLIENT_API, KEYS_UPLOAD, SEND_TO_DEVICE, DELAYED_EVENTS, SYNC, DELAY_QUERY] {
+            assert!(t.watch.contains(&regex_literal(text)), "{text}");
+        }
+    }
 
     #[test]
     fn endpoints() {

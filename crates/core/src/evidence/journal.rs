@@ -92,7 +92,7 @@ pub struct Journal {
     cfg: Config,
     entries: VecDeque<Entry>,
     /// Indexed by `Class::index()`.
-    counts: [ClassCount; 5],
+    counts: [ClassCount; Class::ALL.len()],
     pub redactions: RedactionCounts,
     pub findings: Vec<Finding>,
     pub lines_seen: u64,
@@ -129,6 +129,7 @@ impl Journal {
 
     /// [`store`](Self::store) for a line logged in `source` (a frame, or the
     /// host). Lines from two sources never fold together.
+    #[allow(clippy::expect_used, reason = "the entry it returns was pushed just before")]
     pub fn store_from(&mut self, level: &str, message: &str, source: &str, c: Classified, ts: u64, counted: bool) -> &Entry {
         let sig = c.signature;
         if counted {

@@ -22,6 +22,7 @@
 //!
 //! Bounded: at most [`MAX_PEERS`] peers, [`MAX_IDS`] message ids and keys each.
 
+use crate::evidence::signature::Class;
 use crate::report::finding::{Finding, Level};
 use crate::support::text::{head, iso8601};
 use serde::{Deserialize, Serialize};
@@ -245,7 +246,7 @@ impl PeerMonitor {
             let who = bad.iter().map(|p| name(p)).collect::<Vec<_>>().join(", ");
             out.push(Finding {
                 id: "call_keys_undecryptable".into(),
-                ke: Some("KE-2".into()),
+                ke: Some(Class::Ke2),
                 level: Level::Critical,
                 title: format!("you cannot hear or see {who} in calls: their keys go to an identity this device lost"),
                 detail: format!("{events} to-device message(s) from {who} were encrypted for a key this device lost with its crypto store (KE-1)."),
@@ -260,15 +261,20 @@ impl PeerMonitor {
         // About a peer, named as such: the fix is on that device.
         for p in peers {
             let (id, ke, lines, what) = if p.outgoing == "unreachable" {
-                ("peer_unreachable", "KE-2", p.unreachable_lines, "cannot reach it: its one-time keys are signed by an identity it lost")
+                (
+                    "peer_unreachable",
+                    Class::Ke2,
+                    p.unreachable_lines,
+                    "cannot reach it: its one-time keys are signed by an identity it lost",
+                )
             } else if p.identity_refused_lines > 0 {
-                ("peer_identity_replaced", "KE-1", p.identity_refused_lines, "it uploaded a new identity, our keys go to the old one")
+                ("peer_identity_replaced", Class::Ke1, p.identity_refused_lines, "it uploaded a new identity, our keys go to the old one")
             } else {
                 continue;
             };
             out.push(Finding {
                 id: id.into(),
-                ke: Some(ke.into()),
+                ke: Some(ke),
                 level: Level::Warning,
                 title: format!("{} gets none of our call keys: {what} (KE-1 on that device)", name(p)),
                 detail: "The fix is on that device: sign out and back in there.".into(),
@@ -314,7 +320,7 @@ mod tests {
         assert_eq!((p[1].olm_for_us, p[1].incoming.as_str()), (1, "unknown"));
         let f = PeerMonitor::findings(&p, &json!({"identityReplaced": true}), 20);
         assert_eq!(f.len(), 1);
-        assert_eq!((f[0].id.as_str(), f[0].ke.as_deref(), f[0].level), ("call_keys_undecryptable", Some("KE-2"), Level::Critical));
+        assert_eq!((f[0].id.as_str(), f[0].ke, f[0].level), ("call_keys_undecryptable", Some(Class::Ke2), Level::Critical));
         assert_eq!(f[0].evidence["peers"][0]["msgids"], json!(["m1", "m2"]));
         assert_eq!(f[0].evidence["peers"][0]["events"], 2);
         assert_eq!(f[0].evidence["ke1"]["identityReplaced"], true);

@@ -7,8 +7,8 @@
 //! `tests/signatures.rs`. Rows are tried in order; the first match wins, so
 //! specific rows come before their general fallback (KE-3 before `decrypt.other`).
 
-/// Failure class from the runbook; `Other` is counted but is not a KE.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+/// Failure class (KE-1..KE-4, see the README's table); `Other` is counted but is not a KE.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Class {
     #[serde(rename = "KE-1")]
     Ke1,
@@ -31,6 +31,16 @@ impl Class {
             Class::Ke3 => "KE-3",
             Class::Ke4 => "KE-4",
             Class::Other => "other",
+        }
+    }
+    /// What the class is, in a few words (the card's badge titles).
+    pub fn what(self) -> &'static str {
+        match self {
+            Class::Ke1 => "one-time key upload rejected: crypto store diverged from the server",
+            Class::Ke2 => "call media key missing",
+            Class::Ke3 => "encrypted event without an algorithm",
+            Class::Ke4 => "call membership (delayed event) timeouts",
+            Class::Other => "other crypto lines",
         }
     }
     /// `None` for `Other`: the entry's `ke` field is null.

@@ -16,6 +16,7 @@
 
 use crate::evidence::http::DELAYED_EVENT_LOCAL_TIMEOUT_MS;
 use crate::evidence::redact::{redact, RedactionCounts};
+use crate::evidence::signature::Class;
 use crate::report::finding::{Finding, Level};
 use crate::support::text::{iso8601, truncate_marked};
 use serde_json::{json, Value};
@@ -185,8 +186,7 @@ impl CallMonitor {
     }
 
     fn answer(&mut self, from_widget: bool, action: &str, data: &Value, error: Option<String>, key: (bool, String, String), now: u64) {
-        if let Some(i) = self.pending.iter().position(|(k, _, _)| *k == key) {
-            let (_, what, at) = self.pending.remove(i).expect("found");
+        if let Some((_, what, at)) = self.pending.iter().position(|(k, _, _)| *k == key).and_then(|i| self.pending.remove(i)) {
             let d = self.ev.delayed_events.entry(what).or_default();
             let ms = now.saturating_sub(at);
             d.answered += 1;
@@ -313,7 +313,7 @@ impl CallMonitor {
         if !ids.is_empty() {
             out.push(Finding {
                 id: "call_keys_missing".into(),
-                ke: Some("KE-2".into()),
+                ke: Some(Class::Ke2),
                 level: Level::Warning,
                 title: "a call member's media keys never reached the call".into(),
                 detail: format!("{} participant(s) in the call for over 10 s without one call key delivered to the call; their media cannot be decrypted.", ids.len()),
@@ -330,7 +330,7 @@ impl CallMonitor {
         if bad > 0 {
             out.push(Finding {
                 id: "call_delayed_events_slow".into(),
-                ke: Some("KE-4".into()),
+                ke: Some(Class::Ke4),
                 level: Level::Warning,
                 title: "the call's delayed-event actions are slow or fail".into(),
                 detail: format!(
@@ -467,7 +467,7 @@ mod tests {
         assert_eq!(ev.pending, 1);
         let f = CallMonitor::findings(&ev, 100_000);
         assert_eq!(
-            (f[0].id.as_str(), f[0].ke.as_deref(), f[0].evidence["maxMs"].as_u64(), f[0].evidence["slowOrFailed"].as_u64()),
+            (f[0].id.as_str(), f[0].ke.map(Class::as_str), f[0].evidence["maxMs"].as_u64(), f[0].evidence["slowOrFailed"].as_u64()),
             ("call_delayed_events_slow", Some("KE-4"), Some(2_600), Some(2))
         );
     }

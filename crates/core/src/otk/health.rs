@@ -6,6 +6,7 @@
 //! on the same key id within `storm_window_ms`) → recovered (a later accepted
 //! upload). One `RecoveryNeeded` event per storm, not per failure.
 
+use crate::evidence::signature::Class;
 use crate::otk::breaker::Breaker;
 use crate::otk::conflict::OtkConflict;
 use crate::otk::key_id::IdScheme;
@@ -390,7 +391,7 @@ impl Monitor {
         };
         Finding {
             id: "device_identity_replaced".into(),
-            ke: Some("KE-1".into()),
+            ke: Some(Class::Ke1),
             level: Level::Critical,
             title: "new identity uploaded under an old device id: KE-1 is about to start".into(),
             detail: format!("Device {dev} first uploaded ed25519 identity {old} and now uploads {new}. The local Olm account was \

@@ -1,5 +1,6 @@
 //! Findings: conclusions drawn from observations, each with its evidence.
 
+use crate::evidence::signature::Class;
 use serde_json::Value;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -16,7 +17,7 @@ pub struct Finding {
     /// Stable id, e.g. `crypto_store_missing`; one finding per id is kept.
     pub id: String,
     /// The KE class this predicts or explains, if any.
-    pub ke: Option<String>,
+    pub ke: Option<Class>,
     pub level: Level,
     pub title: String,
     pub detail: String,

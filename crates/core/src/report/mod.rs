@@ -2,7 +2,9 @@
 //! (the core's JSON writer, `json::ToJson`) and read by the CLI (serde, with
 //! the `serde` feature; the tests check both give the same text). `schema/report.schema.json` describes it.
 
+#[allow(missing_docs, reason = "public items that predate the lint; the module is held to it once they are documented")]
 pub mod finding;
+pub mod health;
 
 use crate::environment::tab_guard::TabGuard;
 use crate::evidence::decryption::DecryptionReport;
@@ -12,6 +14,7 @@ use crate::evidence::redact::{redact, RedactionCounts};
 use crate::evidence::redact_json::redact_value;
 use crate::otk::health::OtkHealth;
 use crate::report::finding::Finding;
+use crate::report::health::Health;
 use crate::support::text::iso8601;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -175,6 +178,9 @@ pub struct Report {
     pub counts: BTreeMap<String, ClassCount>,
     pub entries: Vec<Entry>,
     pub findings: Vec<Finding>,
+    /// The overall level and each KE class's, decided from the counts, the findings and the one-time-key outcome.
+    #[serde(default)]
+    pub health: Health,
     pub redaction: Redaction,
     pub capture: Capture,
     pub extra: Value,
@@ -220,6 +226,7 @@ impl Report {
             counts: journal.counts(),
             entries: journal.entries().cloned().collect(),
             findings: journal.findings.clone(),
+            health: Health::default(),
             redaction: Redaction::from(&red),
             capture: Capture {
                 installed,

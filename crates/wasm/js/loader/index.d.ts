@@ -6,6 +6,8 @@ import type * as CryptoHealth from './crypto_health.js';
 
 export type CryptoHealthApi = typeof CryptoHealth;
 
+export type { CryptoHealthError, CryptoHealthErrorCode } from './crypto_health.js';
+export type { CryptoDiagHealth, KeClassHealth } from './crypto_health.js';
 export type { KeClass, InstallOptions, DiagEntry, ClassCount, StorageState, Finding, Classification, HttpTapOptions, OtkHealth, OtkFlood, OtkProof, OtkTrigger, OtkRecommendation, RecoveryNeeded } from './crypto_health.js';
 import type { InstallOptions, StorageState, Finding, HttpTapOptions } from './crypto_health.js';
 export type { UtdCause, UtdEvent, UtdCauseStats, DecryptionSection } from './crypto_health.js';

@@ -1,27 +1,28 @@
 //! The browser APIs the guard uses, each total: a missing API or one that
 //! throws is `None`/`false`, never an exception into the app.
 
-use crypto_health_core::environment::tab_guard::{Arg, Message, PREFIX};
+use super::options::Arg;
+use crypto_health_core::environment::tab_guard::{Message, PREFIX};
 use js_sys::{Function, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{BroadcastChannel, CustomEvent, CustomEventInit, Storage, Window};
 
-pub fn window() -> Option<Window> {
+pub(crate) fn window() -> Option<Window> {
     web_sys::window()
 }
 
 /// The page's monotonic clock (ms): expiry is judged by it, never by wall clocks.
-pub fn mono() -> f64 {
+pub(crate) fn mono() -> f64 {
     window().and_then(|w| w.performance()).map_or_else(js_sys::Date::now, |p| p.now())
 }
 
 /// Unix ms.
-pub fn now() -> u64 {
+pub(crate) fn now() -> u64 {
     js_sys::Date::now() as u64
 }
 
-pub fn get(o: &JsValue, k: &str) -> JsValue {
+pub(crate) fn get(o: &JsValue, k: &str) -> JsValue {
     Reflect::get(o, &JsValue::from_str(k)).unwrap_or(JsValue::UNDEFINED)
 }
 
@@ -30,7 +31,7 @@ fn set(o: &JsValue, k: &str, v: &JsValue) {
 }
 
 /// One option as the core's checks see it (a throwing getter counts as absent).
-pub fn arg(v: &JsValue) -> Arg {
+pub(crate) fn arg(v: &JsValue) -> Arg {
     if v.is_undefined() || v.is_null() {
         Arg::Absent
     } else if let Some(s) = v.as_string() {
@@ -47,7 +48,7 @@ pub fn arg(v: &JsValue) -> Arg {
 }
 
 /// `options` itself: absent, an object, or something else.
-pub fn whole(v: &JsValue) -> Arg {
+pub(crate) fn whole(v: &JsValue) -> Arg {
     if v.is_object() {
         Arg::Other
     } else {
@@ -55,12 +56,12 @@ pub fn whole(v: &JsValue) -> Arg {
     }
 }
 
-pub fn function(o: &JsValue, k: &str) -> Option<Function> {
+pub(crate) fn function(o: &JsValue, k: &str) -> Option<Function> {
     get(o, k).dyn_into::<Function>().ok()
 }
 
 /// A random tab id: `crypto.randomUUID()` (secure contexts only), else time + `Math.random`.
-pub fn random_id() -> String {
+pub(crate) fn random_id() -> String {
     let crypto = window().and_then(|w| w.crypto().ok());
     if let Some(c) = crypto.filter(|c| get(c, "randomUUID").is_function()) {
         return c.random_uuid();
@@ -70,31 +71,31 @@ pub fn random_id() -> String {
     format!("{}-{}", radix36(js_sys::Date::now()), r.get(2..10).unwrap_or(&r))
 }
 
-pub fn origin() -> String {
+pub(crate) fn origin() -> String {
     window().and_then(|w| w.location().origin().ok()).unwrap_or_else(|| "unknown-origin".into())
 }
 
-pub fn secure_context() -> bool {
+pub(crate) fn secure_context() -> bool {
     window().is_none_or(|w| w.is_secure_context())
 }
 
 /// localStorage, if there is one (a getter may throw: sandboxed frames, disabled storage).
-pub fn local_storage() -> Option<Storage> {
+pub(crate) fn local_storage() -> Option<Storage> {
     window()?.local_storage().ok().flatten()
 }
 
 /// localStorage that can actually be written (Safari private mode, quota).
-pub fn writable_storage() -> Option<Storage> {
+pub(crate) fn writable_storage() -> Option<Storage> {
     let ls = local_storage()?;
     let k = format!("{PREFIX}probe");
     (ls.set_item(&k, "1").is_ok() && ls.remove_item(&k).is_ok()).then_some(ls)
 }
 
-pub fn ls_get(ls: &Storage, k: &str) -> Option<String> {
+pub(crate) fn ls_get(ls: &Storage, k: &str) -> Option<String> {
     ls.get_item(k).ok().flatten()
 }
 
-pub fn channel(name: &str) -> Option<BroadcastChannel> {
+pub(crate) fn channel(name: &str) -> Option<BroadcastChannel> {
     if !get(&js_sys::global(), "BroadcastChannel").is_function() {
         return None;
     }
@@ -102,13 +103,13 @@ pub fn channel(name: &str) -> Option<BroadcastChannel> {
 }
 
 /// An exception's text for a note.
-pub fn error_text(e: &JsValue) -> String {
+pub(crate) fn error_text(e: &JsValue) -> String {
     let msg = get(e, "message");
     msg.as_string().or_else(|| e.as_string()).unwrap_or_else(|| "error".into())
 }
 
 /// `new CustomEvent(name, { detail })` on the window; nothing if it fails.
-pub fn dispatch(name: &str, detail: &JsValue) {
+pub(crate) fn dispatch(name: &str, detail: &JsValue) {
     let Some(w) = window() else { return };
     let init = CustomEventInit::new();
     init.set_detail(detail);
@@ -118,7 +119,7 @@ pub fn dispatch(name: &str, detail: &JsValue) {
 }
 
 /// A message for the guard's channels.
-pub fn message_object(from: &str, seq: u32, kind: &str, extra: &[(&str, &str)]) -> JsValue {
+pub(crate) fn message_object(from: &str, seq: u32, kind: &str, extra: &[(&str, &str)]) -> JsValue {
     let o: JsValue = js_sys::Object::new().into();
     set(&o, "v", &1.into());
     set(&o, "from", &from.into());
@@ -132,7 +133,7 @@ pub fn message_object(from: &str, seq: u32, kind: &str, extra: &[(&str, &str)]) 
 }
 
 /// A peer's message, or `None` for anything that is not one of ours.
-pub fn message(data: &JsValue) -> Option<Message> {
+pub(crate) fn message(data: &JsValue) -> Option<Message> {
     if !data.is_object() || get(data, "v").as_f64() != Some(1.0) {
         return None;
     }
@@ -146,7 +147,7 @@ pub fn message(data: &JsValue) -> Option<Message> {
 }
 
 /// The detail of a change: the state plus `previousRole` and `cause`.
-pub fn detail(state: JsValue, previous_role: &str, cause: &str) -> JsValue {
+pub(crate) fn detail(state: JsValue, previous_role: &str, cause: &str) -> JsValue {
     if state.is_object() {
         set(&state, "previousRole", &previous_role.into());
         set(&state, "cause", &cause.into());

@@ -34,7 +34,7 @@ fn raw(me: &Live) -> Option<String> {
 }
 
 /// The lease that counts for this tab.
-pub fn read(me: &Live) -> Option<Lease> {
+pub(crate) fn read(me: &Live) -> Option<Lease> {
     effective_lease(&leases(me), &me.tab_id)
 }
 
@@ -62,7 +62,7 @@ fn write_ours(me: &Live) {
 }
 
 /// Remove the lease wherever it is still ours.
-pub fn clear(me: &Live) {
+pub(crate) fn clear(me: &Live) {
     let Some(ls) = me.ls.as_ref() else { return };
     for n in &me.names {
         if browser::ls_get(ls, n).and_then(|raw| Lease::parse(&raw)).is_some_and(|l| l.owner == me.tab_id) {
@@ -72,7 +72,7 @@ pub fn clear(me: &Live) {
 }
 
 /// The primary's beat: renew, unless another tab's lease replaced ours.
-pub fn beat(me: &Rc<Live>) {
+pub(crate) fn beat(me: &Rc<Live>) {
     if !is_live(me) || me.core.borrow().unloading || me.core.borrow().role() != Role::Primary {
         return;
     }
@@ -84,14 +84,14 @@ pub fn beat(me: &Rc<Live>) {
     }
 }
 
-pub fn lose(me: &Rc<Live>, owner: String) {
+pub(crate) fn lose(me: &Rc<Live>, owner: String) {
     stop_beating(me);
     let change = me.core.borrow_mut().lose_lease(owner, browser::now());
     emit(me, change);
     watch(me);
 }
 
-pub fn start_beating(me: &Rc<Live>) {
+pub(crate) fn start_beating(me: &Rc<Live>) {
     let weak = Rc::downgrade(me);
     let timer = Interval::new(timing::HEARTBEAT_MS, move || {
         if let Some(me) = weak.upgrade() {
@@ -101,12 +101,12 @@ pub fn start_beating(me: &Rc<Live>) {
     *me.beat_timer.borrow_mut() = Some(timer);
 }
 
-pub fn stop_beating(me: &Live) {
+pub(crate) fn stop_beating(me: &Live) {
     me.beat_timer.borrow_mut().take(); // dropping an Interval clears it
 }
 
 /// The secondary's watch: notice a vacant or dead lease.
-pub fn watch(me: &Rc<Live>) {
+pub(crate) fn watch(me: &Rc<Live>) {
     if me.watch_timer.borrow().is_some() {
         return;
     }
@@ -119,12 +119,12 @@ pub fn watch(me: &Rc<Live>) {
     *me.watch_timer.borrow_mut() = Some(timer);
 }
 
-pub fn stop_watching(me: &Live) {
+pub(crate) fn stop_watching(me: &Live) {
     me.watch_timer.borrow_mut().take();
     me.core.borrow_mut().stop_ping();
 }
 
-pub fn check(me: &Rc<Live>) {
+pub(crate) fn check(me: &Rc<Live>) {
     if !is_live(me) || me.claiming.get() || me.core.borrow().role() != Role::Secondary {
         return;
     }
@@ -149,7 +149,7 @@ pub fn check(me: &Rc<Live>) {
 
 /// Write our lease, let competing writes settle, read back: the last writer
 /// under the first name wins.
-pub async fn claim(me: &Rc<Live>, cause: Cause) {
+pub(crate) async fn claim(me: &Rc<Live>, cause: Cause) {
     if me.claiming.replace(true) {
         return;
     }
@@ -199,7 +199,7 @@ pub async fn claim(me: &Rc<Live>, cause: Cause) {
 }
 
 /// First acquire: a lease held by someone else is asked whether it is alive.
-pub async fn acquire(me: &Rc<Live>) {
+pub(crate) async fn acquire(me: &Rc<Live>) {
     let lease = observe(me).filter(|l| l.owner != me.tab_id);
     if let Some(lease) = lease {
         let mut alive = !me.has_channel();
@@ -243,7 +243,7 @@ pub async fn acquire(me: &Rc<Live>) {
 /// lease next. Stop renewing (a beat now would overwrite it), then beat again
 /// once the writes settled: the beat steps down if the thief's lease is there
 /// (and the thief writes again where our last beat overwrote it).
-pub fn pause_for_steal(me: &Rc<Live>) {
+pub(crate) fn pause_for_steal(me: &Rc<Live>) {
     stop_beating(me);
     let me = me.clone();
     spawn_local(async move {

@@ -31,14 +31,14 @@ extern "C" {
 }
 
 /// `navigator.locks`, when it is there and has `request`.
-pub fn lock_manager() -> Option<LockManager> {
+pub(crate) fn lock_manager() -> Option<LockManager> {
     let locks = browser::get(&browser::get(&js_sys::global(), "navigator"), "locks");
     browser::get(&locks, "request").is_function().then(|| locks.unchecked_into())
 }
 
 /// Locks granted to one attempt (an acquire, a wait, a steal), released together.
 #[derive(Default)]
-pub struct LockSet {
+pub(crate) struct LockSet {
     closed: Cell<bool>,
     /// This set makes the tab primary: its end is a steal.
     primary: Cell<bool>,
@@ -47,7 +47,7 @@ pub struct LockSet {
 
 impl LockSet {
     /// Let every held lock go; later grants are let go at once.
-    pub fn close(&self) {
+    pub(crate) fn close(&self) {
         self.closed.set(true);
         let releases: Vec<Function> = self.releases.borrow_mut().drain(..).collect();
         for r in releases {
@@ -57,7 +57,7 @@ impl LockSet {
 }
 
 /// A wait for the locks that can be called off.
-pub struct Waiting {
+pub(crate) struct Waiting {
     abort: Option<AbortController>,
     set: Rc<LockSet>,
 }
@@ -84,6 +84,7 @@ fn options(mode: &Mode) -> JsValue {
 }
 
 /// A promise and its resolve function.
+#[allow(clippy::expect_used, reason = "the Promise constructor runs its executor synchronously (ECMAScript), before new returns")]
 fn promise_pair() -> (Promise, Function) {
     let mut resolve = None;
     let p = Promise::new(&mut |r, _| resolve = Some(r));
@@ -176,7 +177,7 @@ fn become_primary(me: &Rc<Live>, set: Rc<LockSet>, cause: Cause) {
 
 /// First acquire: take the locks if free (or within `timeoutMs`, for a holder
 /// that is going away, such as a reload's old document); else secondary, queued.
-pub async fn acquire(me: &Rc<Live>) {
+pub(crate) async fn acquire(me: &Rc<Live>) {
     let t = me.timeout_ms;
     let timeout = browser::get(&browser::get(&js_sys::global(), "AbortSignal"), "timeout").is_function();
     let mode = if t > 0 && timeout { Mode::Wait(Some(AbortSignal::timeout_with_u32(t))) } else { Mode::IfAvailable };
@@ -197,7 +198,7 @@ pub async fn acquire(me: &Rc<Live>) {
 
 /// Queue behind the holder. With autoTakeover the grant makes this tab
 /// primary; without, it only learns the primary is gone and lets the locks go.
-pub fn wait_for_lock(me: &Rc<Live>) {
+pub(crate) fn wait_for_lock(me: &Rc<Live>) {
     if !is_live(me) || me.waiting.borrow().is_some() || me.core.borrow().role() != Role::Secondary {
         return;
     }
@@ -228,7 +229,7 @@ pub fn wait_for_lock(me: &Rc<Live>) {
     });
 }
 
-pub fn stop_waiting(me: &Live) {
+pub(crate) fn stop_waiting(me: &Live) {
     if let Some(w) = me.waiting.borrow_mut().take() {
         if let Some(a) = w.abort {
             a.abort();
@@ -238,7 +239,7 @@ pub fn stop_waiting(me: &Live) {
 }
 
 /// `takeOverTabGuard`: steal every lock of the scope.
-pub async fn steal(me: &Rc<Live>) {
+pub(crate) async fn steal(me: &Rc<Live>) {
     stop_waiting(me);
     me.post("steal", &[]);
     let set = Rc::new(LockSet::default());
@@ -250,7 +251,7 @@ pub async fn steal(me: &Rc<Live>) {
 }
 
 /// Teardown: let the held locks go.
-pub fn release(me: &Live) {
+pub(crate) fn release(me: &Live) {
     stop_waiting(me);
     if let Some(set) = me.held.borrow_mut().take() {
         set.primary.set(false);

@@ -15,13 +15,15 @@
 mod browser;
 mod lease;
 mod locks;
+mod options;
 
+use crate::errors::{self, Code};
 use crate::js;
-use crypto_health_core::environment::tab_guard::{
-    check_options, Callback, Cause, Change, Guard, Mechanism, Reaction, Role, Scope, TabGuard, EVENT, SESSION_DEVICE_KEY, SESSION_USER_KEY,
-};
+use crate::storage_keys::{SESSION_DEVICE_ID, SESSION_USER_ID};
+use crypto_health_core::environment::tab_guard::{Callback, Cause, Change, Guard, Mechanism, Reaction, Role, Scope, TabGuard, EVENT};
 use gloo_timers::callback::Interval;
 use js_sys::{Function, Promise};
+use options::check_options;
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 use wasm_bindgen::prelude::*;
@@ -29,7 +31,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 use web_sys::{BroadcastChannel, Event, EventTarget, MessageEvent, Storage};
 
-/// The app's callbacks (checked to be functions by the core).
+/// The app's callbacks (checked to be functions by [`options`]).
 #[derive(Default)]
 struct Callbacks {
     on_primary: Option<Function>,
@@ -197,7 +199,7 @@ fn on_page_show(me: &Rc<Live>, ev: &Event) {
     {
         let mut core = me.core.borrow_mut();
         core.unloading = false;
-        core.state.role = Role::Idle.as_str().into();
+        core.state.role = Role::Idle;
     }
     let me2 = me.clone();
     let _ = start_pending(me, async move { lease::acquire(&me2).await });
@@ -244,10 +246,6 @@ fn teardown(me: &Rc<Live>) {
     }
 }
 
-fn reject(message: &str) -> Promise {
-    Promise::reject(&js_sys::Error::new(message).into())
-}
-
 /// Make this tab the one that drives the crypto store, if no other tab does.
 /// Await it at app entry, before the client opens the crypto store.
 ///
@@ -268,13 +266,13 @@ fn reject(message: &str) -> Promise {
 pub fn acquire_tab_guard(#[wasm_bindgen(unchecked_param_type = "TabGuardOptions")] options: JsValue) -> Promise {
     let opts = match check_options(&browser::whole(&options), |k| browser::arg(&browser::get(&options, k))) {
         Ok(o) => o,
-        Err(message) => return reject(&message),
+        Err(e) => return errors::reject(Code::InvalidArgument, &e.to_string()),
     };
     let prev = current_live();
     if let Some(me) = prev.as_ref().filter(|g| !g.released.get()) {
         let pending = me.pending.borrow().clone();
-        let role = me.core.borrow().state.role.clone();
-        return pending.unwrap_or_else(|| Promise::resolve(&JsValue::from_str(&role)));
+        let role = me.core.borrow().role();
+        return pending.unwrap_or_else(|| Promise::resolve(&JsValue::from_str(role.as_str())));
     }
     let locks = locks::lock_manager();
     let ls = if locks.is_some() { None } else { browser::writable_storage() };
@@ -284,8 +282,8 @@ pub fn acquire_tab_guard(#[wasm_bindgen(unchecked_param_type = "TabGuardOptions"
         (None, None) => Mechanism::None,
     };
     let session = |k: &str| browser::local_storage().and_then(|s| browser::ls_get(&s, k));
-    let user = opts.user_id.clone().or_else(|| session(SESSION_USER_KEY));
-    let device = opts.device_id.clone().or_else(|| session(SESSION_DEVICE_KEY));
+    let user = opts.user_id.clone().or_else(|| session(SESSION_USER_ID));
+    let device = opts.device_id.clone().or_else(|| session(SESSION_DEVICE_ID));
     let scope = Scope::new(&browser::origin(), user.as_deref(), device.as_deref());
     let names: Vec<String> = scope.names().into_iter().map(str::to_owned).collect();
     let tab_id = browser::random_id();
@@ -363,7 +361,7 @@ pub fn acquire_tab_guard(#[wasm_bindgen(unchecked_param_type = "TabGuardOptions"
 #[wasm_bindgen(js_name = takeOverTabGuard, unchecked_return_type = "Promise<TabGuardRole>")]
 pub fn take_over_tab_guard() -> Promise {
     let Some(me) = current_live().filter(|g| !g.released.get()) else {
-        return reject("takeOverTabGuard: call acquireTabGuard first");
+        return errors::reject(Code::NotAcquired, "takeOverTabGuard: call acquireTabGuard first");
     };
     if me.core.borrow().mechanism == Mechanism::None {
         return Promise::resolve(&JsValue::from_str("unsupported"));
@@ -380,8 +378,8 @@ pub fn take_over_tab_guard() -> Promise {
                 lease::claim(&me, Cause::Steal).await;
             }
         }
-        let role = me.core.borrow().state.role.clone();
-        Ok(role.into())
+        let role = me.core.borrow().role();
+        Ok(role.as_str().into())
     })
 }
 

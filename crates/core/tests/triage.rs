@@ -1,0 +1,365 @@
+//! Every branch of the triage's decision tree that needs no log parser and no signature check,
+//! on facts built in place (no files, no server). The rest run in the CLI over its log parser
+//! and vodozemac (crates/cli/src/triage/tests.rs).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use crypto_health_core::otk::conflict::OtkConflict;
+use crypto_health_core::otk::key_id::IdScheme;
+use crypto_health_core::triage::facts::{Call, DbFacts, EventRow, FallbackRow, Har, OtkRow, ReportFacts, Sighting, Upload};
+use crypto_health_core::triage::forensics::{Candidate, SignatureCheck, SignatureError};
+use crypto_health_core::triage::model::{Answer, Question};
+use crypto_health_core::triage::proof::Proof;
+use crypto_health_core::triage::remediations::ranked as remediations;
+use crypto_health_core::triage::{quote, Inputs, Subject, Triage, QUOTE_MAX};
+use serde_json::{json, Map, Value};
+
+const U: &str = "@a:hs";
+const D: &str = "DEV";
+const T: u64 = 1_795_294_148_000; // 2026-11-21 20:49:08 UTC
+
+/// No identity ever verifies: these tests give no identity key, so the forensics are skipped.
+struct NoSignatures;
+
+impl SignatureCheck for NoSignatures {
+    fn signers(&self, _: &[u8], _: &str, _: &[Candidate]) -> Result<Vec<String>, SignatureError> {
+        Ok(Vec::new())
+    }
+}
+
+fn decide(r: &ReportFacts, db: Option<&DbFacts>, har: Option<&Har>, s: &Subject) -> Triage {
+    crypto_health_core::triage::decide(&Inputs { report: r, log: None, db, har, subject: s, signatures: &NoSignatures })
+}
+
+fn facts() -> ReportFacts {
+    let mut r = ReportFacts::empty();
+    r.user_id = Some(U.into());
+    r.device_id = Some(D.into());
+    r
+}
+
+fn subject() -> Subject {
+    Subject { user: Some(U.into()), device: Some(D.into()), event: None }
+}
+
+fn no_subject() -> Subject {
+    Subject { user: None, device: None, event: None }
+}
+
+fn proof(diverged: Option<bool>, new_key: Option<Value>) -> Proof {
+    Proof {
+        source: "report entries[0] (ke1.otk_conflict)".into(),
+        quote: "One time key signed_curve25519:AAAAAAAAAA0 already exists".into(),
+        conflict: OtkConflict {
+            algorithm: "signed_curve25519".into(),
+            key_id: "AAAAAAAAAA0".into(),
+            scheme: IdScheme::Vodozemac,
+            counter: Some(13),
+            old_key: Some(json!({"key": "OLD"})),
+            new_key,
+            diverged,
+        },
+    }
+}
+
+fn otk(id: &str, key_json: &str) -> OtkRow {
+    OtkRow { algorithm: "signed_curve25519".into(), key_id: id.into(), ts_added_ms: Some(1), key_json: key_json.into() }
+}
+
+fn db(otks: Vec<OtkRow>) -> DbFacts {
+    DbFacts {
+        source: "db test.db".into(),
+        otks: Some(otks),
+        fallback: Some(vec![]),
+        device_keys: Some(None),
+        devices: Some(vec![]),
+        inbox: Some(vec![]),
+        event: None,
+        missing: vec![],
+    }
+}
+
+fn sighting(msg: &str, fields: Value) -> Sighting {
+    Sighting {
+        source: "report entries[1]".into(),
+        ts: T,
+        last_ts: T,
+        fields: fields.as_object().cloned().unwrap_or_else(Map::new),
+        message: msg.into(),
+    }
+}
+
+fn q<'a>(t: &'a Triage, id: &str) -> &'a Question {
+    t.questions.iter().find(|x| x.id == id).unwrap()
+}
+
+fn ke(t: &Triage, k: &str) -> &'static str {
+    t.conclusions.iter().find(|c| c.ke == k).unwrap().status
+}
+
+fn first_safe(t: &Triage) -> Vec<&'static str> {
+    t.remediations.iter().filter(|r| r.first_safe).map(|r| r.id).collect()
+}
+
+fn har_call(index: usize, path: &str, status: u16, time_ms: f64, wait_ms: Option<f64>) -> Call {
+    Call {
+        index,
+        ts: Some(T),
+        method: "POST".into(),
+        path: path.into(),
+        status,
+        time_ms,
+        wait_ms,
+        error: (status == 0).then(|| "net::ERR_ABORTED".into()),
+    }
+}
+
+#[test]
+fn q1_db_row_differs_same_or_gone() {
+    let mut r = facts();
+    r.ke1.push(proof(Some(true), Some(json!({"key": "NEW", "signatures": {}}))));
+    let differs = decide(&r, Some(&db(vec![otk("AAAAAAAAAA0", r#"{"key":"OLD"}"#)])), None, &subject());
+    assert_eq!(q(&differs, "Q1").answer, Answer::Yes);
+    assert!(q(&differs, "Q1").finding.contains("CONFIRMED"));
+    assert_eq!(ke(&differs, "KE-1"), "confirmed");
+    assert_eq!(first_safe(&differs), vec!["device_relogin"]);
+    assert!(differs.prevention.iter().any(|p| p.contains("installHttpTap")));
+
+    // Same value (signatures aside): no divergence now.
+    let same = decide(&r, Some(&db(vec![otk("AAAAAAAAAA0", r#"{"key":"NEW","signatures":{"x":{}}}"#)])), None, &subject());
+    assert_eq!(q(&same, "Q1").answer, Answer::No);
+    assert!(q(&same, "Q1").finding.contains("same value"));
+    assert!(q(&same, "Q1").finding.contains("OTKs are not exhausted"), "{}", q(&same, "Q1").finding);
+    assert!(first_safe(&same).is_empty());
+
+    // The row is gone (claimed since).
+    let gone = decide(&r, Some(&db(vec![otk("AAAAAAAAAAE", "{}")])), None, &subject());
+    assert_eq!(q(&gone, "Q1").answer, Answer::No);
+    assert!(q(&gone, "Q1").finding.contains("no longer on the server"));
+    assert_eq!(ke(&gone, "KE-1"), "excluded");
+
+    // Stored row but the client's key unknown: Synapse only rejects differing values.
+    let mut cut = facts();
+    cut.ke1.push(proof(None, None));
+    let t = decide(&cut, Some(&db(vec![otk("AAAAAAAAAA0", r#"{"key":"OLD"}"#)])), None, &subject());
+    assert_eq!(q(&t, "Q1").answer, Answer::Yes);
+    assert!(!q(&t, "Q1").to_settle.is_empty());
+}
+
+#[test]
+fn q1_from_the_400_alone() {
+    let mut r = facts();
+    r.ke1.push(proof(Some(true), Some(json!({"key": "NEW"}))));
+    let t = decide(&r, None, None, &subject());
+    assert_eq!(q(&t, "Q1").answer, Answer::Yes);
+    assert!(q(&t, "Q1").to_settle[0].starts_with("--synapse-db"));
+    // A database but no subject: the ids are what would settle it.
+    let t = decide(&r, Some(&db(vec![])), None, &no_subject());
+    assert_eq!(q(&t, "Q1").answer, Answer::Yes);
+    assert!(q(&t, "Q1").to_settle.iter().any(|s| s.contains("--user/--device")));
+    assert!(q(&t, "Q1").to_settle.iter().any(|s| s.contains("no session user/device")));
+
+    let mut r = facts();
+    r.ke1.push(proof(Some(false), Some(json!({"key": "OLD"}))));
+    assert_eq!(q(&decide(&r, None, None, &subject()), "Q1").answer, Answer::No);
+
+    let mut r = facts();
+    r.ke1.push(proof(None, None));
+    let t = decide(&r, None, None, &subject());
+    assert_eq!(q(&t, "Q1").answer, Answer::Unknown);
+    assert_eq!(q(&t, "Q1").to_settle.len(), 2);
+    assert_eq!(ke(&t, "KE-1"), "unknown");
+    assert!(first_safe(&t).is_empty());
+}
+
+#[test]
+fn q1_from_a_har() {
+    let ok = Har { file: "c.har".into(), uploads: vec![har_upload(200)], ..Default::default() };
+    let t = decide(&facts(), None, Some(&ok), &subject());
+    assert_eq!(q(&t, "Q1").answer, Answer::No);
+    assert!(q(&t, "Q1").evidence.iter().any(|e| e.source == "har entries[0]"));
+    let bad = Har { file: "c.har".into(), uploads: vec![har_upload(400)], ..Default::default() };
+    assert_eq!(q(&decide(&facts(), None, Some(&bad), &subject()), "Q1").answer, Answer::Unknown);
+}
+
+#[test]
+fn exhaustion_sub_check() {
+    let mut r = facts();
+    r.capture_installed = true;
+    r.counts.push(("KE-1".into(), 0, 0));
+    let fb = |used| Some(vec![FallbackRow { algorithm: "signed_curve25519".into(), key_id: "F".into(), used }]);
+    let mut d = db(vec![]);
+    d.fallback = fb(true);
+    let t = decide(&r, Some(&d), None, &subject());
+    assert_eq!(q(&t, "Q1").details["exhaustion"], "yes");
+    assert!(q(&t, "Q1").finding.contains("OTK EXHAUSTION"));
+    assert!(t.conclusions[0].summary.contains("exhausted"));
+    d.fallback = fb(false);
+    assert_eq!(q(&decide(&r, Some(&d), None, &subject()), "Q1").details["exhaustion"], "unknown");
+    let d = db(vec![otk("K", "{}")]);
+    assert_eq!(q(&decide(&r, Some(&d), None, &subject()), "Q1").details["exhaustion"], "no");
+    assert_eq!(q(&decide(&r, None, None, &subject()), "Q1").details["exhaustion"], "unknown");
+}
+
+#[test]
+fn ke1_causes_without_forensics() {
+    let with = |f: &dyn Fn(&mut ReportFacts)| {
+        let mut r = facts();
+        r.ke1.push(proof(Some(true), Some(json!({"key": "NEW"}))));
+        f(&mut r);
+        decide(&r, None, None, &subject()).conclusions[0].summary.clone()
+    };
+    assert!(with(&|r| r.otk_health = Some(json!({"trigger": {"kind": "account_recreated"}}))).contains("otkHealth.trigger"));
+    assert!(with(&|r| r.findings.push(("crypto_store_missing".into(), "x".into()))).contains("eviction"));
+    assert!(with(&|_| {}).contains("counter 13"));
+    assert!(with(&|r| r.ke1[0].conflict.counter = Some(5000)).contains("not established"));
+    let mut r = facts();
+    r.persisted = Some(false);
+    assert!(decide(&r, None, None, &subject()).prevention.iter().any(|p| p.contains("persist()")));
+}
+
+#[test]
+fn q2_reads_missing_call_keys_from_the_call_section() {
+    let mut r = facts();
+    r.call_delivered.push("@b:hs:BOB".into());
+    r.call_sent_to.push("@b:hs:BOB".into());
+    let t = decide(&r, None, None, &subject());
+    assert_eq!((q(&t, "Q2").answer, q(&t, "Q2").finding.as_str()), (Answer::Yes, "call keys reach the device"));
+    r.call_missing.push("@c:hs:CAROL".into());
+    let t = decide(&r, None, None, &subject());
+    assert_eq!(q(&t, "Q2").answer, Answer::No);
+    assert!(q(&t, "Q2").finding.contains("missing keys for participant(s) @c:hs:CAROL"), "{}", q(&t, "Q2").finding);
+    assert!(q(&t, "Q2").evidence.iter().any(|e| e.source == "report call.participants" && e.text.contains("missing keys for @c:hs:CAROL")));
+    assert_eq!(q(&t, "Q2").details["missingKeysFor"][0], "@c:hs:CAROL");
+}
+
+#[test]
+fn discriminator_6_4() {
+    let missing = || sighting("MissingKey", json!({}));
+    assert_eq!(q(&decide(&facts(), None, None, &subject()), "6.4").details["applicable"], false);
+    // KE-1 present: the chain stands.
+    let mut r = facts();
+    r.ke2_missing.push(missing());
+    r.ke1.push(proof(Some(true), Some(json!({"key": "NEW"}))));
+    assert_eq!(q(&decide(&r, None, None, &subject()), "6.4").answer, Answer::No);
+    // Q1 = no with healthy counts: the to-device validation path.
+    let mut r = facts();
+    r.ke2_missing.push(missing());
+    r.capture_installed = true;
+    r.counts.push(("KE-1".into(), 0, 0));
+    let t = decide(&r, Some(&db(vec![otk("K", "{}")])), None, &subject());
+    assert_eq!(q(&t, "6.4").answer, Answer::Yes);
+    assert_eq!(ke(&t, "KE-2"), "independent");
+    // Q1 = no, count unknown.
+    assert_eq!(q(&decide(&r, None, None, &subject()), "6.4").answer, Answer::Unknown);
+    // Q1 unknown.
+    let mut r = facts();
+    r.ke2_missing.push(missing());
+    assert_eq!(q(&decide(&r, None, None, &subject()), "6.4").to_settle, vec!["settle Q1 first".to_string()]);
+}
+
+#[test]
+fn remediations_and_notes() {
+    let none = remediations(Answer::No, None);
+    assert!(none.iter().all(|r| !r.applies && !r.first_safe));
+    assert!(none[3].why.contains("never speculatively"));
+    let yes = remediations(Answer::Yes, None);
+    assert_eq!((yes[0].applies, yes[0].first_safe, yes[1].applies, yes[1].first_safe), (true, true, true, false));
+    assert!(!yes[3].applies && !yes[3].guardrails.is_empty());
+    assert_eq!(yes.iter().map(|r| r.rank).collect::<Vec<_>>(), vec![1, 2, 3, 4]);
+    let mut d = db(vec![]);
+    d.missing = vec!["device_inbox".into()];
+    let t = decide(&facts(), Some(&d), None, &subject());
+    assert!(t.notes[0].contains("`device_inbox`"));
+    assert_eq!(t.questions.iter().map(|q| q.id).collect::<Vec<_>>(), vec!["Q1", "Q2", "Q3", "Q4", "6.4"]);
+}
+
+#[test]
+fn quotes_are_cut_on_a_char_boundary() {
+    let long = "é".repeat(QUOTE_MAX);
+    let q = quote(&long);
+    assert!(q.contains("more bytes]") && q.len() < long.len());
+    assert_eq!(quote("short"), "short");
+}
+
+#[test]
+fn q3_reads_the_decryption_section() {
+    // KE-3 among the UTD causes: the event and room come from the section; the database settles it.
+    let (report, raw) = utd_report(true);
+    let r = crypto_health_core::triage::facts::report::extract(&report, &raw);
+    assert_eq!(r.ke3.len(), 1);
+    assert_eq!(r.ke3[0].source, "report decryption.causes.malformed_event.events[0]");
+    let mut d = db(vec![]);
+    d.event = Some(Some(EventRow {
+        event_type: Some("m.room.encrypted".into()),
+        sender: Some("@b:hs".into()),
+        room_id: "!r:hs".into(),
+        json: r#"{"content":{"ciphertext":"x"}}"#.into(),
+    }));
+    let t = decide(&r, Some(&d), None, &subject());
+    let q3 = q(&t, "Q3");
+    assert_eq!((q3.answer, ke(&t, "KE-3")), (Answer::Yes, "data_problem"));
+    assert_eq!((q3.details["eventId"].as_str(), q3.details["roomId"].as_str()), (Some("$bad"), Some("!r:hs")));
+    assert!(q3.finding.contains("$bad") && q3.finding.contains("!r:hs") && q3.finding.contains("data problem"), "{}", q3.finding);
+    assert_eq!(q3.details["keyProblems"], 2);
+    assert_eq!(q3.details["utdCauses"]["malformed_event"]["kind"], "data");
+    assert!(q3.evidence.iter().any(|e| e.source.starts_with("report decryption.causes.malformed_event")));
+    // Without a database: the room is still named from the report, the answer waits for the database.
+    let t = decide(&r, None, None, &subject());
+    assert_eq!((q(&t, "Q3").answer, q(&t, "Q3").details["roomId"].as_str()), (Answer::Unknown, Some("!r:hs")));
+    // Only key problems: not applicable, and the finding says they are key problems.
+    let (report, raw) = utd_report(false);
+    let r = crypto_health_core::triage::facts::report::extract(&report, &raw);
+    assert!(r.ke3.is_empty());
+    let t = decide(&r, None, None, &subject());
+    let q3 = q(&t, "Q3");
+    assert_eq!((q3.details["applicable"].as_bool(), ke(&t, "KE-3")), (Some(false), "not_seen"));
+    assert!(
+        q3.finding.contains("2 undecryptable event(s) are key or trust problems") && q3.finding.contains("sent_before_we_joined: 1"),
+        "{}",
+        q3.finding
+    );
+    // A report without the section reads as before.
+    let mut raw = raw;
+    raw.as_object_mut().unwrap().remove("decryption");
+    let old = crypto_health_core::Report::from_json(&raw.to_string()).unwrap();
+    let r = crypto_health_core::triage::facts::report::extract(&old, &raw);
+    assert!(r.utd.is_none() && r.ke3.is_empty());
+}
+
+fn utd_report(with_ke3: bool) -> (crypto_health_core::Report, Value) {
+    use crypto_health_core::evidence::decryption::{Failure, GRACE_PERIOD_MS};
+    let mut d = crypto_health_core::Diagnostics::default();
+    d.decryption_watch(true);
+    if with_ke3 {
+        let f = Failure {
+            event_id: "$bad",
+            room_id: Some("!r:hs"),
+            code: Some("UNKNOWN_ERROR"),
+            message: Some("missing field `algorithm`"),
+            has_algorithm: Some(false),
+        };
+        d.decryption_failed(&f, T);
+    }
+    d.decryption_failed(
+        &Failure { event_id: "$k1", room_id: Some("!r:hs"), code: Some("MEGOLM_UNKNOWN_INBOUND_SESSION_ID"), ..Default::default() },
+        T,
+    );
+    d.decryption_failed(
+        &Failure { event_id: "$k2", room_id: Some("!r:hs"), code: Some("HISTORICAL_MESSAGE_USER_NOT_JOINED"), ..Default::default() },
+        T,
+    );
+    let r = d.report(crypto_health_core::Context::default(), T + GRACE_PERIOD_MS);
+    let raw = serde_json::to_value(&r).unwrap();
+    (r, raw)
+}
+
+fn har_upload(status: u16) -> Upload {
+    Upload {
+        call: har_call(0, "/_matrix/client/v3/keys/upload", status, 10.0, Some(9.0)),
+        otk_ids: vec![],
+        conflict: None,
+        request_key: None,
+        error_text: None,
+    }
+}

@@ -322,7 +322,11 @@ function DecryptionTile({ decryption }: { decryption: DecryptionSection | null }
               <ToneBadge
                 key={cause}
                 tone={c.kind === 'data' ? 'critical' : 'warning'}
-                title={`${c.kind} problem${c.ke ? ` (${c.ke})` : ''}; e.g. ${
+                title={`${c.kind} problem${c.ke ? ` (${c.ke})` : ''}${
+                  c.explainedBy === 'crypto_store_reset'
+                    ? '; lost with this device\'s crypto store (reset under the same device id), not a new login'
+                    : ''
+                }; e.g. ${
                   c.events[0]?.eventId ?? '?'
                 } in ${c.events[0]?.roomId ?? '?'}`}
                 testId={`utd-cause-${cause}`}
@@ -332,6 +336,35 @@ function DecryptionTile({ decryption }: { decryption: DecryptionSection | null }
             ))
           )}
         </Box>
+      }
+    />
+  );
+}
+
+/** The call findings, most actionable first: what this device cannot hear, whom it cannot reach. */
+const CALL_FINDINGS = ['call_keys_undecryptable', 'peer_unreachable', 'peer_identity_replaced', 'call_keys_missing'];
+
+/** Calls in one line a person can act on: whose keys do not get through, and what to do. */
+function CallTile({ findings }: { findings: Finding[] }) {
+  const call = CALL_FINDINGS.map((id) => findings.find((f) => f.id === id)).filter(
+    (f): f is Finding => f !== undefined
+  );
+  if (call.length === 0) return null;
+  const first = call[0];
+  const mine = first.id === 'call_keys_undecryptable';
+  const action = mine
+    ? 'Sign out and back in (check key backup first).'
+    : first.id === 'call_keys_missing'
+      ? 'Ask them to rejoin the call.'
+      : 'The fix is on that device: sign out and back in there.';
+  return (
+    <Tile
+      title="Calls"
+      description={`${first.title}. ${action}`}
+      after={
+        <span data-testid="call-keys" data-finding={first.id}>
+          <ToneBadge tone={levelTone(first.level)}>{mine ? 'you cannot hear them' : 'they cannot hear you'}</ToneBadge>
+        </span>
       }
     />
   );
@@ -482,6 +515,7 @@ export function CryptoDiagnosticsCard({
         <GuardTile api={api} guard={guard} />
         <OtkTile api={api} otk={otk} entries={entries} />
         <DecryptionTile decryption={decryption} />
+        <CallTile findings={findings} />
       </SettingCard>
       <FindingsCard findings={newestFindings} />
       {keEntries.length > 0 ? <LinesCard entries={keEntries} /> : null}

@@ -13,6 +13,7 @@ use crate::evidence::classify::{classify, Classified};
 use crate::evidence::decryption::{Failure, UtdTracker};
 use crate::evidence::http::{endpoint_of, path_of, Endpoint, HttpStats};
 use crate::evidence::journal::{Config, Entry, Journal};
+use crate::evidence::peer_keys::{LineFact, PeerMonitor, ToDeviceEvent};
 use crate::evidence::signature::SIGNATURES;
 use crate::evidence::sync::SyncFacts;
 use crate::evidence::widget::{CallEvidence, CallMonitor};
@@ -63,6 +64,8 @@ pub struct Exchange<'a> {
 #[serde(rename_all = "camelCase", default)]
 pub struct DeviceMemory {
     pub ed25519: Option<String>,
+    /// The identity's curve25519 key (peers encrypt to-device messages to it).
+    pub curve25519: Option<String>,
     pub first_seen_at: Option<u64>,
     pub max_accepted_counter: Option<u64>,
 }
@@ -79,6 +82,7 @@ impl DeviceMemory {
         let number = |k: &str| field(k).map(|x| x.as_u64().ok_or(())).transpose();
         Some(DeviceMemory {
             ed25519: field("ed25519").map(|x| x.as_str().map(String::from).ok_or(())).transpose().ok()?,
+            curve25519: field("curve25519").map(|x| x.as_str().map(String::from).ok_or(())).transpose().ok()?,
             first_seen_at: number("firstSeenAt").ok()?,
             max_accepted_counter: number("maxAcceptedCounter").ok()?,
         })
@@ -168,6 +172,8 @@ pub struct Diagnostics {
     utd: UtdTracker,
     /// The host↔call-frame widget API traffic.
     call: CallMonitor,
+    /// Keys between this device and each peer (to-device events, the SDK's lines).
+    peers: PeerMonitor,
     /// What the console tap said about frames and its early buffer.
     tap_frames: (Vec<crate::report::FrameNote>, u64, u64),
 }
@@ -241,8 +247,27 @@ impl Diagnostics {
             Some(conflict) => self.conflict(&conflict, Source::Console, now),
             None => (true, Vec::new()),
         };
+        let fact = match c.signature.id {
+            "ke2.olm_missing_ciphertext" => Some(LineFact::MissingCiphertext),
+            "ke2.call_key_delivered" => Some(LineFact::CallKeyArrived),
+            "ke2.peer_unreachable" | "ke2.peer_unreachable_text" => Some(LineFact::Unreachable),
+            "ke1.peer_identity_refused" => Some(LineFact::IdentityRefused),
+            _ => None,
+        };
+        if let Some(fact) = fact {
+            let field = |k: &str| c.fields.get(k).and_then(serde_json::Value::as_str);
+            let user = field("user_id").or_else(|| field("sender"));
+            self.peers.line(fact, user, field("device_id"), field("sender_key"), field("message_id"));
+        }
         let entry = self.journal.store_from(level, message, source, c, now, counted).clone();
         (Some(entry), effects)
+    }
+
+    /// One to-device event of a `/sync` answer: an Olm event encrypted for a
+    /// key this device no longer has is a key that will never decrypt here.
+    pub fn to_device(&mut self, e: &ToDeviceEvent, _now: u64) {
+        let ours = self.otk.state.identity.current_curve25519().map(str::to_owned);
+        self.peers.to_device(e, ours.as_deref());
     }
 
     /// One widget API message between the host and a call frame (a `message`
@@ -265,6 +290,7 @@ impl Diagnostics {
         self.otk.set_device(Some(user_id), Some(device_id));
         let m = memory.unwrap_or_default();
         self.otk.remember(m.ed25519, m.first_seen_at, m.max_accepted_counter);
+        self.otk.remember_curve25519(m.curve25519);
     }
 
     /// A keys/upload is about to leave: read its body, follow the identity, and
@@ -320,7 +346,17 @@ impl Diagnostics {
     /// one-time-key counts and the to-device events it delivered.
     pub fn sync(&mut self, facts: &SyncFacts, now: u64) -> Vec<Effect> {
         self.otk.flood.sync(facts.signed_curve25519());
-        let _ = now; // for the to-device readers, which need the time
+        for e in &facts.to_device {
+            let e = ToDeviceEvent {
+                event_type: &e.event_type,
+                sender: e.sender.as_deref(),
+                algorithm: e.algorithm.as_deref(),
+                sender_key: e.sender_key.as_deref(),
+                recipient_keys: &e.recipient_keys,
+                msgid: e.msgid.as_deref(),
+            };
+            self.to_device(&e, now);
+        }
         Vec::new()
     }
 
@@ -504,7 +540,11 @@ impl Diagnostics {
         r.findings.extend(derived);
         r.tab_guard = self.tab_guard.clone();
         if self.utd.is_active() {
-            r.decryption = Some(self.utd.report(now));
+            let mut d = self.utd.report(now);
+            if self.otk.store_missing == Some(true) || self.otk.state.identity.replaced_by.is_some() {
+                d.explain_store_reset();
+            }
+            r.decryption = Some(d);
         }
         r.call = call;
         r.health = Health::assess(&r.counts, &r.findings, Some(&self.otk.snapshot()));
@@ -515,13 +555,31 @@ impl Diagnostics {
     /// conflicts, a call's), and the call evidence they were drawn from.
     fn derived_findings(&self, now: u64) -> (Vec<Finding>, Option<CallEvidence>) {
         let mut findings: Vec<Finding> = self.tab_guard.assess(now).into_iter().collect();
-        if self.call.is_empty() {
+        if self.call.is_empty() && self.peers.is_empty() {
             return (findings, None);
         }
         let own = self.otk.state.user_id.as_deref().zip(self.otk.state.device_id.as_deref()).map(|(u, d)| format!("{u}:{d}"));
-        let call = self.call.evidence(own.as_deref(), now);
+        let mut call = self.call.evidence(own.as_deref(), now);
+        call.peers = self.peers.peers();
         findings.extend(CallMonitor::findings(&call, now));
+        findings.extend(PeerMonitor::findings(&call.peers, &self.ke1_link(&call.peers), now));
         (findings, Some(call))
+    }
+
+    /// What links undecryptable keys to KE-1 on this device: the identity the
+    /// peers encrypted for, the one that replaced it, the one-time-key conflict.
+    fn ke1_link(&self, peers: &[crate::evidence::peer_keys::PeerKeys]) -> serde_json::Value {
+        let id = &self.otk.state.identity;
+        let previous = id.replaced_by.as_ref().and(id.curve25519.as_deref());
+        let for_previous = previous.is_some_and(|k| peers.iter().any(|p| p.encrypted_for.iter().any(|e| e == k)));
+        serde_json::json!({
+            "identityReplaced": id.replaced_by.is_some(),
+            "previousCurve25519": previous,
+            "currentCurve25519": id.current_curve25519(),
+            "encryptedForPreviousIdentity": for_previous,
+            "storeMissing": self.otk.store_missing,
+            "otkConflictKeyId": self.otk.state.proof.as_ref().map(|p| &p.key_id),
+        })
     }
 
     /// The overall level and each KE class's (`getCryptoDiagHealth()`): what
@@ -544,9 +602,9 @@ impl Diagnostics {
         for e in events {
             match e {
                 Event::Finding(f) => self.journal.add_finding(f),
-                Event::Remember { ed25519, first_seen_at, max_accepted_counter } => {
+                Event::Remember { ed25519, curve25519, first_seen_at, max_accepted_counter } => {
                     if let (Some(user_id), Some(device_id)) = (self.otk.state.user_id.clone(), self.otk.state.device_id.clone()) {
-                        let memory = DeviceMemory { ed25519, first_seen_at, max_accepted_counter };
+                        let memory = DeviceMemory { ed25519, curve25519, first_seen_at, max_accepted_counter };
                         effects.push(Effect::RememberDevice { user_id, device_id, memory });
                     }
                 }
@@ -766,6 +824,32 @@ mod tests {
     }
 
     #[test]
+    fn a_sync_summary_names_to_device_events_for_the_lost_identity() {
+        let mut d = Diagnostics::default();
+        d.http_installed(MonitorConfig::default(), false);
+        let body = |ed: &str, cu: &str| {
+            format!(
+                r#"{{"device_keys":{{"user_id":"@b:hs","device_id":"BOB","keys":{{"ed25519:BOB":"{ed}","curve25519:BOB":"{cu}"}}}},"one_time_keys":{{}}}}"#
+            )
+        };
+        d.before_upload(&body("ED_A", "CU_A"), 1);
+        d.before_upload(&body("ED_B", "CU_B"), 2);
+        let olm = "m.olm.v1.curve25519-aes-sha2";
+        let summary = format!("total 3\nev m.room.encrypted\t@alice:hs\t{olm}\tALICE_CU\tmsg1\tCU_A\nev m.room.encrypted\t@carol:hs\t{olm}\tCAROL_CU\tmsg2\tCU_B\nev m.dummy\t@x:hs\t\t\t\t\n");
+        let url = "https://hs/_matrix/client/v3/sync?since=s1";
+        d.exchange(&Exchange { method: "GET", url, status: Some(200), response_body: Some(&summary), ..Default::default() }, 3);
+        let r = d.report(Context::default(), 4);
+        let f = r.findings.iter().find(|f| f.id == "call_keys_undecryptable").expect("from /sync alone, no console line");
+        assert_eq!(
+            (f.evidence["peers"][0]["userId"].as_str(), f.evidence["peers"][0]["msgids"][0].as_str()),
+            (Some("@alice:hs"), Some("msg1"))
+        );
+        assert_eq!(f.evidence["ke1"]["encryptedForPreviousIdentity"], true);
+        let carol = r.call.unwrap().peers.into_iter().find(|p| p.user_id == "@carol:hs").unwrap();
+        assert_eq!((carol.olm_for_us, carol.incoming.as_str()), (1, "unknown"));
+    }
+
+    #[test]
     fn sync_counts_and_upload_answers_feed_the_flood_detector() {
         let mut d = Diagnostics::default();
         d.http_installed(MonitorConfig::default(), false);
@@ -958,6 +1042,63 @@ mod tests {
         let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
         v.as_object_mut().unwrap().remove("decryption");
         assert!(Report::from_json(&v.to_string()).unwrap().decryption.is_none());
+    }
+
+    #[test]
+    fn history_lost_with_the_store_is_attributed_to_the_reset_not_to_a_new_login() {
+        use crate::evidence::decryption::GRACE_PERIOD_MS;
+        let historical = Failure { event_id: "$old", code: Some("HISTORICAL_MESSAGE_NO_KEY_BACKUP"), ..Default::default() };
+        let missing = Failure { event_id: "$new", code: Some("MEGOLM_UNKNOWN_INBOUND_SESSION_ID"), ..Default::default() };
+        let mut healthy = Diagnostics::default();
+        healthy.decryption_watch(true);
+        healthy.decryption_failed(&historical, 1);
+        let r = healthy.report(Context::default(), 2 + GRACE_PERIOD_MS);
+        assert_eq!(r.decryption.unwrap().causes["historical_no_key_backup"].explained_by, None, "a real new login: the SDK's words stand");
+        let mut d = Diagnostics::default();
+        d.crypto_store_probe(store_probe(&[], Some(5)), StorageProbe::default(), 10);
+        d.decryption_watch(true);
+        d.decryption_failed(&historical, 11);
+        d.decryption_failed(&missing, 11);
+        let s = d.report(Context::default(), 12 + GRACE_PERIOD_MS).decryption.unwrap();
+        assert_eq!(s.causes["historical_no_key_backup"].explained_by.as_deref(), Some("crypto_store_reset"));
+        assert_eq!(s.causes["missing_room_key"].explained_by, None);
+    }
+
+    #[test]
+    fn to_device_events_for_the_lost_identity_are_call_keys_that_never_decrypt() {
+        use crate::evidence::peer_keys::{ToDeviceEvent, OLM_V1};
+        let mut d = Diagnostics::default();
+        let body = |ed: &str, cu: &str| {
+            format!(
+                r#"{{"device_keys":{{"user_id":"@b:hs","device_id":"BOB","keys":{{"ed25519:BOB":"{ed}","curve25519:BOB":"{cu}"}}}},"one_time_keys":{{}}}}"#
+            )
+        };
+        let (old, new) = (vec!["CU_A".to_owned()], vec!["CU_B".to_owned()]);
+        let ev = |to: &'static [String], id: &'static str| ToDeviceEvent {
+            event_type: "m.room.encrypted",
+            sender: Some("@alice:hs"),
+            algorithm: Some(OLM_V1),
+            sender_key: Some("ALICE_CU"),
+            recipient_keys: to,
+            msgid: Some(id),
+        };
+        let (old, new): (&'static [String], &'static [String]) = (Box::leak(old.into_boxed_slice()), Box::leak(new.into_boxed_slice()));
+        // First life: identity A; a message for A is simply received.
+        d.before_upload(&body("ED_A", "CU_A"), 1);
+        d.to_device(&ev(old, "m0"), 2);
+        assert!(d.report(Context::default(), 3).findings.is_empty());
+        // The store is reset: identity B goes up; peers keep encrypting for A.
+        d.before_upload(&body("ED_B", "CU_B"), 4);
+        d.to_device(&ev(old, "m1"), 5);
+        d.to_device(&ev(new, "m2"), 6);
+        let r = d.report(Context::default(), 7);
+        let f = r.findings.iter().find(|f| f.id == "call_keys_undecryptable").expect("the KE-2 conclusion");
+        assert_eq!(f.evidence["peers"][0]["msgids"], serde_json::json!(["m1"]));
+        assert_eq!(f.evidence["ke1"]["previousCurve25519"], "CU_A");
+        assert_eq!(f.evidence["ke1"]["currentCurve25519"], "CU_B");
+        assert_eq!(f.evidence["ke1"]["encryptedForPreviousIdentity"], true);
+        let p = &r.call.unwrap().peers[0];
+        assert_eq!((p.olm_for_us, p.olm_not_for_us, p.incoming.as_str()), (2, 1, "undecryptable"));
     }
 
     #[test]

@@ -11,6 +11,7 @@
 
 use crypto_health_core::diagnostics::{DeviceMemory, Effect, Exchange, StorageProbe, StoreProbe};
 use crypto_health_core::environment::tab_guard::TabGuard;
+use crypto_health_core::evidence::peer_keys::{ToDeviceEvent, OLM_V1};
 use crypto_health_core::otk::health::MonitorConfig;
 use crypto_health_core::{Config, Context, Diagnostics};
 use serde_json::{json, Value};
@@ -182,7 +183,7 @@ fn a_number_declared_as_a_string_is_caught() {
 }
 
 const BODY_400: &str = r#"{"errcode":"M_UNKNOWN","error":"One time key signed_curve25519:AAAAAAAAAA0 already exists. Old key: {\"key\":\"OLD\",\"signatures\":{}}; new key: {'key': 'NEW', 'signatures': {}}"}"#;
-const UPLOAD: &str = r#"{"device_keys":{"user_id":"@a:hs","device_id":"DEV","keys":{"ed25519:DEV":"ED2"}},"one_time_keys":{"signed_curve25519:AAAAAAAAAA0":{"key":"NEW"}}}"#;
+const UPLOAD: &str = r#"{"device_keys":{"user_id":"@a:hs","device_id":"DEV","keys":{"ed25519:DEV":"ED2","curve25519:DEV":"CU2"}},"one_time_keys":{"signed_curve25519:AAAAAAAAAA0":{"key":"NEW"}}}"#;
 
 /// A page that went through everything: capture, a storm over HTTP, an
 /// evicted store, a slow delayed event, the tab guard.
@@ -190,7 +191,12 @@ fn busy() -> (Diagnostics, Vec<Effect>) {
     let mut d = Diagnostics::default();
     d.console_installed(Config::default());
     d.http_installed(MonitorConfig::default(), true);
-    let memory = DeviceMemory { ed25519: Some("ED1".into()), first_seen_at: Some(1), max_accepted_counter: Some(49) };
+    let memory = DeviceMemory {
+        ed25519: Some("ED1".into()),
+        curve25519: Some("CU1".into()),
+        first_seen_at: Some(1),
+        max_accepted_counter: Some(49),
+    };
     d.session_device("@a:hs", "DEV", Some(memory));
     let probe = StoreProbe {
         session_present: true,
@@ -242,6 +248,20 @@ fn busy() -> (Diagnostics, Vec<Effect>) {
         210,
     );
     d.console_line("warn", "missing key at index 3 for participant @b:hs:BDEV", 300);
+    // A peer's Olm message encrypted for the identity this device lost, and a peer it cannot reach.
+    let old_key = vec!["CU1".to_owned()];
+    d.to_device(
+        &ToDeviceEvent {
+            event_type: "m.room.encrypted",
+            sender: Some("@c:hs"),
+            algorithm: Some(OLM_V1),
+            sender_key: Some("CKEY"),
+            recipient_keys: &old_key,
+            msgid: Some("msg1"),
+        },
+        310,
+    );
+    d.console_line("warn", "WARN matrix_sdk_crypto::session_manager::sessions: Error creating Olm session user_id=\"@e:hs\" device_id=\"EDEV\" error=Failed to verify the signature of a one-time key, key: K, signing_key: S", 320);
     d.tab_guard(TabGuard::from_value(&json!({
         "mechanism": "web-locks", "role": "primary", "lockName": "l", "tabId": "t", "since": 1, "acquiredTs": 1,
         "events": [{"ts": 1, "role": "primary", "cause": "acquired", "peer": null}],
@@ -287,7 +307,14 @@ fn values_handed_to_js_match_their_typescript_declarations() {
         _ => None,
     });
     check(&ts, "RecoveryNeeded", &recovery.expect("the storm asked for recovery"));
-    let guard = serde_json::to_value(d.report(Context::default(), 400).tab_guard).unwrap();
+    let report = d.report(Context::default(), 400);
+    let call = serde_json::to_value(report.call.as_ref().expect("peer evidence makes a call section")).unwrap();
+    check(&ts, "CallEvidence", &call);
+    assert_eq!(call["peers"].as_array().map(Vec::len), Some(2));
+    for p in call["peers"].as_array().unwrap() {
+        check(&ts, "CallPeer", p);
+    }
+    let guard = serde_json::to_value(report.tab_guard).unwrap();
     check(&ts, "TabGuardState", &guard);
     check(&ts, "TabGuardEvent", &guard["events"][0]);
 }

@@ -147,7 +147,12 @@ fn report_with_a_storm_over_http_validates_and_round_trips() {
     let mut d = Diagnostics::default();
     d.console_installed(Config::default());
     d.http_installed(MonitorConfig::default(), false);
-    let memory = DeviceMemory { ed25519: Some("ED1".into()), first_seen_at: Some(1_794_000_000_000), max_accepted_counter: Some(49) };
+    let memory = DeviceMemory {
+        ed25519: Some("ED1".into()),
+        curve25519: Some("CU1".into()),
+        first_seen_at: Some(1_794_000_000_000),
+        max_accepted_counter: Some(49),
+    };
     d.session_device("@alice:localhost", "DEV", Some(memory));
     for i in 0..4u64 {
         let t = 1_795_000_000_000 + i * 1000;

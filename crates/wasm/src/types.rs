@@ -58,13 +58,34 @@ export interface CallParticipant {
   missingKeys: boolean;
 }
 
-/** The report's `call` section: host↔call-frame widget API evidence. */
+/** Keys between this device and one peer (a user, with its device or curve25519 key when known). */
+export interface CallPeer {
+  userId: string;
+  deviceId: string | null;
+  senderKey: string | null;
+  /** Keys from the peer: a call key decrypted here, or encrypted for a key this device lost. */
+  incoming: 'received' | 'undecryptable' | 'unknown';
+  /** Keys to the peer: no Olm session can be built (the peer's identity was reset). */
+  outgoing: 'unreachable' | 'unknown';
+  olmForUs: number;
+  olmNotForUs: number;
+  encryptedFor: string[];
+  msgids: string[];
+  callKeysArrived: number;
+  missingCiphertextLines: number;
+  unreachableLines: number;
+  identityRefusedLines: number;
+}
+
+/** The report's `call` section: host↔call-frame widget API evidence, and keys per peer. */
 export interface CallEvidence {
   messages: number;
   unreadable: number;
   widgetIds: string[];
   own: string | null;
   participants: CallParticipant[];
+  /** Absent in reports written before it existed. */
+  peers?: CallPeer[];
   delayedEvents: Record<'schedule' | 'restart' | 'send' | 'cancel' | 'update' | string, { requests: number; answered: number; errors: number; overLocalTimeout: number; maxMs: number; totalMs: number; lastError: string | null }>;
   pending: number;
 }
@@ -167,7 +188,7 @@ export interface OtkHealth {
   proof: OtkProof | null;
   trigger: OtkTrigger | null;
   recommendation: OtkRecommendation | null;
-  identity: { known: string | null; firstSeenAt: number | null; replacedBy: string | null; replacedAt: number | null };
+  identity: { known: string | null; firstSeenAt: number | null; replacedBy: string | null; replacedAt: number | null; curve25519: string | null; replacedByCurve25519: string | null };
   maxAcceptedCounter: number | null;
   firstConflictAt: number | null;
   lastConflictAt: number | null;
@@ -290,6 +311,8 @@ export interface UtdCauseStats {
   lastSeen: number | null;
   /** The longest-failing events still followed (at most 10). */
   events: UtdEvent[];
+  /** `crypto_store_reset`: "sent before this device logged in", but this device lost its crypto store under the same id. */
+  explainedBy: string | null;
 }
 
 /** The report's `decryption` section (watchDecryption). */

@@ -162,9 +162,27 @@ window.e2e = {
     const room = mx.getRoom(roomId);
     if (!room) throw new Error(`no room ${roomId}`);
     const rtc = mx.matrixRTC.getRoomSession(room);
+    // Every media key the session hands to the media layer (its own and each peer's), as
+    // MatrixRTCSessionEvent.EncryptionKeyChanged ('encryption_key_changed') reports it: `@user:server:DEVICE` and the index.
+    const keys = [];
+    rtc.on('encryption_key_changed', (_key, index, membership) => {
+      keys.push({ from: `${membership.userId}:${membership.deviceId}`, index, at: Date.now() });
+    });
     rtc.joinRoomSession([{ type: 'livekit', livekit_service_url: 'http://127.0.0.1:9/livekit/jwt', livekit_alias: roomId }], undefined, joinConfig);
     window.e2e.rtc = rtc;
+    window.e2e.rtcKeys = keys;
     return rtc.isJoined();
+  },
+
+  /** What the joined MatrixRTC session says: members, keys handed to the media layer, counters. */
+  rtcState() {
+    const rtc = window.e2e.rtc;
+    if (!rtc) return null;
+    return {
+      members: rtc.memberships.map((m) => `${m.sender}:${m.deviceId}`),
+      keysFrom: [...new Set((window.e2e.rtcKeys ?? []).map((k) => k.from))],
+      counters: { ...rtc.statistics.counters },
+    };
   },
 
   /** Element Call in a same-origin iframe, driven like Cinny's CallEmbed (./call.js). */

@@ -55,7 +55,7 @@ fn extract(kind: Extract, s: &str, f: &mut Map<String, Value>) {
         Extract::HttpExchange => http_exchange(s, f),
         Extract::MediaKey => media_key(s, f),
         Extract::ToDevice => {
-            for key in ["sender", "sender_key", "event_type", "sender_device"] {
+            for key in ["sender", "sender_key", "event_type", "sender_device", "user_id", "device_id", "message_id"] {
                 if let Some(v) = tracing_value(s, key) {
                     f.insert(key.into(), v.into());
                 }

@@ -167,6 +167,26 @@ pub struct CauseStats {
     pub last_seen: Option<u64>,
     /// The longest-failing events still followed, at most `MAX_EVENTS_PER_CAUSE`.
     pub events: Vec<UtdEvent>,
+    /// What else the page knows that explains this cause: `crypto_store_reset`
+    /// when the SDK says "sent before this device logged in" about a device that
+    /// never logged in anew but lost its crypto store (and the room keys in it)
+    /// under the same device id.
+    #[serde(default)]
+    pub explained_by: Option<String>,
+}
+
+/// The causes the SDK gives for messages older than this device's keys.
+pub const HISTORICAL: [&str; 3] = ["historical_no_key_backup", "historical_backup_unconfigured", "historical_working_backup"];
+
+impl DecryptionReport {
+    /// The store was reset under this device id: the "historical" failures are its loss.
+    pub fn explain_store_reset(&mut self) {
+        for (k, c) in self.causes.iter_mut() {
+            if HISTORICAL.contains(&k.as_str()) {
+                c.explained_by = Some("crypto_store_reset".into());
+            }
+        }
+    }
 }
 
 /// The report's `decryption` section.

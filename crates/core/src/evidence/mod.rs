@@ -7,6 +7,7 @@ pub mod decryption;
 pub mod http;
 #[allow(missing_docs, reason = "public items that predate the lint; the module is held to it once they are documented")]
 pub mod journal;
+pub mod peer_keys;
 #[allow(missing_docs, reason = "public items that predate the lint; the module is held to it once they are documented")]
 pub mod redact;
 #[allow(missing_docs, reason = "public items that predate the lint; the module is held to it once they are documented")]

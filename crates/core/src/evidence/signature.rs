@@ -1,5 +1,9 @@
 //! The KE signature table. Signatures are data: one row per failure text from
-//! upstream: element-hq/synapse synapse/handlers/e2e_keys.py, matrix-org/matrix-js-sdk src/models/event.ts and src/matrixrtc/MembershipManager.ts, livekit/client-sdk-js src/e2ee/worker/FrameCryptor.ts. Adding a signature is one row here plus a case in
+//! upstream: element-hq/synapse synapse/handlers/e2e_keys.py, matrix-org/matrix-js-sdk src/models/event.ts and src/matrixrtc/MembershipManager.ts, livekit/client-sdk-js src/e2ee/worker/FrameCryptor.ts,
+//! matrix-org/matrix-rust-sdk crates/matrix-sdk-crypto (olm/account.rs, session_manager/sessions.rs, identities/manager.rs).
+//! The wordings differ across releases: each row says which matrix-js-sdk (37..43) and Element Call (0.20..0.24) releases print it,
+//! and `tests/signatures.rs` has a case per wording naming its release. What a row means is the comment above it (a
+//! comment, not a field: no code reads it, and the wasm would carry the text). Adding a signature is one row here plus a case in
 //! `tests/signatures.rs`. Rows are tried in order; the first match wins, so
 //! specific rows come before their general fallback (KE-3 before `decrypt.other`).
 
@@ -98,7 +102,6 @@ pub struct Signature {
     pub any: &'static [&'static str],
     pub none: &'static [&'static str],
     pub extract: Extract,
-    pub summary: &'static str,
 }
 
 use Class::*;
@@ -106,6 +109,7 @@ use Extract as X;
 use Severity::*;
 
 pub static SIGNATURES: &[Signature] = &[
+    // Synapse rejected a one-time key upload: same key id, different key (store/server divergence)
     Signature {
         id: "ke1.otk_conflict",
         class: Ke1,
@@ -114,8 +118,8 @@ pub static SIGNATURES: &[Signature] = &[
         any: &[],
         none: &[],
         extract: X::OtkConflict,
-        summary: "Synapse rejected a one-time key upload: same key id, different key (store/server divergence)",
     },
+    // keys/upload answered 400 (FetchHttpApi debug line)
     Signature {
         id: "ke1.keys_upload_400",
         class: Ke1,
@@ -124,8 +128,8 @@ pub static SIGNATURES: &[Signature] = &[
         any: &["<-- POST"],
         none: &[],
         extract: X::HttpExchange,
-        summary: "keys/upload answered 400 (FetchHttpApi debug line)",
     },
+    // LiveKit frame cryptor has no media key for a participant at this index
     Signature {
         id: "ke2.missing_key",
         class: Ke2,
@@ -134,8 +138,8 @@ pub static SIGNATURES: &[Signature] = &[
         any: &[],
         none: &[],
         extract: X::MediaKey,
-        summary: "LiveKit frame cryptor has no media key for a participant at this index",
     },
+    // LiveKit frame cryptor has no key set for a participant
     Signature {
         id: "ke2.key_set_not_found",
         class: Ke2,
@@ -144,8 +148,8 @@ pub static SIGNATURES: &[Signature] = &[
         any: &[],
         none: &[],
         extract: X::MediaKey,
-        summary: "LiveKit frame cryptor has no key set for a participant",
     },
+    // A call media key arrived and was decrypted (rust-crypto logs it after decryption): a healthy signal
     Signature {
         id: "ke2.call_key_delivered",
         class: Ke2,
@@ -154,8 +158,58 @@ pub static SIGNATURES: &[Signature] = &[
         any: &[],
         none: &[],
         extract: X::ToDevice,
-        summary: "A call media key arrived and was decrypted (rust-crypto logs it after decryption): a healthy signal",
     },
+    // An Olm to-device message (call keys travel this way) was encrypted for an identity this device no longer has (KE-1): it never decrypts, the call never gets the key
+    Signature {
+        id: "ke2.olm_missing_ciphertext",
+        class: Ke2,
+        severity: Failure,
+        all: &["ciphertext for our key"],
+        any: &[],
+        none: &[],
+        extract: X::ToDevice,
+    },
+    // No Olm session to a peer device: its one-time key is signed by an identity it lost (KE-1 on that device); our call keys never reach it
+    Signature {
+        id: "ke2.peer_unreachable",
+        class: Ke2,
+        severity: Failure,
+        all: &["Error creating Olm session", "InvalidSignature"],
+        any: &[],
+        none: &[],
+        extract: X::ToDevice,
+    },
+    // The same, where the error is rendered with its Display text (matrix-sdk-crypto error.rs `SessionCreationError::InvalidSignature`)
+    Signature {
+        id: "ke2.peer_unreachable_text",
+        class: Ke2,
+        severity: Failure,
+        all: &["verify the signature of a one-time key"],
+        any: &[],
+        none: &[],
+        extract: X::ToDevice,
+    },
+    // A peer device uploaded a new identity under its old device id (KE-1 on that device); this client keeps the old one
+    Signature {
+        id: "ke1.peer_identity_refused",
+        class: Ke1,
+        severity: Info,
+        all: &["Rejecting device update"],
+        any: &["SigningKeyChanged"],
+        none: &[],
+        extract: X::ToDevice,
+    },
+    // matrix-js-sdk 37 (room-event key transport): sending our call key failed, retrying
+    Signature {
+        id: "ke2.room_key_transport_retry",
+        class: Ke2,
+        severity: Failure,
+        all: &["Failed to send m.call.encryption_key"],
+        any: &[],
+        none: &[],
+        extract: X::None,
+    },
+    // An encrypted event has no `algorithm` in its content (malformed event or deserialisation bug)
     Signature {
         id: "ke3.missing_algorithm",
         class: Ke3,
@@ -164,8 +218,8 @@ pub static SIGNATURES: &[Signature] = &[
         any: &["`algorithm`", "'algorithm'", "\"algorithm\""],
         none: &[],
         extract: X::Decryption,
-        summary: "An encrypted event has no `algorithm` in its content (malformed event or deserialisation bug)",
     },
+    // Another decryption failure (missing room key, unknown index, …): common and not KE-3
     Signature {
         id: "decrypt.other",
         class: Other,
@@ -174,8 +228,28 @@ pub static SIGNATURES: &[Signature] = &[
         any: &[],
         none: &[],
         extract: X::Decryption,
-        summary: "Another decryption failure (missing room key, unknown index, …): common and not KE-3",
     },
+    // The placeholder body matrix-js-sdk 37..43 gives an event it cannot decrypt (`** Unable to decrypt: … **`)
+    Signature {
+        id: "decrypt.placeholder",
+        class: Other,
+        severity: Info,
+        all: &["** Unable to decrypt: "],
+        any: &[],
+        none: &[],
+        extract: X::None,
+    },
+    // matrix-js-sdk 42.4..43: a delayed-event call outlived the local timeout; retried at once, no longer counted toward the maximum
+    Signature {
+        id: "ke4.local_timeout_retry_uncounted",
+        class: Ke4,
+        severity: Failure,
+        all: &["Network local timeout error while sending event, immediate retry"],
+        any: &[],
+        none: &["(("],
+        extract: X::Retry,
+    },
+    // MatrixRTC membership (matrix-js-sdk 37.5..42.3, Element Call 0.20..0.24): the homeserver did not answer a delayed-event call within the local timeout
     Signature {
         id: "ke4.local_timeout_retry",
         class: Ke4,
@@ -184,8 +258,58 @@ pub static SIGNATURES: &[Signature] = &[
         any: &[],
         none: &[],
         extract: X::Retry,
-        summary: "MatrixRTC membership: the homeserver did not answer a delayed-event call within the local timeout",
     },
+    // MatrixRTC membership through a widget host (matrix-js-sdk 37.5..43): updating the delayed event timed out, retrying
+    Signature {
+        id: "ke4.delayed_update_retry",
+        class: Ke4,
+        severity: Failure,
+        all: &["delayed event update timeout error, retrying in"],
+        any: &[],
+        none: &[],
+        extract: X::Retry,
+    },
+    // MatrixRTC membership (matrix-js-sdk 37.13..43): the network failed while sending a membership event, retrying
+    Signature {
+        id: "ke4.connection_error_retry",
+        class: Ke4,
+        severity: Failure,
+        all: &["Network connection error while sending event, retrying in"],
+        any: &[],
+        none: &[],
+        extract: X::Retry,
+    },
+    // MatrixRTC membership (matrix-js-sdk 37.13..43): the homeserver answered 5xx to a membership event, retrying
+    Signature {
+        id: "ke4.server_error_retry",
+        class: Ke4,
+        severity: Failure,
+        all: &["Server error while sending event, retrying in"],
+        any: &[],
+        none: &[],
+        extract: X::Retry,
+    },
+    // MatrixRTC membership, matrix-js-sdk 37's legacy membership manager: sending the call member event failed, retrying
+    Signature {
+        id: "ke4.member_event_retry",
+        class: Ke4,
+        severity: Failure,
+        all: &["Failed to send call member event (retrying in"],
+        any: &[],
+        none: &[],
+        extract: X::None,
+    },
+    // MatrixRTC membership gave up (matrix-js-sdk 37.5..43): the call membership is lost
+    Signature {
+        id: "ke4.unrecoverable",
+        class: Ke4,
+        severity: Failure,
+        all: &["MembershipManager encountered an unrecoverable error"],
+        any: &[],
+        none: &[],
+        extract: X::None,
+    },
+    // MatrixRTC membership gave up after its maximum retries
     Signature {
         id: "ke4.max_retries",
         class: Ke4,
@@ -194,8 +318,8 @@ pub static SIGNATURES: &[Signature] = &[
         any: &[],
         none: &[],
         extract: X::MaxRetries,
-        summary: "MatrixRTC membership gave up after its maximum retries",
     },
+    // Restarting the membership's delayed event timed out before the homeserver responded
     Signature {
         id: "ke4.restart_timed_out",
         class: Ke4,
@@ -204,8 +328,8 @@ pub static SIGNATURES: &[Signature] = &[
         any: &[],
         none: &[],
         extract: X::None,
-        summary: "Restarting the membership's delayed event timed out before the homeserver responded",
     },
+    // The widget host (Element Call iframe) failed to update a delayed event
     Signature {
         id: "ke4.widget_update_failed",
         class: Ke4,
@@ -214,7 +338,6 @@ pub static SIGNATURES: &[Signature] = &[
         any: &[],
         none: &[],
         extract: X::None,
-        summary: "The widget host (Element Call iframe) failed to update a delayed event",
     },
 ];
 

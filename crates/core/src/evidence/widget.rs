@@ -87,6 +87,10 @@ pub struct CallEvidence {
     pub delayed_events: BTreeMap<String, DelayedAction>,
     /// Requests still waiting for an answer (delayed-event and key sends).
     pub pending: u64,
+    /// Keys between this device and each peer, from `/sync` and the SDK's lines
+    /// (crate::evidence::peer_keys): whichever call client runs, widget or not.
+    #[serde(default)]
+    pub peers: Vec<crate::evidence::peer_keys::PeerKeys>,
 }
 
 #[derive(Debug, Default)]

@@ -177,6 +177,22 @@ pub struct IdentityTrack {
     /// A different identity uploaded under the same device id.
     pub replaced_by: Option<String>,
     pub replaced_at: Option<u64>,
+    /// The curve25519 key of the first identity (`known`): peers that knew the
+    /// device before a reset keep encrypting to it.
+    pub curve25519: Option<String>,
+    /// The curve25519 key of the identity that replaced it.
+    pub replaced_by_curve25519: Option<String>,
+}
+
+impl IdentityTrack {
+    /// The curve25519 key this device holds now, as its last identity upload showed it.
+    pub fn current_curve25519(&self) -> Option<&str> {
+        if self.replaced_by.is_some() {
+            self.replaced_by_curve25519.as_deref()
+        } else {
+            self.curve25519.as_deref()
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -212,6 +228,7 @@ pub enum Event {
     /// Persist what we know about this device (identity, highest accepted counter).
     Remember {
         ed25519: Option<String>,
+        curve25519: Option<String>,
         first_seen_at: Option<u64>,
         max_accepted_counter: Option<u64>,
     },
@@ -309,9 +326,17 @@ impl Monitor {
         self.state.max_accepted_counter = self.state.max_accepted_counter.max(max_accepted_counter);
     }
 
+    /// The curve25519 key a previous page load remembered with the identity.
+    pub fn remember_curve25519(&mut self, curve25519: Option<String>) {
+        if self.state.identity.curve25519.is_none() {
+            self.state.identity.curve25519 = curve25519;
+        }
+    }
+
     fn remember_event(&self) -> Event {
         Event::Remember {
             ed25519: self.state.identity.known.clone(),
+            curve25519: self.state.identity.curve25519.clone(),
             first_seen_at: self.state.identity.first_seen_at,
             max_accepted_counter: self.state.max_accepted_counter,
         }
@@ -336,10 +361,18 @@ impl Monitor {
             None => {
                 self.state.identity.known = Some(ed.to_owned());
                 self.state.identity.first_seen_at = Some(now);
+                self.state.identity.curve25519.clone_from(&req.curve25519);
                 events.push(self.remember_event());
             }
-            Some(k) if k == ed => {}
+            Some(k) if k == ed => {
+                // Remembered before the curve25519 key was: learn it now.
+                if self.state.identity.curve25519.is_none() && req.curve25519.is_some() {
+                    self.state.identity.curve25519.clone_from(&req.curve25519);
+                    events.push(self.remember_event());
+                }
+            }
             Some(k) => {
+                self.state.identity.replaced_by_curve25519.clone_from(&req.curve25519);
                 if self.state.identity.replaced_by.as_deref() != Some(ed) {
                     self.state.identity.replaced_by = Some(ed.to_owned());
                     self.state.identity.replaced_at = Some(now);

@@ -111,13 +111,15 @@ fn redact_removes_secrets_and_keeps_ids() {
 fn redact_keeps_the_ke1_proof() {
     let old = "J1n22AvFFduDGTbajDoUpUrgykPTQE6iGE0Ov/mK6gk";
     let new = "BB7FV+kDul+8U9BngxKgi5Bl1cXwkHrnXcMQZHiUgyc";
+    // Signatures hold `/` too: kept whole, not split into masked pieces.
+    let sig = "Zo/Fl3Gm6nQ2x8Yt0C1dE4rS5uV7wX9zA+B3cD6eF8gH0iJ2kL4mN6oP8qR0sT2uV4wX6yZ8aB0cD2eF4gH6iJ8kL0mN2oP4qR6sT8uV0w";
     let line = format!(
-        "SynapseError: 400 - One time key signed_curve25519:AAAAAAAAAA0 already exists. Old key: {{\"key\":\"{old}\",\"signatures\":{{}}}}; new key: {{'key': '{new}', 'signatures': {{}}}} access_token=syt_YWxpY2U_abcdefghijkl_0a1b2c\n"
+        "SynapseError: 400 - One time key signed_curve25519:AAAAAAAAAA0 already exists. Old key: {{\"key\":\"{old}\",\"signatures\":{{\"@a:hs\":{{\"ed25519:DEV\":\"{sig}\"}}}}}}; new key: {{'key': '{new}', 'signatures': {{}}}} access_token=syt_YWxpY2U_abcdefghijkl_0a1b2c\n"
     );
     let o = run(&["redact"], line.as_bytes());
     assert!(o.status.success());
     let out = String::from_utf8(o.stdout).unwrap();
-    assert!(out.contains(old) && out.contains(new) && out.contains("signed_curve25519:AAAAAAAAAA0"), "{out}");
+    assert!(out.contains(old) && out.contains(new) && out.contains(sig) && out.contains("signed_curve25519:AAAAAAAAAA0"), "{out}");
     assert!(!out.contains("syt_YWxpY2U"), "{out}");
     // The same keys on a line that is not a KE line are key material.
     let o = run(&["redact"], format!("blob {old}\n").as_bytes());

@@ -229,6 +229,11 @@ impl<'a, 'c> Scan<'a, 'c> {
         if i >= self.clean_until {
             let rend = self.token_end(i);
             let run = &b[i..rend];
+            // A value the parser marked public stays whole (a signature's `/` must not split it).
+            if self.is_public(run) {
+                self.clean_until = rend;
+                return rend;
+            }
             let kind = if is_jwt(run) {
                 Some(SecretKind::IdToken)
             } else if let Some(k) = token_prefix(run) {

@@ -5,12 +5,14 @@
 //!
 //! One file per question: [`q1`] (divergence, else exhaustion, else the SDK's upload loop),
 //! [`q2`] (call keys delivered? decryptable?), [`q3`] (KE-3 algorithm absent on the server?),
-//! [`q4`] (delayed-event timeouts vs homeserver latency), [`discriminator`] (KE-2 without KE-1).
+//! [`q4`] (delayed-event timeouts vs homeserver latency), [`discriminator`] (KE-2 without KE-1);
+//! `identity` reads what the server holds for a device's identity (Q2's database evidence).
 
 pub mod conclusions;
 pub mod discriminator;
 pub mod facts;
 pub mod forensics;
+mod identity;
 pub mod model;
 pub mod proof;
 pub mod q1;

@@ -574,3 +574,26 @@ fn peer_key_findings_are_read_from_the_report() {
         ("@bob:hs", Some("BOBDEV"), 1)
     );
 }
+
+#[test]
+fn q1_reads_the_conflict_still_standing_when_the_first_was_claimed() {
+    // The first 400 named AAAAAAAAAA0; a peer claimed it since; a later 400 named AAAAAAAAAA8,
+    // still stored with another value: that one decides Q1, and a note says why.
+    let mut r = facts();
+    r.ke1.push(proof(Some(true), Some(json!({"key": "NEW"}))));
+    let mut later = proof(Some(true), Some(json!({"key": "NEW8"})));
+    later.conflict.key_id = "AAAAAAAAAA8".into();
+    later.source = "report otkHealth.proof".into();
+    r.ke1.push(later);
+    let t = decide(&r, Some(&db(vec![otk("AAAAAAAAAA8", r#"{"key":"OLD8"}"#)])), None, &subject());
+    assert_eq!(q(&t, "Q1").answer, Answer::Yes, "{}", q(&t, "Q1").finding);
+    assert_eq!(q(&t, "Q1").details["keyId"], "AAAAAAAAAA8");
+    assert!(t.notes.iter().any(|n| n.contains("signed_curve25519:AAAAAAAAAA0") && n.contains("claimed since")), "{:?}", t.notes);
+    // Neither stored: the first proof stays, and Q1 says it is gone.
+    let t = decide(&r, Some(&db(vec![otk("AAAAAAAAAAE", "{}")])), None, &subject());
+    assert_eq!((q(&t, "Q1").answer, &q(&t, "Q1").details["keyId"]), (Answer::No, &json!("AAAAAAAAAA0")));
+    // The first still stored: it stays.
+    let t = decide(&r, Some(&db(vec![otk("AAAAAAAAAA0", r#"{"key":"OLD"}"#), otk("AAAAAAAAAA8", r#"{"key":"OLD8"}"#)])), None, &subject());
+    assert_eq!(q(&t, "Q1").details["keyId"], "AAAAAAAAAA0");
+    assert!(!t.notes.iter().any(|n| n.contains("claimed since")), "{:?}", t.notes);
+}

@@ -230,7 +230,8 @@ export async function run(ctx) {
   await restart(bob, { loggerOff: true });
   await joinCall(bob, roomId);
   await untilMembers(bob, 4, 60_000);
-  await until(bob.page, "() => JSON.parse(window.e2e.report()).findings.some((f) => f.id === 'call_keys_undecryptable')", 30_000, 'bob: undecryptable keys seen from /sync alone').catch(() => {});
+  // Wait for alice's key in particular: carol's may arrive first and satisfy a looser wait.
+  await until(bob.page, `() => JSON.parse(window.e2e.report()).findings.some((f) => f.id === 'call_keys_undecryptable' && f.evidence.peers.some((p) => p.userId === ${JSON.stringify(alice.userId)}))`, 30_000, 'bob: undecryptable keys seen from /sync alone').catch(() => {});
   const off = await rtcState(bob);
   const offReport = await saveReport(ctx, bob, 'logger-off-bob');
   figures.logger_off_ms = Date.now() - t2;

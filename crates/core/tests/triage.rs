@@ -6,7 +6,10 @@
 
 use crypto_health_core::otk::conflict::OtkConflict;
 use crypto_health_core::otk::key_id::IdScheme;
-use crypto_health_core::triage::facts::{Call, DbFacts, EventRow, FallbackRow, Har, OtkRow, ReportFacts, Sighting, Upload};
+use crypto_health_core::triage::facts::{
+    Call, DbFacts, EventRow, FallbackRow, Har, OtkRow, PeerDevice, ReportFacts, Sighting, Undecryptable, UndecryptablePeer,
+    UnreachablePeer, Upload,
+};
 use crypto_health_core::triage::forensics::{Candidate, SignatureCheck, SignatureError};
 use crypto_health_core::triage::model::{Answer, Question};
 use crypto_health_core::triage::proof::Proof;
@@ -75,6 +78,7 @@ fn db(otks: Vec<OtkRow>) -> DbFacts {
         devices: Some(vec![]),
         inbox: Some(vec![]),
         event: None,
+        peers: vec![],
         missing: vec![],
     }
 }
@@ -362,4 +366,234 @@ fn har_upload(status: u16) -> Upload {
         request_key: None,
         error_text: None,
     }
+}
+
+// ------------------------------------------------------------------------ Q2: KE-1 ⇒ KE-2
+
+/// Signatures made of the signer's key: `signature == ed25519` verifies, nothing else does.
+struct KeyIsSignature;
+
+impl SignatureCheck for KeyIsSignature {
+    fn signers(&self, _: &[u8], signature: &str, candidates: &[Candidate]) -> Result<Vec<String>, SignatureError> {
+        Ok(candidates.iter().filter(|c| c.ed25519 == signature).map(|c| c.label.clone()).collect())
+    }
+}
+
+fn decide_signed(r: &ReportFacts, db: Option<&DbFacts>, s: &Subject) -> Triage {
+    crypto_health_core::triage::decide(&Inputs { report: r, log: None, db, har: None, subject: s, signatures: &KeyIsSignature })
+}
+
+/// A one-time key of `user`'s `device`, signed by `ed25519`.
+fn signed_otk(id: &str, user: &str, device: &str, ed25519: &str) -> OtkRow {
+    otk(id, &json!({"key": format!("K{id}"), "signatures": {user: {format!("ed25519:{device}"): ed25519}}}).to_string())
+}
+
+/// The report of the device that cannot hear: alice's and carol's call keys went to OLDC.
+fn undecryptable() -> Undecryptable {
+    let peer =
+        |u: &str, m: &str| UndecryptablePeer { user_id: u.into(), events: 1, msgids: vec![m.into()], encrypted_for: vec!["OLDC".into()] };
+    Undecryptable {
+        source: "report findings (call_keys_undecryptable)".into(),
+        peers: vec![peer("@alice:hs", "m1"), peer("@carol:hs", "m2")],
+        previous_curve25519: Some("OLDC".into()),
+        current_curve25519: Some("NEWC".into()),
+        identity_replaced: Some(true),
+        encrypted_for_previous: Some(true),
+        otk_conflict_key_id: Some("AAAAAAAAAA0".into()),
+    }
+}
+
+/// The server after the reset: the new identity advertised, a one-time key of the old one left.
+fn db_after_reset() -> DbFacts {
+    let mut d = db(vec![otk("AAAAAAAAAA0", r#"{"key":"OLD"}"#), signed_otk("AAAAAAAAAAB", U, D, "OLDED")]);
+    d.device_keys = Some(Some(json!({"keys": {format!("curve25519:{D}"): "NEWC", format!("ed25519:{D}"): "NEWED"}})));
+    d
+}
+
+fn sources(q: &Question) -> Vec<&str> {
+    q.evidence.iter().map(|e| e.source.as_str()).collect()
+}
+
+#[test]
+fn q2_links_undecryptable_call_keys_to_ke1_with_report_and_db_evidence() {
+    let mut r = facts();
+    r.ke1.push(proof(Some(true), Some(json!({"key": "NEW", "signatures": {}}))));
+    r.undecryptable = Some(undecryptable());
+    let t = decide_signed(&r, Some(&db_after_reset()), &subject());
+    assert_eq!(q(&t, "Q1").answer, Answer::Yes);
+    let q2 = q(&t, "Q2");
+    assert_eq!(q2.answer, Answer::Yes);
+    assert!(q2.finding.contains("KE-1 ⇒ KE-2 link confirmed") && q2.finding.contains("@alice:hs, @carol:hs"), "{}", q2.finding);
+    assert!(q2.finding.contains("2 to-device message(s)") && q2.finding.contains("OLDC"), "{}", q2.finding);
+    let by = |s: &str| q2.evidence.iter().find(|e| e.source == s).unwrap_or_else(|| panic!("no {s} in {:?}", sources(q2)));
+    let report = by("report findings (call_keys_undecryptable)");
+    assert!(
+        report.text.contains("@alice:hs (1 event(s), msgid m1)") && report.text.contains("not for this device's current key NEWC"),
+        "{}",
+        report.text
+    );
+    assert!(by("report findings (call_keys_undecryptable) evidence.ke1").text.contains("one-time-key conflict on AAAAAAAAAA0"));
+    let keys = by("db test.db e2e_device_keys_json");
+    assert!(keys.text.contains("curve25519:DEV = NEWC (the report's current identity), not OLDC"), "{}", keys.text);
+    let otks = by("db test.db e2e_one_time_keys_json");
+    assert!(otks.text.starts_with("0 of 1 signed_curve25519") && otks.text.contains("NEWED"), "{}", otks.text);
+    assert_eq!(q2.details["undecryptable"]["serverCurve25519"], "NEWC");
+    assert_eq!(q2.details["undecryptable"]["encryptedFor"], json!(["OLDC"]));
+    assert_eq!(ke(&t, "KE-2"), "linked_to_ke1");
+    assert!(q2.to_settle.is_empty(), "{:?}", q2.to_settle);
+
+    // The server still advertising the lost key is said as such (the device lost its private key).
+    let mut same = db_after_reset();
+    same.device_keys = Some(Some(json!({"keys": {format!("curve25519:{D}"): "OLDC", format!("ed25519:{D}"): "OLDED"}})));
+    let t = decide_signed(&r, Some(&same), &subject());
+    let q2 = q(&t, "Q2");
+    assert!(q2.evidence.iter().any(|e| e.text.contains("still advertises curve25519:DEV = OLDC")), "{:?}", q2.evidence);
+    assert!(q2.evidence.iter().any(|e| e.text.starts_with("1 of 1 signed_curve25519")), "{:?}", q2.evidence);
+
+    // Without the database: still the link (Q1 from the report's 400), the database to settle.
+    let t = decide_signed(&r, None, &subject());
+    assert_eq!(q(&t, "Q2").answer, Answer::Yes);
+    assert!(q(&t, "Q2").to_settle.iter().any(|s| s.contains("e2e_device_keys_json")));
+}
+
+#[test]
+fn q2_undecryptable_keys_without_ke1_are_not_a_link() {
+    // The same KE-2 evidence, but nothing settles Q1: no link, and no "link" word for the conclusion.
+    let mut r = facts();
+    r.undecryptable = Some(undecryptable());
+    let t = decide_signed(&r, None, &subject());
+    assert_eq!(q(&t, "Q1").answer, Answer::Unknown);
+    let q2 = q(&t, "Q2");
+    assert_eq!(q2.answer, Answer::Unknown);
+    assert!(!q2.finding.contains("link") && q2.finding.contains("KE-1 is not confirmed"), "{}", q2.finding);
+    assert!(q2.to_settle.iter().any(|s| s.contains("settle Q1")));
+    assert_eq!(ke(&t, "KE-2"), "unknown");
+    // A finding without peers is no evidence.
+    r.undecryptable = Some(Undecryptable { peers: vec![], ..undecryptable() });
+    assert_ne!(q(&decide_signed(&r, None, &subject()), "Q2").answer, Answer::Yes);
+}
+
+#[test]
+fn q2_healthy_report_is_no_link_even_with_ke1() {
+    // Keys that arrived and decrypted, no undecryptable event: call keys reach the device.
+    let mut healthy = facts();
+    healthy.capture_installed = true;
+    healthy.counts.push(("KE-1".into(), 0, 0));
+    healthy.ke2_delivered.push(sighting("Received an unexpected encrypted to-device event io.element.call.encryption_keys", json!({})));
+    let t = decide_signed(&healthy, Some(&db_after_reset()), &subject());
+    let q2 = q(&t, "Q2");
+    assert_eq!((q2.answer, q2.finding.as_str()), (Answer::Yes, "call keys reach the device"));
+    assert_eq!(ke(&t, "KE-2"), "not_seen");
+    // KE-1 confirmed but no KE-2 evidence at all: Q2 does not invent a link.
+    let mut r = facts();
+    r.ke1.push(proof(Some(true), Some(json!({"key": "NEW", "signatures": {}}))));
+    let t = decide_signed(&r, Some(&db_after_reset()), &subject());
+    assert_eq!(q(&t, "Q1").answer, Answer::Yes);
+    assert_ne!(q(&t, "Q2").answer, Answer::Yes);
+    assert!(!q(&t, "Q2").finding.contains("link"), "{}", q(&t, "Q2").finding);
+    assert_eq!(ke(&t, "KE-2"), "not_seen");
+}
+
+#[test]
+fn q2_names_the_peer_device_this_one_cannot_reach() {
+    let mut r = facts();
+    r.ke2_delivered.push(sighting("Received an unexpected encrypted to-device event io.element.call.encryption_keys", json!({})));
+    r.unreachable.push(UnreachablePeer {
+        source: "report findings (peer_unreachable)".into(),
+        user_id: "@bob:hs".into(),
+        device_id: Some("BOBDEV".into()),
+        lines: 1,
+    });
+    let mut d = db(vec![]);
+    d.peers.push(PeerDevice {
+        user_id: "@bob:hs".into(),
+        device_id: "BOBDEV".into(),
+        device_keys: Some(json!({"keys": {"curve25519:BOBDEV": "BOBNEWC", "ed25519:BOBDEV": "BOBNEWED"}})),
+        otks: Some(vec![
+            signed_otk("AAAAAAAAAAA", "@bob:hs", "BOBDEV", "BOBOLDED"),
+            signed_otk("AAAAAAAAAAB", "@bob:hs", "BOBDEV", "BOBOLDED"),
+        ]),
+    });
+    let t = decide_signed(&r, Some(&d), &subject());
+    let q2 = q(&t, "Q2");
+    assert!(
+        q2.finding.starts_with("call keys reach the device; this device cannot reach @bob:hs (BOBDEV): evidence about that other device"),
+        "{}",
+        q2.finding
+    );
+    let report = q2.evidence.iter().find(|e| e.source == "report findings (peer_unreachable)").unwrap();
+    assert!(
+        report.text.contains("@bob:hs (BOBDEV)") && report.text.contains("evidence about that other device, not this one"),
+        "{}",
+        report.text
+    );
+    let keys =
+        q2.evidence.iter().find(|e| e.source == "db test.db e2e_device_keys_json (@bob:hs (BOBDEV))").expect("the peer's device keys");
+    assert!(keys.text.contains("BOBNEWC") && keys.text.contains("BOBNEWED"));
+    let otks =
+        q2.evidence.iter().find(|e| e.source == "db test.db e2e_one_time_keys_json (@bob:hs (BOBDEV))").expect("the peer's one-time keys");
+    assert!(otks.text.starts_with("0 of 2 signed_curve25519") && otks.text.contains("builds no Olm session"), "{}", otks.text);
+    assert!(q2.to_settle.iter().any(|s| s.contains("--user @bob:hs --device BOBDEV")), "{:?}", q2.to_settle);
+    assert_eq!(q2.details["unreachablePeers"], json!([{"userId": "@bob:hs", "deviceId": "BOBDEV"}]));
+    assert_eq!(ke(&t, "KE-2"), "peer_device");
+    // Not about this device: no KE-1 ⇒ KE-2 link for it.
+    assert!(!q2.finding.contains("link"));
+    // The report alone still names the device.
+    let t = decide_signed(&r, None, &subject());
+    assert!(q(&t, "Q2").finding.contains("cannot reach @bob:hs (BOBDEV)"));
+}
+
+#[test]
+fn peer_key_findings_are_read_from_the_report() {
+    let (_, mut raw) = utd_report(false);
+    raw["findings"] = json!([
+        {"id": "call_keys_undecryptable", "ke": "KE-2", "level": "critical", "title": "t", "detail": "d", "ts": T, "at": "x",
+         "evidence": {"peers": [{"userId": "@alice:hs", "events": 2, "msgids": ["m1", "m2"]}],
+                      "ke1": {"previousCurve25519": "OLDC", "currentCurve25519": "NEWC", "identityReplaced": true, "encryptedForPreviousIdentity": true, "otkConflictKeyId": "AAAAAAAAAA8"}}},
+        {"id": "peer_unreachable", "ke": "KE-2", "level": "warning", "title": "t", "detail": "d", "ts": T, "at": "x",
+         "evidence": {"userId": "@bob:hs", "deviceId": "BOBDEV", "lines": 1, "about": "peer"}}
+    ]);
+    let peer = |u: &str, to: &[&str]| {
+        json!({"userId": u, "deviceId": null, "senderKey": "S", "incoming": "undecryptable", "outgoing": "unknown", "olmForUs": 0, "olmNotForUs": 1,
+        "encryptedFor": to, "msgids": [], "callKeysArrived": 0, "missingCiphertextLines": 0, "unreachableLines": 0, "identityRefusedLines": 0})
+    };
+    raw["call"] = json!({"messages": 0, "unreadable": 0, "widgetIds": [], "own": null, "participants": [], "delayedEvents": {}, "pending": 0,
+        "peers": [peer("@alice:hs", &["OLDC"]), peer("@alice:hs", &["OLDC", "OLDER"]), peer("@carol:hs", &["X"])]});
+    let report = crypto_health_core::Report::from_json(&raw.to_string()).unwrap();
+    let f = crypto_health_core::triage::facts::report::extract(&report, &raw);
+    let u = f.undecryptable.expect("call_keys_undecryptable read");
+    assert_eq!(u.peers.len(), 1);
+    assert_eq!((u.peers[0].user_id.as_str(), u.peers[0].events, u.peers[0].msgids.len()), ("@alice:hs", 2, 2));
+    assert_eq!(u.peers[0].encrypted_for, ["OLDC", "OLDER"], "both of alice's entries, once each; not carol's");
+    assert_eq!((u.previous_curve25519.as_deref(), u.current_curve25519.as_deref()), (Some("OLDC"), Some("NEWC")));
+    assert_eq!((u.identity_replaced, u.otk_conflict_key_id.as_deref()), (Some(true), Some("AAAAAAAAAA8")));
+    assert_eq!(u.lost_keys(), ["OLDC", "OLDER"]);
+    assert_eq!(f.unreachable.len(), 1);
+    assert_eq!(
+        (f.unreachable[0].user_id.as_str(), f.unreachable[0].device_id.as_deref(), f.unreachable[0].lines),
+        ("@bob:hs", Some("BOBDEV"), 1)
+    );
+}
+
+#[test]
+fn q1_reads_the_conflict_still_standing_when_the_first_was_claimed() {
+    // The first 400 named AAAAAAAAAA0; a peer claimed it since; a later 400 named AAAAAAAAAA8,
+    // still stored with another value: that one decides Q1, and a note says why.
+    let mut r = facts();
+    r.ke1.push(proof(Some(true), Some(json!({"key": "NEW"}))));
+    let mut later = proof(Some(true), Some(json!({"key": "NEW8"})));
+    later.conflict.key_id = "AAAAAAAAAA8".into();
+    later.source = "report otkHealth.proof".into();
+    r.ke1.push(later);
+    let t = decide(&r, Some(&db(vec![otk("AAAAAAAAAA8", r#"{"key":"OLD8"}"#)])), None, &subject());
+    assert_eq!(q(&t, "Q1").answer, Answer::Yes, "{}", q(&t, "Q1").finding);
+    assert_eq!(q(&t, "Q1").details["keyId"], "AAAAAAAAAA8");
+    assert!(t.notes.iter().any(|n| n.contains("signed_curve25519:AAAAAAAAAA0") && n.contains("claimed since")), "{:?}", t.notes);
+    // Neither stored: the first proof stays, and Q1 says it is gone.
+    let t = decide(&r, Some(&db(vec![otk("AAAAAAAAAAE", "{}")])), None, &subject());
+    assert_eq!((q(&t, "Q1").answer, &q(&t, "Q1").details["keyId"]), (Answer::No, &json!("AAAAAAAAAA0")));
+    // The first still stored: it stays.
+    let t = decide(&r, Some(&db(vec![otk("AAAAAAAAAA0", r#"{"key":"OLD"}"#), otk("AAAAAAAAAA8", r#"{"key":"OLD8"}"#)])), None, &subject());
+    assert_eq!(q(&t, "Q1").details["keyId"], "AAAAAAAAAA0");
+    assert!(!t.notes.iter().any(|n| n.contains("claimed since")), "{:?}", t.notes);
 }

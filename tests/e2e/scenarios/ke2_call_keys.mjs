@@ -14,6 +14,11 @@
 //    and the SDK counts the key as sent all the same.
 // 4. logger off: bob's page restarts with the SDK logger disabled and joins again: the peers'
 //    keys come again and fail again; crypto-health tells it from /sync alone.
+// `crypto-health triage` with this Synapse's database and log (docs/TRIAGE.md Q2): bob's case-1
+// report answers Q2 = KE-1 ⇒ KE-2 link confirmed, with evidence from the report (peers, events,
+// the lost vs current identity) and from the database (the curve25519 key it advertises for bob
+// now, bob's one-time keys not verifying against it); dave's names bob's device as unreachable,
+// evidence about that other device; a control report gets no link.
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fail, until } from '../lib/page.mjs';
@@ -22,9 +27,25 @@ import { createCallRoom, evict, joinCall, restart, rtcState, rtcUser, saveReport
 export const name = 'ke2_call_keys';
 export const order = 62;
 
+/** `crypto-health triage --json` on a saved report, with this Synapse's database and log. */
+async function triage(ctx, name) {
+  const r = await ctx.exec(path.join('target', 'debug', 'crypto-health'), [
+    'triage', '--json', '--report', path.join(ctx.outDir, `${name}.json`), '--synapse-db', ctx.synapse.dbPath, '--synapse-log', ctx.synapse.logPath,
+  ]);
+  writeFileSync(path.join(ctx.outDir, `triage-${name}.json`), r.stdout || r.stderr);
+  if (r.code !== 0) throw new Error(`triage ${name} exited ${r.code}: ${r.stderr.slice(-2000)}`);
+  const doc = JSON.parse(r.stdout);
+  const q = (id) => doc.questions.find((x) => x.id === id);
+  const ke = (k) => doc.conclusions.find((c) => c.ke === k)?.status;
+  return { doc, q, ke, ms: r.ms };
+}
+
 export async function run(ctx) {
-  const { log, outDir } = ctx;
+  const { log, outDir, exec } = ctx;
   const figures = {};
+  // The CLI first, so its build does not fall inside the calls' timing.
+  const build = await exec('cargo', ['build', '-q', '-p', 'crypto-health-cli']);
+  if (build.code !== 0) throw new Error(`cargo build -p crypto-health-cli failed:\n${build.stderr.slice(-3000)}`);
   const t0 = Date.now();
 
   // ---- 1. control
@@ -150,13 +171,67 @@ export async function run(ctx) {
   figures.alice_has_dave_key = states.alice.keysFrom.includes(dave.id);
   figures.carol_has_dave_key = states.carol.keysFrom.includes(dave.id);
 
+  // ---- triage of the case-1 reports against this Synapse (before bob restarts).
+  const tb = await triage(ctx, 'case1-bob');
+  const q2 = tb.q('Q2');
+  const link = undecryptable.evidence.ke1;
+  const ev = (q, pred) => q.evidence.find(pred);
+  figures.bob_triage_q1 = tb.q('Q1').answer;
+  figures.bob_triage_q2 = `${q2.answer}: ${q2.finding}`;
+  figures.bob_triage_ke2 = tb.ke('KE-2');
+  figures.bob_triage_ms = tb.ms;
+  log(`triage case1-bob: Q1=${figures.bob_triage_q1}, Q2=${figures.bob_triage_q2}`);
+  if (figures.bob_triage_q1 !== 'yes') throw fail('triage bob: Q1 must be yes (the one-time-key divergence)', figures);
+  if (q2.answer !== 'yes' || !q2.finding.includes('KE-1 ⇒ KE-2 link confirmed')) throw fail('triage bob: Q2 must be the KE-1 ⇒ KE-2 link', figures);
+  if (figures.bob_triage_ke2 !== 'linked_to_ke1') throw fail('triage bob: KE-2 conclusion must be linked_to_ke1', figures);
+  // From the report: the peers, their events, the identity they encrypted for vs the current one.
+  const fromReport = ev(q2, (e) => e.source === 'report findings (call_keys_undecryptable)');
+  if (!fromReport || !fromReport.text.includes(alice.userId) || !fromReport.text.includes(`${fromAlice.events} event(s)`)
+    || !fromReport.text.includes(link.previousCurve25519) || !fromReport.text.includes(link.currentCurve25519)) {
+    throw fail(`triage bob: no report evidence naming alice, her events and both identities: ${JSON.stringify(q2.evidence)}`, figures);
+  }
+  // From the database: the key Synapse advertises for bob's device now is the one his page
+  // uploaded after the reset, not the one the peers encrypted for.
+  const fromDb = ev(q2, (e) => e.source.startsWith('db ') && e.source.endsWith('e2e_device_keys_json'));
+  figures.bob_triage_db = fromDb ? fromDb.text : null;
+  if (!fromDb || !fromDb.text.includes(`= ${link.currentCurve25519} (the report's current identity), not ${link.previousCurve25519}`)) {
+    throw fail('triage bob: the database must advertise the new curve25519 key, not the one the peers encrypted for', figures);
+  }
+  // bob's one-time keys on the server are the lost identity's (the new account's uploads were refused).
+  const otks = ev(q2, (e) => e.source.startsWith('db ') && e.source.endsWith('e2e_one_time_keys_json'));
+  figures.bob_triage_otks = otks ? otks.text.split(':')[0] : null;
+  if (!otks || !otks.text.startsWith('0 of ')) throw fail("triage bob: bob's stored one-time keys must not verify against his advertised identity", figures);
+
+  // dave's report: bob's device named as unreachable, evidence about that other device.
+  const td = await triage(ctx, 'case1-dave');
+  const d2 = td.q('Q2');
+  const bobName = `${bob.userId} (${bob.deviceId})`;
+  figures.dave_triage_q2 = `${d2.answer}: ${d2.finding}`;
+  figures.dave_triage_ke2 = td.ke('KE-2');
+  log(`triage case1-dave: Q2=${figures.dave_triage_q2}`);
+  if (!d2.finding.includes(`this device cannot reach ${bobName}: evidence about that other device`) || d2.finding.includes('link')) {
+    throw fail("triage dave: Q2 must name bob's device as unreachable, not a link on dave's own device", figures);
+  }
+  if (!ev(d2, (e) => e.source === 'report findings (peer_unreachable)' && e.text.includes(bobName))) throw fail("triage dave: no report evidence naming bob's device", figures);
+  const daveOtks = ev(d2, (e) => e.source.endsWith(`e2e_one_time_keys_json (${bobName})`));
+  figures.dave_triage_bob_otks = daveOtks ? daveOtks.text.split(':')[0] : null;
+  if (!daveOtks || !daveOtks.text.startsWith('0 of ')) throw fail("triage dave: bob's one-time keys in the database must be shown not to verify", figures);
+  if (!d2.toSettle.some((s) => s.includes(`--user ${bob.userId} --device ${bob.deviceId}`))) throw fail("triage dave: must say how to triage bob's device", figures);
+  if (figures.dave_triage_ke2 !== 'peer_device') throw fail('triage dave: KE-2 conclusion must be peer_device', figures);
+
+  // A healthy control report: no link, KE-2 not seen.
+  const tc = await triage(ctx, 'control-ctla');
+  figures.control_triage_q2 = `${tc.q('Q2').answer}: ${tc.q('Q2').finding}`;
+  if (tc.q('Q2').finding.includes('link') || tc.ke('KE-2') !== 'not_seen') throw fail('triage control: a healthy report must not be linked to KE-1', figures);
+
   // ---- 4. logger off: bob restarts without the SDK logger and joins again; the peers see a new
   // membership and send their key again, still to the identity bob lost.
   const t2 = Date.now();
   await restart(bob, { loggerOff: true });
   await joinCall(bob, roomId);
   await untilMembers(bob, 4, 60_000);
-  await until(bob.page, "() => JSON.parse(window.e2e.report()).findings.some((f) => f.id === 'call_keys_undecryptable')", 30_000, 'bob: undecryptable keys seen from /sync alone').catch(() => {});
+  // Wait for alice's key in particular: carol's may arrive first and satisfy a looser wait.
+  await until(bob.page, `() => JSON.parse(window.e2e.report()).findings.some((f) => f.id === 'call_keys_undecryptable' && f.evidence.peers.some((p) => p.userId === ${JSON.stringify(alice.userId)}))`, 30_000, 'bob: undecryptable keys seen from /sync alone').catch(() => {});
   const off = await rtcState(bob);
   const offReport = await saveReport(ctx, bob, 'logger-off-bob');
   figures.logger_off_ms = Date.now() - t2;

@@ -6,7 +6,7 @@ mod forensics;
 
 use crate::server::{db, har, log};
 use crate::Failure;
-use crypto_health_core::triage::facts::{report as report_facts, DbFacts};
+use crypto_health_core::triage::facts::{report as report_facts, DbFacts, PeerDevice, UnreachablePeer};
 use crypto_health_core::triage::{self as decide, Inputs, Subject, Triage};
 use crypto_health_core::Report;
 use serde_json::{json, Value};
@@ -113,7 +113,7 @@ pub(crate) fn run(args: &[String], out: &mut impl Write) -> Result<(), Failure> 
     };
 
     let db = match &a.db {
-        Some(spec) => Some(gather_db(spec, &subject, event.as_deref())?),
+        Some(spec) => Some(gather_db(spec, &subject, event.as_deref(), &facts.unreachable)?),
         None => None,
     };
 
@@ -153,7 +153,7 @@ fn flood_note(d: &DbFacts) -> Option<String> {
     ))
 }
 
-fn gather_db(spec: &str, s: &Subject, event: Option<&str>) -> Result<DbFacts, Failure> {
+fn gather_db(spec: &str, s: &Subject, event: Option<&str>, unreachable: &[UnreachablePeer]) -> Result<DbFacts, Failure> {
     let mut db = db::open(spec).map_err(Failure::input)?;
     let mut f = DbFacts { source: db.label.clone(), ..Default::default() };
     let e = Failure::input;
@@ -168,6 +168,13 @@ fn gather_db(spec: &str, s: &Subject, event: Option<&str>) -> Result<DbFacts, Fa
     }
     if let Some(ev) = event {
         f.event = db.event(ev).map_err(e)?;
+    }
+    // Devices the report could not reach: what the server holds for them (evidence about them).
+    for p in unreachable {
+        let Some(d) = p.device_id.as_deref() else { continue };
+        let device_keys = db.device_keys(&p.user_id, d).map_err(e)?.flatten();
+        let otks = db.one_time_keys(&p.user_id, d).map_err(e)?;
+        f.peers.push(PeerDevice { user_id: p.user_id.clone(), device_id: d.to_string(), device_keys, otks });
     }
     f.missing = db.missing.clone();
     if let Some(v) = db.schema_version {

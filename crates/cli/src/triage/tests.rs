@@ -67,6 +67,7 @@ fn db(otks: Vec<OtkRow>) -> DbFacts {
         devices: Some(vec![]),
         inbox: Some(vec![]),
         event: None,
+        peers: vec![],
         missing: vec![],
     }
 }

@@ -47,8 +47,12 @@ fn ke1_cause(r: &ReportFacts, f: Option<&Forensics>, p: Option<&Proof>) -> Strin
 
 fn ke2(r: &ReportFacts, a: &Answers) -> Conclusion {
     let (q1, q2) = (&a.q1, &a.q2);
-    let (status, summary) = if r.ke2_missing.is_empty() {
-        ("not_seen", "no MissingKey / key set not found line in the report".to_string())
+    // KE-2 on this device: missing media keys, or call keys it cannot open.
+    let own = !r.ke2_missing.is_empty() || r.undecryptable.as_ref().is_some_and(|u| !u.peers.is_empty());
+    let (status, summary) = if !own && r.unreachable.is_empty() {
+        ("not_seen", "no MissingKey / key set not found line and no undecryptable call key in the report".to_string())
+    } else if !own {
+        ("peer_device", q2.finding.clone())
     } else if a.discriminator.answer == Answer::Yes {
         ("independent", a.discriminator.finding.clone())
     } else if q1.answer == Answer::Yes && q2.answer != Answer::Yes {

@@ -5,12 +5,14 @@
 //!
 //! One file per question: [`q1`] (divergence, else exhaustion, else the SDK's upload loop),
 //! [`q2`] (call keys delivered? decryptable?), [`q3`] (KE-3 algorithm absent on the server?),
-//! [`q4`] (delayed-event timeouts vs homeserver latency), [`discriminator`] (KE-2 without KE-1).
+//! [`q4`] (delayed-event timeouts vs homeserver latency), [`discriminator`] (KE-2 without KE-1);
+//! `identity` reads what the server holds for a device's identity (Q2's database evidence).
 
 pub mod conclusions;
 pub mod discriminator;
 pub mod facts;
 pub mod forensics;
+mod identity;
 pub mod model;
 pub mod proof;
 pub mod q1;
@@ -109,7 +111,9 @@ pub const CALL_KEYS_SEND: &str = "sendToDevice/io.element.call.encryption_keys";
 /// Walks the tree.
 pub fn decide(i: &Inputs) -> Triage {
     let mut notes = missing_tables(i.db);
-    let proof = proof::pick(i.report, i.log, i.subject.user.as_deref());
+    let user = i.subject.user.as_deref();
+    let stored = i.db_table(|d| d.otks.as_deref()).map(|(_, rows)| rows);
+    let proof = proof::standing(proof::pick(i.report, i.log, user), i.report, i.log, user, stored, &mut notes);
     let (q1, exhaustion) = q1::ask(i, proof.as_ref());
     let forensics = proof.as_ref().and_then(|p| forensics::ke1(i, p, &mut notes));
     let q2 = q2::ask(i, q1.answer);

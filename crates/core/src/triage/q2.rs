@@ -2,7 +2,13 @@
 //! delivered to our device, and do they decrypt? Delivered and decrypted while media keys are
 //! still missing: not KE-1. Queued but unopenable while KE-1 holds: the KE-1 ⇒ KE-2 chain.
 //! Never sent to the device: device targeting (stale device list or membership).
+//! Delivered but encrypted for the identity the device lost (the report's
+//! `call_keys_undecryptable`) while Q1 = yes: the KE-1 ⇒ KE-2 link, confirmed against the
+//! device keys the server advertises now. A peer this device cannot reach (`peer_unreachable`)
+//! is evidence about that other device, named as such.
 
+use super::facts::{PeerDevice, Undecryptable, UnreachablePeer};
+use super::identity::{advertised, check_otks, describe};
 use super::model::{Answer, Evidence, Question};
 use super::{quote, Inputs, CALL_KEYS_SEND};
 use serde_json::json;
@@ -28,9 +34,18 @@ pub fn ask(i: &Inputs, q1: Answer) -> Question {
     let mut q = Question::new("Q2", QUESTION);
     let d = evidence(&mut q, i);
     let r = i.report;
-    q.details = json!({"missingKeyLines": r.ke2_missing.len(), "deliveredLines": d.delivered, "inboxCallKeys": d.queued, "inboxEncrypted": d.queued_encrypted, "missingKeysFor": r.call_missing});
+    let server_key = r.undecryptable.as_ref().and_then(|u| undecryptable_evidence(&mut q, i, u));
+    for p in &r.unreachable {
+        unreachable_evidence(&mut q, i, p);
+    }
+    q.details = json!({"missingKeyLines": r.ke2_missing.len(), "deliveredLines": d.delivered, "inboxCallKeys": d.queued, "inboxEncrypted": d.queued_encrypted, "missingKeysFor": r.call_missing,
+        "undecryptable": r.undecryptable.as_ref().map(|u| json!({"peers": u.peers.iter().map(|p| json!({"userId": p.user_id, "events": p.events})).collect::<Vec<_>>(), "encryptedFor": u.lost_keys(), "currentCurve25519": u.current_curve25519, "serverCurve25519": server_key})),
+        "unreachablePeers": r.unreachable.iter().map(|p| json!({"userId": p.user_id, "deviceId": p.device_id})).collect::<Vec<_>>()});
+    let undecryptable = r.undecryptable.as_ref().filter(|u| !u.peers.is_empty());
     if !r.call_missing.is_empty() {
         never_delivered_to_call(&mut q, &r.call_missing);
+    } else if let Some(u) = undecryptable {
+        delivered_undecryptable(&mut q, u, q1, i.db.is_some());
     } else if d.delivered > 0 || d.queued > 0 {
         delivered(&mut q, &d, !r.ke2_missing.is_empty(), q1);
     } else if d.queued_encrypted > 0 {
@@ -46,9 +61,147 @@ pub fn ask(i: &Inputs, q1: Answer) -> Question {
                 .into(),
         );
     } else {
-        no_delivery_evidence(&mut q, &d, !r.ke2_missing.is_empty());
+        no_delivery_evidence(&mut q, &d, !r.ke2_missing.is_empty() || !r.unreachable.is_empty());
+    }
+    if !r.unreachable.is_empty() {
+        name_unreachable(&mut q, &r.unreachable);
     }
     q
+}
+
+/// `@user (DEVICE)`.
+fn device_name(user: &str, device: Option<&str>) -> String {
+    match device {
+        Some(d) => format!("{user} ({d})"),
+        None => user.to_string(),
+    }
+}
+
+/// Quotes the report's `call_keys_undecryptable` and what the server advertises for the device
+/// now; returns the server's curve25519 key for the device, when read.
+fn undecryptable_evidence(q: &mut Question, i: &Inputs, u: &Undecryptable) -> Option<String> {
+    let lost = u.lost_keys();
+    let peers: Vec<String> =
+        u.peers.iter().map(|p| format!("{} ({} event(s), msgid {})", p.user_id, p.events, list_or_none(&p.msgids))).collect();
+    q.evidence.push(Evidence::new(
+        &u.source,
+        format!(
+            "to-device m.room.encrypted from {} encrypted for curve25519 {}, not for this device's current key {}",
+            peers.join(", "),
+            list_or_none(&lost),
+            u.current_curve25519.as_deref().unwrap_or("(unknown)")
+        ),
+    ));
+    let mut ke1 = Vec::new();
+    if u.identity_replaced == Some(true) {
+        ke1.push("the page saw this device's identity replaced under the same device id".to_string());
+    }
+    if u.encrypted_for_previous == Some(true) {
+        ke1.push("the peers encrypted for the previous identity".into());
+    }
+    if let Some(k) = &u.otk_conflict_key_id {
+        ke1.push(format!("one-time-key conflict on {k}"));
+    }
+    if !ke1.is_empty() {
+        q.evidence.push(Evidence::new(format!("{} evidence.ke1", u.source), ke1.join("; ")));
+    }
+    let (user, device) = i.device()?;
+    let (db, keys) = i.db_table(|d| d.device_keys.as_ref())?;
+    let Some(keys) = keys else {
+        q.evidence.push(Evidence::new(format!("{db} e2e_device_keys_json"), format!("no device keys for {device}: the device is gone")));
+        return None;
+    };
+    let ad = advertised(keys, device);
+    let curve = ad.curve25519.clone()?;
+    let text = if lost.contains(&curve) {
+        format!("the server still advertises curve25519:{device} = {curve}, the key the peers encrypted for: the device lost its private key with its store")
+    } else {
+        let now = if u.current_curve25519.as_deref() == Some(curve.as_str()) { " (the report's current identity)" } else { "" };
+        format!("the server advertises curve25519:{device} = {curve}{now}, not {}, the key the peers encrypted for: the identity was replaced under the same device id and the peers still hold the lost one", list_or_none(&lost))
+    };
+    q.evidence.push(Evidence::new(format!("{db} e2e_device_keys_json"), text));
+    if let (Some(ed), Some((db, rows))) = (ad.ed25519.as_deref(), i.db_table(|d| d.otks.as_deref())) {
+        if let Some(c) = check_otks(rows, (user, device), ed, i.signatures) {
+            q.evidence.push(Evidence::new(format!("{db} e2e_one_time_keys_json"), describe(&c, ed)));
+        }
+    }
+    Some(curve)
+}
+
+/// Quotes a `peer_unreachable` finding and what the server holds for that device: evidence about
+/// the other device, not the subject.
+fn unreachable_evidence(q: &mut Question, i: &Inputs, p: &UnreachablePeer) {
+    let name = device_name(&p.user_id, p.device_id.as_deref());
+    q.evidence.push(Evidence::new(
+        &p.source,
+        format!("this device could not build an Olm session to {name} ({} SDK line(s)): evidence about that other device, not this one — our call keys never reach it", p.lines),
+    ));
+    let Some(db) = i.db else { return };
+    let Some(row) = p.device_id.as_deref().and_then(|d| db.peers.iter().find(|x: &&PeerDevice| x.user_id == p.user_id && x.device_id == d))
+    else {
+        return;
+    };
+    let src = |t: &str| format!("{} {t} ({name})", db.source);
+    let Some(keys) = &row.device_keys else {
+        q.evidence.push(Evidence::new(src("e2e_device_keys_json"), "no device keys: the device is gone or never uploaded keys"));
+        return;
+    };
+    let ad = advertised(keys, &row.device_id);
+    q.evidence.push(Evidence::new(
+        src("e2e_device_keys_json"),
+        format!(
+            "advertises curve25519 {}, ed25519 {}",
+            ad.curve25519.as_deref().unwrap_or("(none)"),
+            ad.ed25519.as_deref().unwrap_or("(none)")
+        ),
+    ));
+    if let (Some(ed), Some(rows)) = (ad.ed25519.as_deref(), row.otks.as_deref()) {
+        let text = match check_otks(rows, (&row.user_id, &row.device_id), ed, i.signatures) {
+            Some(c) => describe(&c, ed),
+            None => "no signed_curve25519 one-time key to check (a peer falls back to the fallback key)".into(),
+        };
+        q.evidence.push(Evidence::new(src("e2e_one_time_keys_json"), text));
+    }
+}
+
+/// Names the unreachable devices in the finding, and how to triage them.
+fn name_unreachable(q: &mut Question, peers: &[UnreachablePeer]) {
+    let names: Vec<String> = peers.iter().map(|p| device_name(&p.user_id, p.device_id.as_deref())).collect();
+    let sep = if q.finding.is_empty() { "" } else { "; " };
+    q.finding = format!(
+        "{}{sep}this device cannot reach {}: evidence about that other device (KE-1 there: its one-time keys were signed by an identity it lost), which gets none of our call keys",
+        q.finding,
+        names.join(", ")
+    );
+    for p in peers {
+        q.to_settle.push(match &p.device_id {
+            Some(d) => format!("triage the other device: its own report, or --user {} --device {d} with --synapse-db", p.user_id),
+            None => format!("triage {}'s device that this one cannot reach (its device id is not in the report)", p.user_id),
+        });
+    }
+}
+
+/// The report's peers' keys reached the device, encrypted for a key it lost.
+fn delivered_undecryptable(q: &mut Question, u: &Undecryptable, q1: Answer, with_db: bool) {
+    let who: Vec<&str> = u.peers.iter().map(|p| p.user_id.as_str()).collect();
+    let events: u64 = u.peers.iter().map(|p| p.events).sum();
+    let lost = list_or_none(&u.lost_keys());
+    if q1 == Answer::Yes {
+        q.answer(Answer::Yes, format!(
+            "call keys are delivered but undecryptable: {events} to-device message(s) from {} were encrypted for curve25519 {lost}, the identity this device lost, while KE-1 holds (Q1 = yes): KE-1 ⇒ KE-2 link confirmed",
+            who.join(", ")
+        ));
+        if !with_db {
+            q.to_settle.push("--synapse-db: the device keys the server advertises for the device now (e2e_device_keys_json)".into());
+        }
+    } else {
+        q.answer(Answer::Unknown, format!(
+            "call keys from {} arrive encrypted for curve25519 {lost}, a key this device no longer has, but Q1 = {}: KE-1 is not confirmed, so the chain to it is not established",
+            who.join(", "),
+            q1.as_str()
+        ));
+        q.to_settle.push("settle Q1: --synapse-db with the device (its one-time keys) or a report with the one-time-key conflict".into());
+    }
 }
 
 /// Quotes the KE-2 symptom and every delivery fact, and counts them.

@@ -42,6 +42,20 @@ pub struct EventRow {
     pub json: String,
 }
 
+/// What the database holds for another device the report names (a peer this device could not
+/// reach): its advertised keys and its one-time keys.
+#[derive(Clone, Debug, Default)]
+pub struct PeerDevice {
+    /// The other device's user.
+    pub user_id: String,
+    /// The other device.
+    pub device_id: String,
+    /// Its device keys (`None`: no row or no table).
+    pub device_keys: Option<serde_json::Value>,
+    /// Its one-time keys (`None`: no table).
+    pub otks: Option<Vec<OtkRow>>,
+}
+
 /// What the database said for the subject (each `None`: not asked or table missing).
 #[derive(Default)]
 pub struct DbFacts {
@@ -59,6 +73,8 @@ pub struct DbFacts {
     pub inbox: Option<Vec<(String, u64)>>,
     /// The KE-3 event (`Some(None)`: no row).
     pub event: Option<Option<EventRow>>,
+    /// Other devices the report names (peers this device could not reach).
+    pub peers: Vec<PeerDevice>,
     /// Tables a query needed but the database does not have.
     pub missing: Vec<String>,
 }

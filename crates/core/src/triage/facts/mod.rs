@@ -6,7 +6,7 @@ pub mod har;
 pub mod log;
 pub mod report;
 
-pub use db::{DbFacts, DeviceRow, EventRow, FallbackRow, OtkRow};
+pub use db::{DbFacts, DeviceRow, EventRow, FallbackRow, OtkRow, PeerDevice};
 pub use har::{Call, Har, Upload};
 pub use log::{Access, Conflict, Loc, SynapseLog, Uploads};
-pub use report::{ReportFacts, Sighting};
+pub use report::{ReportFacts, Sighting, Undecryptable, UndecryptablePeer, UnreachablePeer};

@@ -26,6 +26,70 @@ pub struct Sighting {
     pub message: String,
 }
 
+/// A peer whose call keys reach this device encrypted for a key it lost (the
+/// `call_keys_undecryptable` finding, with the report's `call.peers` entry for the user).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct UndecryptablePeer {
+    /// The peer's user.
+    pub user_id: String,
+    /// Its to-device events that were not for this device's current key.
+    pub events: u64,
+    /// Their `org.matrix.msgid` (the latest few).
+    pub msgids: Vec<String>,
+    /// The curve25519 keys they were encrypted for (from `call.peers`).
+    pub encrypted_for: Vec<String>,
+}
+
+/// The report's KE-2 evidence on the device that cannot hear: `call_keys_undecryptable` and
+/// its KE-1 link (`evidence.ke1`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Undecryptable {
+    /// Where it was read.
+    pub source: String,
+    /// The peers, as the finding lists them.
+    pub peers: Vec<UndecryptablePeer>,
+    /// The identity key this device lost (the one the peers encrypted for).
+    pub previous_curve25519: Option<String>,
+    /// The identity key it has now.
+    pub current_curve25519: Option<String>,
+    /// Whether the page saw its identity replaced under the same device id.
+    pub identity_replaced: Option<bool>,
+    /// Whether a peer's event was encrypted for the previous identity.
+    pub encrypted_for_previous: Option<bool>,
+    /// The one-time key id of the KE-1 conflict, when one was seen.
+    pub otk_conflict_key_id: Option<String>,
+}
+
+impl Undecryptable {
+    /// Every key the peers encrypted for, once each (the previous identity first).
+    pub fn lost_keys(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.previous_curve25519.iter().cloned().collect();
+        for k in self.peers.iter().flat_map(|p| &p.encrypted_for) {
+            if !out.contains(k) {
+                out.push(k.clone());
+            }
+        }
+        out
+    }
+}
+
+/// A device this device could not reach (the `peer_unreachable` finding): evidence about that
+/// other device, whose KE-1 keeps our call keys from it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct UnreachablePeer {
+    /// Where it was read.
+    pub source: String,
+    /// The other device's user.
+    pub user_id: String,
+    /// The other device.
+    pub device_id: Option<String>,
+    /// The SDK's lines that said so.
+    pub lines: u64,
+}
+
+/// Devices named in `peer_unreachable` findings that the CLI looks up in the database.
+pub const MAX_UNREACHABLE: usize = 4;
+
 /// The report's facts triage reads.
 #[derive(Default)]
 pub struct ReportFacts {
@@ -67,6 +131,10 @@ pub struct ReportFacts {
     pub call_delivered: Vec<String>,
     /// Participants our keys were sent to.
     pub call_sent_to: Vec<String>,
+    /// Call keys that reached this device encrypted for a key it lost (KE-2 from `/sync`).
+    pub undecryptable: Option<Undecryptable>,
+    /// Devices this device could not reach (at most [`MAX_UNREACHABLE`]).
+    pub unreachable: Vec<UnreachablePeer>,
 }
 
 impl ReportFacts {
@@ -179,6 +247,7 @@ pub fn extract(report: &Report, raw: &Value) -> ReportFacts {
     };
     malformed_events(&mut f);
     call_participants(report, &mut f);
+    peer_keys(report, &mut f);
     // The measured delayed-event latency (HTTP tap or widget API) is a KE-4 sighting
     // of its own: a fork that silences the SDK logger still has it.
     for x in report.findings.iter().filter(|x| x.id == "delayed_events_slow" || x.id == "call_delayed_events_slow") {
@@ -255,6 +324,62 @@ fn call_participants(report: &Report, f: &mut ReportFacts) {
         }
         if p.keys_sent_to > 0 {
             f.call_sent_to.push(p.id.clone());
+        }
+    }
+}
+
+/// The peer-key findings: `call_keys_undecryptable` (this device cannot open its peers' keys)
+/// and `peer_unreachable` (this device cannot reach another one).
+fn peer_keys(report: &Report, f: &mut ReportFacts) {
+    let call_peers = report.call.as_ref().map(|c| c.peers.as_slice()).unwrap_or_default();
+    let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(String::from);
+    let strings = |v: Option<&Value>| -> Vec<String> {
+        v.and_then(Value::as_array).map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect()).unwrap_or_default()
+    };
+    for x in &report.findings {
+        let ev = &x.evidence;
+        match x.id.as_str() {
+            "call_keys_undecryptable" => {
+                let peers = ev.get("peers").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+                let peers: Vec<UndecryptablePeer> = peers
+                    .iter()
+                    .filter_map(|p| {
+                        let user_id = s(p, "userId")?;
+                        let mut encrypted_for: Vec<String> = Vec::new();
+                        for k in call_peers.iter().filter(|c| c.user_id == user_id).flat_map(|c| &c.encrypted_for) {
+                            if !encrypted_for.contains(k) {
+                                encrypted_for.push(k.clone());
+                            }
+                        }
+                        Some(UndecryptablePeer {
+                            events: p.get("events").and_then(Value::as_u64).unwrap_or(0),
+                            msgids: strings(p.get("msgids")),
+                            encrypted_for,
+                            user_id,
+                        })
+                    })
+                    .collect();
+                let ke1 = ev.get("ke1").cloned().unwrap_or(Value::Null);
+                f.undecryptable = Some(Undecryptable {
+                    source: format!("report findings ({})", x.id),
+                    peers,
+                    previous_curve25519: s(&ke1, "previousCurve25519"),
+                    current_curve25519: s(&ke1, "currentCurve25519"),
+                    identity_replaced: ke1.get("identityReplaced").and_then(Value::as_bool),
+                    encrypted_for_previous: ke1.get("encryptedForPreviousIdentity").and_then(Value::as_bool),
+                    otk_conflict_key_id: s(&ke1, "otkConflictKeyId"),
+                });
+            }
+            "peer_unreachable" if f.unreachable.len() < MAX_UNREACHABLE => {
+                let Some(user_id) = s(ev, "userId") else { continue };
+                f.unreachable.push(UnreachablePeer {
+                    source: format!("report findings ({})", x.id),
+                    user_id,
+                    device_id: s(ev, "deviceId"),
+                    lines: ev.get("lines").and_then(Value::as_u64).unwrap_or(0),
+                });
+            }
+            _ => {}
         }
     }
 }

@@ -25,9 +25,9 @@ use crate::otk::upload::{parse_request, parse_response, UploadOutcome};
 use crate::report::finding::Finding;
 use crate::report::health::Health;
 use crate::report::{Context, CryptoStore, Report, Storage};
+use crate::support::map::SortedMap;
 use crate::support::text::iso8601;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 const OTK_CONFLICT: &str = "ke1.otk_conflict";
 /// Upload bodies above this are parsed every time rather than kept (memory).
@@ -394,8 +394,7 @@ impl Diagnostics {
         if p.session_present && present == Some(true) && p.seen_at.is_none() {
             effects.push(Effect::RememberStoreSeen { user_id: p.user_id, device_id: p.device_id, at: now });
         }
-        // `extend`, not `collect`: no sort (and no sort code) for a few keys.
-        let mut databases = BTreeMap::new();
+        let mut databases = SortedMap::new();
         databases.extend(KNOWN_DATABASES.iter().filter_map(|n| Some(((*n).to_owned(), facts.has(n)?))));
         let store = CryptoStore {
             present,

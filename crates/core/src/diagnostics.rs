@@ -26,6 +26,7 @@ use crate::report::finding::Finding;
 use crate::report::health::Health;
 use crate::report::{Context, CryptoStore, Report, Storage};
 use crate::support::map::SortedMap;
+use crate::support::obj;
 use crate::support::text::iso8601;
 use serde::{Deserialize, Serialize};
 
@@ -571,7 +572,7 @@ impl Diagnostics {
         let id = &self.otk.state.identity;
         let previous = id.replaced_by.as_ref().and(id.curve25519.as_deref());
         let for_previous = previous.is_some_and(|k| peers.iter().any(|p| p.encrypted_for.iter().any(|e| e == k)));
-        serde_json::json!({
+        obj!({
             "identityReplaced": id.replaced_by.is_some(),
             "previousCurve25519": previous,
             "currentCurve25519": id.current_curve25519(),

@@ -4,8 +4,8 @@
 use crate::evidence::signature::Class;
 use crate::report::finding::{Finding, Level};
 use crate::support::map::SortedMap;
+use crate::support::obj;
 use crate::support::text::iso8601;
-use serde_json::json;
 
 /// The SDK's local timeout for delayed-event calls (matrix-org/matrix-js-sdk src/matrixrtc/MembershipManager.ts, KE-4).
 pub const DELAYED_EVENT_LOCAL_TIMEOUT_MS: u64 = 2000;
@@ -217,7 +217,7 @@ impl EndpointStats {
             ),
             ts: now,
             at: iso8601(now),
-            evidence: json!({
+            evidence: obj!({
                 "requests": s.requests, "overLocalTimeout": s.over_local_timeout, "maxMs": s.max_ms,
                 "meanMs": s.mean_ms(), "networkErrors": s.network_errors, "aborted": s.aborted,
                 "serverErrors": s.server_errors, "lastStatus": s.last_status,

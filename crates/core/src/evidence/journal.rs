@@ -6,6 +6,7 @@ use crate::evidence::redact::{public_values, redact, redact_public, redact_value
 use crate::evidence::signature::{Class, Severity};
 use crate::report::finding::Finding;
 use crate::support::map::SortedMap;
+use crate::support::obj;
 use crate::support::text::{iso8601, truncate_marked};
 use serde_json::{Map, Value};
 use std::collections::VecDeque;
@@ -230,8 +231,7 @@ impl Journal {
         let Some(f) = self.findings.iter_mut().find(|f| f.id == "crypto_store_missing") else { return false };
         let same = f.evidence["userId"].as_str() == user_id && f.evidence["deviceId"].as_str() == device_id;
         if let Some(ev) = f.evidence.as_object_mut() {
-            ev.entry("presentAgain")
-                .or_insert_with(|| serde_json::json!({ "at": iso8601(now), "sameDevice": same, "deviceId": device_id }));
+            ev.entry("presentAgain").or_insert_with(|| obj!({ "at": iso8601(now), "sameDevice": same, "deviceId": device_id }));
         }
         same
     }

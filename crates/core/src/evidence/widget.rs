@@ -19,8 +19,9 @@ use crate::evidence::redact::{redact, RedactionCounts};
 use crate::evidence::signature::Class;
 use crate::report::finding::{Finding, Level};
 use crate::support::map::SortedMap;
+use crate::support::obj;
 use crate::support::text::{head, iso8601, truncate_marked};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::VecDeque;
 
 pub const CALL_KEYS: &str = "io.element.call.encryption_keys";
@@ -321,7 +322,7 @@ impl CallMonitor {
                 detail: format!("{} participant(s) in the call for over 10 s without one call key delivered to the call; their media cannot be decrypted.", ids.len()),
                 ts: now,
                 at: iso8601(now),
-                evidence: json!({"participants": ids, "graceMs": KEY_GRACE_MS}),
+                evidence: obj!({"participants": ids, "graceMs": KEY_GRACE_MS}),
             });
         }
         let (mut bad, mut max_ms) = (0, 0);
@@ -340,7 +341,7 @@ impl CallMonitor {
                 ),
                 ts: now,
                 at: iso8601(now),
-                evidence: json!({"slowOrFailed": bad, "maxMs": max_ms, "localTimeoutMs": DELAYED_EVENT_LOCAL_TIMEOUT_MS}),
+                evidence: obj!({"slowOrFailed": bad, "maxMs": max_ms, "localTimeoutMs": DELAYED_EVENT_LOCAL_TIMEOUT_MS}),
             });
         }
         out
@@ -350,6 +351,7 @@ impl CallMonitor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     const W: &str = "call-embed";
 

@@ -5,12 +5,13 @@
 // 1.6 Mbit/s down, 750 kbit/s up, CPU 4x slower, via the DevTools protocol). A benchmark, not a
 // test: it reports the added time and its share; it fails only on a harness error.
 //
-//   node tests/forks/startup-bench.mjs [--tree upstream|calls|sable ...] [--runs 5] [--profiles asis,throttled]
+//   node tests/forks/startup-bench.mjs [--tree upstream|calls|sable ...] [--runs 5] [--profiles asis,throttled] [--no-compress]
 //
 // Needs the builds of stage `forks` (node tests/forks/run.mjs --tree <id> leaves the integrated
 // tree in target/forks/<id>/app/dist; the pristine build is made here once and cached beside the
 // tree's node_modules). Results: target/forks/startup.json.
 import { createServer } from 'node:http';
+import { gzipSync } from 'node:zlib';
 import { createReadStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
@@ -26,6 +27,9 @@ const treeIds = values('--tree').length ? values('--tree') : ['upstream', 'calls
 const RUNS = Number(values('--runs')[0] ?? 5);
 const PROFILES = (values('--profiles')[0] ?? 'asis,throttled').split(',');
 const OUT = path.join(ROOT, 'target', 'forks');
+// gzip on the wire unless --no-compress (the figure of a server that sends files as they are).
+const COMPRESS = !argv.includes('--no-compress');
+const gzipCache = new Map();
 const THROTTLE = { latency: 150, downloadThroughput: (1.6e6 / 8), uploadThroughput: (750e3 / 8), cpu: 4 };
 
 const median = (xs) => {
@@ -50,7 +54,15 @@ function serve(dist) {
         rel = '/index.html';
       }
       if (!st) return void res.writeHead(404).end();
-      res.writeHead(200, { 'content-type': MIME_TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream', 'content-length': st.size, 'cache-control': 'no-store' });
+      const type = MIME_TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream';
+      // As a deployed web server does (Cinny's own docs serve it through nginx/Caddy): text and
+      // wasm gzipped when the browser accepts it, so bytes on the throttled link are the real ones.
+      if (COMPRESS && /gzip/.test(req.headers['accept-encoding'] ?? '') && /javascript|json|wasm|css|html|svg|text/.test(type)) {
+        let body = gzipCache.get(file);
+        if (!body) gzipCache.set(file, (body = gzipSync(readFileSync(file), { level: 6 })));
+        return void res.writeHead(200, { 'content-type': type, 'content-encoding': 'gzip', 'content-length': body.length, 'cache-control': 'no-store', vary: 'accept-encoding' }).end(body);
+      }
+      res.writeHead(200, { 'content-type': type, 'content-length': st.size, 'cache-control': 'no-store' });
       createReadStream(file).pipe(res);
     });
     server.listen(0, '127.0.0.1', () => resolve({ url: `http://127.0.0.1:${server.address().port}`, close: () => new Promise((r) => server.close(r)) }));
@@ -171,6 +183,7 @@ async function main() {
   const prev = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : { trees: {} };
   for (const r of results) prev.trees[r.tree] = { ...r, at: new Date().toISOString() };
   prev.throttle = THROTTLE;
+  prev.compressed = COMPRESS;
   writeFileSync(file, `${JSON.stringify(prev, null, 2)}\n`);
   console.log(`bench: wrote ${path.relative(ROOT, file)}`);
 }

@@ -1,7 +1,8 @@
 //! `crypto-health redact`.
 
 use crate::{for_each_line, report_repaired, run_key, Failure};
-use crypto_health_core::evidence::redact::{redact, RedactionCounts};
+use crypto_health_core::evidence::classify::classify;
+use crypto_health_core::evidence::redact::{public_values, redact, redact_public, RedactionCounts};
 use std::io::Write;
 
 pub(crate) fn run(args: &[String], out: &mut impl Write) -> Result<(), Failure> {
@@ -10,7 +11,14 @@ pub(crate) fn run(args: &[String], out: &mut impl Write) -> Result<(), Failure> 
     }
     let mut counts = RedactionCounts::with_key(run_key());
     let repaired = for_each_line(|_, line| {
-        writeln!(out, "{}", redact(line, &mut counts))?;
+        // A KE line keeps what its parser marked public (a KE-1 proof's one-time keys), as in the browser.
+        match classify(line).map(|c| public_values(&serde_json::Value::Object(c.fields))) {
+            Some(public) if !public.is_empty() => {
+                let public: Vec<&str> = public.iter().map(String::as_str).collect();
+                writeln!(out, "{}", redact_public(line, &mut counts, &public))?;
+            }
+            _ => writeln!(out, "{}", redact(line, &mut counts))?,
+        }
         Ok(())
     })?;
     report_repaired(repaired);

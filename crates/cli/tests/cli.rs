@@ -105,6 +105,25 @@ fn redact_removes_secrets_and_keeps_ids() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("redacted 2 secret"));
 }
 
+/// A KE-1 line keeps its proof (the two public one-time keys that differ) as in the browser's
+/// journal; a secret on the same line still goes.
+#[test]
+fn redact_keeps_the_ke1_proof() {
+    let old = "J1n22AvFFduDGTbajDoUpUrgykPTQE6iGE0Ov/mK6gk";
+    let new = "BB7FV+kDul+8U9BngxKgi5Bl1cXwkHrnXcMQZHiUgyc";
+    let line = format!(
+        "SynapseError: 400 - One time key signed_curve25519:AAAAAAAAAA0 already exists. Old key: {{\"key\":\"{old}\",\"signatures\":{{}}}}; new key: {{'key': '{new}', 'signatures': {{}}}} access_token=syt_YWxpY2U_abcdefghijkl_0a1b2c\n"
+    );
+    let o = run(&["redact"], line.as_bytes());
+    assert!(o.status.success());
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(out.contains(old) && out.contains(new) && out.contains("signed_curve25519:AAAAAAAAAA0"), "{out}");
+    assert!(!out.contains("syt_YWxpY2U"), "{out}");
+    // The same keys on a line that is not a KE line are key material.
+    let o = run(&["redact"], format!("blob {old}\n").as_bytes());
+    assert!(!String::from_utf8(o.stdout).unwrap().contains(old));
+}
+
 #[test]
 fn usage_errors_exit_2() {
     for args in [&[][..], &["frobnicate"][..], &["classify", "--bogus"][..], &["redact", "x"][..]] {

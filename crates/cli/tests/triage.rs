@@ -102,7 +102,7 @@ fn bad_server_inputs_are_clear_errors() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("--synapse-db"), "{}", stderr(&o));
 
-    // PostgreSQL is read now (issue 15); a server that is not there is a clear error that names
+    // PostgreSQL is read; a server that is not there is a clear error that names
     // where it looked and never prints the password.
     let o = triage(&["--report", r, "--synapse-db", "postgresql://synapse:pw-never-printed@127.0.0.1:1/synapse?connect_timeout=5"]);
     assert_eq!(o.status.code(), Some(1));

@@ -30,4 +30,4 @@ pub use diagnostics::{Diagnostics, Effect, TapCounters};
 pub use evidence::classify::{classify, prefilter, Classified};
 pub use evidence::journal::{Config, Entry, Journal};
 pub use evidence::signature::{Class, Severity, Signature, SIGNATURES};
-pub use report::{Context, Report, SCHEMA_VERSION};
+pub use report::{Context, ReadError, Report, SCHEMA_VERSION};

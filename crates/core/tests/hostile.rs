@@ -527,7 +527,7 @@ proptest! {
     }
 }
 
-/// The secret in issue 16's KE-4 example: the entry's `cause` field keeps it today.
+/// A secret inside a KE-4 line's `cause` field: the stored field must lose it too.
 #[test]
 fn ke4_cause_field_is_redacted() {
     let line = r#"MatrixRTC: Reached maximum (10) retries cause by: Error: POST https://hs.example/_matrix/client/v3/delayed_events?access_token=Zk3qP9xVb2LmN7sT4wRyE6uH failed; {"password":"hunter2"}"#;

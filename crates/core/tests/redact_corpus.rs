@@ -154,6 +154,10 @@ const ID_LINES: &[&str] = &[
     "POST https://hs/_matrix/client/v3/keys/query took 120ms",
     "m.room_key_request from @alice:example.org device ABCDEFGHIJ",
     "[Symbol(Symbol.toStringTag)]: 'Uint8Array' [1, 2, 3]",
+    // Room version 12: a room id is `!` and 43 base64url characters, no server (Synapse's access log).
+    "{@bob:localhost} Processed request: 0.132sec/0.001sec 58B 200 \"POST /_matrix/client/v3/join/!cO__p13jGwYoQ5DnwDMgWqcD7owxXLwK7AUMs0g_J74 HTTP/1.1\" \"node\"",
+    "PUT /_matrix/client/v3/rooms/!C3p1Kd5Tu7-1uREf1etfkyNHclT_iaiXhi4w68Yb2xQ/send/m.room.message/m1765",
+    "room_id=!C3p1Kd5Tu7-1uREf1etfkyNHclT_iaiXhi4w68Yb2xQ sender=@alice:example.org",
 ];
 
 /// Every corpus secret is gone; every identifier line is unchanged. Prints

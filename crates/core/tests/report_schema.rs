@@ -131,10 +131,10 @@ fn schema_rejects_a_broken_report() {
 
 #[test]
 fn from_json_errors_are_clear() {
-    assert!(Report::from_json("{").unwrap_err().starts_with("not JSON"));
-    assert!(Report::from_json("{}").unwrap_err().contains("no schemaVersion"));
-    assert!(Report::from_json(r#"{"schemaVersion": 99}"#).unwrap_err().contains("99 is not supported"));
-    assert!(Report::from_json(r#"{"schemaVersion": 1}"#).unwrap_err().contains("does not match"));
+    assert!(Report::from_json("{").unwrap_err().to_string().starts_with("not JSON"));
+    assert!(Report::from_json("{}").unwrap_err().to_string().contains("no schemaVersion"));
+    assert!(Report::from_json(r#"{"schemaVersion": 99}"#).unwrap_err().to_string().contains("99 is not supported"));
+    assert!(Report::from_json(r#"{"schemaVersion": 1}"#).unwrap_err().to_string().contains("does not match"));
 }
 
 #[test]

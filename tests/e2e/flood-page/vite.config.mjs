@@ -5,13 +5,14 @@
 // the otk_flood_detected scenario). Same page code, same crypto-health.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import base from '../page/vite.config.mjs';
+import base, { sdkVersionOf } from '../page/vite.config.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const modules = path.join(root, 'target', 'flood-page', 'node_modules');
 
 export default {
   ...base,
+  define: { __SDK_VERSION__: JSON.stringify(sdkVersionOf(modules)) },
   resolve: {
     alias: [
       ...Object.entries(base.resolve.alias).map(([find, replacement]) => ({ find, replacement })),

@@ -197,11 +197,11 @@ window.e2e = {
   },
 
   report() {
-    return api.buildCryptoDiagReport(mx, { appVersion: 'e2e', sdkVersion: '43.0.0' });
+    return api.buildCryptoDiagReport(mx, { appVersion: 'e2e', sdkVersion: __SDK_VERSION__ });
   },
 
   download() {
-    return api.downloadCryptoDiagReport(mx, { appVersion: 'e2e', sdkVersion: '43.0.0' });
+    return api.downloadCryptoDiagReport(mx, { appVersion: 'e2e', sdkVersion: __SDK_VERSION__ });
   },
 };
 

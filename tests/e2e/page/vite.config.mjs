@@ -31,8 +31,12 @@ function copyElementCall() {
   };
 }
 
+// The report's sdkVersion is the matrix-js-sdk this page was built with (the flood page swaps it).
+export const sdkVersionOf = (modules) => JSON.parse(readFileSync(path.join(modules, 'matrix-js-sdk', 'package.json'), 'utf8')).version;
+
 export default defineConfig({
   root: here,
+  define: { __SDK_VERSION__: JSON.stringify(sdkVersionOf(path.join(root, 'node_modules'))) },
   base: './',
   logLevel: 'warn',
   resolve: { alias: { 'crypto-health': path.join(root, 'pkg', 'index.js') } },

@@ -94,6 +94,9 @@ export async function run(ctx) {
   const alice = await read(clients.alice.page);
   const carol = await read(clients.carol.page);
   for (const r of [alice, carol]) validateReport(r.report);
+  // Each page reports the matrix-js-sdk it was built with: the affected pair, the current one.
+  figures.sdk_versions = `${alice.report.versions.sdk}/${carol.report.versions.sdk}`;
+  if (alice.report.versions.sdk !== '42.3.0' || carol.report.versions.sdk === '42.3.0') throw fail(`versions: ${figures.sdk_versions}`, figures);
   const af = alice.health.flood;
   Object.assign(figures, {
     alice_outcome: alice.health.outcome, alice_excess_uploads: af && af.excessUploads, alice_max_server_count: af && af.maxServerCount,

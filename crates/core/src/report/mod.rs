@@ -250,14 +250,40 @@ impl Report {
 
     /// Read a report, checking its schema version first so an old or foreign
     /// file gets a clear error instead of a field-by-field one.
-    pub fn from_json(text: &str) -> Result<Report, String> {
-        let v: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    pub fn from_json(text: &str) -> Result<Report, ReadError> {
+        let v: serde_json::Value = serde_json::from_str(text).map_err(ReadError::NotJson)?;
         match v.get("schemaVersion").and_then(serde_json::Value::as_u64) {
             Some(n) if n == SCHEMA_VERSION as u64 => {}
-            Some(n) => return Err(format!("report schemaVersion {n} is not supported (this build reads {SCHEMA_VERSION})")),
-            None => return Err("not a crypto-health report: no schemaVersion".into()),
+            Some(n) => return Err(ReadError::Version(n)),
+            None => return Err(ReadError::NotAReport),
         }
         // From the text, not the Value: a Value object would re-sort the maps' keys.
-        serde_json::from_str(text).map_err(|e| format!("report does not match schema {SCHEMA_VERSION}: {e}"))
+        serde_json::from_str(text).map_err(ReadError::Shape)
     }
 }
+
+/// Why a file is not a report this build can read.
+#[derive(Debug)]
+pub enum ReadError {
+    /// The text is not JSON (truncated, or another format).
+    NotJson(serde_json::Error),
+    /// JSON without a `schemaVersion`: another program's file.
+    NotAReport,
+    /// A report of another schema version.
+    Version(u64),
+    /// The right version, but a field does not have the schema's shape.
+    Shape(serde_json::Error),
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NotJson(e) => write!(f, "not JSON: {e}"),
+            Self::NotAReport => f.write_str("not a crypto-health report: no schemaVersion"),
+            Self::Version(n) => write!(f, "report schemaVersion {n} is not supported (this build reads {SCHEMA_VERSION})"),
+            Self::Shape(e) => write!(f, "report does not match schema {SCHEMA_VERSION}: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ReadError {}

@@ -5,8 +5,9 @@
 //! Deny by default. A list of secret key names is always one spelling behind,
 //! so what is kept is what is known to be safe, and the rest is judged by its
 //! shape:
-//! - kept: Matrix ids by their grammar (`@user:server`, `!room:server`,
-//!   `$event`, `#alias:server`), key ids (`signed_curve25519:AAAAAQ`,
+//! - kept: Matrix ids by their grammar (`@user:server`, `!room:server` or a
+//!   room version 12 id, `!` and 43 base64url characters, `$event`,
+//!   `#alias:server`), key ids (`signed_curve25519:AAAAAQ`,
 //!   `ed25519:DEVICE`), `mxc://` URIs, `/_matrix/…` endpoint paths, numbers,
 //!   words, and the values a KE parser extracted and marked public (the keys
 //!   and signatures of a KE-1 proof);

@@ -754,6 +754,13 @@ impl<'a, 'c> Scan<'a, 'c> {
         if i > 0 && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_' || (c == b'#' && b[i - 1] == b'&')) {
             return i + 1;
         }
+        // Room version 12 ids carry no server: `!` and the create event's
+        // unpadded base64url sha256 (43 characters), kept by that grammar.
+        let b64url = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-');
+        let hash = self.run_while(i + 1, b64url);
+        if c == b'!' && hash - i - 1 == 43 && !b.get(hash).is_some_and(|&c| b64url(c) || matches!(c, b':' | b'+' | b'=' | b'.')) {
+            return hash;
+        }
         let local = match c {
             b'$' => self.run_while(i + 1, |c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'_' | b'-' | b'=')),
             b'#' => self.run_while(i + 1, |c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-' | b'=')),

@@ -7,7 +7,7 @@
 #   native   cargo test --workspace --exclude crypto-health   (the wasm crate is browser-only)
 #   browser  wasm-pack test --headless --chrome crates/wasm   (Debian chromium + chromedriver)
 #   build    node scripts/build.mjs                            (release pkg/, wasm-opt; fails if what an
-#            import loads, wasm + pkg/index.js, exceeds the 152 KiB ceiling gzipped: see README "Size")
+#            import loads, wasm + pkg/index.js, exceeds the 152 KiB budget gzipped: see README "Size")
 #   smoke    node tests/smoke/release-smoke.mjs                (release pkg/ in Chromium), then the
 #            panic-test build (target/pkg-panic) and tests/smoke/panic-smoke.mjs: after a panic capture
 #            stops visibly, the report says so, console and fetch go on

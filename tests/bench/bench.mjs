@@ -52,7 +52,8 @@ const GOALS = [
   { key: 'fetch_endless_extra_bytes', max: 1 * MIB, what: 'bytes the fetch tap holds beyond the app on an endless 400 body' },
   { key: 'storm_heap_growth_bytes', max: 1 * MIB, what: 'JS heap + wasm memory growth, 60 s storm' },
   { key: 'init_ms', max: 30, what: 'import to ready: fetch, compile, instantiate (median of fresh frames, module loader started)' },
-  { key: 'bundle_gzip_bytes', max: 100 * 1024, what: 'wasm + pkg/index.js (all JS loaded at import), gzip -9' },
+  // The build's budget (scripts/build.mjs fails above it).
+  { key: 'bundle_gzip_bytes', max: 152 * 1024, what: 'wasm + pkg/index.js (all JS loaded at import), gzip -9' },
   // Native, from the core's cost test (crates/core/tests/cost_per_byte.rs, run by the native stage).
   { key: 'redact_hostile_vs_plain_ratio', max: 3, what: 'redaction time per byte, worst hostile line / plain line (native)' },
   { key: 'observe_hostile_vs_plain_ratio', max: 3, what: 'journal observe time per byte, worst hostile line / plain line (native)' },

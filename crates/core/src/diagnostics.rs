@@ -25,9 +25,10 @@ use crate::otk::upload::{parse_request, parse_response, UploadOutcome};
 use crate::report::finding::Finding;
 use crate::report::health::Health;
 use crate::report::{Context, CryptoStore, Report, Storage};
+use crate::support::map::SortedMap;
+use crate::support::obj;
 use crate::support::text::iso8601;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 const OTK_CONFLICT: &str = "ke1.otk_conflict";
 /// Upload bodies above this are parsed every time rather than kept (memory).
@@ -394,8 +395,7 @@ impl Diagnostics {
         if p.session_present && present == Some(true) && p.seen_at.is_none() {
             effects.push(Effect::RememberStoreSeen { user_id: p.user_id, device_id: p.device_id, at: now });
         }
-        // `extend`, not `collect`: no sort (and no sort code) for a few keys.
-        let mut databases = BTreeMap::new();
+        let mut databases = SortedMap::new();
         databases.extend(KNOWN_DATABASES.iter().filter_map(|n| Some(((*n).to_owned(), facts.has(n)?))));
         let store = CryptoStore {
             present,
@@ -572,7 +572,7 @@ impl Diagnostics {
         let id = &self.otk.state.identity;
         let previous = id.replaced_by.as_ref().and(id.curve25519.as_deref());
         let for_previous = previous.is_some_and(|k| peers.iter().any(|p| p.encrypted_for.iter().any(|e| e == k)));
-        serde_json::json!({
+        obj!({
             "identityReplaced": id.replaced_by.is_some(),
             "previousCurve25519": previous,
             "currentCurve25519": id.current_curve25519(),

@@ -3,6 +3,8 @@
 //! between JS and the core's serde types (JSON text both ways).
 
 use serde::Serialize;
+use std::future::Future;
+use std::pin::Pin;
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(module = "/js/tap.js")]
@@ -124,4 +126,11 @@ pub fn random_key() -> Option<[u8; 16]> {
     let mut key = [0u8; 16];
     get_random_values(&mut key).ok()?;
     (key != [0u8; 16]).then_some(key)
+}
+
+/// Every Promise of the API comes from here, over a boxed future: one
+/// `future_to_promise` (and its task glue) in the wasm rather than one per
+/// async export. The future resolves the promise; it never rejects.
+pub(crate) fn promise(f: Pin<Box<dyn Future<Output = JsValue>>>) -> js_sys::Promise {
+    wasm_bindgen_futures::future_to_promise(async move { Ok(f.await) })
 }

@@ -44,7 +44,9 @@ pub use decryption::{decryption_health, watch_decryption};
 pub use guard::{acquire_tab_guard, get_tab_guard_state, release_tab_guard, take_over_tab_guard};
 pub use http::{install_http_tap, on_recovery_needed, otk_health, uninstall_http_tap};
 pub use report::{build_crypto_diag_report, download_crypto_diag_report};
-pub use storage::{check_crypto_store_consistency, request_persistent_storage};
+pub use storage::{
+    check_crypto_store_consistency, check_crypto_store_consistency_export, request_persistent_storage, request_persistent_storage_export,
+};
 
 /// Runs when the module is instantiated: panics go to the original console.
 #[wasm_bindgen(start)]

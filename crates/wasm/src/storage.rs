@@ -1,5 +1,7 @@
 //! Persistent storage and crypto-store consistency: the browser is asked
-//! (browser.rs), the core judges.
+//! (browser.rs), the core judges. The exports return their promise through
+//! `js::promise` (one `future_to_promise` for the whole API); the async
+//! functions are the same answers for Rust callers.
 
 use crate::http::carry_out;
 use crate::{browser, js, state, storage_keys};
@@ -11,6 +13,11 @@ use wasm_bindgen::prelude::*;
 /// rejects: resolves `{ status, persisted, requested, estimate: { usage, quota }, cryptoStore, notes }`,
 /// `status` being `persisted` | `not_persisted` | `unsupported` | `unknown`.
 #[wasm_bindgen(js_name = requestPersistentStorage, unchecked_return_type = "Promise<StorageState>")]
+pub fn request_persistent_storage_export() -> js_sys::Promise {
+    js::promise(Box::pin(request_persistent_storage()))
+}
+
+/// `requestPersistentStorage` for Rust callers: the answer its promise resolves.
 pub async fn request_persistent_storage() -> JsValue {
     let probe = browser::persist(true).await;
     state::with(|s| js::to_js(s.diag.storage_probe(probe))).unwrap_or(JsValue::NULL)
@@ -21,6 +28,11 @@ pub async fn request_persistent_storage() -> JsValue {
 /// when it cannot be told (then the report's `storage.notes` says why). Never
 /// rejects. Call it again after a login: the answer is about now.
 #[wasm_bindgen(js_name = checkCryptoStoreConsistency, unchecked_return_type = "Promise<Finding | null>")]
+pub fn check_crypto_store_consistency_export() -> js_sys::Promise {
+    js::promise(Box::pin(check_crypto_store_consistency()))
+}
+
+/// `checkCryptoStoreConsistency` for Rust callers: the answer its promise resolves.
 pub async fn check_crypto_store_consistency() -> JsValue {
     let now = js::now();
     let databases = browser::database_names().await;

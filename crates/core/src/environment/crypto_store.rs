@@ -6,8 +6,8 @@
 
 use crate::evidence::signature::Class;
 use crate::report::finding::{Finding, Level};
+use crate::support::obj;
 use crate::support::text::iso8601;
-use serde_json::json;
 
 /// IndexedDB names used by matrix-js-sdk with rust crypto (cinnyapp/cinny vite.config.js, src/client/initMatrix.ts).
 pub const RUST_CRYPTO_DB: &str = "matrix-js-sdk::matrix-sdk-crypto";
@@ -85,7 +85,7 @@ pub fn assess(f: &StoreFacts) -> Option<Finding> {
         detail,
         ts: f.checked_at,
         at: iso8601(f.checked_at),
-        evidence: json!({ "missingDatabases": missing.to_vec(), "presentDatabases": f.databases.clone(), "storeSeenAt": seen, "persisted": f.persisted, "userId": f.user_id.clone(), "deviceId": f.device_id.clone() }),
+        evidence: obj!({ "missingDatabases": missing.to_vec(), "presentDatabases": f.databases.clone(), "storeSeenAt": seen, "persisted": f.persisted, "userId": f.user_id.clone(), "deviceId": f.device_id.clone() }),
     })
 }
 

@@ -1,8 +1,9 @@
 //! Match a message against the signature table and extract its fields.
 
 use crate::evidence::signature::{Extract, Signature, SIGNATURES};
+use crate::support::obj;
 use crate::support::text::head;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 /// Lines longer than this are classified on their head only: every signature
 /// text sits near the start, and a hostile 100 MB string must stay cheap.
@@ -17,7 +18,7 @@ pub struct Classified {
 impl Classified {
     /// `{ ke, signature, severity, fields }`: the shape the CLI prints and `classifyMessage` returns.
     pub fn to_json(&self) -> Value {
-        json!({ "ke": self.signature.class.ke(), "signature": self.signature.id, "severity": self.signature.severity.as_str(), "fields": Value::Object(self.fields.clone()) })
+        obj!({ "ke": self.signature.class.ke(), "signature": self.signature.id, "severity": self.signature.severity.as_str(), "fields": Value::Object(self.fields.clone()) })
     }
 }
 

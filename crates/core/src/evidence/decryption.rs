@@ -14,8 +14,8 @@
 //! Memory is bounded: at most [`MAX_TRACKED`] events are followed (the oldest
 //! failure is forgotten first), and each cause lists at most [`MAX_EVENTS_PER_CAUSE`].
 
+use crate::support::map::SortedMap;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 /// Element Web's grace period before a failure counts.
 pub const GRACE_PERIOD_MS: u64 = 4_000;
@@ -162,7 +162,7 @@ pub struct CauseStats {
     pub kind: String,
     pub ke: Option<String>,
     /// The SDK's failure codes seen under this cause.
-    pub codes: BTreeMap<String, u64>,
+    pub codes: SortedMap<u64>,
     pub first_seen: Option<u64>,
     pub last_seen: Option<u64>,
     /// The longest-failing events still followed, at most `MAX_EVENTS_PER_CAUSE`.
@@ -212,7 +212,7 @@ pub struct DecryptionReport {
     pub max_tracked: u64,
     /// Followed events forgotten to stay within the bound.
     pub evicted: u64,
-    pub causes: BTreeMap<String, CauseStats>,
+    pub causes: SortedMap<CauseStats>,
 }
 
 /// Every cause, in the order of [`Cause`] (the index into the tracker's table).
@@ -330,7 +330,7 @@ impl UtdTracker {
     fn count(&mut self, cause: Cause, code: Option<String>, first: u64, last: u64) {
         let s = self.stats(cause);
         s.count += 1;
-        *s.codes.entry(code.unwrap_or_default()).or_default() += 1;
+        *s.codes.or_default(code.as_deref().unwrap_or_default()) += 1;
         s.first_seen = Some(s.first_seen.map_or(first, |f| f.min(first)));
         s.last_seen = Some(s.last_seen.map_or(last, |l| l.max(last)));
     }
@@ -387,7 +387,7 @@ impl UtdTracker {
     }
 
     fn section(&self) -> DecryptionReport {
-        let mut causes = BTreeMap::new();
+        let mut causes = SortedMap::new();
         for cause in CAUSES {
             // A cause never counted is left out; one whose events all decrypted later stays, with count 0.
             let Some(stats) = self.causes[cause as usize].as_ref().filter(|s| s.first_seen.is_some()) else { continue };

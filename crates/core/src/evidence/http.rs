@@ -3,9 +3,9 @@
 
 use crate::evidence::signature::Class;
 use crate::report::finding::{Finding, Level};
+use crate::support::map::SortedMap;
+use crate::support::obj;
 use crate::support::text::iso8601;
-use serde_json::json;
-use std::collections::BTreeMap;
 
 /// The SDK's local timeout for delayed-event calls (matrix-org/matrix-js-sdk src/matrixrtc/MembershipManager.ts, KE-4).
 pub const DELAYED_EVENT_LOCAL_TIMEOUT_MS: u64 = 2000;
@@ -148,7 +148,7 @@ pub struct EndpointStats {
     pub aborted: u64,
     /// Answered by the storm breaker without reaching the server.
     pub answered_locally: u64,
-    pub by_status: BTreeMap<String, u64>,
+    pub by_status: SortedMap<u64>,
     pub total_ms: u64,
     pub max_ms: u64,
     pub last_ms: Option<u64>,
@@ -157,7 +157,7 @@ pub struct EndpointStats {
     /// Calls slower than the SDK's local timeout (delayed events only).
     pub over_local_timeout: u64,
     /// Per to-device event type or delayed-event action.
-    pub by_detail: BTreeMap<String, u64>,
+    pub by_detail: SortedMap<u64>,
 }
 
 impl EndpointStats {
@@ -166,7 +166,7 @@ impl EndpointStats {
         self.requests += 1;
         match status {
             Some(s) => {
-                *self.by_status.entry(s.to_string()).or_default() += 1;
+                *self.by_status.or_default(&s.to_string()) += 1;
                 match s {
                     200..=299 => self.ok += 1,
                     400..=499 => self.client_errors += 1,
@@ -178,7 +178,7 @@ impl EndpointStats {
             None => self.network_errors += 1,
         }
         if let Some(d) = detail {
-            *self.by_detail.entry(d.to_owned()).or_default() += 1;
+            *self.by_detail.or_default(d) += 1;
         }
         self.total_ms += duration_ms;
         self.max_ms = self.max_ms.max(duration_ms);
@@ -217,7 +217,7 @@ impl EndpointStats {
             ),
             ts: now,
             at: iso8601(now),
-            evidence: json!({
+            evidence: obj!({
                 "requests": s.requests, "overLocalTimeout": s.over_local_timeout, "maxMs": s.max_ms,
                 "meanMs": s.mean_ms(), "networkErrors": s.network_errors, "aborted": s.aborted,
                 "serverErrors": s.server_errors, "lastStatus": s.last_status,

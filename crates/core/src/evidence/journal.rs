@@ -5,9 +5,10 @@ use crate::evidence::classify::{classify, Classified};
 use crate::evidence::redact::{public_values, redact, redact_public, redact_value_public, RedactionCounts};
 use crate::evidence::signature::{Class, Severity};
 use crate::report::finding::Finding;
+use crate::support::map::SortedMap;
+use crate::support::obj;
 use crate::support::text::{iso8601, truncate_marked};
 use serde_json::{Map, Value};
-use std::collections::BTreeMap;
 use std::collections::VecDeque;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -73,7 +74,7 @@ pub struct ClassCount {
     pub failures: u64,
     pub first_seen: Option<u64>,
     pub last_seen: Option<u64>,
-    pub by_signature: BTreeMap<String, u64>,
+    pub by_signature: SortedMap<u64>,
 }
 
 /// Identical messages within this many most recent entries fold together: a
@@ -140,7 +141,7 @@ impl Journal {
             }
             cc.first_seen.get_or_insert(ts);
             cc.last_seen = Some(cc.last_seen.map_or(ts, |l| l.max(ts)));
-            *cc.by_signature.entry(sig.id.to_owned()).or_default() += 1;
+            *cc.by_signature.or_default(sig.id) += 1;
         }
 
         // What the parser extracted as public (a KE-1 proof's keys) stays, in the text too.
@@ -199,9 +200,8 @@ impl Journal {
     }
 
     /// Per-class counts keyed `KE-1`..`KE-4`, `other`; every class present.
-    pub fn counts(&self) -> BTreeMap<String, ClassCount> {
-        // `extend`, not `collect`: no sort (and no sort code) for five keys.
-        let mut counts = BTreeMap::new();
+    pub fn counts(&self) -> SortedMap<ClassCount> {
+        let mut counts = SortedMap::new();
         counts.extend(Class::ALL.iter().map(|c| (c.as_str().to_owned(), self.counts[c.index()].clone())));
         counts
     }
@@ -231,8 +231,7 @@ impl Journal {
         let Some(f) = self.findings.iter_mut().find(|f| f.id == "crypto_store_missing") else { return false };
         let same = f.evidence["userId"].as_str() == user_id && f.evidence["deviceId"].as_str() == device_id;
         if let Some(ev) = f.evidence.as_object_mut() {
-            ev.entry("presentAgain")
-                .or_insert_with(|| serde_json::json!({ "at": iso8601(now), "sameDevice": same, "deviceId": device_id }));
+            ev.entry("presentAgain").or_insert_with(|| obj!({ "at": iso8601(now), "sameDevice": same, "deviceId": device_id }));
         }
         same
     }

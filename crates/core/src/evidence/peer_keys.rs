@@ -24,9 +24,10 @@
 
 use crate::evidence::signature::Class;
 use crate::report::finding::{Finding, Level};
+use crate::support::obj;
 use crate::support::text::{head, iso8601};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// The Olm algorithm of to-device `m.room.encrypted` events.
 pub const OLM_V1: &str = "m.olm.v1.curve25519-aes-sha2";
@@ -252,8 +253,8 @@ impl PeerMonitor {
                 detail: format!("{events} to-device message(s) from {who} were encrypted for a key this device lost with its crypto store (KE-1)."),
                 ts: now,
                 at: iso8601(now),
-                evidence: json!({
-                    "peers": bad.iter().map(|p| json!({"userId": p.user_id, "events": p.olm_not_for_us.max(p.missing_ciphertext_lines), "msgids": p.msgids})).collect::<Vec<_>>(),
+                evidence: obj!({
+                    "peers": bad.iter().map(|p| obj!({"userId": p.user_id, "events": p.olm_not_for_us.max(p.missing_ciphertext_lines), "msgids": p.msgids})).collect::<Vec<_>>(),
                     "ke1": ke1,
                 }),
             });
@@ -280,7 +281,7 @@ impl PeerMonitor {
                 detail: "The fix is on that device: sign out and back in there.".into(),
                 ts: now,
                 at: iso8601(now),
-                evidence: json!({"userId": p.user_id, "deviceId": p.device_id, "lines": lines, "about": "peer"}),
+                evidence: obj!({"userId": p.user_id, "deviceId": p.device_id, "lines": lines, "about": "peer"}),
             });
         }
         out
@@ -290,6 +291,7 @@ impl PeerMonitor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn olm<'a>(sender: &'a str, key: &'a str, to: &'a [String], msgid: &'a str) -> ToDeviceEvent<'a> {
         ToDeviceEvent {

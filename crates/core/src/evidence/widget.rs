@@ -18,9 +18,11 @@ use crate::evidence::http::DELAYED_EVENT_LOCAL_TIMEOUT_MS;
 use crate::evidence::redact::{redact, RedactionCounts};
 use crate::evidence::signature::Class;
 use crate::report::finding::{Finding, Level};
+use crate::support::map::SortedMap;
+use crate::support::obj;
 use crate::support::text::{head, iso8601, truncate_marked};
-use serde_json::{json, Value};
-use std::collections::{BTreeMap, VecDeque};
+use serde_json::Value;
+use std::collections::VecDeque;
 
 pub const CALL_KEYS: &str = "io.element.call.encryption_keys";
 const CALL_MEMBER: [&str; 3] = ["org.matrix.msc3401.call.member", "org.matrix.msc4143.rtc.member", "m.rtc.member"];
@@ -84,7 +86,7 @@ pub struct CallEvidence {
     pub own: Option<String>,
     pub participants: Vec<Participant>,
     /// Keyed `schedule` (a `send_event` with a delay), `restart`, `send`, `cancel`.
-    pub delayed_events: BTreeMap<String, DelayedAction>,
+    pub delayed_events: SortedMap<DelayedAction>,
     /// Requests still waiting for an answer (delayed-event and key sends).
     pub pending: u64,
     /// Keys between this device and each peer, from `/sync` and the SDK's lines
@@ -188,7 +190,7 @@ impl CallMonitor {
 
     fn answer(&mut self, from_widget: bool, action: &str, data: &Value, error: Option<String>, key: (bool, String, String), now: u64) {
         if let Some((_, what, at)) = self.pending.iter().position(|(k, _, _)| *k == key).and_then(|i| self.pending.remove(i)) {
-            let d = self.ev.delayed_events.entry(what).or_default();
+            let d = self.ev.delayed_events.or_default(&what);
             let ms = now.saturating_sub(at);
             d.answered += 1;
             d.total_ms += ms;
@@ -230,7 +232,7 @@ impl CallMonitor {
     }
 
     fn delayed_request(&mut self, what: &str, key: (bool, String, String), now: u64) {
-        self.ev.delayed_events.entry(what.to_owned()).or_default().requests += 1;
+        self.ev.delayed_events.or_default(what).requests += 1;
         if self.pending.len() >= MAX_PENDING {
             self.pending.pop_front();
         }
@@ -320,7 +322,7 @@ impl CallMonitor {
                 detail: format!("{} participant(s) in the call for over 10 s without one call key delivered to the call; their media cannot be decrypted.", ids.len()),
                 ts: now,
                 at: iso8601(now),
-                evidence: json!({"participants": ids, "graceMs": KEY_GRACE_MS}),
+                evidence: obj!({"participants": ids, "graceMs": KEY_GRACE_MS}),
             });
         }
         let (mut bad, mut max_ms) = (0, 0);
@@ -339,7 +341,7 @@ impl CallMonitor {
                 ),
                 ts: now,
                 at: iso8601(now),
-                evidence: json!({"slowOrFailed": bad, "maxMs": max_ms, "localTimeoutMs": DELAYED_EVENT_LOCAL_TIMEOUT_MS}),
+                evidence: obj!({"slowOrFailed": bad, "maxMs": max_ms, "localTimeoutMs": DELAYED_EVENT_LOCAL_TIMEOUT_MS}),
             });
         }
         out
@@ -349,6 +351,7 @@ impl CallMonitor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     const W: &str = "call-embed";
 

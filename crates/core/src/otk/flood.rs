@@ -16,9 +16,9 @@
 //! client ever asks for; Synapse's refusal once it caps.
 
 use crate::report::finding::{Finding, Level};
+use crate::support::obj;
 use crate::support::text::{head, iso8601};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 /// The count matrix-sdk-crypto tops the server up to: `generate_one_time_keys_if_needed`
 /// (matrix-org/matrix-rust-sdk crates/matrix-sdk-crypto/src/olm/account.rs) generates
@@ -183,7 +183,7 @@ impl Flood {
             ts: since,
             at: iso8601(since),
             // The rest is in otkHealth.flood.
-            evidence: json!({ "excessUploads": s.excess_uploads, "maxServerCount": s.max_server_count, "refusal": s.refusal }),
+            evidence: obj!({ "excessUploads": s.excess_uploads, "maxServerCount": s.max_server_count, "refusal": s.refusal }),
         }
     }
 }

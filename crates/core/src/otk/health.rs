@@ -12,8 +12,8 @@ use crate::otk::conflict::OtkConflict;
 use crate::otk::key_id::IdScheme;
 use crate::otk::upload::{UploadOutcome, UploadRequest};
 use crate::report::finding::{Finding, Level};
+use crate::support::obj;
 use crate::support::text::iso8601;
-use serde_json::json;
 use serde_json::Value;
 use std::collections::VecDeque;
 
@@ -400,7 +400,7 @@ impl Monitor {
                  one-time key ids this account will reuse: expect 400 \"One time key … already exists\" on every upload.{store} Only a new device (sign out, sign in) fixes this."),
             ts: now,
             at: iso8601(now),
-            evidence: json!({ "userId": self.state.user_id.clone(), "deviceId": self.state.device_id.clone(), "previousEd25519": old, "newEd25519": new, "previousFirstSeenAt": self.state.identity.first_seen_at.map(iso8601), "storeMissing": self.store_missing }),
+            evidence: obj!({ "userId": self.state.user_id.clone(), "deviceId": self.state.device_id.clone(), "previousEd25519": old, "newEd25519": new, "previousFirstSeenAt": self.state.identity.first_seen_at.map(iso8601), "storeMissing": self.store_missing }),
         }
     }
 

@@ -6,7 +6,7 @@ use crate::evidence::journal::ClassCount;
 use crate::evidence::signature::Class;
 use crate::otk::health::{OtkHealth, Outcome};
 use crate::report::finding::{Finding, Level};
-use std::collections::BTreeMap;
+use crate::support::map::SortedMap;
 
 /// A health level, worst first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -62,7 +62,7 @@ impl Health {
     /// Critical when a finding is, when the device diverged from the server,
     /// or on any KE-1 failure; a warning when uploads are retrying or flooding, a finding
     /// warns or any class failed; else ok.
-    pub fn assess(counts: &BTreeMap<String, ClassCount>, findings: &[Finding], otk: Option<&OtkHealth>) -> Health {
+    pub fn assess(counts: &SortedMap<ClassCount>, findings: &[Finding], otk: Option<&OtkHealth>) -> Health {
         let outcome = otk.map(|o| o.outcome);
         // Every KE class of the signature table, in order (not `other`).
         let classes: Vec<ClassHealth> = Class::ALL
@@ -101,8 +101,8 @@ impl Health {
 mod tests {
     use super::*;
 
-    fn counts(ke: &str, count: u64, failures: u64) -> BTreeMap<String, ClassCount> {
-        let mut m = BTreeMap::new();
+    fn counts(ke: &str, count: u64, failures: u64) -> SortedMap<ClassCount> {
+        let mut m = SortedMap::new();
         m.insert(ke.to_owned(), ClassCount { count, failures, ..ClassCount::default() });
         m
     }
@@ -122,16 +122,16 @@ mod tests {
 
     #[test]
     fn the_worst_signal_decides_the_overall_level() {
-        let quiet = Health::assess(&BTreeMap::new(), &[], None);
+        let quiet = Health::assess(&SortedMap::new(), &[], None);
         assert_eq!(quiet.status, Status::Ok);
         assert_eq!(quiet.classes.iter().map(|c| c.ke.as_str()).collect::<Vec<_>>(), ["KE-1", "KE-2", "KE-3", "KE-4"]);
         assert!(quiet.classes.iter().all(|c| c.status == Status::None && !c.what.is_empty()));
         assert_eq!(Health::assess(&counts("KE-1", 3, 1), &[], None).status, Status::Critical);
         assert_eq!(Health::assess(&counts("KE-2", 3, 1), &[], None).status, Status::Warning);
         assert_eq!(Health::assess(&counts("KE-2", 3, 0), &[], None).status, Status::Ok, "info lines only");
-        assert_eq!(Health::assess(&BTreeMap::new(), &[finding(Level::Warning)], None).status, Status::Warning);
-        assert_eq!(Health::assess(&BTreeMap::new(), &[finding(Level::Critical)], None).status, Status::Critical);
-        assert_eq!(Health::assess(&BTreeMap::new(), &[finding(Level::Info)], None).status, Status::Ok);
+        assert_eq!(Health::assess(&SortedMap::new(), &[finding(Level::Warning)], None).status, Status::Warning);
+        assert_eq!(Health::assess(&SortedMap::new(), &[finding(Level::Critical)], None).status, Status::Critical);
+        assert_eq!(Health::assess(&SortedMap::new(), &[finding(Level::Info)], None).status, Status::Ok);
         let mut otk = crate::otk::health::Monitor::default().snapshot();
         for (outcome, want) in [
             (Outcome::Healthy, Status::Ok),
@@ -141,7 +141,7 @@ mod tests {
             (Outcome::Unrecoverable, Status::Critical),
         ] {
             otk.outcome = outcome;
-            assert_eq!(Health::assess(&BTreeMap::new(), &[], Some(&otk)).status, want, "{outcome:?}");
+            assert_eq!(Health::assess(&SortedMap::new(), &[], Some(&otk)).status, want, "{outcome:?}");
         }
     }
 

@@ -15,9 +15,9 @@ use crate::evidence::redact::{redact, RedactionCounts};
 use crate::otk::health::OtkHealth;
 use crate::report::finding::Finding;
 use crate::report::health::Health;
+use crate::support::map::SortedMap;
 use crate::support::text::iso8601;
 use serde_json::Value;
-use std::collections::BTreeMap;
 
 pub const SCHEMA_VERSION: u32 = 1;
 pub const GENERATOR: &str = "crypto-health";
@@ -51,7 +51,7 @@ pub struct CryptoStore {
     /// The rust crypto IndexedDB exists; null when databases cannot be listed.
     pub present: Option<bool>,
     /// Known matrix-js-sdk databases and whether each exists.
-    pub databases: BTreeMap<String, bool>,
+    pub databases: SortedMap<bool>,
     pub checked_at: Option<String>,
     /// When crypto-health first saw the store for this session on this browser.
     pub seen_at: Option<String>,
@@ -102,14 +102,12 @@ pub struct Context {
 pub struct Redaction {
     pub total: u32,
     /// u64 like the other count maps: one map type less in the wasm.
-    pub by_kind: BTreeMap<String, u64>,
+    pub by_kind: SortedMap<u64>,
 }
 
 impl From<&RedactionCounts> for Redaction {
     fn from(c: &RedactionCounts) -> Self {
-        // `extend`, not `collect`: collecting into a BTreeMap sorts first,
-        // and each such sort is one more copy of the sort code in the wasm.
-        let mut by_kind = BTreeMap::new();
+        let mut by_kind = SortedMap::new();
         by_kind.extend(c.iter().map(|(k, n)| (k.as_str().to_owned(), u64::from(n))));
         Redaction { total: c.total(), by_kind }
     }
@@ -175,7 +173,7 @@ pub struct Report {
     pub sync_state: Option<String>,
     pub crypto_ready: Option<bool>,
     pub storage: Storage,
-    pub counts: BTreeMap<String, ClassCount>,
+    pub counts: SortedMap<ClassCount>,
     pub entries: Vec<Entry>,
     pub findings: Vec<Finding>,
     /// The overall level and each KE class's, decided from the counts, the findings and the one-time-key outcome.

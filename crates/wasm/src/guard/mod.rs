@@ -28,7 +28,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::{future_to_promise, JsFuture};
+use wasm_bindgen_futures::JsFuture;
 use web_sys::{BroadcastChannel, Event, EventTarget, MessageEvent, Storage};
 
 /// The app's callbacks (checked to be functions by [`options`]).
@@ -224,11 +224,11 @@ fn on_wake(me: &Rc<Live>, _: &Event) {
 /// Run an acquire; the guard's `pending` promise resolves its answer.
 fn start_pending(me: &Rc<Live>, run: impl std::future::Future<Output = ()> + 'static) -> Promise {
     let me2 = me.clone();
-    let p = future_to_promise(async move {
+    let p = js::promise(Box::pin(async move {
         run.await;
         me2.pending.borrow_mut().take();
-        Ok(JsValue::from_str(me2.core.borrow().answer()))
-    });
+        JsValue::from_str(me2.core.borrow().answer())
+    }));
     *me.pending.borrow_mut() = Some(p.clone());
     p
 }
@@ -367,7 +367,7 @@ pub fn take_over_tab_guard() -> Promise {
         return Promise::resolve(&JsValue::from_str("unsupported"));
     }
     let pending = me.pending.borrow().clone();
-    future_to_promise(async move {
+    js::promise(Box::pin(async move {
         if let Some(p) = pending {
             let _ = JsFuture::from(p).await;
         }
@@ -379,8 +379,8 @@ pub fn take_over_tab_guard() -> Promise {
             }
         }
         let role = me.core.borrow().role();
-        Ok(role.as_str().into())
-    })
+        role.as_str().into()
+    }))
 }
 
 /// Let the guard go: the lock or lease is freed (a waiting tab takes over),

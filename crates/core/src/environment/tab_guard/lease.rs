@@ -6,7 +6,7 @@ use super::guard::Guard;
 use super::names::timing;
 use super::roles::{Cause, Change, Role};
 use super::u64_field;
-use serde_json::json;
+use crate::support::obj;
 use serde_json::Value;
 
 /// The localStorage lease (`{"owner","beat","ts"}` under each lock name).
@@ -31,7 +31,7 @@ impl Lease {
     /// The text stored under each name.
     pub fn text(&self) -> String {
         // Not Value's Display: it brings a second (pretty) JSON writer into the wasm.
-        serde_json::to_string(&json!({ "owner": self.owner, "beat": self.beat, "ts": self.ts })).unwrap_or_default()
+        serde_json::to_string(&obj!({ "owner": self.owner, "beat": self.beat, "ts": self.ts })).unwrap_or_default()
     }
 }
 

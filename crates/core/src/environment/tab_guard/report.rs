@@ -6,8 +6,8 @@ use super::roles::{Cause, Mechanism, Role};
 use super::{count_field, flag_field, text_field, u64_field};
 use crate::evidence::signature::Class;
 use crate::report::finding::{Finding, Level};
+use crate::support::obj;
 use crate::support::text::iso8601;
-use serde_json::json;
 use serde_json::Value;
 
 /// Role changes kept in the report.
@@ -160,7 +160,7 @@ impl TabGuard {
             ),
             ts: now_ms,
             at: iso8601(now_ms),
-            evidence: json!({ "mechanism": self.mechanism.as_str(), "conflicts": self.conflicts, "stolen": self.stolen, "lockName": self.lock_name.clone() }),
+            evidence: obj!({ "mechanism": self.mechanism.as_str(), "conflicts": self.conflicts, "stolen": self.stolen, "lockName": self.lock_name.clone() }),
         })
     }
 }

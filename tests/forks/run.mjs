@@ -21,8 +21,7 @@
 //    second tab's notice and "Use here". --light: boot, login, card, UTD row, second tab.
 // Results: target/forks/<tree>/summary.json, screenshots and reports beside it.
 // Prints `N passed, M failed`; exits non-zero on any failure.
-import { createServer } from 'node:http';
-import { createReadStream, rmSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync, openSync, readSync, closeSync } from 'node:fs';
+import { rmSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync, openSync, readSync, closeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
@@ -30,8 +29,8 @@ import { CHROMIUM, CHROMIUM_ARGS } from '../lib/chromium.mjs';
 import { createChecks } from '../lib/checks.mjs';
 import { reportValidator } from '../lib/report-schema.mjs';
 import { startSynapse } from '../e2e/synapse.mjs';
-import { MIME_TYPES } from '../../scripts/serve.mjs';
 import { ROOT, TREES, sh } from './tree.mjs';
+import { pointConfigAt, serve } from './serve.mjs';
 import { tsConfigAsJson } from '../../kit/cinny/crypto-health-cinny.mjs';
 import { added, baseline, diffFiles, distSizes, eslint, integratedTree, prettierCheck, tscFileErrors, viteBuild } from './build.mjs';
 
@@ -86,51 +85,6 @@ async function until(probe, ok, timeoutMs = 10_000, stepMs = 200) {
     v = await probe().catch(() => undefined);
   }
   return v;
-}
-
-// ------------------------------------------------------------ static server (SPA)
-// Cinny's router uses paths (/login/…, /home/…): unknown paths without an extension get index.html.
-function serve(dist) {
-  return new Promise((resolve) => {
-    const server = createServer((req, res) => {
-      const url = new URL(req.url, 'http://x');
-      let rel = decodeURIComponent(url.pathname);
-      let file = path.join(dist, path.posix.normalize(rel));
-      if (!file.startsWith(dist)) {
-        res.writeHead(403).end();
-        return;
-      }
-      let st = existsSync(file) ? statSync(file) : null;
-      if (st && st.isDirectory()) {
-        file = path.join(file, 'index.html');
-        st = existsSync(file) ? statSync(file) : null;
-      }
-      if (!st && !path.extname(rel)) {
-        file = path.join(dist, 'index.html');
-        st = statSync(file);
-        rel = '/index.html';
-      }
-      if (!st) {
-        res.writeHead(404).end();
-        return;
-      }
-      res.writeHead(200, { 'content-type': MIME_TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream', 'content-length': st.size, 'cache-control': 'no-store' });
-      createReadStream(file).pipe(res);
-    });
-    server.listen(0, '127.0.0.1', () => resolve({ url: `http://127.0.0.1:${server.address().port}`, close: () => new Promise((r) => server.close(r)) }));
-  });
-}
-
-function pointConfigAt(dist, hs) {
-  const file = path.join(dist, 'config.json');
-  const config = JSON.parse(readFileSync(file, 'utf8'));
-  config.defaultHomeserver = 0;
-  config.homeserverList = [hs.baseUrl];
-  config.allowCustomHomeservers = false;
-  config.featuredCommunities = { openAsDefault: false, spaces: [], rooms: [], servers: [] };
-  // Sable: classic /sync, whose requests the storm windows count (its sliding sync is its own feature).
-  if (config.slidingSync) config.slidingSync.enabled = false;
-  writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`);
 }
 
 // ------------------------------------------------------------------ Synapse log

@@ -10,15 +10,13 @@
 // Needs the builds of stage `forks` (node tests/forks/run.mjs --tree <id> leaves the integrated
 // tree in target/forks/<id>/app/dist; the pristine build is made here once and cached beside the
 // tree's node_modules). Results: target/forks/startup.json.
-import { createServer } from 'node:http';
-import { gzipSync } from 'node:zlib';
-import { createReadStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { CHROMIUM, CHROMIUM_ARGS } from '../lib/chromium.mjs';
 import { startSynapse } from '../e2e/synapse.mjs';
-import { MIME_TYPES } from '../../scripts/serve.mjs';
 import { ROOT, TREES, baseTree } from './tree.mjs';
+import { pointConfigAt, serve } from './serve.mjs';
 import { viteBuild } from './build.mjs';
 
 const argv = process.argv.slice(2);
@@ -29,57 +27,12 @@ const PROFILES = (values('--profiles')[0] ?? 'asis,throttled').split(',');
 const OUT = path.join(ROOT, 'target', 'forks');
 // gzip on the wire unless --no-compress (the figure of a server that sends files as they are).
 const COMPRESS = !argv.includes('--no-compress');
-const gzipCache = new Map();
 const THROTTLE = { latency: 150, downloadThroughput: (1.6e6 / 8), uploadThroughput: (750e3 / 8), cpu: 4 };
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length === 0 ? null : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
-
-function serve(dist) {
-  return new Promise((resolve) => {
-    const server = createServer((req, res) => {
-      let rel = decodeURIComponent(new URL(req.url, 'http://x').pathname);
-      let file = path.join(dist, path.posix.normalize(rel));
-      if (!file.startsWith(dist)) return void res.writeHead(403).end();
-      let st = existsSync(file) ? statSync(file) : null;
-      if (st && st.isDirectory()) {
-        file = path.join(file, 'index.html');
-        st = existsSync(file) ? statSync(file) : null;
-      }
-      if (!st && !path.extname(rel)) {
-        file = path.join(dist, 'index.html');
-        st = statSync(file);
-        rel = '/index.html';
-      }
-      if (!st) return void res.writeHead(404).end();
-      const type = MIME_TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream';
-      // As a deployed web server does (Cinny's own docs serve it through nginx/Caddy): text and
-      // wasm gzipped when the browser accepts it, so bytes on the throttled link are the real ones.
-      if (COMPRESS && /gzip/.test(req.headers['accept-encoding'] ?? '') && /javascript|json|wasm|css|html|svg|text/.test(type)) {
-        let body = gzipCache.get(file);
-        if (!body) gzipCache.set(file, (body = gzipSync(readFileSync(file), { level: 6 })));
-        return void res.writeHead(200, { 'content-type': type, 'content-encoding': 'gzip', 'content-length': body.length, 'cache-control': 'no-store', vary: 'accept-encoding' }).end(body);
-      }
-      res.writeHead(200, { 'content-type': type, 'content-length': st.size, 'cache-control': 'no-store' });
-      createReadStream(file).pipe(res);
-    });
-    server.listen(0, '127.0.0.1', () => resolve({ url: `http://127.0.0.1:${server.address().port}`, close: () => new Promise((r) => server.close(r)) }));
-  });
-}
-
-function pointConfigAt(dist, hs) {
-  const file = path.join(dist, 'config.json');
-  const config = JSON.parse(readFileSync(file, 'utf8'));
-  config.defaultHomeserver = 0;
-  config.homeserverList = [hs.baseUrl];
-  config.allowCustomHomeservers = false;
-  config.featuredCommunities = { openAsDefault: false, spaces: [], rooms: [], servers: [] };
-  // Sable: classic /sync, whose requests the storm windows count (its sliding sync is its own feature).
-  if (config.slidingSync) config.slidingSync.enabled = false;
-  writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`);
-}
 
 // The sidebar's user-settings avatar (initials in a span inside a button): the home view is up.
 const HOME_PROBE = () => {
@@ -130,7 +83,7 @@ async function benchTree(browser, hs, id) {
   if (!existsSync(path.join(integrated, 'index.html'))) throw new Error(`${path.relative(ROOT, integrated)} missing: run node tests/forks/run.mjs --tree ${id} first`);
   pointConfigAt(pristine, hs);
   pointConfigAt(integrated, hs);
-  const servers = { pristine: await serve(pristine), integrated: await serve(integrated) };
+  const servers = { pristine: await serve(pristine, { gzip: COMPRESS }), integrated: await serve(integrated, { gzip: COMPRESS }) };
   const result = { tree: id, label: spec.label, runs: RUNS, profiles: {} };
   try {
     const pw = 'bench-pw';

@@ -111,3 +111,47 @@ fn every_match_is_on_char_boundaries() {
     }
     assert!(!redact(line, &mut RedactionCounts::default()).contains("é日🙂'"));
 }
+
+/// Found by the property suite under random seeds: each secret below sat where the scan used to
+/// lose its name (a token used as a name, a secret name inside another secret's value, a HAR pair
+/// whose `name` an earlier mask covered, a name closed by another quote, a weak token in prose).
+#[test]
+fn secrets_found_by_random_seeds_are_masked() {
+    const SECRET: &str = "Qaaaaaaaaaaa0z";
+    let cases = [
+        "Error decrypting event (id=$ev1 type syl_HiqZ3i9YiUiVF8IpfPrv_zMB2Sw =m.room.encrypted sender=@b:hs)".to_owned(),
+        format!("Old key: login(refresh_token='{SECRET}')  {{\"key\":\"Xw7e\"}}"),
+        format!("new key: {{'key': ' {{\"name\":\"cinny_access_token\",\"value\":\"{SECRET}\"}} bq0KZ2mXj7QvUqk1cfF8eWm5cJmWl3gNn7sHh1Rk9Gk', 'sig': 1}}"),
+        format!("new key: {{'key': ' ('cinny_access_token', '{SECRET}') bq0KZ2mXj7QvUqk1cfF8eWm5cJmWl3gNn7sHh1Rk9Gk', 'sig': 1}}"),
+        format!("Old key: Secret(\"{SECRET}\") cinny_access_token(\"{SECRET}\") {{}}"),
+        format!("{{\"k0\":\"password%3Dpassword cinny_access_token => '{SECRET}' password%3Dpassword\",\"level\":\"INFO\"}}"),
+        format!("new key: \\\\\\\"refresh_token\\\\\\\":\\\\\\\"{SECRET}\\\\\\\"  {{'key': 'x'}}"),
+        format!("{{'user_id': '@a:hs', 'device_id': access_token: {SECRET}\n 'ABCDEFGHIJ'}}"),
+        format!("{{'user_id': '@a:hs', 'device_id':\t\\\\\\\"access_token\\\\\\\":\\\\\\\"{SECRET}\\\\\\\"\t 'ABCDEFGHIJ'}}"),
+        "FetchHttpApi: <-- POST retrying with Bearer JWT9  https://hs/_matrix/client/v3/keys/upload".to_owned(),
+        "FetchHttpApi: <-- POST random aaaaaaaaaaQaaaaaaaa000z here https://hs/_matrix/client/v3/keys/upload".to_owned(),
+    ];
+    let gone = ["syl_HiqZ", SECRET, "JWT9", "aaaaaaaaaaQ"];
+    for line in &cases {
+        let out = redact(line, &mut RedactionCounts::default());
+        assert!(!gone.iter().any(|g| out.contains(g)), "{line}\n -> {out}");
+    }
+    // What stays: the words around them, a plain `Bearer tokens`, a HAR pair of a harmless name.
+    for line in ["Bearer tokens are required", r#"{"name":"x-request-id","value":"abc"}"#, "{'device_id': 'ABCDEFGHIJ'}"] {
+        assert_eq!(redact(line, &mut RedactionCounts::default()), line);
+    }
+}
+
+/// JSON keys survive a name opened inside a string value and closed by the string's end.
+#[test]
+fn a_name_closed_by_another_quote_keeps_the_json_keys() {
+    for line in [
+        r#"{"k0":"Some(\"password","level":"INFO"}"#,
+        r#"{"k0":"['password {\"access_token\":\"Qaaaaaaaaaaa0z\",\"x\":1} ['password","level":"INFO"}"#,
+    ] {
+        let out = redact(line, &mut RedactionCounts::default());
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+        assert_eq!(v.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>()), Some(vec!["k0".to_owned(), "level".to_owned()]), "{out}");
+        assert!(!out.contains("Qaaaaaaaaaaa0z"), "{out}");
+    }
+}

@@ -67,6 +67,9 @@ struct JsonState {
     esc: bool,
 }
 
+/// How far back a HAR pair's `"value"` looks for its `"name"`.
+const PAIR_LOOKBACK: usize = 160;
+
 pub(crate) struct Scan<'a, 'c> {
     s: &'a str,
     b: &'a [u8],
@@ -87,6 +90,10 @@ pub(crate) struct Scan<'a, 'c> {
     /// Values followed into the next value (`"a": "b": "c"…`): bounded, so
     /// hostile chains cannot exhaust the stack.
     depth: u32,
+    /// The last unquoted value's scan `(start, reached, in_str, delimited)`: a value starting
+    /// inside it has no delimiter before `reached` either, so its scan goes on from there
+    /// (values nested in values are not scanned twice).
+    bare: (usize, usize, bool, bool),
 }
 
 impl<'a, 'c> Scan<'a, 'c> {
@@ -105,6 +112,7 @@ impl<'a, 'c> Scan<'a, 'c> {
             name_until: 0,
             keep_at: usize::MAX,
             depth: 0,
+            bare: (0, 0, false, false),
         }
     }
 
@@ -209,7 +217,13 @@ impl<'a, 'c> Scan<'a, 'c> {
     fn word(&mut self, i: usize) -> usize {
         let b = self.b;
         if i == self.keep_at {
-            return self.run_while(i, |c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'_' | b'-' | b'='));
+            let end = self.run_while(i, |c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'_' | b'-' | b'='));
+            // `device_id: access_token: x`: what follows is a secret name, not the device id.
+            let name = self.run_while(i, |c| c.is_ascii_alphanumeric() || c == b'_');
+            let sep = skip_space(b, close_quote(b, name).0);
+            if !(matches!(b.get(sep), Some(b':' | b'=')) && secret_name(&b[i..name]).is_some()) {
+                return end;
+            }
         }
         if i < self.path_until {
             return self.run_while(i, |c| c.is_ascii_alphanumeric() || c == b'_');
@@ -234,19 +248,9 @@ impl<'a, 'c> Scan<'a, 'c> {
                 self.clean_until = rend;
                 return rend;
             }
-            let kind = if is_jwt(run) {
-                Some(SecretKind::IdToken)
-            } else if let Some(k) = token_prefix(run) {
-                Some(k)
-            } else if run.starts_with(b"MDAx") && run.len() >= 40 {
-                Some(SecretKind::Macaroon)
-            } else if !is_uuid(run) && !is_path(run) && is_key_material(run) && !self.is_public(run) {
-                Some(SecretKind::KeyMaterial)
-            } else {
-                None
-            };
+            let kind = self.token_kind(run);
             // A localpart (`syt_bot:server`) is part of an id, not a token.
-            let id_part = b.get(rend) == Some(&b':') && b.get(rend + 1).is_some_and(u8::is_ascii_alphanumeric);
+            let id_part = i > 0 && b[i - 1] == b'@' && b.get(rend) == Some(&b':') && b.get(rend + 1).is_some_and(u8::is_ascii_alphanumeric);
             if let Some(kind) = kind.filter(|_| !id_part) {
                 self.mask(i, rend, kind, false);
                 return rend;
@@ -273,6 +277,36 @@ impl<'a, 'c> Scan<'a, 'c> {
             self.mask(i, send, SecretKind::KeyMaterial, false);
         }
         send
+    }
+
+    /// The secret a `"name": "<secret name>"` member just before `i` names (HAR pairs).
+    fn pair_name_before(&mut self, i: usize) -> Option<SecretKind> {
+        let b = self.b;
+        let from = i.saturating_sub(PAIR_LOOKBACK);
+        self.steps += (i - from) as u64;
+        let window = &b[from..i];
+        let at = window.windows(4).rposition(|w| w.eq_ignore_ascii_case(b"name"))?;
+        let mut k = from + at + 4;
+        while k < i && matches!(b[k], b'"' | b'\\' | b'\'' | b' ' | b':') {
+            k += 1;
+        }
+        let e = self.run_while(k, |c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'));
+        secret_name(&b[k..e.min(i)]).map(|(kind, _)| kind)
+    }
+
+    /// What secret `run` is by its shape alone, if any.
+    fn token_kind(&self, run: &[u8]) -> Option<SecretKind> {
+        if is_jwt(run) {
+            Some(SecretKind::IdToken)
+        } else if let Some(k) = token_prefix(run) {
+            Some(k)
+        } else if run.starts_with(b"MDAx") && run.len() >= 40 {
+            Some(SecretKind::Macaroon)
+        } else if !is_uuid(run) && !is_path(run) && is_key_material(run) && !self.is_public(run) {
+            Some(SecretKind::KeyMaterial)
+        } else {
+            None
+        }
     }
 
     /// End of a name: letters, digits, `_`, `-`, `.`, `%XX`, at most `2 * MAX_NAME` bytes.
@@ -304,7 +338,17 @@ impl<'a, 'c> Scan<'a, 'c> {
         let b = self.b;
         let quoted_before =
             i > 0 && (matches!(b[i - 1], b'"' | b'\'' | b';') || (i >= 3 && pct(b, i - 3).is_some_and(|(d, _)| d == b'"' || d == b'\'')));
-        let (k, closed) = close_quote(b, nend);
+        let (mut k, mut closed) = close_quote(b, nend);
+        // A name closes with its opening quote, at its escaping level: in `"Some(\\"password"` or
+        // `"['password"` the raw `"` closes the JSON string, not the name.
+        if closed && i > 0 && matches!(b[i - 1], b'"' | b'\'') {
+            let level = |r: &mut dyn Iterator<Item = &u8>| r.take(2 * MAX_ESCAPE_LEVELS as usize).take_while(|&&c| c == b'\\').count();
+            let open = level(&mut b[..i - 1].iter().rev());
+            let close = level(&mut b[nend..].iter());
+            if matches!(b.get(nend + close), Some(b'"' | b'\'')) && (open != close || b[nend + close] != b[i - 1]) {
+                (k, closed) = (nend, false);
+            }
+        }
         let k = skip_space(b, k);
         let (sep, after) = separator(b, nend, k, closed && quoted_before)?;
         // A Rust path segment (`matrix_sdk_crypto::sessions: …`) is a log target, not a name.
@@ -312,6 +356,17 @@ impl<'a, 'c> Scan<'a, 'c> {
             return None;
         }
         let name = &b[i..nend];
+        // A token before `=` or `:` is still a token (`syl_… =x`): never passed over as a name.
+        if self.token_kind(name).is_some() {
+            return None;
+        }
+        // HAR `{"name":"access_token","value":"…"}`: the value's name is the pair's `name`, read
+        // back in the input (a bounded look), whatever an earlier mask covered.
+        if sep == Sep::Colon && name.eq_ignore_ascii_case(b"value") {
+            if let Some(kind) = self.pair_name_before(i) {
+                return Some(self.value(after, kind, false, Sep::Colon, name, false));
+            }
+        }
         match secret_name(name) {
             // Prose (`password is x`) only after a password word.
             Some((kind, _)) if sep == Sep::Prose && kind != SecretKind::Password => None,
@@ -373,6 +428,15 @@ impl<'a, 'c> Scan<'a, 'c> {
                     return k + 1;
                 }
             }
+            // `key: "refresh_token": "x"` (quoted at any escaping level): the "value" is the next
+            // secret name; the scan takes it from there.
+            let nend = self.name_end(q.start);
+            if nend > q.start && secret_name(&b[q.start..nend]).is_some() {
+                let (after, closed) = close_quote(b, nend);
+                if closed && separator(b, nend, skip_space(b, after), true).is_some_and(|(s, _)| matches!(s, Sep::Colon | Sep::Assign)) {
+                    return k;
+                }
+            }
             if sep == Sep::Comma {
                 // HAR: `{"name":"access_token","value":"…"}`; else a tuple `('password', 'x')`.
                 let w = self.run_while(q.start, |c| c.is_ascii_alphabetic());
@@ -395,6 +459,10 @@ impl<'a, 'c> Scan<'a, 'c> {
             Some(b'[') => {
                 let j = skip_space(b, k + 1);
                 if let Some(q) = self.open_quote(j) {
+                    // A raw `"` inside a JSON string closes that string: no array of strings here.
+                    if matches!(q.close, Close::Raw { qc: b'"', levels: 0 }) && self.in_str(j) {
+                        return k + 1;
+                    }
                     return self.quoted(q, kind, false);
                 }
                 return self.bracket(k).max(k + 1);
@@ -402,13 +470,10 @@ impl<'a, 'c> Scan<'a, 'c> {
             Some(b'{' | b'(' | b'<' | b',' | b';' | b'}' | b']' | b')') => return k,
             _ => {}
         }
-        // `key: access_token=x`: the "value" is the next secret name; the scan takes it from there.
+        // `key: access_token=x`, `key: Secret("x")`: the "value" is the next secret name; the scan
+        // takes it from there.
         let nend = self.name_end(k);
-        if nend > k
-            && !contains_ci(name, b"cookie")
-            && secret_name(&b[k..nend]).is_some()
-            && separator(b, nend, skip_space(b, nend), false).is_some_and(|(s, _)| matches!(s, Sep::Colon | Sep::Assign))
-        {
+        if nend > k && !contains_ci(name, b"cookie") && secret_name(&b[k..nend]).is_some() && self.names_a_value(k, nend) {
             return k;
         }
         // Left to the PEM matcher, which masks the whole block.
@@ -461,8 +526,52 @@ impl<'a, 'c> Scan<'a, 'c> {
         if sep != Sep::Prose && !cookie && b[start..end].iter().all(u8::is_ascii_alphabetic) {
             end = self.more_words(end);
         }
+        // `key: login(refresh_token='x')`: a secret name inside a delimited value keeps its own
+        // value; the mask stops before it and the scan takes the name from there (a value to the
+        // line's end masks its names' values with it).
+        if let Some(p) = if cookie { None } else { self.nested_name(start, end) } {
+            if p > start {
+                self.mask(start, p, kind, false);
+            }
+            return p;
+        }
         self.mask(start, end, kind, false);
         end
+    }
+
+    /// Where a secret name with a value of its own starts inside `start..end`
+    /// (after the first byte), if one does: followed by `=`, `:` or `=>`, by
+    /// `(` (`Secret("x")`), or by its closing quote and a comma (`('token', 'x')`).
+    fn nested_name(&mut self, start: usize, end: usize) -> Option<usize> {
+        let b = self.b;
+        let mut i = start + 1;
+        while i < end {
+            if b[i].is_ascii_alphabetic() && !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_') {
+                let e = (i..end).find(|&k| !(b[k].is_ascii_alphanumeric() || b[k] == b'_')).unwrap_or(end);
+                self.steps += (e - i) as u64;
+                if secret_name(&b[i..e]).is_some() && self.names_a_value(i, e) {
+                    return Some(i);
+                }
+                i = e.max(i + 1);
+            } else {
+                i += 1;
+            }
+        }
+        None
+    }
+
+    /// Whether what follows the name `i..e` gives it a value (see [`Self::nested_name`]).
+    fn names_a_value(&mut self, i: usize, e: usize) -> bool {
+        let b = self.b;
+        match b.get(e) {
+            Some(b'(') => true,
+            // A tuple's element is quoted on both sides: `'token', 'x'`.
+            Some(&q @ (b'"' | b'\'')) => i > 0 && b[i - 1] == q && b.get(e + 1) == Some(&b','),
+            _ => {
+                let k = (e..(e + 4).min(b.len())).find(|&k| b[k] != b' ').unwrap_or(e);
+                separator(b, e, k, false).is_some_and(|(s, _)| matches!(s, Sep::Colon | Sep::Assign))
+            }
+        }
     }
 
     /// End of an unquoted value: up to a delimiter.
@@ -471,7 +580,11 @@ impl<'a, 'c> Scan<'a, 'c> {
         let cap = (start + MAX_VALUE).min(b.len());
         let in_str = self.in_str(start);
         let mut k = start;
-        while k < cap {
+        let cached = !to_line_end && self.bare.0 < start && start < self.bare.1 && self.bare.2 == in_str;
+        if cached {
+            k = self.bare.1;
+        }
+        while k < cap && !(cached && self.bare.3) {
             let c = b[k];
             let stop = if to_line_end {
                 matches!(c, b'\n' | b'\r' | b'\\') || (c == b'"' && in_str)
@@ -492,7 +605,11 @@ impl<'a, 'c> Scan<'a, 'c> {
             }
             k += 1;
         }
-        self.steps += (k - start) as u64;
+        self.steps += (k - if cached { self.bare.1 } else { start }) as u64;
+        if !to_line_end {
+            let delimited = k < cap || k == b.len();
+            self.bare = (start, k, in_str, delimited);
+        }
         // A sentence's full stop is not part of the value.
         while k > start && b[k - 1] == b'.' {
             k -= 1;
@@ -568,7 +685,21 @@ impl<'a, 'c> Scan<'a, 'c> {
         let mut j = q.start;
         let mut bs = 0usize;
         let mut close_len = 0;
+        // `'key': ' ('cinny_access_token', 'x')'`: a secret name inside keeps its own value (the
+        // mask stops before it), found in this same pass.
+        let mut word: Option<usize> = None;
+        let mut nested = None;
         let end = loop {
+            if let Some(w) = word.filter(|_| j >= cap || !(b[j].is_ascii_alphanumeric() || b[j] == b'_')) {
+                word = None;
+                if w > q.start && secret_name(&b[w..j]).is_some() && self.names_a_value(w, j) {
+                    nested = Some(w);
+                    break w;
+                }
+            }
+            if j < cap && word.is_none() && b[j].is_ascii_alphabetic() && !(b[j - 1].is_ascii_alphanumeric() || b[j - 1] == b'_') {
+                word = Some(j);
+            }
             if j >= cap {
                 // Unclosed: mask to here, never ending inside an escape.
                 let mut e = j;
@@ -612,6 +743,10 @@ impl<'a, 'c> Scan<'a, 'c> {
             j += 1;
         };
         self.steps += (j - q.start) as u64;
+        if let Some(p) = nested {
+            self.mask(q.start, p, kind, false);
+            return p;
+        }
         let v = &b[q.start..end];
         let keep = end <= q.start
             || (weak && is_plain(v))
@@ -686,7 +821,11 @@ impl<'a, 'c> Scan<'a, 'c> {
         let tok = &b[start..end];
         let letters = tok.iter().all(u8::is_ascii_alphabetic);
         let token_like = if letters { tok.len() >= 24 || (tok.len() >= 6 && !is_plain(tok)) } else { tok.len() >= 3 };
-        if token_like && mask_len(b, start).is_none() && secret_name(tok).is_none() {
+        // `Bearer token` (a word) and `Bearer access_token=x` (a name and its value) are not the
+        // credential; `Bearer JWT9` is, whatever secret word it holds.
+        let bare = tok.strip_suffix(b"=").unwrap_or(tok);
+        let names = secret_name(bare).is_some() && (letters || bare.len() < tok.len() || matches!(b.get(end), Some(b':')));
+        if token_like && mask_len(b, start).is_none() && !names {
             self.mask(start, end, SecretKind::Authorization, false);
             return end;
         }

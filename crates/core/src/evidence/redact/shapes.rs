@@ -50,7 +50,14 @@ pub(crate) fn is_key_material(run: &[u8]) -> bool {
     }
     // Changes per hundred characters.
     let rate = changes * 100 / (alnum - 1);
-    (alnum >= 24 && rate >= 35) || rate >= 50 || (alnum >= 32 && digits >= 4 && rate >= 20) || (alnum >= 48 && rate >= 15)
+    // A long run of letters and digits only (dots aside), in both cases, with digits: no word or
+    // identifier is spelled so, whatever its class changes (`aaaaaaaaaaQaaaaaaaa000z`).
+    let mixed = run.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'.')
+        && alnum >= 20
+        && digits >= 3
+        && run.iter().any(u8::is_ascii_uppercase)
+        && run.iter().filter(|c| c.is_ascii_lowercase()).count() >= 8;
+    (alnum >= 24 && rate >= 35) || rate >= 50 || (alnum >= 32 && digits >= 4 && rate >= 20) || (alnum >= 48 && rate >= 15) || mixed
 }
 
 /// UUIDs (`8-4-4-4-12` hex) are request and widget ids, not secrets.

@@ -58,7 +58,9 @@ function size(bytes: number | null | undefined): string {
 
 // The levels are the core's (getCryptoDiagHealth: crates/core/src/report/health.rs); this only
 // picks the colour for each.
-function statusTone(status: CryptoDiagHealth['status'] | CryptoDiagHealth['classes'][number]['status']): Tone {
+function statusTone(
+  status: CryptoDiagHealth['status'] | CryptoDiagHealth['classes'][number]['status']
+): Tone {
   return status === 'none' ? 'muted' : status;
 }
 
@@ -324,11 +326,9 @@ function DecryptionTile({ decryption }: { decryption: DecryptionSection | null }
                 tone={c.kind === 'data' ? 'critical' : 'warning'}
                 title={`${c.kind} problem${c.ke ? ` (${c.ke})` : ''}${
                   c.explainedBy === 'crypto_store_reset'
-                    ? '; lost with this device\'s crypto store (reset under the same device id), not a new login'
+                    ? "; lost with this device's crypto store (reset under the same device id), not a new login"
                     : ''
-                }; e.g. ${
-                  c.events[0]?.eventId ?? '?'
-                } in ${c.events[0]?.roomId ?? '?'}`}
+                }; e.g. ${c.events[0]?.eventId ?? '?'} in ${c.events[0]?.roomId ?? '?'}`}
                 testId={`utd-cause-${cause}`}
               >
                 {`${cause.replace(/_/g, ' ')}: ${c.count}`}
@@ -341,8 +341,19 @@ function DecryptionTile({ decryption }: { decryption: DecryptionSection | null }
   );
 }
 
+/** The overall level in a word: `healthy`, `warning`, `critical`, or `unknown` before the first check. */
+function healthLabel(health: { status: string } | null | undefined): string {
+  if (!health) return 'unknown';
+  return health.status === 'ok' ? 'healthy' : health.status;
+}
+
 /** The call findings, most actionable first: what this device cannot hear, whom it cannot reach. */
-const CALL_FINDINGS = ['call_keys_undecryptable', 'peer_unreachable', 'peer_identity_replaced', 'call_keys_missing'];
+const CALL_FINDINGS = [
+  'call_keys_undecryptable',
+  'peer_unreachable',
+  'peer_identity_replaced',
+  'call_keys_missing',
+];
 
 /** Calls in one line a person can act on: whose keys do not get through, and what to do. */
 function CallTile({ findings }: { findings: Finding[] }) {
@@ -352,18 +363,18 @@ function CallTile({ findings }: { findings: Finding[] }) {
   if (call.length === 0) return null;
   const first = call[0];
   const mine = first.id === 'call_keys_undecryptable';
-  const action = mine
-    ? 'Sign out and back in (check key backup first).'
-    : first.id === 'call_keys_missing'
-      ? 'Ask them to rejoin the call.'
-      : 'The fix is on that device: sign out and back in there.';
+  let action = 'The fix is on that device: sign out and back in there.';
+  if (mine) action = 'Sign out and back in (check key backup first).';
+  else if (first.id === 'call_keys_missing') action = 'Ask them to rejoin the call.';
   return (
     <Tile
       title="Calls"
       description={`${first.title}. ${action}`}
       after={
         <span data-testid="call-keys" data-finding={first.id}>
-          <ToneBadge tone={levelTone(first.level)}>{mine ? 'you cannot hear them' : 'they cannot hear you'}</ToneBadge>
+          <ToneBadge tone={levelTone(first.level)}>
+            {mine ? 'you cannot hear them' : 'they cannot hear you'}
+          </ToneBadge>
         </span>
       }
     />
@@ -488,7 +499,7 @@ export function CryptoDiagnosticsCard({
           description="Errors captured on this device, by class. Hover a count for what it means."
           after={
             <ToneBadge tone={tone} testId="overall">
-              {health ? (health.status === 'ok' ? 'healthy' : health.status) : 'unknown'}
+              {healthLabel(health)}
             </ToneBadge>
           }
         />

@@ -134,6 +134,16 @@ export async function run(ctx) {
   if (listed.length !== 1 || listed[0].deviceId !== clients.alice.deviceId || listed[0].signedCurve25519 !== 500 || listed[0].atSynapseCap !== true || listed[0].firstSafeStep.id !== 'upgrade_client') {
     throw fail(`scan: ${JSON.stringify(listed)}`, figures);
   }
+  // Triage over the same database counts the device's keys and names the flood, not KE-1; carol's gets no such note.
+  const triageNote = async (c) => {
+    const t = await exec(path.join('target', 'debug', 'crypto-health'), ['triage', '--json', '--user', c.userId, '--device', c.deviceId, '--synapse-db', synapse.dbPath]);
+    if (t.code !== 0) throw fail(`triage failed: ${t.stderr}`, figures);
+    return (JSON.parse(t.stdout).notes ?? []).find((n) => n.includes('one-time-key flood')) ?? null;
+  };
+  figures.triage_alice_note = await triageNote(clients.alice);
+  const carolNote = await triageNote(clients.carol);
+  if (!figures.triage_alice_note || !figures.triage_alice_note.includes('holds 500 signed_curve25519') || !figures.triage_alice_note.includes('not KE-1')) throw fail('triage (SQLite): no flood note for alice', figures);
+  if (carolNote) throw fail(`triage (SQLite): a flood note for carol: ${carolNote}`, figures);
   const problems = [...clients.alice.problems, ...clients.carol.problems].filter((p) => p.startsWith('pageerror'));
   if (problems.length) throw fail(`page errors: ${problems.slice(0, 3)}`, figures);
   return figures;

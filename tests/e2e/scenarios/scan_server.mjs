@@ -114,6 +114,14 @@ export async function run(ctx) {
   const [f2, f1] = doc.otkFlood.filter((d) => d.userId.includes(`scan${tag}`));
   check(f2.signedCurve25519 === 500 && f2.atSynapseCap === true && f1.signedCurve25519 === 200 && f1.atSynapseCap === false && f1.firstSafeStep.id === 'upgrade_client', 'flood counts and first safe step', doc.otkFlood);
 
+  // Triage over the same PostgreSQL database counts each flooded device's keys.
+  for (const [k, n] of [['f2', 500], ['f1', 200]]) {
+    const t = await exec(bin, ['triage', '--json', '--user', flooded[k].userId, '--device', flooded[k].deviceId, '--synapse-db', hs.dbUrl], { env: { PGPASSFILE: pgpass } });
+    check(t.code === 0, `${k}: triage exited ${t.code}: ${t.stderr}`);
+    const note = t.code === 0 ? (JSON.parse(t.stdout).notes ?? []).find((x) => x.includes('one-time-key flood')) : undefined;
+    check(Boolean(note && note.includes(`holds ${n} signed_curve25519`)), `${k}: triage (PostgreSQL) names the flood with ${n} keys`, note);
+  }
+
   // The whole log: the early device is back, ranked by its 5 rejections (between k1 and k2).
   const all = JSON.parse((await scan('whole-log', ['--json'])).stdout);
   const mine = who(all.ke1).filter((x) => x.includes(`scan${tag}`));

@@ -21,12 +21,13 @@
 #            Vite as a Cinny fork builds it, driven in Chromium: card, report download, prompt)
 #   e2e      npm run e2e (tests/e2e/run.mjs)                   (a real Synapse on loopback + scenarios;
 #            figures in target/e2e/summary.json)
-#   forks    node tests/forks/integrator.mjs, then node tests/forks/run.mjs --tree upstream, --tree calls
-#            --light, --tree sable --light   (the shipped integrator, `crypto-health-cinny`, run in three
-#            real Cinny-family trees: upstream v4.12.6 (full browser flow: eviction, storm, prompt,
-#            report after the card's re-check, triage, logout), a 4.8.1-based fork with its own call
-#            work (npm) and Sable 1.18.3 (pnpm, Vite 7, oxlint/oxfmt) (boot, login, card, UTD row,
-#            second tab); each tree's type check, linter and formatter on the touched files and
+#   forks    node tests/forks/integrator.mjs, then node tests/forks/run.mjs --tree upstream, --tree calls,
+#            --tree sable   (the shipped integrator, `crypto-health-cinny`, run in three real
+#            Cinny-family trees: upstream v4.12.6, a 4.8.1-based fork with its own call work (npm,
+#            sessions in `matrixSessions`) and Sable 1.18.3 (pnpm, Vite 7, oxlint/oxfmt, its own
+#            crypto store prefix); in each the browser flow: login, card, UTD row, eviction, storm,
+#            prompt, report after the card's re-check, second tab; triage and logout on upstream;
+#            each tree's type check, linter and formatter on the touched files and
 #            its vite build; installs cached in target/cinny-cache/, figures, diffs and screenshots
 #            in target/forks/<tree>/)
 # Stops at the first failing stage; always ends with a plain `N passed, M failed` line.
@@ -63,7 +64,7 @@ stage_cmd() {
     kit)     node tests/kit/kit-build.mjs ;;
     e2e)     node tests/e2e/run.mjs ;;
     forks)   node tests/forks/integrator.mjs && node tests/forks/run.mjs --tree upstream &&
-             node tests/forks/run.mjs --tree calls --light && node tests/forks/run.mjs --tree sable --light ;;
+             node tests/forks/run.mjs --tree calls && node tests/forks/run.mjs --tree sable ;;
   esac
 }
 

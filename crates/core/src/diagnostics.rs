@@ -7,7 +7,7 @@
 //! one-time-key conflict seen on both the HTTP and the console path is counted
 //! once, because the monitor is asked first and the journal told what it said.
 
-use crate::environment::crypto_store::{self, StoreFacts, KNOWN_DATABASES, RUST_CRYPTO_DB};
+use crate::environment::crypto_store::{self, StoreFacts, StoreName, KNOWN_DATABASES};
 use crate::environment::tab_guard::TabGuard;
 use crate::evidence::classify::{classify, Classified};
 use crate::evidence::decryption::{Failure, UtdTracker};
@@ -116,6 +116,8 @@ pub struct StoreProbe {
     pub why_unlisted: Option<String>,
     /// When this browser last saw the store for this session.
     pub seen_at: Option<u64>,
+    /// The store's `cryptoDatabasePrefix` remembered for this session (a fork's own name).
+    pub remembered_prefix: Option<String>,
 }
 
 /// Side effects for the browser side to carry out, in order.
@@ -123,8 +125,8 @@ pub struct StoreProbe {
 pub enum Effect {
     /// Persist what we know of this device (localStorage), for the next page load.
     RememberDevice { user_id: String, device_id: String, memory: DeviceMemory },
-    /// Persist that the crypto store existed for this session at `at`.
-    RememberStoreSeen { user_id: Option<String>, device_id: Option<String>, at: u64 },
+    /// Persist that the crypto store existed for this session at `at`, and under which prefix.
+    RememberStoreSeen { user_id: Option<String>, device_id: Option<String>, at: u64, prefix: String },
     /// Once per upload storm: prompt the user (callbacks, window event).
     RecoveryNeeded(Box<RecoveryNeeded>),
     /// The storm ended: close the prompt.
@@ -380,6 +382,7 @@ impl Diagnostics {
     pub fn crypto_store_probe(&mut self, p: StoreProbe, storage: StorageProbe, now: u64) -> (Option<Finding>, Vec<Effect>) {
         let persisted = storage.persisted;
         self.storage_probe(storage);
+        let name = StoreName::resolve(p.databases.as_deref(), p.user_id.as_deref(), p.remembered_prefix.as_deref());
         let facts = StoreFacts {
             session_present: p.session_present,
             user_id: p.user_id.clone(),
@@ -388,17 +391,26 @@ impl Diagnostics {
             store_seen_at: p.seen_at,
             persisted,
             checked_at: now,
+            store: name.clone(),
         };
-        let present = facts.has(RUST_CRYPTO_DB);
+        let present = facts.has(&name.main());
         let mut effects = Vec::new();
-        // Remember that the store existed for this session: its later absence is then eviction, not doubt.
-        if p.session_present && present == Some(true) && p.seen_at.is_none() {
-            effects.push(Effect::RememberStoreSeen { user_id: p.user_id, device_id: p.device_id, at: now });
+        // Remember that the store existed for this session, and its name: its later absence is
+        // then eviction, not doubt, and a fork's own name is looked for even once it is gone.
+        if p.session_present && present == Some(true) && (p.seen_at.is_none() || p.remembered_prefix.is_none()) {
+            let at = p.seen_at.unwrap_or(now);
+            effects.push(Effect::RememberStoreSeen { user_id: p.user_id, device_id: p.device_id, at, prefix: name.prefix.clone() });
         }
         let mut databases = SortedMap::new();
         databases.extend(KNOWN_DATABASES.iter().filter_map(|n| Some(((*n).to_owned(), facts.has(n)?))));
+        for n in [name.main(), name.meta()] {
+            if let Some(there) = facts.has(&n) {
+                databases.insert(n, there);
+            }
+        }
         let store = CryptoStore {
             present,
+            name: Some(name.main()),
             databases,
             checked_at: Some(iso8601(now)),
             seen_at: p.seen_at.or(if present == Some(true) { Some(now) } else { None }).map(iso8601),
@@ -929,6 +941,11 @@ mod tests {
         assert_eq!(d.http(), &HttpStats::default());
     }
 
+    /// What a first sight of the store for `@a:hs`'s device `DEV` asks the browser to remember.
+    fn seen(at: u64, prefix: &str) -> Vec<Effect> {
+        vec![Effect::RememberStoreSeen { user_id: Some("@a:hs".into()), device_id: Some("DEV".into()), at, prefix: prefix.into() }]
+    }
+
     fn store_probe(databases: &[&str], seen_at: Option<u64>) -> StoreProbe {
         StoreProbe {
             session_present: true,
@@ -938,15 +955,16 @@ mod tests {
             databases: Some(databases.iter().map(|s| s.to_string()).collect()),
             why_unlisted: None,
             seen_at,
+            remembered_prefix: seen_at.map(|_| "matrix-js-sdk".into()),
         }
     }
 
     #[test]
     fn a_missing_store_is_a_finding_a_later_check_adds_to_and_never_erases() {
         let mut d = Diagnostics::default();
-        let (f, effects) = d.crypto_store_probe(store_probe(&[RUST_CRYPTO_DB], None), StorageProbe::default(), 5);
+        let (f, effects) = d.crypto_store_probe(store_probe(&[crypto_store::RUST_CRYPTO_DB], None), StorageProbe::default(), 5);
         assert!(f.is_none());
-        assert_eq!(effects, vec![Effect::RememberStoreSeen { user_id: Some("@a:hs".into()), device_id: Some("DEV".into()), at: 5 }]);
+        assert_eq!(effects, seen(5, "matrix-js-sdk"));
         assert_eq!(d.monitor().store_missing, Some(false));
         let (f, effects) = d.crypto_store_probe(store_probe(&[], Some(5)), StorageProbe::default(), 10);
         assert_eq!(f.map(|f| f.level), Some(crate::report::finding::Level::Critical));
@@ -955,27 +973,52 @@ mod tests {
         assert!(d.findings().iter().any(|f| f.id == "crypto_store_missing"));
         // The store is back under the same device (rust crypto re-created it): the later check
         // adds that fact; the eviction stays in the findings and still explains a new identity.
-        d.crypto_store_probe(store_probe(&[RUST_CRYPTO_DB], Some(5)), StorageProbe::default(), 20);
+        d.crypto_store_probe(store_probe(&[crypto_store::RUST_CRYPTO_DB], Some(5)), StorageProbe::default(), 20);
         assert_eq!(d.monitor().store_missing, Some(true));
         let f = d.findings().iter().find(|f| f.id == "crypto_store_missing").cloned();
         let f = f.unwrap_or_else(|| panic!("the eviction finding was erased by a later check: {:?}", d.findings()));
         assert_eq!((f.level, f.ts), (Level::Critical, 10), "raised at the check that saw the store gone");
-        assert_eq!(f.evidence["missingDatabases"][0], RUST_CRYPTO_DB);
+        assert_eq!(f.evidence["missingDatabases"][0], crypto_store::RUST_CRYPTO_DB);
         assert_eq!(f.evidence["presentAgain"]["at"], iso8601(20));
         assert_eq!(f.evidence["presentAgain"]["sameDevice"], true);
         assert_eq!(d.storage().unwrap().crypto_store.present, Some(true));
         // It reaches the report too, after any number of later checks.
-        d.crypto_store_probe(store_probe(&[RUST_CRYPTO_DB], Some(5)), StorageProbe::default(), 30);
+        d.crypto_store_probe(store_probe(&[crypto_store::RUST_CRYPTO_DB], Some(5)), StorageProbe::default(), 30);
         let r = d.report(Context::default(), 31);
         let f = r.findings.iter().find(|f| f.id == "crypto_store_missing");
         assert_eq!(f.map(|f| f.evidence["presentAgain"]["at"].clone()), Some(serde_json::json!(iso8601(20))), "first re-check kept");
     }
 
     #[test]
+    fn a_forks_own_store_is_remembered_and_its_eviction_found() {
+        // Sable names the store `sync<userId>::matrix-sdk-crypto` (cryptoDatabasePrefix).
+        let own = "sync@a:hs::matrix-sdk-crypto";
+        let mut d = Diagnostics::default();
+        let (f, effects) = d.crypto_store_probe(store_probe(&[own, "sync@a:hs"], None), StorageProbe::default(), 5);
+        assert!(f.is_none());
+        assert_eq!(effects, seen(5, "sync@a:hs"));
+        let store = &d.storage().unwrap().crypto_store;
+        assert_eq!((store.present, store.name.as_deref(), store.databases.get(own)), (Some(true), Some(own), Some(&true)));
+        // Evicted: the next page load looks for the remembered name, now gone.
+        let mut gone = store_probe(&["sync@a:hs"], Some(5));
+        gone.remembered_prefix = Some("sync@a:hs".into());
+        let (f, effects) = d.crypto_store_probe(gone, StorageProbe::default(), 10);
+        let f = f.expect("the eviction of the fork's own store is found");
+        assert_eq!((f.level, f.evidence["missingDatabases"][0].as_str()), (Level::Critical, Some(own)));
+        assert!(effects.is_empty());
+        assert_eq!(d.storage().unwrap().crypto_store.databases.get(own), Some(&false));
+        // An older record without a name gets its name added, keeping when it was first seen.
+        let mut old = store_probe(&[own], Some(3));
+        old.remembered_prefix = None;
+        let (_, effects) = Diagnostics::default().crypto_store_probe(old, StorageProbe::default(), 9);
+        assert_eq!(effects, seen(3, "sync@a:hs"));
+    }
+
+    #[test]
     fn a_store_present_under_a_new_device_keeps_the_eviction_but_no_longer_explains_identities() {
         let mut d = Diagnostics::default();
         d.crypto_store_probe(store_probe(&[], Some(5)), StorageProbe::default(), 10);
-        let mut later = store_probe(&[RUST_CRYPTO_DB], None);
+        let mut later = store_probe(&[crypto_store::RUST_CRYPTO_DB], None);
         later.device_id = Some("NEW".into());
         d.crypto_store_probe(later, StorageProbe::default(), 20);
         assert_eq!(d.monitor().store_missing, Some(false), "a new login's store explains nothing");
@@ -989,8 +1032,8 @@ mod tests {
     #[test]
     fn a_present_store_without_an_earlier_eviction_raises_nothing() {
         let mut d = Diagnostics::default();
-        d.crypto_store_probe(store_probe(&[RUST_CRYPTO_DB], None), StorageProbe::default(), 5);
-        d.crypto_store_probe(store_probe(&[RUST_CRYPTO_DB], Some(5)), StorageProbe::default(), 6);
+        d.crypto_store_probe(store_probe(&[crypto_store::RUST_CRYPTO_DB], None), StorageProbe::default(), 5);
+        d.crypto_store_probe(store_probe(&[crypto_store::RUST_CRYPTO_DB], Some(5)), StorageProbe::default(), 6);
         assert!(d.findings().is_empty());
         assert_eq!(d.monitor().store_missing, Some(false));
     }

@@ -206,6 +206,7 @@ fn busy() -> (Diagnostics, Vec<Effect>) {
         databases: Some(vec![]),
         why_unlisted: None,
         seen_at: Some(5),
+        remembered_prefix: None,
     };
     d.crypto_store_probe(
         probe,

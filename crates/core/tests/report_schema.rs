@@ -49,6 +49,7 @@ fn full_report() -> Report {
         store_seen_at: Some(1_794_000_000_000),
         persisted: Some(false),
         checked_at: 1_795_000_000_000,
+        store: Default::default(),
     };
     j.add_finding(assess(&facts).unwrap());
     let ctx = Context {
@@ -72,6 +73,7 @@ fn full_report() -> Report {
             estimate: Some(Estimate { usage: Some(1234), quota: Some(1_000_000_000) }),
             crypto_store: CryptoStore {
                 present: Some(false),
+                name: Some(RUST_CRYPTO_DB.to_owned()),
                 databases: [(RUST_CRYPTO_DB.to_owned(), false)].into_iter().collect(),
                 checked_at: Some("2026-11-21T20:13:37.000Z".into()),
                 seen_at: None,

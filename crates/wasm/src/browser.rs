@@ -2,40 +2,23 @@
 //! API (no window, sandboxed localStorage, no `indexedDB.databases()`, an
 //! insecure context) comes back as a named absence, never as an exception.
 
-use crate::storage_keys::{SESSION_ACCESS_TOKEN, SESSION_DEVICE_ID, SESSION_HOMESERVER, SESSION_USER_ID};
 use crypto_health_core::diagnostics::StorageProbe;
+use crypto_health_core::environment::session::Session;
 use js_sys::{Function, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
-
-/// Cinny's session as localStorage holds it; the token itself never leaves here.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Session {
-    /// localStorage could be read at all.
-    pub available: bool,
-    /// Access token and device id are both there.
-    pub present: bool,
-    pub user_id: Option<String>,
-    pub device_id: Option<String>,
-    pub homeserver: Option<String>,
-}
 
 fn local_storage() -> Option<web_sys::Storage> {
     // `window.localStorage` itself throws in some sandboxed iframes.
     web_sys::window()?.local_storage().ok().flatten()
 }
 
+/// The app's session as localStorage holds it (upstream Cinny's keys or a fork's session list,
+/// read by the core); of the token only its presence is kept.
 pub(crate) fn session() -> Session {
     let Some(ls) = local_storage() else { return Session::default() };
-    let get = |k: &str| ls.get_item(k).ok().flatten();
-    Session {
-        available: true,
-        present: get(SESSION_ACCESS_TOKEN).is_some() && get(SESSION_DEVICE_ID).is_some(),
-        user_id: get(SESSION_USER_ID),
-        device_id: get(SESSION_DEVICE_ID),
-        homeserver: get(SESSION_HOMESERVER),
-    }
+    Session::read(|k| ls.get_item(k).ok().flatten())
 }
 
 pub(crate) fn ls_get(key: &str) -> Option<String> {

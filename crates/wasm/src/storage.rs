@@ -38,8 +38,9 @@ pub async fn check_crypto_store_consistency() -> JsValue {
     let databases = browser::database_names().await;
     let storage = browser::persist(false).await;
     let sess = browser::session();
-    let seen_at =
-        browser::ls_get(&storage_keys::store_seen(sess.user_id.as_deref(), sess.device_id.as_deref())).and_then(|v| v.parse().ok());
+    let (user, device) = (sess.user_id.as_deref(), sess.device_id.as_deref());
+    let seen_at = browser::ls_get(&storage_keys::store_seen(user, device)).and_then(|v| v.parse().ok());
+    let remembered_prefix = browser::ls_get(&storage_keys::store_prefix(user, device));
     let (why_unlisted, databases) = match databases {
         Ok(names) => (None, Some(names)),
         Err(why) => (Some(why), None),
@@ -52,6 +53,7 @@ pub async fn check_crypto_store_consistency() -> JsValue {
         databases,
         why_unlisted,
         seen_at,
+        remembered_prefix,
     };
     let Some((finding, effects)) = state::with(|s| s.diag.crypto_store_probe(probe, storage, now)) else { return JsValue::NULL };
     carry_out(effects);

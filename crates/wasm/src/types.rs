@@ -95,7 +95,7 @@ export interface StorageState {
   persisted: boolean | null;
   requested: boolean;
   estimate: { usage: number | null; quota: number | null } | null;
-  cryptoStore: { present: boolean | null; databases: Record<string, boolean>; checkedAt: string | null; seenAt: string | null };
+  cryptoStore: { present: boolean | null; name: string | null; databases: Record<string, boolean>; checkedAt: string | null; seenAt: string | null };
   notes: string[];
 }
 
@@ -267,9 +267,9 @@ export interface TabGuardChange extends TabGuardState {
 }
 
 export interface TabGuardOptions {
-  /** Names the lock (`lockName`: origin, userId, deviceId); default: Cinny's `cinny_user_id`. Every tab of the origin also holds the origin's lock first, so one device has one primary whatever the order of login and tab opening. */
+  /** Names the lock (`lockName`: origin, userId, deviceId); default: the session's user (Cinny's `cinny_user_id`, or the active entry of a fork's `matrixSessions`). Every tab of the origin also holds the origin's lock first, so one device has one primary whatever the order of login and tab opening. */
   userId?: string;
-  /** Default: Cinny's `cinny_device_id`. */
+  /** Default: the session's device (Cinny's `cinny_device_id`, or the active `matrixSessions` entry's). */
   deviceId?: string;
   /** A waiting secondary becomes primary as soon as the primary goes away (default false). */
   autoTakeover?: boolean;

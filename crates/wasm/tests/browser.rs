@@ -323,7 +323,39 @@ async fn crypto_store_consistency_detects_eviction() {
     assert_eq!(get(&get(&r, "session"), "deviceId").as_string().as_deref(), Some("EVICTDEV"));
 
     js_async(DELETE_DB, &meta).await;
-    js("['cinny_access_token','cinny_device_id','cinny_user_id','crypto-health:store-seen:@evict:localhost|EVICTDEV'].forEach(k => localStorage.removeItem(k));", &JsValue::NULL);
+    js("['cinny_access_token','cinny_device_id','cinny_user_id','crypto-health:store-seen:@evict:localhost|EVICTDEV','crypto-health:store-prefix:@evict:localhost|EVICTDEV'].forEach(k => localStorage.removeItem(k));", &JsValue::NULL);
+    reset();
+}
+
+#[wasm_bindgen_test]
+async fn a_forks_session_list_and_own_store_name_are_followed_through_an_eviction() {
+    // Sable's layout: the session in `matrixSessions` (the active one named by
+    // `matrixActiveSession`), the rust crypto store under its own prefix `sync<userId>`.
+    reset();
+    js(
+        "['cinny_access_token','cinny_device_id','cinny_user_id'].forEach(k => localStorage.removeItem(k));
+         localStorage.setItem('matrixSessions', JSON.stringify([{ baseUrl: 'http://hs', userId: '@other:localhost', deviceId: 'OTHER', accessToken: 'syt_a' },
+           { baseUrl: 'http://hs', userId: '@fork:localhost', deviceId: 'FORKDEV', accessToken: 'syt_b' }]));
+         localStorage.setItem('matrixActiveSession', JSON.stringify('@fork:localhost'));",
+        &JsValue::NULL,
+    );
+    let own = JsValue::from_str("sync@fork:localhost::matrix-sdk-crypto");
+    js_async(OPEN_DB, &own).await;
+    assert!(check_crypto_store_consistency().await.is_null(), "present under the fork's own name");
+    let stored = js("return localStorage.getItem('crypto-health:store-prefix:@fork:localhost|FORKDEV');", &JsValue::NULL);
+    assert_eq!(stored.as_string().as_deref(), Some("sync@fork:localhost"), "the name is remembered for the session");
+
+    js_async(DELETE_DB, &own).await;
+    let f = check_crypto_store_consistency().await;
+    assert_eq!(get(&f, "level").as_string().as_deref(), Some("critical"), "seen, then gone: eviction");
+    assert!(get(&f, "detail").as_string().unwrap().contains("@fork:localhost (device FORKDEV)"));
+    let r = js_sys::JSON::parse(&build_crypto_diag_report(JsValue::UNDEFINED, JsValue::UNDEFINED).unwrap()).unwrap();
+    let store = get(&get(&r, "storage"), "cryptoStore");
+    assert_eq!(get(&store, "name").as_string().as_deref(), Some("sync@fork:localhost::matrix-sdk-crypto"));
+    assert_eq!(get(&get(&r, "session"), "deviceId").as_string().as_deref(), Some("FORKDEV"));
+    assert!(!js_sys::JSON::stringify(&r).unwrap().as_string().unwrap().contains("syt_b"));
+
+    js("['matrixSessions','matrixActiveSession','crypto-health:store-seen:@fork:localhost|FORKDEV','crypto-health:store-prefix:@fork:localhost|FORKDEV'].forEach(k => localStorage.removeItem(k));", &JsValue::NULL);
     reset();
 }
 

@@ -22,7 +22,6 @@ use crate::support::map::SortedMap;
 use crate::support::obj;
 use crate::support::text::{head, iso8601, truncate_marked};
 use serde_json::Value;
-use std::collections::VecDeque;
 
 pub const CALL_KEYS: &str = "io.element.call.encryption_keys";
 const CALL_MEMBER: [&str; 3] = ["org.matrix.msc3401.call.member", "org.matrix.msc4143.rtc.member", "m.rtc.member"];
@@ -99,7 +98,8 @@ pub struct CallEvidence {
 pub struct CallMonitor {
     ev: CallEvidence,
     /// Delayed-event requests waiting for their answer: (direction, widget, request id), action, time.
-    pending: VecDeque<((bool, String, String), String, u64)>,
+    // A Vec, not a VecDeque: bounded at MAX_PENDING, and one ring type less in the wasm.
+    pending: Vec<((bool, String, String), String, u64)>,
 }
 
 fn str_of<'a>(v: &'a Value, k: &str) -> Option<&'a str> {
@@ -189,7 +189,7 @@ impl CallMonitor {
     }
 
     fn answer(&mut self, from_widget: bool, action: &str, data: &Value, error: Option<String>, key: (bool, String, String), now: u64) {
-        if let Some((_, what, at)) = self.pending.iter().position(|(k, _, _)| *k == key).and_then(|i| self.pending.remove(i)) {
+        if let Some((_, what, at)) = self.pending.iter().position(|(k, _, _)| *k == key).map(|i| self.pending.remove(i)) {
             let d = self.ev.delayed_events.or_default(&what);
             let ms = now.saturating_sub(at);
             d.answered += 1;
@@ -234,9 +234,9 @@ impl CallMonitor {
     fn delayed_request(&mut self, what: &str, key: (bool, String, String), now: u64) {
         self.ev.delayed_events.or_default(what).requests += 1;
         if self.pending.len() >= MAX_PENDING {
-            self.pending.pop_front();
+            self.pending.remove(0);
         }
-        self.pending.push_back((key, what.to_owned(), now));
+        self.pending.push((key, what.to_owned(), now));
     }
 
     /// The device whose key this is: the sender and the device the key names

@@ -283,7 +283,8 @@ pub struct Monitor {
     /// The last upload body read and what it said. In a storm the SDK re-sends
     /// the identical body every time; it is then compared, not parsed again.
     pub upload_memo: Option<(String, crate::otk::upload::UploadRequest)>,
-    pending: VecDeque<(Source, String, u64)>,
+    // A Vec, not a VecDeque: bounded at MAX_PENDING, and one ring type less in the wasm.
+    pending: Vec<(Source, String, u64)>,
     last_request: Option<(Option<u64>, Option<u64>)>,
     /// The one-time-key flood detector for the same device.
     pub flood: crate::otk::flood::Flood,
@@ -457,9 +458,9 @@ impl Monitor {
             return Vec::new();
         }
         if self.pending.len() >= MAX_PENDING {
-            self.pending.pop_front();
+            self.pending.remove(0);
         }
-        self.pending.push_back((source, c.key_id.clone(), now));
+        self.pending.push((source, c.key_id.clone(), now));
 
         self.state.uploads.conflicts += 1;
         self.consecutive_transient = 0;

@@ -50,7 +50,10 @@ pub struct Estimate {
 pub struct CryptoStore {
     /// The rust crypto IndexedDB exists; null when databases cannot be listed.
     pub present: Option<bool>,
-    /// Known matrix-js-sdk databases and whether each exists.
+    /// The session's rust crypto IndexedDB: `<cryptoDatabasePrefix>::matrix-sdk-crypto`, the app's
+    /// own prefix when it passes one (found by the session's user id, then remembered).
+    pub name: Option<String>,
+    /// Known matrix-js-sdk databases, and the session's own store, and whether each exists.
     pub databases: SortedMap<bool>,
     pub checked_at: Option<String>,
     /// When crypto-health first saw the store for this session on this browser.

@@ -19,7 +19,6 @@ mod options;
 
 use crate::errors::{self, Code};
 use crate::js;
-use crate::storage_keys::{SESSION_DEVICE_ID, SESSION_USER_ID};
 use crypto_health_core::environment::tab_guard::{Callback, Cause, Change, Guard, Mechanism, Reaction, Role, Scope, TabGuard, EVENT};
 use gloo_timers::callback::Interval;
 use js_sys::{Function, Promise};
@@ -281,9 +280,9 @@ pub fn acquire_tab_guard(#[wasm_bindgen(unchecked_param_type = "TabGuardOptions"
         (None, Some(_)) => Mechanism::LocalStorage,
         (None, None) => Mechanism::None,
     };
-    let session = |k: &str| browser::local_storage().and_then(|s| browser::ls_get(&s, k));
-    let user = opts.user_id.clone().or_else(|| session(SESSION_USER_ID));
-    let device = opts.device_id.clone().or_else(|| session(SESSION_DEVICE_ID));
+    let session = crate::browser::session();
+    let user = opts.user_id.clone().or(session.user_id);
+    let device = opts.device_id.clone().or(session.device_id);
     let scope = Scope::new(&browser::origin(), user.as_deref(), device.as_deref());
     let names: Vec<String> = scope.names().into_iter().map(str::to_owned).collect();
     let tab_id = browser::random_id();

@@ -684,9 +684,24 @@ async function browserPhase(builds, hs, browser) {
     }
 
     // ---- Log out through the prompt (Cinny's logoutClient), log in again: a new device, no 400s
-    const again = AFTER && (await page.goto(`${patched.url}/`, { waitUntil: 'load' }).then(() => prompt.waitFor({ timeout: 120_000 })).then(() => true, () => false)); // the storm goes on: the prompt comes back
-    if (AFTER) check('after a reload the storm raises the prompt again', again);
+    const again = FULL && !!prompt && (await page.goto(`${patched.url}/`, { waitUntil: 'load' }).then(() => prompt.waitFor({ timeout: 120_000 })).then(() => true, () => false)); // the storm goes on: the prompt comes back
+    if (FULL) check('after a reload the storm raises the prompt again', again);
     if (again) {
+      // This page load found the store there from its start (rust crypto re-created it under the
+      // same device); the eviction an earlier load found is remembered for the device.
+      const [dl] = await Promise.all([page.waitForEvent('download', { timeout: 15_000 }), page.click('[data-testid=recovery-download]')]);
+      const file = path.join(OUT, 'report-after-reload.json');
+      await dl.saveAs(file);
+      let rep = null;
+      try {
+        rep = JSON.parse(readFileSync(file, 'utf8'));
+      } catch (e) {
+        check('report after a reload: JSON', false, String(e));
+      }
+      const f = rep?.findings?.find((x) => x.id === 'crypto_store_missing');
+      check('report after a reload (the store back before the check): the eviction an earlier page load found is still there (critical, present again on the same device)', rep?.storage?.cryptoStore?.present === true && f?.level === 'critical' && f?.evidence?.presentAgain?.sameDevice === true, show({ ids: rep?.findings?.map((x) => x.id), present: rep?.storage?.cryptoStore?.present, evidence: f?.evidence }));
+    }
+    if (again && AFTER) {
       await page.check('[data-testid=recovery-have-key]');
       const logout = page.locator('[data-testid=recovery-logout]');
       check('prompt: confirming the recovery key enables Log out', await until(() => logout.isEnabled(), Boolean, 5000));

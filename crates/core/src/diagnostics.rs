@@ -118,6 +118,8 @@ pub struct StoreProbe {
     pub seen_at: Option<u64>,
     /// The store's `cryptoDatabasePrefix` remembered for this session (a fork's own name).
     pub remembered_prefix: Option<String>,
+    /// When an earlier page load found this session's store evicted (remembered).
+    pub evicted_at: Option<u64>,
 }
 
 /// Side effects for the browser side to carry out, in order.
@@ -127,6 +129,9 @@ pub enum Effect {
     RememberDevice { user_id: String, device_id: String, memory: DeviceMemory },
     /// Persist that the crypto store existed for this session at `at`, and under which prefix.
     RememberStoreSeen { user_id: Option<String>, device_id: Option<String>, at: u64, prefix: String },
+    /// Persist that the session's crypto store was found evicted at `at`: later page loads,
+    /// where rust crypto has re-created it, still report the cause.
+    RememberEviction { user_id: Option<String>, device_id: Option<String>, at: u64 },
     /// Once per upload storm: prompt the user (callbacks, window event).
     RecoveryNeeded(Box<RecoveryNeeded>),
     /// The storm ended: close the prompt.
@@ -383,7 +388,7 @@ impl Diagnostics {
         let persisted = storage.persisted;
         self.storage_probe(storage);
         let name = StoreName::resolve(p.databases.as_deref(), p.user_id.as_deref(), p.remembered_prefix.as_deref());
-        let facts = StoreFacts {
+        let mut facts = StoreFacts {
             session_present: p.session_present,
             user_id: p.user_id.clone(),
             device_id: p.device_id.clone(),
@@ -424,6 +429,23 @@ impl Diagnostics {
             storage.notes.push("localStorage is unavailable: session presence unknown".into());
         }
         let finding = crypto_store::assess(&facts);
+        // Seen before, gone now: an eviction (critical), not doubt.
+        if let (Some(_), Some(_), None) = (&finding, p.seen_at, p.evicted_at) {
+            effects.push(Effect::RememberEviction { user_id: facts.user_id.clone(), device_id: facts.device_id.clone(), at: now });
+        }
+        // An earlier page load saw the eviction and rust crypto has since re-created the store
+        // under the same device: the cause of what follows (KE-1) is still reported.
+        if let (None, Some(at), Some(true)) = (&finding, p.evicted_at, present) {
+            if !self.journal.findings.iter().any(|f| f.id == "crypto_store_missing") {
+                // The facts as that load found them: the store absent, at `at`.
+                let listed = facts.databases.replace(Vec::new());
+                let checked = std::mem::replace(&mut facts.checked_at, at);
+                if let Some(f) = crypto_store::assess(&facts) {
+                    self.journal.add_finding(f);
+                }
+                (facts.databases, facts.checked_at) = (listed, checked);
+            }
+        }
         // The monitor explains a new identity with it. A later check adds to the evidence and
         // never erases it: a store present again was re-created (same device: by rust crypto
         // under the old device id, the eviction's consequence) or belongs to a new login.
@@ -956,6 +978,7 @@ mod tests {
             why_unlisted: None,
             seen_at,
             remembered_prefix: seen_at.map(|_| "matrix-js-sdk".into()),
+            evicted_at: None,
         }
     }
 
@@ -967,8 +990,8 @@ mod tests {
         assert_eq!(effects, seen(5, "matrix-js-sdk"));
         assert_eq!(d.monitor().store_missing, Some(false));
         let (f, effects) = d.crypto_store_probe(store_probe(&[], Some(5)), StorageProbe::default(), 10);
-        assert_eq!(f.map(|f| f.level), Some(crate::report::finding::Level::Critical));
-        assert!(effects.is_empty());
+        assert_eq!(f.map(|f| f.level), Some(Level::Critical));
+        assert_eq!(effects, vec![Effect::RememberEviction { user_id: Some("@a:hs".into()), device_id: Some("DEV".into()), at: 10 }]);
         assert_eq!(d.monitor().store_missing, Some(true));
         assert!(d.findings().iter().any(|f| f.id == "crypto_store_missing"));
         // The store is back under the same device (rust crypto re-created it): the later check
@@ -990,6 +1013,36 @@ mod tests {
     }
 
     #[test]
+    fn an_eviction_seen_by_an_earlier_page_load_is_still_reported_once_the_store_is_back() {
+        // This page load: the store goes, the eviction is remembered for the next ones.
+        let mut d = Diagnostics::default();
+        let (f, effects) = d.crypto_store_probe(store_probe(&[crypto_store::SYNC_DB], Some(5)), StorageProbe::default(), 10);
+        assert_eq!(f.map(|f| f.level), Some(Level::Critical));
+        assert_eq!(effects, vec![Effect::RememberEviction { user_id: Some("@a:hs".into()), device_id: Some("DEV".into()), at: 10 }]);
+        // A later page load (a fresh state): rust crypto re-created the store under the same device.
+        let mut later = Diagnostics::default();
+        let mut back = store_probe(&[crypto_store::RUST_CRYPTO_DB, crypto_store::SYNC_DB], Some(5));
+        back.evicted_at = Some(10);
+        let (f, effects) = later.crypto_store_probe(back.clone(), StorageProbe::default(), 50);
+        assert!(f.is_none() && effects.is_empty(), "the store is there now; nothing new to remember");
+        let kept = later.findings().iter().find(|f| f.id == "crypto_store_missing").cloned();
+        let kept = kept.unwrap_or_else(|| panic!("the earlier eviction is gone from a later page load: {:?}", later.findings()));
+        assert_eq!((kept.level, kept.ts), (Level::Critical, 10), "dated when it was found");
+        assert_eq!(kept.evidence["missingDatabases"][0], crypto_store::RUST_CRYPTO_DB);
+        assert_eq!(
+            (kept.evidence["presentAgain"]["at"].as_str(), kept.evidence["presentAgain"]["sameDevice"].as_bool()),
+            (Some(iso8601(50).as_str()), Some(true))
+        );
+        assert_eq!(later.monitor().store_missing, Some(true), "it still explains a new identity");
+        // Once, however many checks follow; and a new login's device has no such memory.
+        later.crypto_store_probe(back, StorageProbe::default(), 60);
+        assert_eq!(later.findings().iter().filter(|f| f.id == "crypto_store_missing").count(), 1);
+        let mut fresh = Diagnostics::default();
+        fresh.crypto_store_probe(store_probe(&[crypto_store::RUST_CRYPTO_DB], Some(5)), StorageProbe::default(), 70);
+        assert!(fresh.findings().is_empty());
+    }
+
+    #[test]
     fn a_forks_own_store_is_remembered_and_its_eviction_found() {
         // Sable names the store `sync<userId>::matrix-sdk-crypto` (cryptoDatabasePrefix).
         let own = "sync@a:hs::matrix-sdk-crypto";
@@ -1005,7 +1058,7 @@ mod tests {
         let (f, effects) = d.crypto_store_probe(gone, StorageProbe::default(), 10);
         let f = f.expect("the eviction of the fork's own store is found");
         assert_eq!((f.level, f.evidence["missingDatabases"][0].as_str()), (Level::Critical, Some(own)));
-        assert!(effects.is_empty());
+        assert!(matches!(effects[..], [Effect::RememberEviction { at: 10, .. }]), "{effects:?}");
         assert_eq!(d.storage().unwrap().crypto_store.databases.get(own), Some(&false));
         // An older record without a name gets its name added, keeping when it was first seen.
         let mut old = store_probe(&[own], Some(3));

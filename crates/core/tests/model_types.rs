@@ -207,6 +207,7 @@ fn busy() -> (Diagnostics, Vec<Effect>) {
         why_unlisted: None,
         seen_at: Some(5),
         remembered_prefix: None,
+        evicted_at: None,
     };
     d.crypto_store_probe(
         probe,

@@ -24,6 +24,9 @@ pub(crate) fn carry_out(effects: Vec<Effect>) {
                 browser::ls_set(&storage_keys::store_seen(user_id.as_deref(), device_id.as_deref()), &at.to_string());
                 browser::ls_set(&storage_keys::store_prefix(user_id.as_deref(), device_id.as_deref()), &prefix);
             }
+            Effect::RememberEviction { user_id, device_id, at } => {
+                browser::ls_set(&storage_keys::store_evicted(user_id.as_deref(), device_id.as_deref()), &at.to_string());
+            }
             Effect::RecoveryNeeded(r) => js::emit_recovery(&js::to_js(&r)),
             Effect::Recovered => js::clear_recovery(),
         }

@@ -41,6 +41,7 @@ pub async fn check_crypto_store_consistency() -> JsValue {
     let (user, device) = (sess.user_id.as_deref(), sess.device_id.as_deref());
     let seen_at = browser::ls_get(&storage_keys::store_seen(user, device)).and_then(|v| v.parse().ok());
     let remembered_prefix = browser::ls_get(&storage_keys::store_prefix(user, device));
+    let evicted_at = browser::ls_get(&storage_keys::store_evicted(user, device)).and_then(|v| v.parse().ok());
     let (why_unlisted, databases) = match databases {
         Ok(names) => (None, Some(names)),
         Err(why) => (Some(why), None),
@@ -54,6 +55,7 @@ pub async fn check_crypto_store_consistency() -> JsValue {
         why_unlisted,
         seen_at,
         remembered_prefix,
+        evicted_at,
     };
     let Some((finding, effects)) = state::with(|s| s.diag.crypto_store_probe(probe, storage, now)) else { return JsValue::NULL };
     carry_out(effects);

@@ -18,3 +18,9 @@ pub(crate) fn store_seen(user: Option<&str>, device: Option<&str>) -> String {
 pub(crate) fn store_prefix(user: Option<&str>, device: Option<&str>) -> String {
     format!("crypto-health:store-prefix:{}|{}", user.unwrap_or(""), device.unwrap_or(""))
 }
+
+/// When the session's crypto store was found evicted (Unix ms): later page loads, where rust
+/// crypto has re-created it under the same device, still report the cause.
+pub(crate) fn store_evicted(user: Option<&str>, device: Option<&str>) -> String {
+    format!("crypto-health:store-evicted:{}|{}", user.unwrap_or(""), device.unwrap_or(""))
+}

@@ -291,7 +291,8 @@ async fn crypto_store_consistency_detects_eviction() {
     reset();
     js(
         "localStorage.setItem('cinny_access_token', 'syt_x'); localStorage.setItem('cinny_device_id', 'EVICTDEV');
-         localStorage.setItem('cinny_user_id', '@evict:localhost'); localStorage.removeItem('crypto-health:store-seen:@evict:localhost|EVICTDEV');",
+         localStorage.setItem('cinny_user_id', '@evict:localhost');
+         ['seen','prefix','evicted'].forEach(k => localStorage.removeItem(`crypto-health:store-${k}:@evict:localhost|EVICTDEV`));",
         &JsValue::NULL,
     );
     let main = JsValue::from_str("matrix-js-sdk::matrix-sdk-crypto");
@@ -323,7 +324,7 @@ async fn crypto_store_consistency_detects_eviction() {
     assert_eq!(get(&get(&r, "session"), "deviceId").as_string().as_deref(), Some("EVICTDEV"));
 
     js_async(DELETE_DB, &meta).await;
-    js("['cinny_access_token','cinny_device_id','cinny_user_id','crypto-health:store-seen:@evict:localhost|EVICTDEV','crypto-health:store-prefix:@evict:localhost|EVICTDEV'].forEach(k => localStorage.removeItem(k));", &JsValue::NULL);
+    js("['cinny_access_token','cinny_device_id','cinny_user_id'].concat(['seen','prefix','evicted'].map(k => `crypto-health:store-${k}:@evict:localhost|EVICTDEV`)).forEach(k => localStorage.removeItem(k));", &JsValue::NULL);
     reset();
 }
 
@@ -355,7 +356,20 @@ async fn a_forks_session_list_and_own_store_name_are_followed_through_an_evictio
     assert_eq!(get(&get(&r, "session"), "deviceId").as_string().as_deref(), Some("FORKDEV"));
     assert!(!js_sys::JSON::stringify(&r).unwrap().as_string().unwrap().contains("syt_b"));
 
-    js("['matrixSessions','matrixActiveSession','crypto-health:store-seen:@fork:localhost|FORKDEV','crypto-health:store-prefix:@fork:localhost|FORKDEV'].forEach(k => localStorage.removeItem(k));", &JsValue::NULL);
+    // The next page load (fresh state): rust crypto has re-created the store under the same
+    // device. The check finds it present, and the report still carries the eviction.
+    reset();
+    js_async(OPEN_DB, &own).await;
+    assert!(check_crypto_store_consistency().await.is_null(), "present again");
+    let r = js_sys::JSON::parse(&build_crypto_diag_report(JsValue::UNDEFINED, JsValue::UNDEFINED).unwrap()).unwrap();
+    let findings = js_sys::Array::from(&get(&r, "findings"));
+    let f = findings.iter().find(|f| get(f, "id").as_string().as_deref() == Some("crypto_store_missing"));
+    let f = f.expect("the eviction an earlier page load found is still in the report");
+    assert_eq!(get(&f, "level").as_string().as_deref(), Some("critical"));
+    assert_eq!(get(&get(&get(&f, "evidence"), "presentAgain"), "sameDevice").as_bool(), Some(true));
+    js_async(DELETE_DB, &own).await;
+
+    js("['matrixSessions','matrixActiveSession'].concat(['seen','prefix','evicted'].map(k => `crypto-health:store-${k}:@fork:localhost|FORKDEV`)).forEach(k => localStorage.removeItem(k));", &JsValue::NULL);
     reset();
 }
 

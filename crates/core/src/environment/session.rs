@@ -23,15 +23,6 @@ pub const ACTIVE_SESSION: &str = "matrixActiveSession";
 /// A session list longer than this is not a session list: it is not parsed.
 const MAX_LIST_BYTES: usize = 256 * 1024;
 
-/// Where the session was read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Source {
-    /// Upstream Cinny's four `cinny_*` keys.
-    CinnyKeys,
-    /// A fork's `matrixSessions` list.
-    SessionList,
-}
-
 /// The session, without its token.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Session {
@@ -45,8 +36,6 @@ pub struct Session {
     pub device_id: Option<String>,
     /// The homeserver's base URL.
     pub homeserver: Option<String>,
-    /// Where it was read; `None` when there is no session.
-    pub source: Option<Source>,
 }
 
 impl Session {
@@ -62,7 +51,6 @@ impl Session {
                 user_id: get(CINNY_USER_ID),
                 device_id,
                 homeserver: get(CINNY_HOMESERVER),
-                source: Some(Source::CinnyKeys),
             };
         }
         let listed = get(SESSIONS_LIST).and_then(|list| Self::from_list(&list, get(ACTIVE_SESSION).as_deref()));
@@ -90,7 +78,6 @@ impl Session {
             user_id: field(e, "userId"),
             device_id,
             homeserver: field(e, "baseUrl"),
-            source: Some(Source::SessionList),
         })
     }
 }
@@ -110,8 +97,8 @@ mod tests {
         let s =
             read(&[(CINNY_ACCESS_TOKEN, "syt_x"), (CINNY_DEVICE_ID, "DEV"), (CINNY_USER_ID, "@a:hs"), (CINNY_HOMESERVER, "https://hs")]);
         assert_eq!(
-            (s.present, s.user_id.as_deref(), s.device_id.as_deref(), s.source),
-            (true, Some("@a:hs"), Some("DEV"), Some(Source::CinnyKeys))
+            (s.present, s.user_id.as_deref(), s.device_id.as_deref(), s.homeserver.as_deref()),
+            (true, Some("@a:hs"), Some("DEV"), Some("https://hs"))
         );
         assert_eq!(s.homeserver.as_deref(), Some("https://hs"));
     }
@@ -129,8 +116,8 @@ mod tests {
         let list = r#"[{"accessToken":"syt_secret","deviceId":"DEV","userId":"@a:hs","baseUrl":"https://hs","fallbackSdkStores":false}]"#;
         let s = read(&[(SESSIONS_LIST, list)]);
         assert_eq!(
-            (s.present, s.user_id.as_deref(), s.device_id.as_deref(), s.source),
-            (true, Some("@a:hs"), Some("DEV"), Some(Source::SessionList))
+            (s.present, s.user_id.as_deref(), s.device_id.as_deref(), s.homeserver.as_deref()),
+            (true, Some("@a:hs"), Some("DEV"), Some("https://hs"))
         );
         assert!(!format!("{s:?}").contains("syt_secret"), "the token is not kept");
     }

@@ -302,7 +302,7 @@ function plan(ts, tree) {
       if (!imported) addImport(ts, e, sf, ['startCryptoHealth']);
       if (!called) {
         const end = lastImportEnd(ts, sf) ?? 0;
-        e.insert(end, `\n\n// Not awaited: the wasm loads in parallel with the app's chunks; only the Matrix client waits.\nstartCryptoHealth();`);
+        e.insert(end, `\n\n// Not awaited: crypto-health keeps its evidence from here on; only a second tab's client waits.\nstartCryptoHealth();`);
       }
       todo.push(`start in the entry ${posix(path.relative(tree, entry))}`);
     }
@@ -509,12 +509,11 @@ const loadKit = (): Promise<Kit | null> => {
 };
 
 /**
- * At the app entry, not awaited. The wasm is fetched and compiled at once, in parallel with the
- * app's other chunks (the client root waits for the tab guard, which needs it); the taps, the
- * persistent-storage request, the crypto-store check and the tab guard start after the first frame.
+ * At the app entry, not awaited. From the package's import on, console lines and the IndexedDB
+ * list are kept; a tab alone on the origin starts its client at once and loads the wasm once
+ * the live client is up, any other waits for the tab guard, which needs the wasm.
  */
 export function startCryptoHealth() {
-  import('crypto-health').then((p) => p.loadCryptoHealth()).catch(() => null);
   loadKit().then((k) => k?.bootCryptoHealth({ capacity: 200 }));
 }
 

@@ -4,7 +4,7 @@
 import React, { ReactElement, ReactNode, useState } from 'react';
 import { Box, Button, Dialog, Text, color, config } from 'folds';
 import { KitApi, attempt } from './api';
-import { useBoot, useCryptoHealthApi, useTabGuard } from './hooks';
+import { useBoot, useCryptoHealthApi, useTabGuard, useTabStart } from './hooks';
 
 export interface AnotherTabNoticeProps {
   api?: KitApi | null;
@@ -22,7 +22,7 @@ export function AnotherTabNotice({
   appName = 'This app',
   onTakeOver,
 }: AnotherTabNoticeProps) {
-  const loaded = useCryptoHealthApi();
+  const loaded = useCryptoHealthApi(false);
   const api = given ?? loaded.api;
   const { state, takeOver } = useTabGuard(api);
   const [busy, setBusy] = useState(false);
@@ -99,10 +99,11 @@ export interface TabGuardGateProps extends AnotherTabNoticeProps {
 /**
  * Renders `children` (e.g. Cinny's ClientRoot, which creates and starts the Matrix
  * client) unless this tab is the tab guard's secondary; then only the notice. After
- * "Use here" the role turns primary and the children mount here. Until the app's
- * bootCryptoHealth() has settled the role, `fallback` is shown: only the client waits,
- * not the rest of the app. Builds without a tab guard, or a package that failed to
- * load, render the children unchanged.
+ * "Use here" the role turns primary and the children mount here. A tab that
+ * bootCryptoHealth() found alone on the origin renders them at once (the wasm loads
+ * later); any other waits, showing `fallback`, until the boot has settled the role: only
+ * the client waits, not the rest of the app. Builds without a tab guard, or a package that
+ * failed to load, render the children unchanged.
  */
 export function TabGuardGate({
   children,
@@ -111,12 +112,15 @@ export function TabGuardGate({
 }: TabGuardGateProps): ReactElement | null {
   // React renders any node a component returns; the JSX types want an element.
   const pass = (node: ReactNode) => (node ?? null) as ReactElement | null;
+  const start = useTabStart();
   const boot = useBoot();
-  const loaded = useCryptoHealthApi();
+  const loaded = useCryptoHealthApi(false);
   const api = notice.api ?? loaded.api;
   const { state } = useTabGuard(api); // re-renders on role changes
-  if (!boot.done) return pass(fallback);
-  if (!api && !loaded.error) return pass(fallback); // the shared load promise: settled already
+  if (!start?.alone) {
+    if (!boot.done) return pass(fallback);
+    if (!api && !loaded.error) return pass(fallback); // the shared load promise: settled already
+  }
   // Read the role now, not from the hook's last poll: the render that first has `api`
   // must not mount the children in a secondary tab.
   const current =

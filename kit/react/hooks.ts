@@ -22,7 +22,14 @@ import {
   attempt,
   readFindings,
 } from './api';
-import { BootResult, cryptoHealthBooting } from './start';
+import {
+  BootResult,
+  cryptoHealthBooting,
+  cryptoHealthClaimed,
+  cryptoHealthStart,
+  needCryptoHealth,
+} from './start';
+import type { TabStart } from './tabStart';
 
 /** loadCryptoHealth(), as a promise even if the call itself throws. */
 function safeLoad(): Promise<unknown> {
@@ -33,14 +40,19 @@ function safeLoad(): Promise<unknown> {
   }
 }
 
-/** The package, loaded through its shared init promise (the one the app entry started). */
-export function useCryptoHealthApi(): { api: KitApi | null; error: string | null } {
+/**
+ * The package, loaded through its shared init promise (the one the app entry started). A
+ * boot that waits for a component to need the package loads it now, unless `need` is false
+ * (the tab gate and its notice: they only read what the boot settles).
+ */
+export function useCryptoHealthApi(need = true): { api: KitApi | null; error: string | null } {
   const [state, setState] = useState<{ api: KitApi | null; error: string | null }>({
     api: null,
     error: null,
   });
   useEffect(() => {
     let live = true;
+    if (need) needCryptoHealth();
     const boot = cryptoHealthBooting();
     const load: Promise<KitApi> = boot
       ? boot.then((b) => (b.api ? b.api : Promise.reject(new Error(b.error ?? 'not loaded'))))
@@ -56,8 +68,27 @@ export function useCryptoHealthApi(): { api: KitApi | null; error: string | null
     return () => {
       live = false;
     };
-  }, []);
+  }, [need]);
   return state;
+}
+
+/**
+ * The tab's start claim made by bootCryptoHealth(): `alone` lets the client start before the
+ * wasm is loaded. Null until settled (a few ms after boot) and without a boot call.
+ */
+export function useTabStart(): TabStart | null {
+  const [claim, setClaim] = useState<TabStart | null>(() => cryptoHealthClaimed());
+  useEffect(() => {
+    if (claim) return undefined;
+    let live = true;
+    cryptoHealthStart()?.then((c) => {
+      if (live) setClaim(c);
+    });
+    return () => {
+      live = false;
+    };
+  }, [claim]);
+  return claim;
 }
 
 export type Counts = Partial<Record<KeClass | 'other', ClassCount>>;

@@ -2,6 +2,7 @@
 // are the app's own: peer dependencies). See docs/INTEGRATION.md.
 export { bootCryptoHealth, cryptoHealthBooting } from './start';
 export type { BootOptions, BootResult } from './start';
+export type { TabStart } from './tabStart';
 export { CryptoDiagnosticsCard } from './CryptoDiagnosticsCard';
 export type { CryptoDiagnosticsCardProps } from './CryptoDiagnosticsCard';
 export { RecoveryPrompt, RecoveryPromptHost } from './RecoveryPrompt';
@@ -15,6 +16,7 @@ export {
   useRecoveryNeeded,
   useStorageState,
   useTabGuard,
+  useTabStart,
   useWatchDecryption,
 } from './hooks';
 export { checkKeyBackup, DEFAULT_BACKUP_SETTINGS } from './backupCheck';

@@ -33,6 +33,7 @@ import { reportValidator } from '../lib/report-schema.mjs';
 import { startSynapse } from '../e2e/synapse.mjs';
 import { ROOT, TREES, sh } from './tree.mjs';
 import { pointConfigAt, serve } from './serve.mjs';
+import { HOME_PROBE } from './probes.mjs';
 import { tsConfigAsJson } from '../../kit/cinny/crypto-health-cinny.mjs';
 import { added, baseline, diffFiles, distSizes, eslint, integratedTree, prettierCheck, tscFileErrors, viteBuild } from './build.mjs';
 
@@ -222,6 +223,22 @@ function tagSettingsButton(page) {
 /** Cinny's client is up: its sidebar with the user-settings avatar is there (after the first sync). */
 async function clientReady(page, timeoutMs = 60_000) {
   return (await until(() => tagSettingsButton(page), Boolean, timeoutMs, 300)) === true;
+}
+
+/**
+ * Click a report download button, save the file as target/forks/<tree>/<file> and parse it:
+ * { name (the suggested file name), path, report (null when not JSON; the check named `what: JSON` fails) }.
+ */
+async function downloadReport(page, button, file, what) {
+  const [dl] = await Promise.all([page.waitForEvent('download', { timeout: 15_000 }), page.click(button)]);
+  const saved = path.join(OUT, file);
+  await dl.saveAs(saved);
+  try {
+    return { name: dl.suggestedFilename(), path: saved, report: JSON.parse(readFileSync(saved, 'utf8')) };
+  } catch (e) {
+    check(`${what}: JSON`, false, String(e));
+    return { name: dl.suggestedFilename(), path: saved, report: null };
+  }
 }
 
 async function openDeveloperTools(page) {
@@ -486,6 +503,7 @@ async function browserPhase(builds, hs, browser) {
     // ---- the integration: fresh login, card, themes, second tab right after login
     const ctx = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 900 } });
     cleanups.push(() => ctx.close());
+    await ctx.addInitScript(HOME_PROBE);
     const page = await ctx.newPage();
     const problems = [];
     watch(page, 'tab 1', problems);
@@ -611,17 +629,10 @@ async function browserPhase(builds, hs, browser) {
       check('prompt: Log out stays disabled until the recovery key is confirmed', await logout.isDisabled());
       await prompt.screenshot({ path: path.join(OUT, 'recovery-prompt.png') });
       await page.screenshot({ path: path.join(OUT, 'recovery-prompt-over-cinny.png') });
-      const [download] = await Promise.all([page.waitForEvent('download', { timeout: 15_000 }), page.click('[data-testid=recovery-download]')]);
-      const name = download.suggestedFilename();
-      reportFile = path.join(OUT, 'report-storm.json');
-      await download.saveAs(reportFile);
+      const stormReport = await downloadReport(page, '[data-testid=recovery-download]', 'report-storm.json', 'report');
+      const { name, report } = stormReport;
+      reportFile = stormReport.path;
       check('report: generic default name crypto-health-report-<UTC>.json', /^crypto-health-report-\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ\.json$/.test(name), name);
-      let report = null;
-      try {
-        report = JSON.parse(readFileSync(reportFile, 'utf8'));
-      } catch (e) {
-        check('report: JSON', false, String(e));
-      }
       if (report) {
         const v = validate(report);
         check('report: validates against schema/report.schema.json', v.ok, v.errors);
@@ -646,15 +657,7 @@ async function browserPhase(builds, hs, browser) {
         const checked = await until(() => page.locator('[data-testid=store-checked]').textContent(), (v) => /re-created by the client under the same device/.test(v ?? ''), 15_000);
         check('card re-check under the live client: the store is back (re-created under the same device) and the eviction is still shown', /re-created by the client under the same device/.test(checked ?? '') && /crypto_store_missing/.test(checked ?? ''), checked);
         await card.screenshot({ path: path.join(OUT, 'card-storm-light.png') });
-        const [dl] = await Promise.all([page.waitForEvent('download', { timeout: 15_000 }), page.click('[data-testid=download-report]')]);
-        const after = path.join(OUT, 'report-after-recheck.json');
-        await dl.saveAs(after);
-        let rep = null;
-        try {
-          rep = JSON.parse(readFileSync(after, 'utf8'));
-        } catch (e) {
-          check('report after the re-check: JSON', false, String(e));
-        }
+        const { report: rep } = await downloadReport(page, '[data-testid=download-report]', 'report-after-recheck.json', 'report after the re-check');
         if (rep) {
           const ids = rep.findings?.map((f) => f.id) ?? [];
           const f = rep.findings?.find((x) => x.id === 'crypto_store_missing');
@@ -689,15 +692,7 @@ async function browserPhase(builds, hs, browser) {
     if (again) {
       // This page load found the store there from its start (rust crypto re-created it under the
       // same device); the eviction an earlier load found is remembered for the device.
-      const [dl] = await Promise.all([page.waitForEvent('download', { timeout: 15_000 }), page.click('[data-testid=recovery-download]')]);
-      const file = path.join(OUT, 'report-after-reload.json');
-      await dl.saveAs(file);
-      let rep = null;
-      try {
-        rep = JSON.parse(readFileSync(file, 'utf8'));
-      } catch (e) {
-        check('report after a reload: JSON', false, String(e));
-      }
+      const { report: rep } = await downloadReport(page, '[data-testid=recovery-download]', 'report-after-reload.json', 'report after a reload');
       const f = rep?.findings?.find((x) => x.id === 'crypto_store_missing');
       check('report after a reload (the store back before the check): the eviction an earlier page load found is still there (critical, present again on the same device)', rep?.storage?.cryptoStore?.present === true && f?.level === 'critical' && f?.evidence?.presentAgain?.sameDevice === true, show({ ids: rep?.findings?.map((x) => x.id), present: rep?.storage?.cryptoStore?.present, evidence: f?.evidence }));
     }
@@ -724,9 +719,14 @@ async function browserPhase(builds, hs, browser) {
 
     } // FULL
 
-    // ---- second tab: the notice, Use here moves the client
+    // ---- a tab alone: its client starts without waiting for the package's wasm
     await page.reload({ waitUntil: 'load' });
     await clientReady(page);
+    const order = await until(() => page.evaluate(() => ({ home: window.__home, wasmAt: window.__wasmAt })), (o) => o?.home != null && o?.wasmAt != null, 30_000);
+    fig('aloneTab', order);
+    check('a tab alone on the origin reaches the logged-in view before the package\'s wasm is even requested (the client does not wait for it)', order?.home != null && order?.wasmAt != null && order.wasmAt >= order.home, show(order));
+
+    // ---- second tab: the notice, Use here moves the client
     const tab2 = await ctx.newPage();
     const p2 = [];
     watch(tab2, 'tab 2', p2);
@@ -744,6 +744,23 @@ async function browserPhase(builds, hs, browser) {
     }
     check('tab 1: no page errors', problems.length === 0, problems.join('\n'));
     check('tab 2: no page errors', p2.length === 0, p2.join('\n'));
+
+    // ---- two tabs starting at once: one runs the client, the other waits with the notice
+    await tab2.close();
+    await page.close();
+    const pair = [await ctx.newPage(), await ctx.newPage()];
+    const pairProblems = [];
+    pair.forEach((p, i) => watch(p, `tab ${3 + i} (started together)`, pairProblems));
+    await Promise.all(pair.map((p) => p.goto(`${patched.url}/`, { waitUntil: 'commit' })));
+    const roles = await until(
+      () => Promise.all(pair.map(async (p) => ((await p.locator('[data-testid=another-tab-notice]').count()) > 0 ? 'notice' : (await tagSettingsButton(p)) ? 'client' : null))),
+      (r) => Array.isArray(r) && r.every((x) => x !== null),
+      60_000,
+      300
+    );
+    fig('startedTogether', roles);
+    check('two tabs started at the same moment: exactly one runs the client, the other shows the notice', Array.isArray(roles) && roles.filter((r) => r === 'client').length === 1 && roles.filter((r) => r === 'notice').length === 1, show(roles));
+    check('tabs started together: no page errors', pairProblems.length === 0, pairProblems.join('\n'));
     if (upProblems.length) info(`upstream Cinny problems (not ours): ${upProblems.join(' | ')}`);
   } finally {
     for (const c of cleanups.reverse()) await Promise.resolve().then(c).catch(() => {});

@@ -977,7 +977,7 @@ mod tests {
             databases: Some(databases.iter().map(|s| s.to_string()).collect()),
             why_unlisted: None,
             seen_at,
-            remembered_prefix: seen_at.map(|_| "matrix-js-sdk".into()),
+            remembered_prefix: seen_at.map(|_| crypto_store::DEFAULT_PREFIX.into()),
             evicted_at: None,
         }
     }
@@ -987,7 +987,7 @@ mod tests {
         let mut d = Diagnostics::default();
         let (f, effects) = d.crypto_store_probe(store_probe(&[crypto_store::RUST_CRYPTO_DB], None), StorageProbe::default(), 5);
         assert!(f.is_none());
-        assert_eq!(effects, seen(5, "matrix-js-sdk"));
+        assert_eq!(effects, seen(5, crypto_store::DEFAULT_PREFIX));
         assert_eq!(d.monitor().store_missing, Some(false));
         let (f, effects) = d.crypto_store_probe(store_probe(&[], Some(5)), StorageProbe::default(), 10);
         assert_eq!(f.map(|f| f.level), Some(Level::Critical));

@@ -47,8 +47,10 @@ const taTag = (gopd(taProto, Symbol.toStringTag) || {}).get;
 const dvLength = (gopd(DataView.prototype, 'byteLength') || {}).get;
 const quote = JSON.stringify; // on a string only: no app code
 
-const EARLY_MAX_LINES = 200; // lines kept before the wasm is ready
-const EARLY_MAX_CHARS = 128 * 1024; // and their total size
+// Lines kept before the wasm is ready, and their total size. In a tab alone the wasm loads only
+// once the client is up: integrated Cinny logs ~70-120 lines until then, a KE-1 storm included.
+const EARLY_MAX_LINES = 1000;
+const EARLY_MAX_CHARS = 256 * 1024;
 const MAX_FRAMES = 16; // frames noted in the stats
 const FRAME_POLL_MS = 10000; // how long a navigating frame's new document is looked for
 const WIDGET_ACTIONS = new Set(['send_to_device', 'send_event', 'update_state', 'org.matrix.msc4157.update_delayed_event']);
@@ -56,6 +58,10 @@ const MAX_WIDGET_CHARS = 256 * 1024;
 const HOST = 'host';
 
 let tap = null;
+// The origin's IndexedDB databases as the page found them at import, [time, promise of the list]:
+// the first crypto-store check judges that list (storage.rs), so a store the client re-creates
+// before the wasm is loaded still shows it was gone.
+let databases = null;
 
 /** An own data property's value, or undefined (accessors and traps that throw skipped). */
 function own(o, key) {
@@ -433,12 +439,24 @@ function watchFrames(t) {
  */
 export function tapEarly() {
   if (tap !== null) return false;
+  try {
+    const p = indexedDB.databases();
+    p.catch(() => {}); // its rejection is read, with the list, by the check
+    databases = [Date.now(), p];
+  } catch (_) { /* no IndexedDB or no databases(): the check asks itself */ }
   const con = globalThis.console;
   if (!con) return false;
   const t = newTap();
   tap = t;
   wrapConsole(t, con, HOST);
   return true;
+}
+
+/** The import-time list, once: [time, promise], or null. */
+export function tapDatabases() {
+  const d = databases;
+  databases = null;
+  return d;
 }
 
 // Returns true when newly installed, false when already installed (idempotent).

@@ -82,18 +82,23 @@ pub(crate) async fn persist(ask: bool) -> StorageProbe {
     out
 }
 
-/// The names of this origin's IndexedDB databases, or why they cannot be listed.
-pub(crate) async fn database_names() -> Result<Vec<String>, String> {
-    let idb = web_sys::window().and_then(|w| w.indexed_db().ok().flatten()).ok_or("no IndexedDB in this context")?;
-    // Not in every browser (Firefox before 126), and behind web-sys's unstable
-    // APIs: looked up and called as a plain method.
-    let databases: Function =
-        Reflect::get(&idb, &"databases".into()).ok().and_then(|f| f.dyn_into().ok()).ok_or("indexedDB.databases() is not available")?;
-    let promise: js_sys::Promise = databases
-        .call0(&idb)
-        .map_err(|e| error_text(&e))?
-        .dyn_into()
-        .map_err(|_| "indexedDB.databases() did not answer a promise".to_owned())?;
+/// The names of this origin's IndexedDB databases, or why they cannot be listed: from
+/// `answer` when given (the promise js/tap.js took at import), else asked now.
+pub(crate) async fn database_names(answer: Option<JsValue>) -> Result<Vec<String>, String> {
+    let answer = match answer {
+        Some(a) => a,
+        None => {
+            let idb = web_sys::window().and_then(|w| w.indexed_db().ok().flatten()).ok_or("no IndexedDB in this context")?;
+            // Not in every browser (Firefox before 126), and behind web-sys's unstable
+            // APIs: looked up and called as a plain method.
+            let databases: Function = Reflect::get(&idb, &"databases".into())
+                .ok()
+                .and_then(|f| f.dyn_into().ok())
+                .ok_or("indexedDB.databases() is not available")?;
+            databases.call0(&idb).map_err(|e| error_text(&e))?
+        }
+    };
+    let promise: js_sys::Promise = answer.dyn_into().map_err(|_| "indexedDB.databases() did not answer a promise".to_owned())?;
     let list = JsFuture::from(promise).await.map_err(|e| error_text(&e))?;
     let list: js_sys::Array = list.dyn_into().map_err(|_| "indexedDB.databases() did not answer a list".to_owned())?;
     Ok(list.iter().filter_map(|d| Reflect::get(&d, &"name".into()).ok()?.as_string()).collect())

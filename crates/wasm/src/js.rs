@@ -21,6 +21,13 @@ extern "C" {
     pub fn tap_pause(on: bool);
     #[wasm_bindgen(js_name = plainJson)]
     fn plain_json(v: &JsValue) -> Option<String>;
+    /// What the package's import starts (the loader calls it): the console's early buffer and
+    /// the list of IndexedDB databases. Bound for the browser tests, which have no loader.
+    #[wasm_bindgen(js_name = tapEarly)]
+    pub fn tap_early() -> bool;
+    /// The databases listed at import, once: `[time, promise of the list]`, or null.
+    #[wasm_bindgen(js_name = tapDatabases)]
+    pub fn tap_databases() -> JsValue;
 }
 
 #[wasm_bindgen(module = "/js/http.js")]

@@ -34,30 +34,40 @@ pub fn check_crypto_store_consistency_export() -> js_sys::Promise {
 
 /// `checkCryptoStoreConsistency` for Rust callers: the answer its promise resolves.
 pub async fn check_crypto_store_consistency() -> JsValue {
-    let now = js::now();
-    let databases = browser::database_names().await;
-    let storage = browser::persist(false).await;
-    let sess = browser::session();
-    let (user, device) = (sess.user_id.as_deref(), sess.device_id.as_deref());
-    let seen_at = browser::ls_get(&storage_keys::store_seen(user, device)).and_then(|v| v.parse().ok());
-    let remembered_prefix = browser::ls_get(&storage_keys::store_prefix(user, device));
-    let evicted_at = browser::ls_get(&storage_keys::store_evicted(user, device)).and_then(|v| v.parse().ok());
-    let (why_unlisted, databases) = match databases {
-        Ok(names) => (None, Some(names)),
-        Err(why) => (Some(why), None),
-    };
-    let probe = StoreProbe {
-        session_present: sess.present,
-        session_readable: sess.available,
-        user_id: sess.user_id,
-        device_id: sess.device_id,
-        databases,
-        why_unlisted,
-        seen_at,
-        remembered_prefix,
-        evicted_at,
-    };
-    let Some((finding, effects)) = state::with(|s| s.diag.crypto_store_probe(probe, storage, now)) else { return JsValue::NULL };
-    carry_out(effects);
-    finding.map_or(JsValue::NULL, |f| js::to_js(&f))
+    // The list the page had when the package was imported (js/tap.js; taken once): a client
+    // started before the wasm was loaded may have re-created an evicted store since. Judged
+    // first, as of then, for a device whose store an earlier page load saw (a login since the
+    // import has no such mark, and no store then); today's list follows and adds to it.
+    let mut early = js::tap_databases().dyn_into::<js_sys::Array>().ok();
+    let mut found = None;
+    loop {
+        let storage = browser::persist(false).await;
+        let sess = browser::session();
+        let (user, device) = (sess.user_id.as_deref(), sess.device_id.as_deref());
+        let seen_at = browser::ls_get(&storage_keys::store_seen(user, device)).and_then(|v| v.parse().ok());
+        let at_import = early.take().filter(|_| seen_at.is_some());
+        let now = at_import.as_ref().and_then(|a| a.get(0).as_f64()).map_or_else(js::now, |t| t as u64);
+        let (why_unlisted, databases) = match browser::database_names(at_import.as_ref().map(|a| a.get(1))).await {
+            Ok(names) => (None, Some(names)),
+            Err(why) => (Some(why), None),
+        };
+        let probe = StoreProbe {
+            remembered_prefix: browser::ls_get(&storage_keys::store_prefix(user, device)),
+            evicted_at: browser::ls_get(&storage_keys::store_evicted(user, device)).and_then(|v| v.parse().ok()),
+            session_present: sess.present,
+            session_readable: sess.available,
+            user_id: sess.user_id,
+            device_id: sess.device_id,
+            databases,
+            why_unlisted,
+            seen_at,
+        };
+        let Some((finding, effects)) = state::with(|s| s.diag.crypto_store_probe(probe, storage, now)) else { break };
+        carry_out(effects);
+        found = found.or(finding);
+        if at_import.is_none() {
+            break;
+        }
+    }
+    found.map_or(JsValue::NULL, |f| js::to_js(&f))
 }

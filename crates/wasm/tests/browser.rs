@@ -373,6 +373,66 @@ async fn a_forks_session_list_and_own_store_name_are_followed_through_an_evictio
     reset();
 }
 
+/// A client started before the wasm was loaded re-creates an evicted store before the first
+/// check: that check judges the list the page had at import, then today's, which adds to it.
+#[wasm_bindgen_test]
+async fn the_first_check_judges_the_databases_listed_at_import() {
+    reset();
+    crypto_health::js::tap_uninstall();
+    js(
+        "['matrixSessions','matrixActiveSession'].forEach(k => localStorage.removeItem(k));
+         localStorage.setItem('cinny_access_token', 'syt_x'); localStorage.setItem('cinny_device_id', 'IMPORTDEV');
+         localStorage.setItem('cinny_user_id', '@import:localhost');
+         ['seen','prefix','evicted'].forEach(k => localStorage.removeItem(`crypto-health:store-${k}:@import:localhost|IMPORTDEV`));",
+        &JsValue::NULL,
+    );
+    let main = JsValue::from_str("matrix-js-sdk::matrix-sdk-crypto");
+    js_async(OPEN_DB, &main).await;
+    assert!(crypto_health::js::tap_early());
+    assert!(check_crypto_store_consistency().await.is_null(), "present at import and now: consistent, and seen");
+    crypto_health::js::tap_uninstall();
+
+    // The next page load: the store is gone when the package is imported; the client then
+    // re-creates it under the same device before the wasm's first check.
+    reset();
+    js_async(DELETE_DB, &main).await;
+    assert!(crypto_health::js::tap_early());
+    js_async(OPEN_DB, &main).await;
+    let f = check_crypto_store_consistency().await;
+    assert_eq!(
+        get(&f, "id").as_string().as_deref(),
+        Some("crypto_store_missing"),
+        "gone at import: {:?}",
+        js_sys::JSON::stringify(&f).ok()
+    );
+    assert_eq!(get(&f, "level").as_string().as_deref(), Some("critical"));
+    let r = js_sys::JSON::parse(&build_crypto_diag_report(JsValue::UNDEFINED, JsValue::UNDEFINED).unwrap()).unwrap();
+    assert_eq!(get(&get(&get(&r, "storage"), "cryptoStore"), "present").as_bool(), Some(true), "today's list follows");
+    let findings = js_sys::Array::from(&get(&r, "findings"));
+    let f = findings
+        .iter()
+        .find(|f| get(f, "id").as_string().as_deref() == Some("crypto_store_missing"))
+        .expect("the finding is in the report");
+    assert_eq!(get(&get(&get(&f, "evidence"), "presentAgain"), "sameDevice").as_bool(), Some(true));
+    // The import-time list is judged once: a later check is about now.
+    assert!(check_crypto_store_consistency().await.is_null());
+    crypto_health::js::tap_uninstall();
+
+    // A login since the import (no store seen for the new device): the list of import time, which
+    // predates its store, is not judged.
+    reset();
+    js("localStorage.setItem('cinny_device_id', 'NEWLOGIN');", &JsValue::NULL);
+    js_async(DELETE_DB, &main).await;
+    assert!(crypto_health::js::tap_early());
+    js_async(OPEN_DB, &main).await;
+    assert!(check_crypto_store_consistency().await.is_null(), "a new login's store, created after the import");
+    crypto_health::js::tap_uninstall();
+
+    js_async(DELETE_DB, &main).await;
+    js("['cinny_access_token','cinny_device_id','cinny_user_id'].concat(['IMPORTDEV','NEWLOGIN'].flatMap(d => ['seen','prefix','evicted'].map(k => `crypto-health:store-${k}:@import:localhost|${d}`))).forEach(k => localStorage.removeItem(k));", &JsValue::NULL);
+    reset();
+}
+
 #[wasm_bindgen_test]
 fn classify_message_is_exposed() {
     assert!(classify_message("hello").is_null());

@@ -103,6 +103,28 @@ fn public_values_of_a_ke1_proof_survive_and_nothing_else_under_them() {
     assert!(!redact(line, &mut RedactionCounts::default()).contains("Xw7eKxqf"));
 }
 
+/// A signature, like any base64, may begin with `+` or `/`, which no word starts with: the
+/// proof's public values stay whole however they begin (found by e2e, in a Python-repr new key).
+#[test]
+fn public_values_beginning_with_base64_symbols_survive() {
+    for sig in [
+        "+HO4dqIz3lyIBzZDqyVJMkwxmJ+EzDR3pJ/t89QOKkDKU8igs6bsgEl4r94xaAI0kAFaDjE6Li3KZfET7+m0BA",
+        "/HO4dqIz3lyIBzZDqyVJMkwxmJ+EzDR3pJ/t89QOKkDKU8igs6bsgEl4r94xaAI0kAFaDjE6Li3KZfET7+m0BA",
+        "+/O4dqIz3lyIBzZDqyVJMkwxmJ+EzDR3pJ/t89QOKkDKU8igs6bsgEl4r94xaAI0kAFaDjE6Li3KZfET7+m0BA",
+    ] {
+        let fields =
+            json!({"new_key": {"key": "/Qovlxajtiewvfp0uqp1afvfv9lorihrdvdgsp8j/Bg", "signatures": {"@a:hs": {"ed25519:DEV": sig}}}});
+        let public = public_values(&fields);
+        let p: Vec<&str> = public.iter().map(String::as_str).collect();
+        let line = format!("new key: {{'key': '/Qovlxajtiewvfp0uqp1afvfv9lorihrdvdgsp8j/Bg', 'signatures': {{'@a:hs': {{'ed25519:DEV': '{sig}'}}}}}} other +Zk3qP9xVb2LmN7sT4wRyE6uHq1W2");
+        let mut c = RedactionCounts::default();
+        let out = redact_public(&line, &mut c, &p);
+        assert!(out.contains(sig) && out.contains("/Qovlxajtiewvfp0uqp1afvfv9lorihrdvdgsp8j/Bg"), "{out}");
+        // Only the exact public values: the same shape after a `+` elsewhere is still masked.
+        assert!(!out.contains("Zk3qP9xVb2LmN7sT4wRyE6uHq1W2") && c.total() == 1, "{out}");
+    }
+}
+
 #[test]
 fn every_match_is_on_char_boundaries() {
     let line = "pässword=日本🙂x password: 'é日🙂' token=é🙂 Bearer 🙂é abc";
@@ -130,8 +152,12 @@ fn secrets_found_by_random_seeds_are_masked() {
         format!("{{'user_id': '@a:hs', 'device_id':\t\\\\\\\"access_token\\\\\\\":\\\\\\\"{SECRET}\\\\\\\"\t 'ABCDEFGHIJ'}}"),
         "FetchHttpApi: <-- POST retrying with Bearer JWT9  https://hs/_matrix/client/v3/keys/upload".to_owned(),
         "FetchHttpApi: <-- POST random aaaaaaaaaaQaaaaaaaa000z here https://hs/_matrix/client/v3/keys/upload".to_owned(),
+        // After a scheme, the value is taken as any value is: a recovery key in brackets, and a
+        // secret name whose value is words.
+        "{\"k0\":\"password%3DBearer  [EsT1  2345  6789  abcd  efgh  ijkm  nopq  rstu  vwxy  zABC  DEFG  HJKL] password%3DBearer \",\"level\":\"INFO\"}".to_owned(),
+        "{\"k1\":\":\\r\\nSome(-1e99passwordEs%3DBearer  MATRIX_ACCESS_TOKEN: Qawdrykht katr yunbd9z :{\\r\\n\",\"level\":\"INFO\"}".to_owned(),
     ];
-    let gone = ["syl_HiqZ", SECRET, "JWT9", "aaaaaaaaaaQ"];
+    let gone = ["syl_HiqZ", SECRET, "JWT9", "aaaaaaaaaaQ", "2345", "HJKL", "Qawdrykht", "yunbd9z"];
     for line in &cases {
         let out = redact(line, &mut RedactionCounts::default());
         assert!(!gone.iter().any(|g| out.contains(g)), "{line}\n -> {out}");

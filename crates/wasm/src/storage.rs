@@ -36,8 +36,8 @@ pub fn check_crypto_store_consistency_export() -> js_sys::Promise {
 pub async fn check_crypto_store_consistency() -> JsValue {
     // The list the page had when the package was imported (js/tap.js; taken once): a client
     // started before the wasm was loaded may have re-created an evicted store since. Judged
-    // first, as of then, for a device whose store an earlier page load saw (a login since the
-    // import has no such mark, and no store then); today's list follows and adds to it.
+    // first, as of then, for a device whose store was seen before that moment (a login since
+    // the import is a device seen only after it); today's list follows and adds to it.
     let mut early = js::tap_databases().dyn_into::<js_sys::Array>().ok();
     let mut found = None;
     loop {
@@ -45,9 +45,14 @@ pub async fn check_crypto_store_consistency() -> JsValue {
         let sess = browser::session();
         let (user, device) = (sess.user_id.as_deref(), sess.device_id.as_deref());
         let seen_at = browser::ls_get(&storage_keys::store_seen(user, device)).and_then(|v| v.parse().ok());
-        let at_import = early.take().filter(|_| seen_at.is_some());
-        let now = at_import.as_ref().and_then(|a| a.get(0).as_f64()).map_or_else(js::now, |t| t as u64);
-        let (why_unlisted, databases) = match browser::database_names(at_import.as_ref().map(|a| a.get(1))).await {
+        // Seen before the list was taken: by an earlier page load. A mark written since (by this
+        // page after a login, or by another tab) says nothing of the store at this page's import.
+        let at_import = early.take().and_then(|a| {
+            let at = a.get(0).as_f64()? as u64;
+            seen_at.filter(|&seen| seen <= at).map(|_| (at, a.get(1)))
+        });
+        let now = at_import.as_ref().map_or_else(js::now, |(at, _)| *at);
+        let (why_unlisted, databases) = match browser::database_names(at_import.as_ref().map(|(_, list)| list.clone())).await {
             Ok(names) => (None, Some(names)),
             Err(why) => (Some(why), None),
         };

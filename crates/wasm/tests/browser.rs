@@ -428,8 +428,20 @@ async fn the_first_check_judges_the_databases_listed_at_import() {
     assert!(check_crypto_store_consistency().await.is_null(), "a new login's store, created after the import");
     crypto_health::js::tap_uninstall();
 
+    // The same login, its store seen by another tab after this page's import (found by stage
+    // forks: a second tab opened right after a fresh login checks first): still not judged.
+    reset();
+    js("localStorage.setItem('cinny_device_id', 'LATERSEEN'); localStorage.removeItem('crypto-health:store-seen:@import:localhost|LATERSEEN');", &JsValue::NULL);
     js_async(DELETE_DB, &main).await;
-    js("['cinny_access_token','cinny_device_id','cinny_user_id'].concat(['IMPORTDEV','NEWLOGIN'].flatMap(d => ['seen','prefix','evicted'].map(k => `crypto-health:store-${k}:@import:localhost|${d}`))).forEach(k => localStorage.removeItem(k));", &JsValue::NULL);
+    assert!(crypto_health::js::tap_early());
+    js_async("return new Promise((ok) => setTimeout(ok, 5));", &JsValue::NULL).await;
+    js_async(OPEN_DB, &main).await;
+    js("localStorage.setItem('crypto-health:store-seen:@import:localhost|LATERSEEN', String(Date.now()));", &JsValue::NULL);
+    assert!(check_crypto_store_consistency().await.is_null(), "a store first seen after this page's import");
+    crypto_health::js::tap_uninstall();
+
+    js_async(DELETE_DB, &main).await;
+    js("['cinny_access_token','cinny_device_id','cinny_user_id'].concat(['IMPORTDEV','NEWLOGIN','LATERSEEN'].flatMap(d => ['seen','prefix','evicted'].map(k => `crypto-health:store-${k}:@import:localhost|${d}`))).forEach(k => localStorage.removeItem(k));", &JsValue::NULL);
     reset();
 }
 
